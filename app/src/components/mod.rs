@@ -1,0 +1,8 @@
+//! Reusable pieces of the dashboard.
+
+pub mod empty_state;
+pub mod layout;
+pub mod network_chart;
+pub mod network_panel;
+pub mod sidebar;
+pub mod theme_toggle;

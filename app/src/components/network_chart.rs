@@ -1,0 +1,114 @@
+//! Browser side of the Network panel: the SSE subscription and the charming (ECharts) chart it redraws.
+
+#[cfg(feature = "hydrate")]
+pub use browser::follow_network;
+
+#[cfg(feature = "hydrate")]
+mod browser {
+    use charming::component::{Axis, Grid, Legend};
+    use charming::element::{AxisLabel, AxisType, SplitLine, TextStyle, Tooltip, Trigger};
+    use charming::series::{Bar, Line};
+    use charming::{Chart, Echarts, WasmRenderer};
+    use futures::StreamExt;
+    use gloo_net::eventsource::futures::EventSource;
+    use leptos::prelude::*;
+    use pictor_core::events::Event;
+    use pictor_core::network::{push_bounded, NetworkSample};
+
+    const CHART_ELEMENT_ID: &str = "network-chart";
+    const EVENTS_URL: &str = "/api/v1/events";
+
+    /// Subscribes to the coordinator's event stream and redraws the chart on every network sample.
+    /// Stops (and closes the connection) once the panel's signals are gone, i.e. the page was left.
+    pub fn follow_network(history: RwSignal<Vec<NetworkSample>>, updates: RwSignal<u64>) {
+        leptos::task::spawn_local(async move {
+            let mut source = match EventSource::new(EVENTS_URL) {
+                Ok(source) => source,
+                Err(error) => {
+                    leptos::logging::error!("cannot open the event stream: {error:?}");
+                    return;
+                }
+            };
+            let mut stream = match source.subscribe("network") {
+                Ok(stream) => stream,
+                Err(error) => {
+                    leptos::logging::error!("cannot subscribe to network events: {error:?}");
+                    return;
+                }
+            };
+            let mut chart: Option<Echarts> = None;
+            // Connection errors are retried by the browser itself; only data items matter here.
+            while let Some(item) = stream.next().await {
+                let Ok((_, message)) = item else { continue };
+                let Some(text) = message.data().as_string() else { continue };
+                let Ok(Event::Network(sample)) = serde_json::from_str::<Event>(&text) else { continue };
+                if history.try_update(|samples| push_bounded(samples, sample)).is_none() {
+                    break;
+                }
+                updates.try_update(|count| *count += 1);
+                history.with_untracked(|samples| redraw(&mut chart, samples));
+            }
+            source.close();
+        });
+    }
+
+    fn redraw(chart: &mut Option<Echarts>, samples: &[NetworkSample]) {
+        let spec = network_chart(samples, page_is_dark());
+        match chart {
+            Some(existing) => WasmRenderer::update(existing, &spec),
+            None => match WasmRenderer::new_opt(None, None).render(CHART_ELEMENT_ID, &spec) {
+                Ok(created) => *chart = Some(created),
+                Err(error) => leptos::logging::error!("cannot draw the network chart: {error:?}"),
+            },
+        }
+    }
+
+    fn page_is_dark() -> bool {
+        document()
+            .document_element()
+            .and_then(|root| root.get_attribute("data-theme"))
+            .map_or(true, |theme| theme != "light")
+    }
+
+    /// `HH:MM:SS` (UTC) for the x axis.
+    fn clock_label(at_ms: i64) -> String {
+        let seconds = at_ms.div_euclid(1000).rem_euclid(86_400);
+        format!("{:02}:{:02}:{:02}", seconds / 3600, seconds / 60 % 60, seconds % 60)
+    }
+
+    fn network_chart(samples: &[NetworkSample], dark: bool) -> Chart {
+        let (text, grid) = if dark { ("#aab3c5", "#2a3142") } else { ("#4a5568", "#e2e8f0") };
+        let labels: Vec<String> = samples.iter().map(|s| clock_label(s.at_ms)).collect();
+        let workers: Vec<i64> = samples.iter().map(|s| s.online_workers).collect();
+        let checkers: Vec<i64> = samples.iter().map(|s| s.online_checkers).collect();
+        let tasks: Vec<i64> = samples.iter().map(|s| s.tasks_per_minute).collect();
+        let axis_label = || AxisLabel::new().color(text);
+        let split = || SplitLine::new().line_style(charming::element::LineStyle::new().color(grid));
+        Chart::new()
+            .background_color("transparent")
+            .color(vec!["#7c5cff".into(), "#22c55e".into(), "#38bdf8".into()])
+            .tooltip(Tooltip::new().trigger(Trigger::Axis))
+            .legend(Legend::new().top("0").text_style(TextStyle::new().color(text)))
+            .grid(Grid::new().left("48").right("48").top("40").bottom("28"))
+            .x_axis(Axis::new().type_(AxisType::Category).data(labels).axis_label(axis_label()))
+            .y_axis(
+                Axis::new()
+                    .type_(AxisType::Value)
+                    .name("nodes")
+                    .min_interval(1)
+                    .axis_label(axis_label())
+                    .split_line(split()),
+            )
+            .y_axis(
+                Axis::new()
+                    .type_(AxisType::Value)
+                    .name("tasks/min")
+                    .min_interval(1)
+                    .axis_label(axis_label())
+                    .split_line(split()),
+            )
+            .series(Line::new().name("Workers online").smooth(true).data(workers))
+            .series(Line::new().name("Checkers online").smooth(true).data(checkers))
+            .series(Bar::new().name("Tasks / min").y_axis_index(1).data(tasks))
+    }
+}

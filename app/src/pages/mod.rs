@@ -1,0 +1,11 @@
+//! One module per routed page.
+
+pub mod ai;
+pub mod checkers;
+pub mod credit;
+pub mod not_found;
+pub mod overview;
+pub mod rendering;
+pub mod rewards;
+pub mod signin;
+pub mod workers;

@@ -1,0 +1,5 @@
+//! Plain Rust shared by the coordinator, the agent and the dashboard: no web framework, no database driver.
+
+pub mod events;
+pub mod network;
+pub mod sections;

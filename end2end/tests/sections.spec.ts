@@ -1,0 +1,50 @@
+// Every section of the dashboard loads, is server-rendered, hydrates, and shows its place in the sidebar.
+import { test, expect } from '@playwright/test';
+import { collectErrors, screenshot, waitForHydration } from './support';
+
+const SECTIONS = [
+  { path: '/', title: 'Overview', shot: 'overview' },
+  { path: '/rendering', title: 'Rendering', shot: 'rendering' },
+  { path: '/ai', title: 'AI', shot: 'ai' },
+  { path: '/workers', title: 'My Workers', shot: 'workers' },
+  { path: '/checkers', title: 'Checker Nodes', shot: 'checkers' },
+  { path: '/rewards', title: 'Rewards', shot: 'rewards' },
+  { path: '/credit', title: 'Credit', shot: 'credit' },
+];
+
+for (const section of SECTIONS) {
+  test(`${section.title} page loads and hydrates`, async ({ page, request }) => {
+    // Server-side rendering: the heading is in the HTML before any script runs.
+    const html = await (await request.get(section.path)).text();
+    expect(html).toContain(`<h1>${section.title}</h1>`);
+
+    const errors = collectErrors(page);
+    const response = await page.goto(section.path);
+    expect(response?.status()).toBe(200);
+    await expect(page.locator('h1')).toHaveText(section.title);
+    await expect(page).toHaveTitle(`${section.title} · Pictor`);
+    await expect(page.locator('.nav-list a[aria-current="page"]')).toHaveText(new RegExp(section.title));
+    await waitForHydration(page);
+    await screenshot(page, section.shot);
+    expect(errors).toEqual([]);
+  });
+}
+
+test('sign-in page loads outside the dashboard frame', async ({ page }) => {
+  const errors = collectErrors(page);
+  await page.goto('/signin');
+  await expect(page.locator('h1')).toHaveText('Sign in to Pictor');
+  await expect(page.locator('.sidebar')).toHaveCount(0);
+  await expect(page.getByTestId('signin-petra')).toBeVisible();
+  await expect(page.getByTestId('signin-google')).toBeVisible();
+  await screenshot(page, 'signin');
+  expect(errors).toEqual([]);
+});
+
+test('an unknown path answers 404 with a way back', async ({ page }) => {
+  const response = await page.goto('/no/such/page');
+  expect(response?.status()).toBe(404);
+  await expect(page.locator('h1')).toHaveText('Page not found');
+  await page.getByRole('link', { name: 'Back to the dashboard' }).click();
+  await expect(page.locator('h1')).toHaveText('Overview');
+});

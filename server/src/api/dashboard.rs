@@ -1,0 +1,39 @@
+//! Mounts the Leptos dashboard: server-rendered pages, server functions, static site files.
+
+use std::sync::Arc;
+
+use axum::Router;
+use leptos::prelude::provide_context;
+use leptos_axum::{generate_route_list, LeptosRoutes};
+use pictor_app::ports::{NetworkStatsSource, SharedNetworkStats};
+use pictor_app::{shell, App};
+use pictor_core::network::NetworkSample;
+
+use crate::clock::now_ms;
+use crate::db::Db;
+use crate::state::AppState;
+
+/// The database as the dashboard's source of network figures.
+struct DbNetworkStats(Db);
+
+#[async_trait::async_trait]
+impl NetworkStatsSource for DbNetworkStats {
+    async fn current(&self) -> Result<NetworkSample, String> {
+        self.0.network_sample(now_ms()).await.map_err(|error| error.to_string())
+    }
+}
+
+/// Adds the page routes and server functions to `router`; unknown paths fall through to the site files.
+pub fn mount(router: Router<AppState>, state: &AppState) -> Router<AppState> {
+    let routes = generate_route_list(App);
+    let network_stats: SharedNetworkStats = Arc::new(DbNetworkStats(state.db.clone()));
+    let options = state.leptos_options.clone();
+    router
+        .leptos_routes_with_context(
+            state,
+            routes,
+            move || provide_context(network_stats.clone()),
+            move || shell(options.clone()),
+        )
+        .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
+}

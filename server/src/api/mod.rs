@@ -1,0 +1,22 @@
+//! HTTP surface: health, metrics, the event stream and the dashboard, wired into one router.
+
+pub mod dashboard;
+pub mod health;
+
+use axum::routing::get;
+use axum::Router;
+use tower_http::trace::TraceLayer;
+
+use crate::state::AppState;
+
+/// Every route the coordinator answers.
+pub fn router(state: AppState) -> Router {
+    let api = Router::new()
+        .route("/healthz", get(health::healthz))
+        .route("/metrics", get(crate::metrics::metrics_endpoint))
+        .route("/api/v1/events", get(crate::events::sse::events));
+    dashboard::mount(api, &state)
+        .layer(axum::middleware::from_fn_with_state(state.metrics.clone(), crate::metrics::count_requests))
+        .layer(TraceLayer::new_for_http())
+        .with_state(state)
+}

@@ -1,0 +1,66 @@
+//! Command line of the `pictor` binary: `pictor [--config FILE] [serve|check-config]`.
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+use crate::config::Config;
+use crate::startup::{Application, StartupError};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "pictor",
+    version,
+    about = "Pictor coordinator: the dashboard, agent API and scheduler of a GPU compute network",
+    long_about = "Pictor coordinator: the dashboard, agent API and scheduler of a GPU compute network.\n\n\
+        Configuration is layered: built-in defaults, then a TOML file (--config, or ./pictor.toml if present), \
+        then PICTOR_* environment variables (e.g. PICTOR_LISTEN=0.0.0.0:3000, PICTOR_DATA_DIR=/var/lib/pictor), \
+        then DATABASE_URL. With no configuration at all it serves http://127.0.0.1:3000 with an embedded SQLite \
+        database and a local object store under ./data."
+)]
+pub struct Cli {
+    /// TOML configuration file (keys: listen, data_dir, database_url, object_store_url, site_root, log, stats_interval_ms)
+    #[arg(long, short, global = true, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the coordinator and dashboard (the default)
+    Serve,
+    /// Load and validate the configuration, print it, and exit
+    CheckConfig,
+}
+
+/// Runs the chosen command to completion.
+pub fn run(cli: Cli) -> Result<(), StartupError> {
+    let config = Config::load(cli.config.as_deref())?;
+    match cli.command.unwrap_or(Command::Serve) {
+        Command::CheckConfig => {
+            println!("{}", config.describe());
+            Ok(())
+        }
+        Command::Serve => {
+            crate::telemetry::init(&config.log);
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()
+                .map_err(StartupError::Runtime)?;
+            runtime.block_on(serve(config))
+        }
+    }
+}
+
+async fn serve(config: Config) -> Result<(), StartupError> {
+    let app = Application::build(config).await?;
+    let shutdown = app.shutdown_token();
+    tokio::spawn(async move {
+        crate::startup::wait_for_signal().await;
+        tracing::info!("shutting down");
+        shutdown.cancel();
+    });
+    app.run_until_stopped().await
+}

@@ -1,0 +1,194 @@
+//! Layered configuration: defaults → TOML file → `PICTOR_*` environment → `DATABASE_URL`.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use figment::providers::{Env, Format, Serialized, Toml};
+use figment::Figment;
+use serde::{Deserialize, Serialize};
+
+/// The file read when `--config` is not given, if it exists.
+pub const DEFAULT_CONFIG_FILE: &str = "pictor.toml";
+
+/// Everything the coordinator can be told. Every field has a working default.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// Address the HTTP server listens on.
+    pub listen: SocketAddr,
+    /// Directory for the embedded database and the local object store.
+    pub data_dir: PathBuf,
+    /// `sqlite://…` or `postgres://…`; default: `<data_dir>/pictor.db`.
+    pub database_url: Option<String>,
+    /// `file:///…`, a plain path, `s3://bucket/prefix` or `memory://`; default: `<data_dir>/objects`.
+    pub object_store_url: Option<String>,
+    /// Where `cargo leptos build` put the site (WASM, CSS, static files).
+    pub site_root: PathBuf,
+    /// Log filter when `RUST_LOG` is not set.
+    pub log: String,
+    /// How often the network panel's figures are sampled and pushed to dashboards.
+    pub stats_interval_ms: u64,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 3000)),
+            data_dir: PathBuf::from("data"),
+            database_url: None,
+            object_store_url: None,
+            site_root: PathBuf::from("target/site"),
+            log: "info".to_string(),
+            stats_interval_ms: 2000,
+        }
+    }
+}
+
+/// Why the configuration cannot be used; each names the offending key or value.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("config file {0} does not exist")]
+    MissingFile(PathBuf),
+    #[error("invalid configuration: {0}")]
+    Invalid(Box<figment::Error>),
+    #[error("invalid database_url {url:?}: expected sqlite://… or postgres://…")]
+    BadDatabaseUrl { url: String },
+    #[error("stats_interval_ms must be between 100 and 3600000, got {0}")]
+    BadStatsInterval(u64),
+}
+
+impl Config {
+    /// Reads the layers in order; a later layer overrides an earlier one.
+    pub fn load(file: Option<&Path>) -> Result<Self, ConfigError> {
+        let figment = Figment::from(Serialized::defaults(Config::default()));
+        let figment = match file {
+            Some(path) if !path.exists() => return Err(ConfigError::MissingFile(path.to_path_buf())),
+            Some(path) => figment.merge(Toml::file_exact(path)),
+            None if Path::new(DEFAULT_CONFIG_FILE).exists() => figment.merge(Toml::file_exact(DEFAULT_CONFIG_FILE)),
+            None => figment,
+        };
+        let figment = figment
+            // PICTOR_CONFIG names the file itself and is read by clap, not here.
+            .merge(Env::prefixed("PICTOR_").ignore(&["config"]))
+            .merge(Env::raw().only(&["DATABASE_URL"]));
+        let config: Config = figment.extract().map_err(|e| ConfigError::Invalid(Box::new(e)))?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        if let Some(url) = &self.database_url {
+            if crate::db::Backend::from_url(url).is_none() {
+                return Err(ConfigError::BadDatabaseUrl { url: url.clone() });
+            }
+        }
+        if !(100..=3_600_000).contains(&self.stats_interval_ms) {
+            return Err(ConfigError::BadStatsInterval(self.stats_interval_ms));
+        }
+        Ok(())
+    }
+
+    /// The database to open: the configured URL, or an SQLite file in the data directory.
+    pub fn database_url(&self) -> String {
+        self.database_url.clone().unwrap_or_else(|| {
+            format!("sqlite://{}?mode=rwc", self.data_dir.join("pictor.db").display())
+        })
+    }
+
+    /// A human-readable summary for `pictor check-config` (no secrets: URLs lose their passwords).
+    pub fn describe(&self) -> String {
+        format!(
+            "listen = {}\ndata_dir = {}\ndatabase = {}\nobject_store = {}\nsite_root = {}\nlog = {}\nstats_interval_ms = {}",
+            self.listen,
+            self.data_dir.display(),
+            redact_password(&self.database_url()),
+            self.object_store_url.as_deref().unwrap_or("<data_dir>/objects"),
+            self.site_root.display(),
+            self.log,
+            self.stats_interval_ms
+        )
+    }
+}
+
+/// `postgres://user:secret@host/db` → `postgres://user:***@host/db`.
+fn redact_password(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else { return url.to_string() };
+    let Some((credentials, host)) = rest.split_once('@') else { return url.to_string() };
+    match credentials.split_once(':') {
+        Some((user, _)) => format!("{scheme}://{user}:***@{host}"),
+        None => url.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use figment::Jail;
+
+    #[test]
+    fn no_configuration_gives_working_defaults() {
+        Jail::expect_with(|_| {
+            let config = Config::load(None).expect("defaults load");
+            assert_eq!(config, Config::default());
+            assert!(config.database_url().starts_with("sqlite://data/pictor.db"));
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn environment_overrides_file_which_overrides_defaults() {
+        Jail::expect_with(|jail| {
+            jail.create_file("custom.toml", "listen = \"127.0.0.1:4000\"\nlog = \"debug\"")?;
+            jail.set_env("PICTOR_LOG", "warn");
+            let config = Config::load(Some(Path::new("custom.toml"))).expect("layers load");
+            assert_eq!(config.listen.port(), 4000);
+            assert_eq!(config.log, "warn");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn unknown_key_in_file_is_named_in_the_error() {
+        Jail::expect_with(|jail| {
+            jail.create_file("pictor.toml", "listen = \"127.0.0.1:4000\"\nlisten_port = 5")?;
+            let error = Config::load(None).expect_err("unknown key rejected").to_string();
+            assert!(error.contains("listen_port"), "{error}");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn unknown_pictor_variable_is_rejected() {
+        Jail::expect_with(|jail| {
+            jail.set_env("PICTOR_LISTN", "127.0.0.1:1");
+            let error = Config::load(None).expect_err("typo rejected").to_string();
+            assert!(error.contains("listn"), "{error}");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn database_url_must_name_a_supported_database() {
+        Jail::expect_with(|jail| {
+            jail.set_env("DATABASE_URL", "mysql://localhost/pictor");
+            let error = Config::load(None).expect_err("mysql rejected");
+            assert!(matches!(error, ConfigError::BadDatabaseUrl { .. }), "{error}");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn missing_config_file_is_an_error() {
+        Jail::expect_with(|_| {
+            let error = Config::load(Some(Path::new("nope.toml"))).expect_err("missing file");
+            assert!(error.to_string().contains("nope.toml"));
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn passwords_are_redacted_in_the_summary() {
+        assert_eq!(redact_password("postgres://u:secret@h/db"), "postgres://u:***@h/db");
+        assert_eq!(redact_password("sqlite://data/pictor.db"), "sqlite://data/pictor.db");
+    }
+}

@@ -1,0 +1,37 @@
+//! `GET /api/v1/events`: the event bus as a server-sent-events stream.
+
+use std::convert::Infallible;
+
+use axum::extract::State;
+use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
+use futures::{Stream, StreamExt};
+use pictor_core::events::Event;
+use tokio_stream::wrappers::BroadcastStream;
+
+use crate::state::AppState;
+
+/// Streams public events (for now: network samples), starting with the latest network sample.
+/// The stream ends when the coordinator shuts down, so graceful shutdown never waits on browsers.
+pub async fn events(State(state): State<AppState>) -> Sse<impl Stream<Item = Result<SseEvent, Infallible>>> {
+    let live = BroadcastStream::new(state.bus.subscribe())
+        // A lagging browser misses some samples rather than slowing the publisher.
+        .filter_map(|received| futures::future::ready(received.ok()));
+    let first = state.bus.latest_network().map(Event::Network);
+    let connected = state.metrics.sse_client_connected();
+    let stream = futures::stream::iter(first)
+        .chain(live)
+        .filter(|event| futures::future::ready(event.is_public()))
+        .map(move |event| {
+            let _still_connected = &connected;
+            Ok(to_sse(&event))
+        })
+        .take_until(state.shutdown.clone().cancelled_owned());
+    Sse::new(stream).keep_alive(KeepAlive::default())
+}
+
+fn to_sse(event: &Event) -> SseEvent {
+    SseEvent::default()
+        .event(event.name())
+        .json_data(event)
+        .unwrap_or_else(|_| SseEvent::default().comment("event could not be encoded"))
+}

@@ -1,0 +1,14 @@
+//! The Pictor coordinator: dashboard, agent API, scheduler, verification, ledger, events.
+
+pub mod api;
+pub mod cli;
+pub mod clock;
+pub mod config;
+pub mod db;
+pub mod events;
+pub mod metrics;
+pub mod startup;
+pub mod state;
+pub mod storage;
+pub mod telemetry;
+pub mod testing;

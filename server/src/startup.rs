@@ -1,0 +1,141 @@
+//! Builds the coordinator from its configuration and runs it until told to stop.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use axum::Router;
+use leptos::config::LeptosOptions;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+use crate::config::{Config, ConfigError};
+use crate::db::{Db, DbError};
+use crate::events::sampler::NetworkSampler;
+use crate::events::EventBus;
+use crate::metrics::Metrics;
+use crate::state::AppState;
+use crate::storage::StorageError;
+
+/// Why the coordinator could not start or stopped abnormally. Each message is one line for the operator.
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error("cannot create the data directory {path}: {source}")]
+    DataDir { path: PathBuf, source: std::io::Error },
+    #[error(transparent)]
+    Db(#[from] DbError),
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+    #[error("cannot listen on {addr}: {source}")]
+    Bind { addr: SocketAddr, source: std::io::Error },
+    #[error("cannot start the async runtime: {0}")]
+    Runtime(std::io::Error),
+    #[error("the HTTP server failed: {0}")]
+    Serve(std::io::Error),
+}
+
+/// A built coordinator, listening but not yet serving.
+pub struct Application {
+    listener: TcpListener,
+    router: Router,
+    state: AppState,
+    sampler: NetworkSampler,
+    address: SocketAddr,
+}
+
+impl Application {
+    /// Binds the port first (so "port in use" is reported before any slow work), then opens the
+    /// database and applies migrations, the object store, and the background services.
+    pub async fn build(config: Config) -> Result<Self, StartupError> {
+        let listener = TcpListener::bind(config.listen)
+            .await
+            .map_err(|source| StartupError::Bind { addr: config.listen, source })?;
+        let address = listener.local_addr().map_err(|source| StartupError::Bind { addr: config.listen, source })?;
+        std::fs::create_dir_all(&config.data_dir)
+            .map_err(|source| StartupError::DataDir { path: config.data_dir.clone(), source })?;
+
+        let db = Db::connect(&config.database_url()).await?;
+        db.migrate().await?;
+        let store = crate::storage::open(config.object_store_url.as_deref(), &config.data_dir)?;
+        let bus = EventBus::new(1024);
+        let metrics = Metrics::new();
+        let sampler = NetworkSampler::new(
+            db.clone(),
+            bus.clone(),
+            metrics.clone(),
+            Duration::from_millis(config.stats_interval_ms),
+        );
+        let state = AppState {
+            leptos_options: leptos_options(&config, address),
+            db,
+            bus,
+            metrics,
+            store,
+            shutdown: CancellationToken::new(),
+        };
+        let router = crate::api::router(state.clone());
+        tracing::info!(%address, database = state.db.backend().name(), "coordinator ready");
+        Ok(Self { listener, router, state, sampler, address })
+    }
+
+    /// The port actually bound (useful with port 0 in tests).
+    pub fn port(&self) -> u16 {
+        self.address.port()
+    }
+
+    pub fn address(&self) -> SocketAddr {
+        self.address
+    }
+
+    /// Cancelling this token stops the server gracefully.
+    pub fn shutdown_token(&self) -> CancellationToken {
+        self.state.shutdown.clone()
+    }
+
+    /// Serves until the shutdown token is cancelled, then stops the background services.
+    pub async fn run_until_stopped(self) -> Result<(), StartupError> {
+        let shutdown = self.state.shutdown.clone();
+        let sampler = tokio::spawn(self.sampler.run(shutdown.clone()));
+        let served = axum::serve(self.listener, self.router)
+            .with_graceful_shutdown(shutdown.clone().cancelled_owned())
+            .await;
+        shutdown.cancel();
+        let _ = sampler.await;
+        self.state.db.close().await;
+        served.map_err(StartupError::Serve)
+    }
+}
+
+fn leptos_options(config: &Config, address: SocketAddr) -> LeptosOptions {
+    LeptosOptions::builder()
+        // Must equal the `name` in the workspace's [[workspace.metadata.leptos]]: it names /pkg/pictor.{js,wasm,css}.
+        .output_name("pictor")
+        .site_root(config.site_root.display().to_string())
+        .site_pkg_dir("pkg")
+        .site_addr(address)
+        .build()
+}
+
+/// Resolves on Ctrl-C or SIGTERM.
+pub async fn wait_for_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = terminate => {},
+    }
+}

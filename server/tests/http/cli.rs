@@ -1,0 +1,73 @@
+//! The `pictor` binary: bad configuration gives one clear error line and a non-zero exit, never a panic.
+
+use std::process::{Command, Output};
+
+fn pictor(envs: &[(&str, &str)], args: &[&str]) -> Output {
+    let data = tempfile::tempdir().expect("tempdir");
+    let mut command = Command::new(env!("CARGO_BIN_EXE_pictor"));
+    command.args(args).current_dir(data.path()).env("PICTOR_DATA_DIR", data.path());
+    // The test runner's own environment must not leak PICTOR_* settings into the child.
+    for (key, _) in std::env::vars().filter(|(key, _)| key.starts_with("PICTOR_") || key == "DATABASE_URL") {
+        command.env_remove(key);
+    }
+    command.env("PICTOR_DATA_DIR", data.path());
+    for (key, value) in envs {
+        command.env(key, value);
+    }
+    command.output().expect("pictor runs")
+}
+
+fn assert_one_clear_error(output: &Output, expected: &str) {
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success(), "exit status must be non-zero");
+    assert!(!stderr.contains("panicked"), "no panic: {stderr}");
+    let lines: Vec<&str> = stderr.lines().filter(|line| !line.trim().is_empty()).collect();
+    assert_eq!(lines.len(), 1, "exactly one line: {stderr}");
+    assert!(lines[0].starts_with("pictor: error: "), "{stderr}");
+    assert!(lines[0].contains(expected), "mentions {expected:?}: {stderr}");
+}
+
+#[test]
+fn unknown_config_key_is_one_error_line() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("pictor.toml");
+    std::fs::write(&file, "listen = \"127.0.0.1:0\"\nfavourite_colour = \"teal\"\n").expect("write");
+    let output = pictor(&[], &["--config", file.to_str().expect("utf-8 path"), "check-config"]);
+    assert_one_clear_error(&output, "favourite_colour");
+}
+
+#[test]
+fn bad_database_url_is_one_error_line() {
+    let output = pictor(&[("DATABASE_URL", "mysql://root@localhost/pictor")], &[]);
+    assert_one_clear_error(&output, "mysql://root@localhost/pictor");
+}
+
+#[test]
+fn unreachable_database_is_one_error_line() {
+    let output = pictor(&[("PICTOR_LISTEN", "127.0.0.1:0"), ("DATABASE_URL", "postgres://nobody@127.0.0.1:1/pictor")], &[]);
+    assert_one_clear_error(&output, "cannot open the database");
+}
+
+#[test]
+fn port_in_use_is_one_error_line() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let address = taken.local_addr().expect("address").to_string();
+    let output = pictor(&[("PICTOR_LISTEN", &address)], &[]);
+    assert_one_clear_error(&output, &format!("cannot listen on {address}"));
+}
+
+#[test]
+fn help_explains_the_configuration_layers() {
+    let output = pictor(&[], &["--help"]);
+    assert!(output.status.success());
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(stdout.contains("PICTOR_") && stdout.contains("DATABASE_URL") && stdout.contains("check-config"), "{stdout}");
+}
+
+#[test]
+fn check_config_prints_the_effective_configuration() {
+    let output = pictor(&[("PICTOR_LISTEN", "127.0.0.1:4321")], &["check-config"]);
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(stdout.contains("listen = 127.0.0.1:4321"), "{stdout}");
+}

@@ -1,0 +1,77 @@
+//! `spawn_app`: a coordinator on a fresh database and a random port, stopped when the test ends.
+
+use std::time::Duration;
+
+use pictor_server::config::Config;
+use pictor_server::db::{Backend, Db};
+use pictor_server::startup::Application;
+use pictor_server::testing::TestDb;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+pub struct TestApp {
+    pub address: String,
+    pub client: reqwest::Client,
+    pub db: Db,
+    pub shutdown: CancellationToken,
+    pub server: Option<JoinHandle<Result<(), pictor_server::startup::StartupError>>>,
+    _test_db: TestDb,
+    _data_dir: tempfile::TempDir,
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.address, path)
+    }
+
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        self.client.get(self.url(path)).send().await.expect("request reaches the coordinator")
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        self.shutdown.cancel();
+    }
+}
+
+/// Starts a coordinator on `backend` with a fast network sampler (100 ms).
+pub async fn spawn_app(backend: Backend) -> TestApp {
+    let test_db = TestDb::new(backend).await;
+    let data_dir = tempfile::tempdir().expect("data dir");
+    let config = Config {
+        listen: "127.0.0.1:0".parse().expect("address"),
+        data_dir: data_dir.path().to_path_buf(),
+        database_url: Some(test_db.url.clone()),
+        object_store_url: Some("memory://".to_string()),
+        site_root: data_dir.path().join("site"),
+        stats_interval_ms: 100,
+        ..Config::default()
+    };
+    let app = Application::build(config).await.expect("coordinator builds");
+    let address = format!("http://{}", app.address());
+    let shutdown = app.shutdown_token();
+    let server = tokio::spawn(app.run_until_stopped());
+    let client = reqwest::Client::builder().timeout(Duration::from_secs(10)).build().expect("client");
+    TestApp { address, client, db: test_db.db.clone(), shutdown, server: Some(server), _test_db: test_db, _data_dir: data_dir }
+}
+
+/// Runs each named `async fn(Backend)` as two tests, one per database backend.
+#[macro_export]
+macro_rules! on_both_backends {
+    ($($test:ident),+ $(,)?) => {
+        $(
+            mod $test {
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn sqlite() {
+                    super::$test(pictor_server::db::Backend::Sqlite).await;
+                }
+
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn postgres() {
+                    super::$test(pictor_server::db::Backend::Postgres).await;
+                }
+            }
+        )+
+    };
+}

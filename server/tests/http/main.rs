@@ -1,0 +1,7 @@
+//! HTTP tests: a real coordinator on port 0, talked to like a browser or an operator would.
+
+mod cli;
+mod events;
+mod health;
+mod helpers;
+mod pages;

@@ -1,0 +1,45 @@
+//! Server-side rendering of the dashboard's pages.
+
+use pictor_core::sections::SECTIONS;
+use pictor_server::db::Backend;
+
+use crate::helpers::spawn_app;
+
+async fn every_section_is_server_rendered_with_the_sidebar(backend: Backend) {
+    let app = spawn_app(backend).await;
+    for section in SECTIONS {
+        let response = app.get(section.path).await;
+        assert_eq!(response.status(), 200, "{}", section.path);
+        let html = response.text().await.expect("html");
+        assert!(html.contains(&format!("<h1>{}</h1>", section.title)), "{}: {html}", section.path);
+        for other in SECTIONS {
+            assert!(html.contains(&format!("href=\"{}\"", other.path)), "sidebar links to {}", other.path);
+        }
+        assert!(html.contains("/pkg/pictor.js"), "hydration script is referenced");
+        assert!(html.contains("/vendor/echarts.min.js"), "ECharts comes from our own static files");
+    }
+}
+
+async fn overview_renders_current_figures_from_the_database(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let owner = app.db.create_user("Ada", 0).await.expect("user");
+    for name in ["a", "b"] {
+        let node = app.db.create_node(owner, pictor_server::db::nodes::NodeKind::Worker, name, 0).await.expect("node");
+        app.db.record_heartbeat(node, pictor_server::clock::now_ms()).await.expect("beat");
+    }
+    let html = app.get("/").await.text().await.expect("html");
+    assert!(html.contains(r#"data-testid="kpi-workers">2<"#), "{html}");
+}
+
+async fn unknown_paths_are_404_pages(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let response = app.get("/definitely/not/here").await;
+    assert_eq!(response.status(), 404);
+    assert!(response.text().await.expect("html").contains("Page not found"));
+}
+
+crate::on_both_backends!(
+    every_section_is_server_rendered_with_the_sidebar,
+    overview_renders_current_figures_from_the_database,
+    unknown_paths_are_404_pages
+);
