@@ -6,7 +6,7 @@ pub use browser::follow_network;
 #[cfg(feature = "hydrate")]
 mod browser {
     use charming::component::{Axis, Grid, Legend};
-    use charming::element::{AxisLabel, AxisType, SplitLine, TextStyle, Tooltip, Trigger};
+    use charming::element::{AxisLabel, AxisType, Color, LineStyle, SplitLine, TextStyle, Tooltip, Trigger};
     use charming::series::{Bar, Line};
     use charming::{Chart, Echarts, WasmRenderer};
     use futures::StreamExt;
@@ -83,10 +83,10 @@ mod browser {
         let checkers: Vec<i64> = samples.iter().map(|s| s.online_checkers).collect();
         let tasks: Vec<i64> = samples.iter().map(|s| s.tasks_per_minute).collect();
         let axis_label = || AxisLabel::new().color(text);
-        let split = || SplitLine::new().line_style(charming::element::LineStyle::new().color(grid));
+        let split = || SplitLine::new().line_style(LineStyle::new().color(grid));
         Chart::new()
             .background_color("transparent")
-            .color(vec!["#7c5cff".into(), "#22c55e".into(), "#38bdf8".into()])
+            .color(["#7c5cff", "#22c55e", "#38bdf8"].into_iter().map(Color::from).collect())
             .tooltip(Tooltip::new().trigger(Trigger::Axis))
             .legend(Legend::new().top("0").text_style(TextStyle::new().color(text)))
             .grid(Grid::new().left("48").right("48").top("40").bottom("28"))
