@@ -49,7 +49,8 @@ mod tests {
 
     #[test]
     fn sample_round_trips_through_json() {
-        let sample = NetworkSample { at_ms: 7, online_workers: 2, online_checkers: 1, tasks_per_minute: 30, queued_tasks: 4 };
+        let sample =
+            NetworkSample { at_ms: 7, online_workers: 2, online_checkers: 1, tasks_per_minute: 30, queued_tasks: 4 };
         let json = serde_json::to_string(&sample).expect("serialise");
         assert_eq!(serde_json::from_str::<NetworkSample>(&json).expect("parse"), sample);
     }

@@ -13,10 +13,25 @@ pub struct Section {
 /// The product's sections; the router and the sidebar are both built from this list.
 pub const SECTIONS: &[Section] = &[
     Section { title: "Overview", path: "/", icon: "◎", summary: "Live activity of the whole network." },
-    Section { title: "Rendering", path: "/rendering", icon: "▣", summary: "Submit Blender jobs and watch frames arrive." },
+    Section {
+        title: "Rendering",
+        path: "/rendering",
+        icon: "▣",
+        summary: "Submit Blender jobs and watch frames arrive.",
+    },
     Section { title: "AI", path: "/ai", icon: "✦", summary: "AI inference and training jobs on the same GPUs." },
-    Section { title: "My Workers", path: "/workers", icon: "⚙", summary: "Lend GPUs, watch their health and earnings." },
-    Section { title: "Checker Nodes", path: "/checkers", icon: "✓", summary: "Verify workers' results and earn a share." },
+    Section {
+        title: "My Workers",
+        path: "/workers",
+        icon: "⚙",
+        summary: "Lend GPUs, watch their health and earnings.",
+    },
+    Section {
+        title: "Checker Nodes",
+        path: "/checkers",
+        icon: "✓",
+        summary: "Verify workers' results and earn a share.",
+    },
     Section { title: "Rewards", path: "/rewards", icon: "★", summary: "Earnings, epochs, points and payouts." },
     Section { title: "Credit", path: "/credit", icon: "¤", summary: "Balance, top-ups and the ledger." },
 ];

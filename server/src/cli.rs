@@ -45,10 +45,8 @@ pub fn run(cli: Cli) -> Result<(), StartupError> {
         }
         Command::Serve => {
             crate::telemetry::init(&config.log);
-            let runtime = tokio::runtime::Builder::new_multi_thread()
-                .enable_all()
-                .build()
-                .map_err(StartupError::Runtime)?;
+            let runtime =
+                tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(StartupError::Runtime)?;
             runtime.block_on(serve(config))
         }
     }

@@ -90,9 +90,9 @@ impl Config {
 
     /// The database to open: the configured URL, or an SQLite file in the data directory.
     pub fn database_url(&self) -> String {
-        self.database_url.clone().unwrap_or_else(|| {
-            format!("sqlite://{}?mode=rwc", self.data_dir.join("pictor.db").display())
-        })
+        self.database_url
+            .clone()
+            .unwrap_or_else(|| format!("sqlite://{}?mode=rwc", self.data_dir.join("pictor.db").display()))
     }
 
     /// A human-readable summary for `pictor check-config` (no secrets: URLs lose their passwords).

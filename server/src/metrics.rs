@@ -63,7 +63,15 @@ impl Metrics {
             "Coordinator version",
             Info::new(vec![("version".to_string(), env!("CARGO_PKG_VERSION").to_string())]),
         );
-        let inner = Inner { registry, workers_online, checkers_online, tasks_per_minute, tasks_queued, sse_clients, http_requests };
+        let inner = Inner {
+            registry,
+            workers_online,
+            checkers_online,
+            tasks_per_minute,
+            tasks_queued,
+            sse_clients,
+            http_requests,
+        };
         Self { inner: Arc::new(inner) }
     }
 

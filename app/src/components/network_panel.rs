@@ -28,11 +28,8 @@ pub fn NetworkPanel() -> impl IntoView {
         super::network_chart::follow_network(history, updates);
     });
 
-    let latest = move || {
-        history
-            .with(|samples| samples.last().copied())
-            .or_else(|| snapshot.get().and_then(Result::ok))
-    };
+    let latest =
+        move || history.with(|samples| samples.last().copied()).or_else(|| snapshot.get().and_then(Result::ok));
     let figure = move |pick: fn(&NetworkSample) -> i64| {
         move || latest().map_or_else(|| "–".to_string(), |sample| pick(&sample).to_string())
     };

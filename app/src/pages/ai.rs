@@ -7,7 +7,7 @@ use crate::components::empty_state::EmptyState;
 
 const UPCOMING: &[&str] = &[
     "Batch inference jobs on community GPUs, billed per second.",
-    "Model and dataset uploads with the same verification as renders."
+    "Model and dataset uploads with the same verification as renders.",
 ];
 
 #[component]

@@ -7,7 +7,7 @@ use crate::components::empty_state::EmptyState;
 
 const UPCOMING: &[&str] = &[
     "Create a checker node and download its config file.",
-    "Verifications done, agreement with the quorum and rewards, live."
+    "Verifications done, agreement with the quorum and rewards, live.",
 ];
 
 #[component]

@@ -5,10 +5,8 @@ use leptos_meta::Title;
 
 use crate::components::empty_state::EmptyState;
 
-const UPCOMING: &[&str] = &[
-    "Available and reserved balance, and the full ledger with CSV export.",
-    "Top-ups and spending over time."
-];
+const UPCOMING: &[&str] =
+    &["Available and reserved balance, and the full ledger with CSV export.", "Top-ups and spending over time."];
 
 #[component]
 pub fn CreditPage() -> impl IntoView {

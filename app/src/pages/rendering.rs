@@ -8,7 +8,7 @@ use crate::components::empty_state::EmptyState;
 const UPCOMING: &[&str] = &[
     "Upload a .blend, pick frames, resolution, samples and engine, and see the cost estimate.",
     "A live frame grid per job: queued, rendering, verified, with thumbnails.",
-    "Retry or re-render frames, cancel a job, download every output as one zip."
+    "Retry or re-render frames, cancel a job, download every output as one zip.",
 ];
 
 #[component]

@@ -7,7 +7,7 @@ use crate::components::empty_state::EmptyState;
 
 const UPCOMING: &[&str] = &[
     "Earnings per worker and per day, and weekly checker epochs.",
-    "Points, the leaderboard, and payout requests to your wallet."
+    "Points, the leaderboard, and payout requests to your wallet.",
 ];
 
 #[component]

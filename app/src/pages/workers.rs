@@ -8,7 +8,7 @@ use crate::components::empty_state::EmptyState;
 const UPCOMING: &[&str] = &[
     "Create a worker and download its config file for pictor-agent.",
     "Live status, hardware, benchmark score and metrics charts per worker.",
-    "Price, sleep schedule, tags and earnings per worker."
+    "Price, sleep schedule, tags and earnings per worker.",
 ];
 
 #[component]

@@ -129,10 +129,8 @@ impl Db {
 }
 
 fn sqlite_pool(max_connections: u32) -> AnyPoolOptions {
-    AnyPoolOptions::new()
-        .max_connections(max_connections)
-        .acquire_timeout(Duration::from_secs(10))
-        .after_connect(|connection, _| {
+    AnyPoolOptions::new().max_connections(max_connections).acquire_timeout(Duration::from_secs(10)).after_connect(
+        |connection, _| {
             Box::pin(async move {
                 // WAL lets readers run beside the writer; busy_timeout covers the rare checkpoint wait.
                 connection
@@ -143,7 +141,8 @@ fn sqlite_pool(max_connections: u32) -> AnyPoolOptions {
                     .await?;
                 Ok(())
             })
-        })
+        },
+    )
 }
 
 #[cfg(test)]

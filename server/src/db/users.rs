@@ -8,11 +8,12 @@ pub type UserId = i64;
 impl Db {
     /// Creates an account and returns its id.
     pub async fn create_user(&self, display_name: &str, now_ms: i64) -> Result<UserId, DbError> {
-        let id: i64 = sqlx::query_scalar("INSERT INTO users (display_name, created_at_ms) VALUES ($1, $2) RETURNING id")
-            .bind(display_name)
-            .bind(now_ms)
-            .fetch_one(self.writer())
-            .await?;
+        let id: i64 =
+            sqlx::query_scalar("INSERT INTO users (display_name, created_at_ms) VALUES ($1, $2) RETURNING id")
+                .bind(display_name)
+                .bind(now_ms)
+                .fetch_one(self.writer())
+                .await?;
         Ok(id)
     }
 }

@@ -44,7 +44,8 @@ fn bad_database_url_is_one_error_line() {
 
 #[test]
 fn unreachable_database_is_one_error_line() {
-    let output = pictor(&[("PICTOR_LISTEN", "127.0.0.1:0"), ("DATABASE_URL", "postgres://nobody@127.0.0.1:1/pictor")], &[]);
+    let output =
+        pictor(&[("PICTOR_LISTEN", "127.0.0.1:0"), ("DATABASE_URL", "postgres://nobody@127.0.0.1:1/pictor")], &[]);
     assert_one_clear_error(&output, "cannot open the database");
 }
 
@@ -61,7 +62,10 @@ fn help_explains_the_configuration_layers() {
     let output = pictor(&[], &["--help"]);
     assert!(output.status.success());
     let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(stdout.contains("PICTOR_") && stdout.contains("DATABASE_URL") && stdout.contains("check-config"), "{stdout}");
+    assert!(
+        stdout.contains("PICTOR_") && stdout.contains("DATABASE_URL") && stdout.contains("check-config"),
+        "{stdout}"
+    );
 }
 
 #[test]

@@ -56,4 +56,7 @@ async fn shutdown_ends_open_streams_and_stops_the_server(backend: Backend) {
     assert!(matches!(stopped, Ok(Ok(Ok(())))), "graceful stop despite an open SSE stream: {stopped:?}");
 }
 
-crate::on_both_backends!(stream_delivers_network_samples_as_they_are_taken, shutdown_ends_open_streams_and_stops_the_server);
+crate::on_both_backends!(
+    stream_delivers_network_samples_as_they_are_taken,
+    shutdown_ends_open_streams_and_stops_the_server
+);

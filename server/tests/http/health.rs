@@ -25,7 +25,10 @@ async fn metrics_are_prometheus_text_with_live_gauges(backend: Backend) {
     for _ in 0..50 {
         let response = app.get("/metrics").await;
         assert_eq!(response.status(), 200);
-        assert!(response.headers()["content-type"].to_str().expect("ascii").starts_with("application/openmetrics-text"));
+        assert!(response.headers()["content-type"]
+            .to_str()
+            .expect("ascii")
+            .starts_with("application/openmetrics-text"));
         text = response.text().await.expect("text");
         if text.contains("pictor_workers_online 1") {
             break;

@@ -53,7 +53,15 @@ pub async fn spawn_app(backend: Backend) -> TestApp {
     let shutdown = app.shutdown_token();
     let server = tokio::spawn(app.run_until_stopped());
     let client = reqwest::Client::builder().timeout(Duration::from_secs(10)).build().expect("client");
-    TestApp { address, client, db: test_db.db.clone(), shutdown, server: Some(server), _test_db: test_db, _data_dir: data_dir }
+    TestApp {
+        address,
+        client,
+        db: test_db.db.clone(),
+        shutdown,
+        server: Some(server),
+        _test_db: test_db,
+        _data_dir: data_dir,
+    }
 }
 
 /// Runs each named `async fn(Backend)` as two tests, one per database backend.
