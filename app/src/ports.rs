@@ -2,7 +2,11 @@
 
 use std::sync::Arc;
 
+use pictor_core::accounts::{AccountOverview, CreatedApiKey, Viewer};
 use pictor_core::network::NetworkSample;
+use pictor_core::signin::SignInOptions;
+
+use crate::error::AppError;
 
 /// Reads the network's current activity (the coordinator implements it over its database).
 #[async_trait::async_trait]
@@ -12,3 +16,18 @@ pub trait NetworkStatsSource: Send + Sync {
 
 /// The form in which [`NetworkStatsSource`] is put into Leptos context.
 pub type SharedNetworkStats = Arc<dyn NetworkStatsSource>;
+
+/// Account management for the signed-in viewer.
+#[async_trait::async_trait]
+pub trait AccountService: Send + Sync {
+    async fn overview(&self, viewer: &Viewer) -> Result<AccountOverview, AppError>;
+    async fn rename(&self, viewer: &Viewer, display_name: &str) -> Result<(), AppError>;
+    async fn create_api_key(&self, viewer: &Viewer, name: &str) -> Result<CreatedApiKey, AppError>;
+    async fn revoke_api_key(&self, viewer: &Viewer, key_id: i64) -> Result<(), AppError>;
+    async fn unlink_identity(&self, viewer: &Viewer, identity_id: i64) -> Result<(), AppError>;
+    /// What the sign-in page offers (public).
+    async fn sign_in_options(&self) -> Result<SignInOptions, AppError>;
+}
+
+/// The form in which [`AccountService`] is put into Leptos context.
+pub type SharedAccounts = Arc<dyn AccountService>;

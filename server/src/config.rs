@@ -28,6 +28,40 @@ pub struct Config {
     pub log: String,
     /// How often the network panel's figures are sampled and pushed to dashboards.
     pub stats_interval_ms: u64,
+    /// The dashboard's address as browsers see it (`https://pictor.example.org`); default `http://<listen>`.
+    /// Cookies are marked `Secure` when it is https; wallet signatures must name it.
+    pub public_url: Option<String>,
+    /// The Aptos chain wallets must sign for (1 mainnet, 2 testnet, 4 devnet…).
+    pub aptos_chain_id: u64,
+    /// How long a sign-in lasts, in hours.
+    pub session_hours: u64,
+    /// Sign-in with Google or any OpenID Connect provider.
+    pub oidc: OidcConfig,
+}
+
+/// OpenID Connect sign-in; disabled until `client_id` and `client_secret` are set.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct OidcConfig {
+    /// Shown on the button: "Continue with …".
+    pub provider_name: String,
+    pub issuer_url: String,
+    pub client_id: Option<String>,
+    pub client_secret: Option<String>,
+    /// Where the provider sends the browser back; default `<public_url>/auth/oidc/callback`.
+    pub redirect_url: Option<String>,
+}
+
+impl Default for OidcConfig {
+    fn default() -> Self {
+        Self {
+            provider_name: "Google".to_string(),
+            issuer_url: "https://accounts.google.com".to_string(),
+            client_id: None,
+            client_secret: None,
+            redirect_url: None,
+        }
+    }
 }
 
 impl Default for Config {
@@ -40,6 +74,10 @@ impl Default for Config {
             site_root: PathBuf::from("target/site"),
             log: "info".to_string(),
             stats_interval_ms: 2000,
+            public_url: None,
+            aptos_chain_id: 1,
+            session_hours: 24 * 30,
+            oidc: OidcConfig::default(),
         }
     }
 }
@@ -55,6 +93,10 @@ pub enum ConfigError {
     BadDatabaseUrl { url: String },
     #[error("stats_interval_ms must be between 100 and 3600000, got {0}")]
     BadStatsInterval(u64),
+    #[error("public_url {0:?} must be an http:// or https:// URL without a path")]
+    BadPublicUrl(String),
+    #[error("session_hours must be between 1 and 8760, got {0}")]
+    BadSessionHours(u64),
 }
 
 impl Config {
@@ -69,7 +111,7 @@ impl Config {
         };
         let figment = figment
             // PICTOR_CONFIG names the file itself and is read by clap, not here.
-            .merge(Env::prefixed("PICTOR_").ignore(&["config"]))
+            .merge(Env::prefixed("PICTOR_").ignore(&["config"]).split("__"))
             .merge(Env::raw().only(&["DATABASE_URL"]));
         let config: Config = figment.extract().map_err(|e| ConfigError::Invalid(Box::new(e)))?;
         config.validate()?;
@@ -84,6 +126,15 @@ impl Config {
         }
         if !(100..=3_600_000).contains(&self.stats_interval_ms) {
             return Err(ConfigError::BadStatsInterval(self.stats_interval_ms));
+        }
+        if let Some(url) = &self.public_url {
+            let parsed = url::Url::parse(url).map_err(|_| ConfigError::BadPublicUrl(url.clone()))?;
+            if !matches!(parsed.scheme(), "http" | "https") || parsed.path() != "/" || parsed.host().is_none() {
+                return Err(ConfigError::BadPublicUrl(url.clone()));
+            }
+        }
+        if !(1..=8760).contains(&self.session_hours) {
+            return Err(ConfigError::BadSessionHours(self.session_hours));
         }
         Ok(())
     }
@@ -182,6 +233,28 @@ mod tests {
         Jail::expect_with(|_| {
             let error = Config::load(Some(Path::new("nope.toml"))).expect_err("missing file");
             assert!(error.to_string().contains("nope.toml"));
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn nested_oidc_settings_come_from_double_underscore_variables() {
+        Jail::expect_with(|jail| {
+            jail.set_env("PICTOR_OIDC__CLIENT_ID", "abc");
+            let config = Config::load(None).expect("loads");
+            assert_eq!(config.oidc.client_id.as_deref(), Some("abc"));
+            assert_eq!(config.oidc.issuer_url, "https://accounts.google.com");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn public_url_must_be_a_bare_origin() {
+        Jail::expect_with(|jail| {
+            jail.set_env("PICTOR_PUBLIC_URL", "https://pictor.example.org/app");
+            assert!(matches!(Config::load(None), Err(ConfigError::BadPublicUrl(_))));
+            jail.set_env("PICTOR_PUBLIC_URL", "https://pictor.example.org");
+            assert!(Config::load(None).is_ok());
             Ok(())
         });
     }

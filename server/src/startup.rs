@@ -74,6 +74,8 @@ impl Application {
             metrics,
             store,
             shutdown: CancellationToken::new(),
+            auth: crate::auth::AuthSettings::new(&config, address),
+            oidc_config: config.oidc.clone(),
         };
         let router = crate::api::router(state.clone());
         tracing::info!(%address, database = state.db.backend().name(), "coordinator ready");

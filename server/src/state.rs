@@ -7,6 +7,8 @@ use leptos::config::LeptosOptions;
 use object_store::ObjectStore;
 use tokio_util::sync::CancellationToken;
 
+use crate::auth::AuthSettings;
+use crate::config::OidcConfig;
 use crate::db::Db;
 use crate::events::EventBus;
 use crate::metrics::Metrics;
@@ -20,4 +22,6 @@ pub struct AppState {
     pub metrics: Metrics,
     pub store: Arc<dyn ObjectStore>,
     pub shutdown: CancellationToken,
+    pub auth: AuthSettings,
+    pub oidc_config: OidcConfig,
 }

@@ -5,6 +5,7 @@ use leptos_router::components::Outlet;
 
 use super::sidebar::Sidebar;
 use super::theme_toggle::ThemeToggle;
+use super::user_menu::UserMenu;
 
 /// Frame around every signed-in page. On narrow screens the sidebar becomes a drawer.
 #[component]
@@ -32,7 +33,7 @@ pub fn Layout() -> impl IntoView {
                     <div class="topbar-title">"Pictor"</div>
                     <div class="topbar-actions">
                         <ThemeToggle />
-                        <a class="button ghost" href="/signin">"Sign in"</a>
+                        <UserMenu />
                     </div>
                 </header>
                 <main class="content">

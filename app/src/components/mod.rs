@@ -4,5 +4,7 @@ pub mod empty_state;
 pub mod layout;
 pub mod network_chart;
 pub mod network_panel;
+pub mod petra;
+pub mod user_menu;
 pub mod sidebar;
 pub mod theme_toggle;

@@ -1,5 +1,6 @@
 //! One module per routed page.
 
+pub mod account;
 pub mod ai;
 pub mod checkers;
 pub mod credit;

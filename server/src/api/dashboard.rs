@@ -5,10 +5,11 @@ use std::sync::Arc;
 use axum::Router;
 use leptos::prelude::provide_context;
 use leptos_axum::{generate_route_list, LeptosRoutes};
-use pictor_app::ports::{NetworkStatsSource, SharedNetworkStats};
+use pictor_app::ports::{NetworkStatsSource, SharedAccounts, SharedNetworkStats};
 use pictor_app::{shell, App};
 use pictor_core::network::NetworkSample;
 
+use super::accounts::DbAccounts;
 use crate::clock::now_ms;
 use crate::db::Db;
 use crate::state::AppState;
@@ -27,12 +28,20 @@ impl NetworkStatsSource for DbNetworkStats {
 pub fn mount(router: Router<AppState>, state: &AppState) -> Router<AppState> {
     let routes = generate_route_list(App);
     let network_stats: SharedNetworkStats = Arc::new(DbNetworkStats(state.db.clone()));
+    let accounts: SharedAccounts = Arc::new(DbAccounts {
+        db: state.db.clone(),
+        chain_id: state.auth.aptos_chain_id,
+        oidc: state.oidc_config.clone(),
+    });
     let options = state.leptos_options.clone();
     router
         .leptos_routes_with_context(
             state,
             routes,
-            move || provide_context(network_stats.clone()),
+            move || {
+                provide_context(network_stats.clone());
+                provide_context(accounts.clone());
+            },
             move || shell(options.clone()),
         )
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))

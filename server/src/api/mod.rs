@@ -1,5 +1,6 @@
 //! HTTP surface: health, metrics, the event stream and the dashboard, wired into one router.
 
+pub mod accounts;
 pub mod dashboard;
 pub mod health;
 
@@ -14,8 +15,10 @@ pub fn router(state: AppState) -> Router {
     let api = Router::new()
         .route("/healthz", get(health::healthz))
         .route("/metrics", get(crate::metrics::metrics_endpoint))
-        .route("/api/v1/events", get(crate::events::sse::events));
+        .route("/api/v1/events", get(crate::events::sse::events))
+        .merge(crate::auth::routes::router());
     dashboard::mount(api, &state)
+        .layer(axum::middleware::from_fn_with_state(state.clone(), crate::auth::guard::guard))
         .layer(axum::middleware::from_fn_with_state(state.metrics.clone(), crate::metrics::count_requests))
         .layer(TraceLayer::new_for_http())
         .with_state(state)

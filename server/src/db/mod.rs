@@ -1,8 +1,13 @@
 //! The database layer: one pool pair over SQLite (embedded default) or PostgreSQL; all SQL lives below here.
 
+pub mod accounts;
+pub mod api_keys;
 pub mod network;
 pub mod nodes;
+pub mod oidc_logins;
+pub mod sessions;
 pub mod users;
+pub mod wallet_nonces;
 
 use std::str::FromStr;
 use std::time::Duration;
@@ -51,6 +56,10 @@ pub enum DbError {
     Migrate(#[from] sqlx::migrate::MigrateError),
     #[error("{0} not found")]
     NotFound(&'static str),
+    #[error("{0}")]
+    Conflict(&'static str),
+    #[error("stored data is not valid: {0}")]
+    Corrupt(&'static str),
     #[error("database query failed: {0}")]
     Query(#[from] sqlx::Error),
 }

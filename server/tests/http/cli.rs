@@ -75,3 +75,31 @@ fn check_config_prints_the_effective_configuration() {
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(stdout.contains("listen = 127.0.0.1:4321"), "{stdout}");
 }
+
+#[test]
+fn sigterm_stops_the_coordinator_cleanly() {
+    let data = tempfile::tempdir().expect("tempdir");
+    let address = {
+        let probe = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        probe.local_addr().expect("address").to_string()
+    };
+    let mut child = Command::new(env!("CARGO_BIN_EXE_pictor"))
+        .current_dir(data.path())
+        .env_remove("DATABASE_URL")
+        .env("PICTOR_DATA_DIR", data.path())
+        .env("PICTOR_LISTEN", &address)
+        .env("PICTOR_LOG", "warn")
+        .spawn()
+        .expect("pictor starts");
+    let started = std::time::Instant::now();
+    while std::net::TcpStream::connect(&address).is_err() {
+        assert!(started.elapsed() < std::time::Duration::from_secs(30), "coordinator never listened");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    assert!(data.path().join("pictor.db").exists(), "the embedded database is created on first start");
+    assert!(data.path().join("objects").is_dir(), "the local object store is created on first start");
+    let killed = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().expect("kill runs");
+    assert!(killed.success());
+    let status = child.wait().expect("pictor exits");
+    assert!(status.success(), "graceful shutdown exits 0, got {status}");
+}

@@ -27,6 +27,42 @@ impl TestApp {
     pub async fn get(&self, path: &str) -> reqwest::Response {
         self.client.get(self.url(path)).send().await.expect("request reaches the coordinator")
     }
+
+    /// The origin browsers on this coordinator send in `Origin`.
+    pub fn origin(&self) -> String {
+        self.address.clone()
+    }
+
+    /// A POST as the dashboard's own pages make it (same-origin).
+    pub async fn post_json(&self, path: &str, body: &serde_json::Value, cookie: Option<&str>) -> reqwest::Response {
+        let mut request = self.client.post(self.url(path)).header("Origin", self.origin()).json(body);
+        if let Some(cookie) = cookie {
+            request = request.header("Cookie", cookie);
+        }
+        request.send().await.expect("request reaches the coordinator")
+    }
+
+    /// Signs a new account in directly (no wallet) and returns its `Cookie` header value.
+    pub async fn sign_in_as(&self, name: &str) -> (i64, String) {
+        use pictor_core::accounts::IdentityProvider;
+        use pictor_server::db::accounts::VerifiedIdentity;
+        let identity = VerifiedIdentity {
+            provider: IdentityProvider::Oidc,
+            subject: format!("test|{name}"),
+            label: format!("{name}@example.com"),
+            suggested_name: name.to_string(),
+        };
+        let now = pictor_server::clock::now_ms();
+        let user = self.db.find_or_create_user(&identity, now).await.expect("user");
+        let token = pictor_server::auth::tokens::random_token(32);
+        let hash = pictor_server::auth::tokens::hash_secret(&token);
+        self.db.create_session(&hash, user, now, now + 3_600_000).await.expect("session");
+        (user, format!("pictor_session={token}"))
+    }
+
+    pub async fn get_with_cookie(&self, path: &str, cookie: &str) -> reqwest::Response {
+        self.client.get(self.url(path)).header("Cookie", cookie).send().await.expect("request reaches the coordinator")
+    }
 }
 
 impl Drop for TestApp {
@@ -52,7 +88,11 @@ pub async fn spawn_app(backend: Backend) -> TestApp {
     let address = format!("http://{}", app.address());
     let shutdown = app.shutdown_token();
     let server = tokio::spawn(app.run_until_stopped());
-    let client = reqwest::Client::builder().timeout(Duration::from_secs(10)).build().expect("client");
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(10))
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("client");
     TestApp {
         address,
         client,

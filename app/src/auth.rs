@@ -1,0 +1,26 @@
+//! Who is asking, for server functions: the coordinator's guard puts the [`Viewer`] on the request.
+
+use leptos::prelude::*;
+use pictor_core::accounts::Viewer;
+
+use crate::error::AppError;
+
+/// The signed-in user of the current request, if any.
+pub fn viewer() -> Option<Viewer> {
+    use_context::<http::request::Parts>().and_then(|parts| parts.extensions.get::<Viewer>().cloned())
+}
+
+/// The signed-in user, or `Unauthorized` (and status 401 on the response).
+pub fn require_viewer() -> Result<Viewer, AppError> {
+    viewer().ok_or_else(|| {
+        if let Some(response) = use_context::<leptos_axum::ResponseOptions>() {
+            response.set_status(http::StatusCode::UNAUTHORIZED);
+        }
+        AppError::Unauthorized
+    })
+}
+
+/// The account service the coordinator provided.
+pub fn accounts() -> Result<crate::ports::SharedAccounts, AppError> {
+    use_context::<crate::ports::SharedAccounts>().ok_or(AppError::Unavailable)
+}

@@ -1,0 +1,131 @@
+//! What the sign-in page offers: which sign-in methods are available and which software the network renders with.
+
+use serde::{Deserialize, Serialize};
+
+/// The sign-in page's options.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SignInOptions {
+    /// The Aptos chain wallets must sign for.
+    pub aptos_chain_id: u64,
+    /// "Google" (or the configured provider's name).
+    pub oidc_provider: String,
+    /// Whether OpenID Connect sign-in is configured.
+    pub oidc_enabled: bool,
+    /// What the operator must set to enable it, when it is not.
+    pub oidc_hint: Option<String>,
+    pub software: Vec<SoftwareSupport>,
+}
+
+/// One supported application (Blender) and version, with its render engines.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SoftwareSupport {
+    pub name: String,
+    pub version: String,
+    pub engines: Vec<EngineSupport>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EngineSupport {
+    pub name: String,
+    /// Workers online right now that report this version and engine.
+    pub workers_online: i64,
+}
+
+/// A version and engine a registered worker reports (empty until workers register capabilities).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ReportedCapability {
+    pub software: String,
+    pub version: String,
+    pub engine: String,
+    pub online: bool,
+}
+
+/// The agent's built-in list: what `pictor-agent` can drive before any worker has reported anything.
+pub const BUILT_IN: &[(&str, &str, &[&str])] = &[
+    ("Blender", "4.5 LTS", &["Cycles", "EEVEE", "Workbench"]),
+    ("Blender", "4.2 LTS", &["Cycles", "EEVEE", "Workbench"]),
+    ("Blender", "3.6 LTS", &["Cycles", "EEVEE", "Workbench"]),
+];
+
+/// The built-in list merged with what workers report: reported versions are added, and every entry counts the
+/// online workers that report it.
+pub fn supported_software(reported: &[ReportedCapability]) -> Vec<SoftwareSupport> {
+    let mut list: Vec<SoftwareSupport> = BUILT_IN
+        .iter()
+        .map(|(name, version, engines)| SoftwareSupport {
+            name: name.to_string(),
+            version: version.to_string(),
+            engines: engines.iter().map(|engine| EngineSupport { name: engine.to_string(), workers_online: 0 }).collect(),
+        })
+        .collect();
+    for capability in reported {
+        let index = match list.iter().position(|s| s.name == capability.software && s.version == capability.version) {
+            Some(index) => index,
+            None => {
+                list.push(SoftwareSupport {
+                    name: capability.software.clone(),
+                    version: capability.version.clone(),
+                    engines: Vec::new(),
+                });
+                list.len() - 1
+            }
+        };
+        let engines = &mut list[index].engines;
+        let engine = match engines.iter().position(|e| e.name == capability.engine) {
+            Some(position) => &mut engines[position],
+            None => {
+                engines.push(EngineSupport { name: capability.engine.clone(), workers_online: 0 });
+                engines.last_mut().expect("just pushed")
+            }
+        };
+        if capability.online {
+            engine.workers_online += 1;
+        }
+    }
+    list
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn without_workers_the_built_in_list_is_shown_offline() {
+        let list = supported_software(&[]);
+        assert_eq!(list.len(), BUILT_IN.len());
+        assert!(list.iter().flat_map(|s| &s.engines).all(|e| e.workers_online == 0));
+    }
+
+    #[test]
+    fn reported_capabilities_mark_and_extend_the_list() {
+        let report = |version: &str, engine: &str, online| ReportedCapability {
+            software: "Blender".into(),
+            version: version.into(),
+            engine: engine.into(),
+            online,
+        };
+        let list = supported_software(&[report("4.2 LTS", "Cycles", true), report("4.2 LTS", "Cycles", false), report("5.0", "Cycles", true)]);
+        let v42 = list.iter().find(|s| s.version == "4.2 LTS").expect("4.2");
+        assert_eq!(v42.engines.iter().find(|e| e.name == "Cycles").map(|e| e.workers_online), Some(1));
+        assert!(list.iter().any(|s| s.version == "5.0" && s.engines[0].workers_online == 1));
+    }
+}
+
+/// What the browser passes to the wallet's `signMessage`, as issued by the coordinator.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WalletChallenge {
+    pub message: String,
+    pub nonce: String,
+    pub chain_id: u64,
+    pub expires_at_ms: i64,
+}
+
+/// What the wallet signed, plus its public key, sent back to the coordinator to sign in.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WalletProof {
+    pub address: String,
+    pub public_key: String,
+    pub full_message: String,
+    pub signature: String,
+    pub nonce: String,
+}

@@ -1,0 +1,78 @@
+//! The coordinator's side of the dashboard's account pages: [`AccountService`] over the database.
+
+use pictor_app::ports::AccountService;
+use pictor_app::AppError;
+use pictor_core::accounts::{clean_name, AccountOverview, CreatedApiKey, Viewer, MAX_DISPLAY_NAME};
+use pictor_core::signin::{supported_software, SignInOptions};
+
+use crate::auth::api_keys::{self, ApiKeyError};
+use crate::clock::now_ms;
+use crate::config::OidcConfig;
+use crate::db::{Db, DbError};
+
+pub struct DbAccounts {
+    pub db: Db,
+    pub chain_id: u64,
+    pub oidc: OidcConfig,
+}
+
+/// Client mistakes are told as they are; anything else is logged and reported as unavailable.
+fn to_app_error(error: DbError) -> AppError {
+    match error {
+        DbError::NotFound(what) => AppError::BadRequest(format!("{what} not found")),
+        DbError::Conflict(why) => AppError::BadRequest(why.to_string()),
+        other => {
+            tracing::error!(error = %other, "account request failed");
+            AppError::Unavailable
+        }
+    }
+}
+
+#[async_trait::async_trait]
+impl AccountService for DbAccounts {
+    async fn overview(&self, viewer: &Viewer) -> Result<AccountOverview, AppError> {
+        let user = viewer.user_id;
+        Ok(AccountOverview {
+            viewer: self.db.viewer(user).await.map_err(to_app_error)?,
+            identities: self.db.identities_of(user).await.map_err(to_app_error)?,
+            api_keys: self.db.api_keys_of(user).await.map_err(to_app_error)?,
+            active_sessions: self.db.count_active_sessions(user, now_ms()).await.map_err(to_app_error)?,
+        })
+    }
+
+    async fn rename(&self, viewer: &Viewer, display_name: &str) -> Result<(), AppError> {
+        let name = clean_name(display_name, MAX_DISPLAY_NAME).map_err(AppError::BadRequest)?;
+        self.db.rename_user(viewer.user_id, &name).await.map_err(to_app_error)
+    }
+
+    async fn create_api_key(&self, viewer: &Viewer, name: &str) -> Result<CreatedApiKey, AppError> {
+        api_keys::create(&self.db, viewer.user_id, name, now_ms()).await.map_err(|error| match error {
+            ApiKeyError::BadName(why) => AppError::BadRequest(why),
+            ApiKeyError::Db(db) => to_app_error(db),
+        })
+    }
+
+    async fn revoke_api_key(&self, viewer: &Viewer, key_id: i64) -> Result<(), AppError> {
+        self.db.revoke_api_key(viewer.user_id, key_id, now_ms()).await.map_err(to_app_error)
+    }
+
+    async fn unlink_identity(&self, viewer: &Viewer, identity_id: i64) -> Result<(), AppError> {
+        self.db.unlink_identity(viewer.user_id, identity_id).await.map_err(to_app_error)
+    }
+
+    async fn sign_in_options(&self) -> Result<SignInOptions, AppError> {
+        let enabled = self.oidc.client_id.is_some() && self.oidc.client_secret.is_some();
+        Ok(SignInOptions {
+            aptos_chain_id: self.chain_id,
+            oidc_provider: self.oidc.provider_name.clone(),
+            oidc_enabled: enabled,
+            oidc_hint: (!enabled).then(|| {
+                "Not configured: set oidc.client_id and oidc.client_secret (PICTOR_OIDC__CLIENT_ID, \
+                 PICTOR_OIDC__CLIENT_SECRET) to enable it."
+                    .to_string()
+            }),
+            // Workers report their Blender versions and engines once they register; until then, the built-in list.
+            software: supported_software(&[]),
+        })
+    }
+}
