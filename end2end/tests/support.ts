@@ -2,6 +2,7 @@
 import { expect, Page } from '@playwright/test';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
+import { installWallet, TestWallet } from './wallet';
 
 export const SCREENSHOTS = join(__dirname, '..', 'screenshots');
 mkdirSync(SCREENSHOTS, { recursive: true });
@@ -23,4 +24,15 @@ export function collectErrors(page: Page): string[] {
 
 export async function screenshot(page: Page, name: string) {
   await page.screenshot({ path: join(SCREENSHOTS, `${name}.png`), fullPage: true });
+}
+
+/** Signs in through the real sign-in page with a fresh test wallet; ends on the Overview page. */
+export async function signIn(page: Page): Promise<TestWallet> {
+  const wallet = await installWallet(page);
+  await page.goto('/signin');
+  await waitForHydration(page);
+  await page.getByTestId('signin-petra').click();
+  await expect(page.locator('h1')).toHaveText('Overview');
+  await waitForHydration(page);
+  return wallet;
 }

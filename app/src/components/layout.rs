@@ -11,13 +11,6 @@ use super::user_menu::UserMenu;
 #[component]
 pub fn Layout() -> impl IntoView {
     let (menu_open, set_menu_open) = signal(false);
-    // Marks the document once the WASM has taken over, so tests (and CSS) can tell SSR from hydrated.
-    Effect::new(move |_| {
-        #[cfg(feature = "hydrate")]
-        if let Some(body) = leptos::prelude::document().body() {
-            let _ = body.set_attribute("data-hydrated", "true");
-        }
-    });
     view! {
         <div class="shell" class:menu-open=move || menu_open.get()>
             <Sidebar on_navigate=Callback::new(move |_| set_menu_open.set(false)) />

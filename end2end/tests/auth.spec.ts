@@ -1,0 +1,78 @@
+// Signing in with a Petra wallet through the real UI, staying signed in, managing the account, signing out.
+import { test, expect } from '@playwright/test';
+import { collectErrors, screenshot, waitForHydration } from './support';
+import { installWallet } from './wallet';
+
+test('private pages send signed-out visitors to sign-in', async ({ page }) => {
+  await page.goto('/rendering');
+  await expect(page).toHaveURL(/\/signin\?next=%2Frendering$/);
+  await expect(page.locator('h1')).toHaveText('Sign in to Pictor');
+  await expect(page.getByTestId('software-list')).toContainText('Blender 4.2 LTS');
+  await expect(page.getByTestId('signin-google')).toBeDisabled();
+  await expect(page.getByTestId('oidc-hint')).toContainText('PICTOR_OIDC__CLIENT_ID');
+  await screenshot(page, 'signin');
+});
+
+test('without a wallet the page says where to get Petra', async ({ page }) => {
+  await page.goto('/signin');
+  await waitForHydration(page);
+  await page.getByTestId('signin-petra').click();
+  await expect(page.getByTestId('signin-error')).toContainText('Install Petra from https://petra.app');
+});
+
+test('a wallet on the wrong network is refused with a clear message', async ({ page }) => {
+  await installWallet(page, { chainId: 2 });
+  await page.goto('/signin');
+  await waitForHydration(page);
+  await page.getByTestId('signin-petra').click();
+  await expect(page.getByTestId('signin-error')).toContainText("switch the wallet's network");
+  await expect(page).toHaveURL(/\/signin$/);
+});
+
+test('sign in with Petra, reload, manage the account, sign out', async ({ page }) => {
+  const errors = collectErrors(page);
+  const wallet = await installWallet(page);
+  await page.goto('/signin');
+  await waitForHydration(page);
+  await page.getByTestId('signin-petra').click();
+
+  await expect(page.locator('h1')).toHaveText('Overview');
+  const menu = page.getByTestId('user-menu');
+  await expect(menu).toContainText(wallet.address.slice(0, 6));
+
+  await page.reload();
+  await expect(page.locator('h1')).toHaveText('Overview');
+  await expect(menu).toBeVisible();
+
+  await menu.click();
+  await expect(page.locator('h1')).toHaveText('Account');
+  await waitForHydration(page);
+  await expect(page.getByTestId('identities')).toContainText(wallet.address);
+
+  await page.getByTestId('display-name').fill('Ada Lovelace');
+  await page.getByRole('button', { name: 'Save' }).click();
+  await expect(page.getByTestId('account-initials')).toHaveText('AL');
+  await page.reload();
+  await expect(menu).toContainText('Ada Lovelace');
+  await waitForHydration(page);
+
+  await page.getByTestId('api-key-name').fill('laptop CLI');
+  await page.getByTestId('create-api-key').click();
+  const secret = await page.getByTestId('new-api-key').textContent();
+  expect(secret).toMatch(/^pk_/);
+  const me = await page.request.get('/api/v1/me', { headers: { Authorization: `Bearer ${secret}` } });
+  expect((await me.json()).display_name).toBe('Ada Lovelace');
+  await expect(page.getByTestId('api-key-row')).toContainText('laptop CLI');
+  await screenshot(page, 'account');
+
+  await page.getByTestId('api-key-row').getByRole('button', { name: 'Revoke' }).click();
+  await expect(page.getByTestId('api-key-row')).toContainText('revoked');
+  const revoked = await page.request.get('/api/v1/me', { headers: { Authorization: `Bearer ${secret}` } });
+  expect(revoked.status()).toBe(401);
+
+  await page.getByTestId('sign-out').click();
+  await expect(page).toHaveURL(/\/signin$/);
+  await page.goto('/');
+  await expect(page).toHaveURL(/\/signin\?next=/);
+  expect(errors).toEqual([]);
+});
