@@ -55,7 +55,10 @@ pub fn supported_software(reported: &[ReportedCapability]) -> Vec<SoftwareSuppor
         .map(|(name, version, engines)| SoftwareSupport {
             name: name.to_string(),
             version: version.to_string(),
-            engines: engines.iter().map(|engine| EngineSupport { name: engine.to_string(), workers_online: 0 }).collect(),
+            engines: engines
+                .iter()
+                .map(|engine| EngineSupport { name: engine.to_string(), workers_online: 0 })
+                .collect(),
         })
         .collect();
     for capability in reported {
@@ -104,7 +107,11 @@ mod tests {
             engine: engine.into(),
             online,
         };
-        let list = supported_software(&[report("4.2 LTS", "Cycles", true), report("4.2 LTS", "Cycles", false), report("5.0", "Cycles", true)]);
+        let list = supported_software(&[
+            report("4.2 LTS", "Cycles", true),
+            report("4.2 LTS", "Cycles", false),
+            report("5.0", "Cycles", true),
+        ]);
         let v42 = list.iter().find(|s| s.version == "4.2 LTS").expect("4.2");
         assert_eq!(v42.engines.iter().find(|e| e.name == "Cycles").map(|e| e.workers_online), Some(1));
         assert!(list.iter().any(|s| s.version == "5.0" && s.engines[0].workers_online == 1));

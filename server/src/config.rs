@@ -172,6 +172,8 @@ fn redact_password(url: &str) -> String {
 }
 
 #[cfg(test)]
+// figment's `Jail` closures return its (large) error type by design.
+#[allow(clippy::result_large_err)]
 mod tests {
     use super::*;
     use figment::Jail;

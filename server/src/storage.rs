@@ -67,7 +67,7 @@ mod tests {
     #[test]
     fn unknown_schemes_are_rejected_by_name() {
         let data = tempfile::tempdir().expect("tempdir");
-        let error = open(Some("ftp://host/x"), data.path()).err().expect("rejected");
+        let error = open(Some("ftp://host/x"), data.path()).expect_err("rejected");
         assert!(error.to_string().contains("ftp://host/x"));
     }
 }

@@ -5,6 +5,6 @@ pub mod layout;
 pub mod network_chart;
 pub mod network_panel;
 pub mod petra;
-pub mod user_menu;
 pub mod sidebar;
 pub mod theme_toggle;
+pub mod user_menu;

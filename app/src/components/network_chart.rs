@@ -53,7 +53,7 @@ mod browser {
     }
 
     fn redraw(chart: &mut Option<Echarts>, samples: &[NetworkSample]) {
-        let spec = network_chart(samples, page_is_dark());
+        let spec = network_chart(samples, crate::components::theme_toggle::current_theme_is_dark());
         match chart {
             Some(existing) => WasmRenderer::update(existing, &spec),
             None => match WasmRenderer::new_opt(None, None).render(CHART_ELEMENT_ID, &spec) {
@@ -61,13 +61,6 @@ mod browser {
                 Err(error) => leptos::logging::error!("cannot draw the network chart: {error:?}"),
             },
         }
-    }
-
-    fn page_is_dark() -> bool {
-        document()
-            .document_element()
-            .and_then(|root| root.get_attribute("data-theme"))
-            .map_or(true, |theme| theme != "light")
     }
 
     /// `HH:MM:SS` (UTC) for the x axis.

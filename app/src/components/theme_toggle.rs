@@ -30,14 +30,18 @@ pub fn ThemeToggle() -> impl IntoView {
 }
 
 #[cfg(feature = "hydrate")]
+pub(crate) use browser::current_theme_is_dark;
+
+#[cfg(feature = "hydrate")]
 mod browser {
     const STORAGE_KEY: &str = "pictor-theme";
 
+    /// Whether the page is in its dark theme (the default when nothing is set).
     pub fn current_theme_is_dark() -> bool {
         leptos::prelude::document()
             .document_element()
             .and_then(|root| root.get_attribute("data-theme"))
-            .map_or(true, |theme| theme != "light")
+            .is_none_or(|theme| theme != "light")
     }
 
     pub fn apply_theme(dark: bool) {

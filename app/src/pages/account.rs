@@ -47,7 +47,9 @@ pub fn AccountPage() -> impl IntoView {
     let revoke_key = ServerAction::<RevokeApiKey>::new();
     let unlink = ServerAction::<UnlinkIdentity>::new();
     let overview = Resource::new(
-        move || (rename.version().get(), create_key.version().get(), revoke_key.version().get(), unlink.version().get()),
+        move || {
+            (rename.version().get(), create_key.version().get(), revoke_key.version().get(), unlink.version().get())
+        },
         |_| load_account(),
     );
     let (link_problem, set_link_problem) = signal(None::<String>);

@@ -98,7 +98,7 @@ fn same_origin(headers: &HeaderMap, settings: &AuthSettings) -> bool {
         let url = url::Url::parse(referer).ok()?;
         Some(url.origin().ascii_serialization())
     });
-    origin.is_some_and(|origin| settings.origins.iter().any(|ours| *ours == origin))
+    origin.is_some_and(|origin| settings.origins.contains(&origin))
 }
 
 /// Dashboard pages: every sidebar section and the account page.

@@ -81,7 +81,6 @@ pub struct ChallengeRequest {
     pub link: bool,
 }
 
-
 async fn petra_challenge(
     State(state): State<AppState>,
     viewer: Option<Extension<Viewer>>,

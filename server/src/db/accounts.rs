@@ -40,13 +40,12 @@ impl Db {
         let user = match existing {
             Some(user) => user,
             None => {
-                let user: i64 = sqlx::query_scalar(
-                    "INSERT INTO users (display_name, created_at_ms) VALUES ($1, $2) RETURNING id",
-                )
-                .bind(&identity.suggested_name)
-                .bind(now_ms)
-                .fetch_one(&mut *tx)
-                .await?;
+                let user: i64 =
+                    sqlx::query_scalar("INSERT INTO users (display_name, created_at_ms) VALUES ($1, $2) RETURNING id")
+                        .bind(&identity.suggested_name)
+                        .bind(now_ms)
+                        .fetch_one(&mut *tx)
+                        .await?;
                 insert_identity(&mut tx, user, identity, now_ms).await?;
                 user
             }
@@ -58,12 +57,13 @@ impl Db {
     /// Attaches `identity` to `user`; fine if it is already theirs, refused if it belongs to someone else.
     pub async fn link_identity(&self, user: UserId, identity: &VerifiedIdentity, now_ms: i64) -> Result<(), LinkError> {
         let mut tx = self.writer().begin().await.map_err(DbError::from)?;
-        let owner: Option<i64> = sqlx::query_scalar("SELECT user_id FROM identities WHERE provider = $1 AND subject = $2")
-            .bind(identity.provider.as_str())
-            .bind(&identity.subject)
-            .fetch_optional(&mut *tx)
-            .await
-            .map_err(DbError::from)?;
+        let owner: Option<i64> =
+            sqlx::query_scalar("SELECT user_id FROM identities WHERE provider = $1 AND subject = $2")
+                .bind(identity.provider.as_str())
+                .bind(&identity.subject)
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(DbError::from)?;
         match owner {
             Some(owner) if owner == user => {}
             Some(_) => {
@@ -154,14 +154,16 @@ async fn insert_identity(
     identity: &VerifiedIdentity,
     now_ms: i64,
 ) -> Result<(), DbError> {
-    sqlx::query("INSERT INTO identities (user_id, provider, subject, label, created_at_ms) VALUES ($1, $2, $3, $4, $5)")
-        .bind(user)
-        .bind(identity.provider.as_str())
-        .bind(&identity.subject)
-        .bind(&identity.label)
-        .bind(now_ms)
-        .execute(&mut **tx)
-        .await?;
+    sqlx::query(
+        "INSERT INTO identities (user_id, provider, subject, label, created_at_ms) VALUES ($1, $2, $3, $4, $5)",
+    )
+    .bind(user)
+    .bind(identity.provider.as_str())
+    .bind(&identity.subject)
+    .bind(&identity.label)
+    .bind(now_ms)
+    .execute(&mut **tx)
+    .await?;
     Ok(())
 }
 
@@ -216,5 +218,8 @@ mod tests {
         assert_eq!(db.identities_of(user).await.expect("list").len(), 1);
     }
 
-    crate::both_backends!(the_same_identity_always_finds_the_same_account, a_wallet_and_a_google_account_share_one_user);
+    crate::both_backends!(
+        the_same_identity_always_finds_the_same_account,
+        a_wallet_and_a_google_account_share_one_user
+    );
 }

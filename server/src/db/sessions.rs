@@ -29,12 +29,13 @@ impl Db {
 
     /// The user of a live session, or `None` for an unknown or expired token.
     pub async fn session_user(&self, token_hash: &str, now_ms: i64) -> Result<Option<UserId>, DbError> {
-        let row: Option<(i64, i64)> =
-            sqlx::query_as("SELECT user_id, last_seen_at_ms FROM sessions WHERE token_hash = $1 AND expires_at_ms > $2")
-                .bind(token_hash)
-                .bind(now_ms)
-                .fetch_optional(self.reader())
-                .await?;
+        let row: Option<(i64, i64)> = sqlx::query_as(
+            "SELECT user_id, last_seen_at_ms FROM sessions WHERE token_hash = $1 AND expires_at_ms > $2",
+        )
+        .bind(token_hash)
+        .bind(now_ms)
+        .fetch_optional(self.reader())
+        .await?;
         let Some((user, last_seen)) = row else { return Ok(None) };
         if now_ms - last_seen > TOUCH_EVERY_MS {
             sqlx::query("UPDATE sessions SET last_seen_at_ms = $1 WHERE token_hash = $2")

@@ -81,7 +81,8 @@ async fn a_wallet_signs_in_keeps_its_session_and_signs_out(backend: Backend) {
     // Signing in again with the same wallet finds the same account and rotates the session token.
     let nonce = challenge(&app, &wallet.address()).await;
     let again = app.post_json("/auth/petra/verify", &wallet.honest_proof(&app, &nonce), None).await;
-    let second_cookie = again.headers()["set-cookie"].to_str().expect("ascii").split(';').next().expect("pair").to_string();
+    let second_cookie =
+        again.headers()["set-cookie"].to_str().expect("ascii").split(';').next().expect("pair").to_string();
     assert_ne!(second_cookie, cookie, "a fresh token at every sign-in");
     assert_eq!(app.db.count_users().await.expect("count"), 1);
 
@@ -181,9 +182,7 @@ async fn api_keys_work_as_bearer_tokens_until_revoked(backend: Backend) {
     assert!(created.secret.starts_with("pk_") && created.secret.starts_with(&created.key.prefix));
     let me = |secret: String| {
         let app = &app;
-        async move {
-            app.client.get(app.url("/api/v1/me")).bearer_auth(secret).send().await.expect("response").status()
-        }
+        async move { app.client.get(app.url("/api/v1/me")).bearer_auth(secret).send().await.expect("response").status() }
     };
     assert_eq!(me(created.secret.clone()).await, 200);
     assert_eq!(me("pk_not-a-key".to_string()).await, 401);
