@@ -9,7 +9,7 @@ test('private pages send signed-out visitors to sign-in', async ({ page }) => {
   await expect(page.locator('h1')).toHaveText('Sign in to Pictor');
   await expect(page.getByTestId('software-list')).toContainText('Blender 4.2 LTS');
   await expect(page.getByTestId('signin-google')).toBeDisabled();
-  await expect(page.getByTestId('oidc-hint')).toContainText('PICTOR_OIDC__CLIENT_ID');
+  await expect(page.getByTestId('oidc-hint')).toContainText('not available on this coordinator yet');
   await screenshot(page, 'signin');
 });
 

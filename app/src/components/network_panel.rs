@@ -15,6 +15,17 @@ pub async fn network_snapshot() -> Result<NetworkSample, AppError> {
     })
 }
 
+/// Picks one figure out of a sample.
+type Figure = fn(&NetworkSample) -> i64;
+
+/// The headline tiles: label, test id, and which figure of the sample they show.
+const KPIS: [(&str, &str, Figure); 4] = [
+    ("Workers online", "kpi-workers", |s| s.online_workers),
+    ("Checkers online", "kpi-checkers", |s| s.online_checkers),
+    ("Tasks / minute", "kpi-tasks", |s| s.tasks_per_minute),
+    ("Queued tasks", "kpi-queued", |s| s.queued_tasks),
+];
+
 /// Headline figures plus a chart that scrolls as samples arrive over server-sent events.
 #[component]
 pub fn NetworkPanel() -> impl IntoView {
@@ -30,9 +41,8 @@ pub fn NetworkPanel() -> impl IntoView {
 
     let latest =
         move || history.with(|samples| samples.last().copied()).or_else(|| snapshot.get().and_then(Result::ok));
-    let figure = move |pick: fn(&NetworkSample) -> i64| {
-        move || latest().map_or_else(|| "–".to_string(), |sample| pick(&sample).to_string())
-    };
+    let figure =
+        move |pick: Figure| move || latest().map_or_else(|| "–".to_string(), |sample| pick(&sample).to_string());
 
     view! {
         <section class="panel network-panel" data-testid="network-panel">
@@ -57,22 +67,17 @@ pub fn NetworkPanel() -> impl IntoView {
             </header>
             <Suspense fallback=|| view! { <div class="kpis loading">"Loading…"</div> }>
                 <div class="kpis">
-                    <div class="kpi">
-                        <span class="kpi-label">"Workers online"</span>
-                        <span class="kpi-value" data-testid="kpi-workers">{figure(|s| s.online_workers)}</span>
-                    </div>
-                    <div class="kpi">
-                        <span class="kpi-label">"Checkers online"</span>
-                        <span class="kpi-value" data-testid="kpi-checkers">{figure(|s| s.online_checkers)}</span>
-                    </div>
-                    <div class="kpi">
-                        <span class="kpi-label">"Tasks / minute"</span>
-                        <span class="kpi-value" data-testid="kpi-tasks">{figure(|s| s.tasks_per_minute)}</span>
-                    </div>
-                    <div class="kpi">
-                        <span class="kpi-label">"Queued tasks"</span>
-                        <span class="kpi-value" data-testid="kpi-queued">{figure(|s| s.queued_tasks)}</span>
-                    </div>
+                    {KPIS
+                        .iter()
+                        .map(|&(label, test_id, pick)| {
+                            view! {
+                                <div class="kpi">
+                                    <span class="kpi-label">{label}</span>
+                                    <span class="kpi-value" data-testid=test_id>{figure(pick)}</span>
+                                </div>
+                            }
+                        })
+                        .collect_view()}
                 </div>
             </Suspense>
             <div id="network-chart" class="chart" data-testid="network-chart"></div>

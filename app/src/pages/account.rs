@@ -80,7 +80,6 @@ pub fn AccountPage() -> impl IntoView {
                         Err(error) => view! { <p class="form-error">{error.to_string()}</p> }.into_any(),
                         Ok(account) => {
                             let has_wallet = account.identities.iter().any(|i| i.provider == IdentityProvider::Aptos);
-                            let has_oidc = account.identities.iter().any(|i| i.provider == IdentityProvider::Oidc);
                             let only_one = account.identities.len() == 1;
                             view! {
                                 <section class="panel stack">
@@ -119,14 +118,6 @@ pub fn AccountPage() -> impl IntoView {
                                                     <button class="button ghost" on:click=link_wallet data-testid="link-wallet">
                                                         "Link a Petra wallet"
                                                     </button>
-                                                }
-                                            })}
-                                        {(!has_oidc)
-                                            .then(|| {
-                                                view! {
-                                                    <a class="button ghost" rel="external" href="/auth/oidc/start?link=1" data-testid="link-oidc">
-                                                        "Link Google"
-                                                    </a>
                                                 }
                                             })}
                                     </div>

@@ -61,16 +61,12 @@ impl AccountService for DbAccounts {
     }
 
     async fn sign_in_options(&self) -> Result<SignInOptions, AppError> {
-        let enabled = self.oidc.client_id.is_some() && self.oidc.client_secret.is_some();
+        // The OpenID Connect flow is not built yet: the button stays disabled and says so, whatever is configured.
         Ok(SignInOptions {
             aptos_chain_id: self.chain_id,
             oidc_provider: self.oidc.provider_name.clone(),
-            oidc_enabled: enabled,
-            oidc_hint: (!enabled).then(|| {
-                "Not configured: set oidc.client_id and oidc.client_secret (PICTOR_OIDC__CLIENT_ID, \
-                 PICTOR_OIDC__CLIENT_SECRET) to enable it."
-                    .to_string()
-            }),
+            oidc_enabled: false,
+            oidc_hint: Some(format!("{} sign-in is not available on this coordinator yet.", self.oidc.provider_name)),
             // Workers report their Blender versions and engines once they register; until then, the built-in list.
             software: supported_software(&[]),
         })
