@@ -30,7 +30,14 @@ const PUBLIC_PAGES: &[&str] = &["/signin"];
 /// REST endpoints anyone may read.
 const PUBLIC_REST: &[&str] = &["/api/v1/events"];
 
+/// Site files (WASM, CSS, ECharts, icons) are public and served often: no session lookup for them.
+const STATIC_PREFIXES: &[&str] = &["/pkg/", "/vendor/", "/favicon.svg"];
+
 pub async fn guard(State(state): State<AppState>, mut request: Request, next: Next) -> Response {
+    let path = request.uri().path();
+    if is_safe(request.method()) && STATIC_PREFIXES.iter().any(|prefix| path.starts_with(prefix)) {
+        return next.run(request).await;
+    }
     let now = now_ms();
     let bearer = bearer_token(request.headers());
     if !is_safe(request.method()) && bearer.is_none() && !same_origin(request.headers(), &state.auth) {
