@@ -6,6 +6,7 @@ import { join, resolve } from 'node:path';
 
 const root = resolve(__dirname, '..');
 const port = Number(process.env.E2E_PORT ?? 3100);
+const idpPort = Number(process.env.E2E_IDP_PORT ?? port + 99);
 const dataDir = mkdtempSync(join(tmpdir(), 'pictor-e2e-'));
 
 export default defineConfig({
@@ -36,18 +37,33 @@ export default defineConfig({
       ],
     },
   },
-  webServer: {
-    command: process.env.E2E_SERVER_BIN ?? join(root, 'target/debug/pictor'),
-    url: `http://127.0.0.1:${port}/healthz`,
-    reuseExistingServer: false,
-    timeout: 60_000,
-    stdout: 'pipe',
-    stderr: 'pipe',
-    env: {
-      PICTOR_LISTEN: `127.0.0.1:${port}`,
-      PICTOR_DATA_DIR: dataDir,
-      PICTOR_SITE_ROOT: process.env.E2E_SITE_ROOT ?? join(root, 'target/site'),
-      PICTOR_STATS_INTERVAL_MS: '500',
+  webServer: [
+    {
+      // A real OpenID Connect provider of our own (discovery, JWKS, sign-in form, token endpoint).
+      command: `${process.env.E2E_IDP_BIN ?? join(root, 'target/debug/pictor-test-idp')} --listen 127.0.0.1:${idpPort}`,
+      url: `http://127.0.0.1:${idpPort}/jwks`,
+      reuseExistingServer: false,
+      timeout: 60_000,
+      stdout: 'pipe',
+      stderr: 'pipe',
     },
-  },
+    {
+      command: process.env.E2E_SERVER_BIN ?? join(root, 'target/debug/pictor'),
+      url: `http://127.0.0.1:${port}/healthz`,
+      reuseExistingServer: false,
+      timeout: 60_000,
+      stdout: 'pipe',
+      stderr: 'pipe',
+      env: {
+        PICTOR_LISTEN: `127.0.0.1:${port}`,
+        PICTOR_DATA_DIR: dataDir,
+        PICTOR_SITE_ROOT: process.env.E2E_SITE_ROOT ?? join(root, 'target/site'),
+        PICTOR_STATS_INTERVAL_MS: '500',
+        PICTOR_OIDC__PROVIDER_NAME: 'Test IdP',
+        PICTOR_OIDC__ISSUER_URL: `http://127.0.0.1:${idpPort}`,
+        PICTOR_OIDC__CLIENT_ID: 'pictor-test',
+        PICTOR_OIDC__CLIENT_SECRET: 'pictor-test-secret',
+      },
+    },
+  ],
 });

@@ -89,6 +89,8 @@ pub struct AccountOverview {
     pub identities: Vec<IdentitySummary>,
     pub api_keys: Vec<ApiKeySummary>,
     pub active_sessions: i64,
+    /// The OpenID Connect provider's name ("Google") when its sign-in is configured: the page offers to link it.
+    pub oidc_provider: Option<String>,
 }
 
 /// Longest display name accepted.

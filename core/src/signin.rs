@@ -88,9 +88,103 @@ pub fn supported_software(reported: &[ReportedCapability]) -> Vec<SoftwareSuppor
     list
 }
 
+/// Why an OpenID Connect sign-in or link did not happen. The coordinator redirects with `?oidc_error=<code>`;
+/// the page shows the sentence for a known code only, so a crafted link cannot put words on our page.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OidcProblem {
+    NotConfigured,
+    Unreachable,
+    State,
+    Denied,
+    Code,
+    Signature,
+    Audience,
+    Nonce,
+    Expired,
+    Issuer,
+    InvalidToken,
+    Taken,
+    WrongAccount,
+    SignInRequired,
+}
+
+impl OidcProblem {
+    pub const ALL: [OidcProblem; 14] = [
+        OidcProblem::NotConfigured,
+        OidcProblem::Unreachable,
+        OidcProblem::State,
+        OidcProblem::Denied,
+        OidcProblem::Code,
+        OidcProblem::Signature,
+        OidcProblem::Audience,
+        OidcProblem::Nonce,
+        OidcProblem::Expired,
+        OidcProblem::Issuer,
+        OidcProblem::InvalidToken,
+        OidcProblem::Taken,
+        OidcProblem::WrongAccount,
+        OidcProblem::SignInRequired,
+    ];
+
+    /// The code carried in the redirect's query string.
+    pub fn code(self) -> &'static str {
+        match self {
+            OidcProblem::NotConfigured => "not_configured",
+            OidcProblem::Unreachable => "unreachable",
+            OidcProblem::State => "state",
+            OidcProblem::Denied => "denied",
+            OidcProblem::Code => "code",
+            OidcProblem::Signature => "signature",
+            OidcProblem::Audience => "audience",
+            OidcProblem::Nonce => "nonce",
+            OidcProblem::Expired => "expired",
+            OidcProblem::Issuer => "issuer",
+            OidcProblem::InvalidToken => "invalid_token",
+            OidcProblem::Taken => "taken",
+            OidcProblem::WrongAccount => "wrong_account",
+            OidcProblem::SignInRequired => "sign_in_required",
+        }
+    }
+
+    pub fn from_code(code: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|problem| problem.code() == code)
+    }
+
+    /// What the user reads; `provider` is the configured provider's name ("Google").
+    pub fn message(self, provider: &str) -> String {
+        match self {
+            OidcProblem::NotConfigured => format!("{provider} sign-in is not set up on this coordinator."),
+            OidcProblem::Unreachable => format!("{provider} could not be reached. Please try again in a moment."),
+            OidcProblem::State => "This sign-in attempt has expired or was already used. Please start again.".into(),
+            OidcProblem::Denied => format!("{provider} sign-in was cancelled."),
+            OidcProblem::Code => format!("{provider} did not accept the sign-in code. Please start again."),
+            OidcProblem::Signature => {
+                format!("Sign-in refused: the identity token is not signed by {provider}.")
+            }
+            OidcProblem::Audience => "Sign-in refused: the identity token was issued for another application.".into(),
+            OidcProblem::Nonce => "Sign-in refused: the identity token belongs to another sign-in attempt.".into(),
+            OidcProblem::Expired => "Sign-in refused: the identity token has expired. Please start again.".into(),
+            OidcProblem::Issuer => format!("Sign-in refused: the identity token was not issued by {provider}."),
+            OidcProblem::InvalidToken => "Sign-in refused: the identity token is not valid.".into(),
+            OidcProblem::Taken => format!("That {provider} account is already linked to another Pictor account."),
+            OidcProblem::WrongAccount => "This link request belongs to another account. Please start again.".into(),
+            OidcProblem::SignInRequired => "Please sign in first.".into(),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_oidc_problem_round_trips_through_its_code_and_unknown_codes_are_ignored() {
+        for problem in OidcProblem::ALL {
+            assert_eq!(OidcProblem::from_code(problem.code()), Some(problem));
+            assert!(!problem.message("Google").is_empty());
+        }
+        assert_eq!(OidcProblem::from_code("<script>"), None);
+    }
 
     #[test]
     fn without_workers_the_built_in_list_is_shown_offline() {

@@ -8,9 +8,53 @@ test('private pages send signed-out visitors to sign-in', async ({ page }) => {
   await expect(page).toHaveURL(/\/signin\?next=%2Frendering$/);
   await expect(page.locator('h1')).toHaveText('Sign in to Pictor');
   await expect(page.getByTestId('software-list')).toContainText('Blender 4.2 LTS');
-  await expect(page.getByTestId('signin-google')).toBeDisabled();
-  await expect(page.getByTestId('oidc-hint')).toContainText('not available on this coordinator yet');
+  await expect(page.getByTestId('signin-google')).toHaveText('Continue with Test IdP');
   await screenshot(page, 'signin');
+});
+
+test('sign in through the OpenID Connect provider, then see why a bad answer is refused', async ({ page }) => {
+  const errors = collectErrors(page);
+  await page.goto('/signin');
+  await waitForHydration(page);
+  await page.getByTestId('signin-google').click();
+
+  await expect(page.locator('h1')).toHaveText('Test identity provider');
+  await page.getByLabel('Name').fill('Grace Hopper');
+  await page.getByLabel('Email').fill('grace@example.com');
+  await screenshot(page, 'oidc-provider');
+  await page.getByRole('button', { name: 'Sign in' }).click();
+
+  await expect(page.locator('h1')).toHaveText('Overview');
+  const menu = page.getByTestId('user-menu');
+  await expect(menu).toContainText('Grace Hopper');
+  await menu.click();
+  await expect(page.getByTestId('identities')).toContainText('grace@example.com');
+
+  await page.context().clearCookies();
+  await page.goto('/signin?oidc_error=nonce');
+  await expect(page.getByTestId('oidc-error')).toContainText('belongs to another sign-in attempt');
+  expect(errors).toEqual([]);
+});
+
+test('a wallet account links the OpenID Connect provider from the account page', async ({ page }) => {
+  await installWallet(page);
+  await page.goto('/signin');
+  await waitForHydration(page);
+  await page.getByTestId('signin-petra').click();
+  await expect(page.locator('h1')).toHaveText('Overview');
+  await page.goto('/account');
+  await waitForHydration(page);
+  await page.getByTestId('link-oidc').click();
+
+  await expect(page.locator('h1')).toHaveText('Test identity provider');
+  await page.getByLabel('Email').fill('linked@example.com');
+  await page.getByRole('button', { name: 'Sign in' }).click();
+
+  await expect(page).toHaveURL(/\/account\?linked=oidc$/);
+  await expect(page.getByTestId('linked-note')).toContainText('Test IdP account linked');
+  await expect(page.getByTestId('identities')).toContainText('linked@example.com');
+  await expect(page.getByTestId('identities')).toContainText('Petra wallet');
+  await screenshot(page, 'account-linked');
 });
 
 test('without a wallet the page says where to get Petra', async ({ page }) => {

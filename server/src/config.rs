@@ -97,6 +97,8 @@ pub enum ConfigError {
     BadPublicUrl(String),
     #[error("session_hours must be between 1 and 8760, got {0}")]
     BadSessionHours(u64),
+    #[error("oidc.client_id and oidc.client_secret must be set together (one of them is missing)")]
+    OidcIncomplete,
 }
 
 impl Config {
@@ -135,6 +137,9 @@ impl Config {
         }
         if !(1..=8760).contains(&self.session_hours) {
             return Err(ConfigError::BadSessionHours(self.session_hours));
+        }
+        if self.oidc.client_id.is_some() != self.oidc.client_secret.is_some() {
+            return Err(ConfigError::OidcIncomplete);
         }
         Ok(())
     }
@@ -243,6 +248,8 @@ mod tests {
     fn nested_oidc_settings_come_from_double_underscore_variables() {
         Jail::expect_with(|jail| {
             jail.set_env("PICTOR_OIDC__CLIENT_ID", "abc");
+            assert!(matches!(Config::load(None), Err(ConfigError::OidcIncomplete)), "a secret is needed too");
+            jail.set_env("PICTOR_OIDC__CLIENT_SECRET", "s3cret");
             let config = Config::load(None).expect("loads");
             assert_eq!(config.oidc.client_id.as_deref(), Some("abc"));
             assert_eq!(config.oidc.issuer_url, "https://accounts.google.com");

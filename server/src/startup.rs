@@ -2,6 +2,7 @@
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
@@ -28,6 +29,8 @@ pub enum StartupError {
     Db(#[from] DbError),
     #[error(transparent)]
     Storage(#[from] StorageError),
+    #[error(transparent)]
+    Oidc(#[from] crate::auth::oidc::OidcSetupError),
     #[error("cannot listen on {addr}: {source}")]
     Bind { addr: SocketAddr, source: std::io::Error },
     #[error("cannot start the async runtime: {0}")]
@@ -67,6 +70,8 @@ impl Application {
             metrics.clone(),
             Duration::from_millis(config.stats_interval_ms),
         );
+        let auth = crate::auth::AuthSettings::new(&config, address);
+        let oidc = crate::auth::oidc::OidcProvider::from_config(&config.oidc, &auth.public_origin)?.map(Arc::new);
         let state = AppState {
             leptos_options: leptos_options(&config, address),
             db,
@@ -74,8 +79,8 @@ impl Application {
             metrics,
             store,
             shutdown: CancellationToken::new(),
-            auth: crate::auth::AuthSettings::new(&config, address),
-            oidc_config: config.oidc.clone(),
+            auth,
+            oidc,
         };
         let router = crate::api::router(state.clone());
         tracing::info!(%address, database = state.db.backend().name(), "coordinator ready");

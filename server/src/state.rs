@@ -7,8 +7,8 @@ use leptos::config::LeptosOptions;
 use object_store::ObjectStore;
 use tokio_util::sync::CancellationToken;
 
+use crate::auth::oidc::OidcProvider;
 use crate::auth::AuthSettings;
-use crate::config::OidcConfig;
 use crate::db::Db;
 use crate::events::EventBus;
 use crate::metrics::Metrics;
@@ -23,5 +23,6 @@ pub struct AppState {
     pub store: Arc<dyn ObjectStore>,
     pub shutdown: CancellationToken,
     pub auth: AuthSettings,
-    pub oidc_config: OidcConfig,
+    /// Sign-in with Google or another OpenID Connect provider, when configured.
+    pub oidc: Option<Arc<OidcProvider>>,
 }

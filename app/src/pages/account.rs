@@ -2,7 +2,9 @@
 
 use leptos::prelude::*;
 use leptos_meta::Title;
+use leptos_router::hooks::use_query_map;
 use pictor_core::accounts::{AccountOverview, ApiKeySummary, CreatedApiKey, IdentityProvider, IdentitySummary};
+use pictor_core::signin::OidcProblem;
 
 use crate::error::AppError;
 
@@ -53,6 +55,11 @@ pub fn AccountPage() -> impl IntoView {
         |_| load_account(),
     );
     let (link_problem, set_link_problem) = signal(None::<String>);
+    // Coming back from the OpenID Connect provider: `?linked=oidc` or `?oidc_error=<code>`.
+    let query = use_query_map();
+    let oidc_problem =
+        move || query.with(|query| query.get("oidc_error")).and_then(|code| OidcProblem::from_code(&code));
+    let just_linked = move || query.with(|query| query.get("linked")).is_some_and(|what| what == "oidc");
     let link_wallet = move |_| {
         set_link_problem.set(None);
         #[cfg(feature = "hydrate")]
@@ -81,6 +88,8 @@ pub fn AccountPage() -> impl IntoView {
                         Ok(account) => {
                             let has_wallet = account.identities.iter().any(|i| i.provider == IdentityProvider::Aptos);
                             let only_one = account.identities.len() == 1;
+                            let provider = account.oidc_provider.clone();
+                            let provider_name = provider.clone().unwrap_or_else(|| "Google".to_string());
                             view! {
                                 <section class="panel stack">
                                     <h2>"Profile"</h2>
@@ -120,7 +129,31 @@ pub fn AccountPage() -> impl IntoView {
                                                     </button>
                                                 }
                                             })}
+                                        {provider
+                                            .map(|name| {
+                                                view! {
+                                                    <a
+                                                        class="button ghost"
+                                                        rel="external"
+                                                        href="/auth/oidc/start?link=1"
+                                                        data-testid="link-oidc"
+                                                    >
+                                                        {format!("Link a {name} account")}
+                                                    </a>
+                                                }
+                                            })}
                                     </div>
+                                    {just_linked()
+                                        .then(|| {
+                                            view! {
+                                                <p class="note" data-testid="linked-note">
+                                                    {format!("{provider_name} account linked.")}
+                                                </p>
+                                            }
+                                        })}
+                                    <p class="form-error" data-testid="oidc-error">
+                                        {oidc_problem().map(|problem| problem.message(&provider_name))}
+                                    </p>
                                     <p class="form-error">{move || link_problem.get()}</p>
                                     <p class="form-error">{move || error_text(unlink.value().get())}</p>
                                 </section>

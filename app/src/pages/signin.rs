@@ -2,7 +2,8 @@
 
 use leptos::prelude::*;
 use leptos_meta::Title;
-use pictor_core::signin::SignInOptions;
+use leptos_router::hooks::use_query_map;
+use pictor_core::signin::{OidcProblem, SignInOptions};
 
 use crate::components::network_panel::NetworkPanel;
 use crate::components::petra::NO_WALLET;
@@ -20,6 +21,10 @@ pub fn SignInPage() -> impl IntoView {
     let options = Resource::new(|| (), |_| load_sign_in_options());
     let (busy, set_busy) = signal(false);
     let (problem, set_problem) = signal(None::<String>);
+    // Back from the OpenID Connect provider with `?oidc_error=<code>`: only known codes are worded.
+    let query = use_query_map();
+    let oidc_problem =
+        move || query.with(|query| query.get("oidc_error")).and_then(|code| OidcProblem::from_code(&code));
     let petra = move |_| {
         set_busy.set(true);
         set_problem.set(None);
@@ -62,7 +67,12 @@ pub fn SignInPage() -> impl IntoView {
                             {move || if busy.get() { "Waiting for Petra…" } else { "Continue with Petra wallet" }}
                         </button>
                         <Suspense fallback=|| ()>
-                            {move || options.get().and_then(Result::ok).map(|options| view! { <OidcButton options /> })}
+                            {move || {
+                                options
+                                    .get()
+                                    .and_then(Result::ok)
+                                    .map(|options| view! { <OidcButton options problem=oidc_problem() /> })
+                            }}
                         </Suspense>
                         <p class="form-error" role="alert" data-testid="signin-error">
                             {move || problem.get()}
@@ -82,9 +92,16 @@ pub fn SignInPage() -> impl IntoView {
 }
 
 #[component]
-fn OidcButton(options: SignInOptions) -> impl IntoView {
+fn OidcButton(options: SignInOptions, problem: Option<OidcProblem>) -> impl IntoView {
     let label = format!("Continue with {}", options.oidc_provider);
-    if options.oidc_enabled {
+    let problem = problem.map(|problem| {
+        view! {
+            <p class="form-error" role="alert" data-testid="oidc-error">
+                {problem.message(&options.oidc_provider)}
+            </p>
+        }
+    });
+    let button = if options.oidc_enabled {
         view! {
             <a class="button wide ghost" rel="external" href="/auth/oidc/start" data-testid="signin-google">
                 {label}
@@ -96,9 +113,13 @@ fn OidcButton(options: SignInOptions) -> impl IntoView {
             <button class="button wide ghost" disabled=true data-testid="signin-google">
                 {label}
             </button>
-            <p class="note" data-testid="oidc-hint">{options.oidc_hint.unwrap_or_default()}</p>
+            <p class="note" data-testid="oidc-hint">{options.oidc_hint.clone().unwrap_or_default()}</p>
         }
         .into_any()
+    };
+    view! {
+        {button}
+        {problem}
     }
 }
 

@@ -7,13 +7,13 @@ use pictor_core::signin::{supported_software, SignInOptions};
 
 use crate::auth::api_keys::{self, ApiKeyError};
 use crate::clock::now_ms;
-use crate::config::OidcConfig;
 use crate::db::{Db, DbError};
 
 pub struct DbAccounts {
     pub db: Db,
     pub chain_id: u64,
-    pub oidc: OidcConfig,
+    /// The OpenID Connect provider's name when its sign-in is configured.
+    pub oidc_provider: Option<String>,
 }
 
 /// Client mistakes are told as they are; anything else is logged and reported as unavailable.
@@ -37,6 +37,7 @@ impl AccountService for DbAccounts {
             identities: self.db.identities_of(user).await.map_err(to_app_error)?,
             api_keys: self.db.api_keys_of(user).await.map_err(to_app_error)?,
             active_sessions: self.db.count_active_sessions(user, now_ms()).await.map_err(to_app_error)?,
+            oidc_provider: self.oidc_provider.clone(),
         })
     }
 
@@ -61,12 +62,13 @@ impl AccountService for DbAccounts {
     }
 
     async fn sign_in_options(&self) -> Result<SignInOptions, AppError> {
-        // The OpenID Connect flow is not built yet: the button stays disabled and says so, whatever is configured.
+        let hint = "The operator enables it by setting oidc.client_id and oidc.client_secret \
+                    (PICTOR_OIDC__CLIENT_ID, PICTOR_OIDC__CLIENT_SECRET).";
         Ok(SignInOptions {
             aptos_chain_id: self.chain_id,
-            oidc_provider: self.oidc.provider_name.clone(),
-            oidc_enabled: false,
-            oidc_hint: Some(format!("{} sign-in is not available on this coordinator yet.", self.oidc.provider_name)),
+            oidc_provider: self.oidc_provider.clone().unwrap_or_else(|| "Google".to_string()),
+            oidc_enabled: self.oidc_provider.is_some(),
+            oidc_hint: self.oidc_provider.is_none().then(|| hint.to_string()),
             // Workers report their Blender versions and engines once they register; until then, the built-in list.
             software: supported_software(&[]),
         })

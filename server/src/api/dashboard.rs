@@ -31,7 +31,7 @@ pub fn mount(router: Router<AppState>, state: &AppState) -> Router<AppState> {
     let accounts: SharedAccounts = Arc::new(DbAccounts {
         db: state.db.clone(),
         chain_id: state.auth.aptos_chain_id,
-        oidc: state.oidc_config.clone(),
+        oidc_provider: state.oidc.as_ref().map(|provider| provider.name.clone()),
     });
     let options = state.leptos_options.clone();
     router

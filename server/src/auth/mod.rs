@@ -2,6 +2,8 @@
 
 pub mod api_keys;
 pub mod guard;
+pub mod oidc;
+pub mod oidc_routes;
 pub mod petra;
 pub mod routes;
 pub mod session;

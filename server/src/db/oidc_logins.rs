@@ -19,6 +19,8 @@ impl Db {
         now_ms: i64,
         expires_at_ms: i64,
     ) -> Result<(), DbError> {
+        // Abandoned attempts (the user never came back) are swept here, where new ones arrive.
+        sqlx::query("DELETE FROM oidc_logins WHERE expires_at_ms <= $1").bind(now_ms).execute(self.writer()).await?;
         sqlx::query(
             "INSERT INTO oidc_logins (state, pkce_verifier, nonce, link_user_id, created_at_ms, expires_at_ms)
              VALUES ($1, $2, $3, $4, $5, $6)",

@@ -73,6 +73,11 @@ impl Drop for TestApp {
 
 /// Starts a coordinator on `backend` with a fast network sampler (100 ms).
 pub async fn spawn_app(backend: Backend) -> TestApp {
+    spawn_app_with(backend, |_| {}).await
+}
+
+/// Like [`spawn_app`], with the configuration adjusted by `configure` first.
+pub async fn spawn_app_with(backend: Backend, configure: impl FnOnce(&mut Config)) -> TestApp {
     let test_db = TestDb::new(backend).await;
     let data_dir = tempfile::tempdir().expect("data dir");
     let config = Config {
@@ -84,6 +89,8 @@ pub async fn spawn_app(backend: Backend) -> TestApp {
         stats_interval_ms: 100,
         ..Config::default()
     };
+    let mut config = config;
+    configure(&mut config);
     let app = Application::build(config).await.expect("coordinator builds");
     let address = format!("http://{}", app.address());
     let shutdown = app.shutdown_token();

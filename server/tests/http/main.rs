@@ -5,4 +5,5 @@ mod cli;
 mod events;
 mod health;
 mod helpers;
+mod oidc;
 mod pages;

@@ -53,7 +53,7 @@ async fn signed_out_visitors_are_sent_to_sign_in(backend: Backend) {
     assert_eq!(signin.status(), 200);
     let html = signin.text().await.expect("html");
     assert!(html.contains("Continue with Petra wallet") && html.contains("Blender 4.2 LTS"), "{html}");
-    assert!(html.contains("Google sign-in is not available on this coordinator yet"), "says why Google is off: {html}");
+    assert!(html.contains("PICTOR_OIDC__CLIENT_ID"), "says how to turn Google sign-in on: {html}");
 }
 
 async fn the_account_page_shows_the_viewer(backend: Backend) {
