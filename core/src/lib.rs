@@ -1,6 +1,7 @@
 //! Plain Rust shared by the coordinator, the agent and the dashboard: no web framework, no database driver.
 
 pub mod accounts;
+pub mod agent_protocol;
 pub mod events;
 pub mod network;
 pub mod sections;

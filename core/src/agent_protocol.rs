@@ -1,0 +1,198 @@
+//! The agent protocol (`/api/agent/v1/…`): what worker and checker agents and the coordinator say to each other,
+//! and the node config file (`worker.toml`) the dashboard hands out.
+//!
+//! Every agent request carries `Authorization: Bearer <node token>`; a token works for its own node only.
+//! Errors are `{"error": "<sentence>"}` with 400 (bad request), 401 (unknown token), 403 (node disabled).
+
+use serde::{Deserialize, Serialize};
+
+/// Prefix of every agent endpoint.
+pub const AGENT_API: &str = "/api/agent/v1";
+/// `POST` [`RegisterRequest`] → [`RegisterResponse`]: once at start, and again after reconnecting.
+pub const REGISTER_PATH: &str = "/api/agent/v1/register";
+/// `POST` [`HeartbeatRequest`] → [`HeartbeatResponse`]: every `heartbeat_interval_ms`.
+pub const HEARTBEAT_PATH: &str = "/api/agent/v1/heartbeat";
+/// `POST` (empty body) → 204: the agent is shutting down cleanly.
+pub const OFFLINE_PATH: &str = "/api/agent/v1/offline";
+
+/// A node is offline after this many heartbeat intervals without one.
+pub const MISSED_HEARTBEATS_OFFLINE: u64 = 3;
+/// The heartbeat interval the coordinator asks for unless configured otherwise.
+pub const DEFAULT_HEARTBEAT_INTERVAL_MS: u64 = 5_000;
+
+/// The config file of one node, downloaded once from the dashboard (it holds the node's secret token).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NodeConfigFile {
+    /// The coordinator's public URL, e.g. `https://pictor.example.org`.
+    pub coordinator_url: String,
+    pub node_id: i64,
+    /// Secret; the coordinator keeps only its hash.
+    pub token: String,
+    /// Extra Blender executables to use besides the one on `PATH`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub blender_paths: Vec<String>,
+    /// Where scenes, outputs and the outbox are kept; default: a `pictor-agent` directory in the OS cache dir.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub work_dir: Option<String>,
+}
+
+impl NodeConfigFile {
+    /// The file as the dashboard offers it: TOML with comments (written by hand so `core` needs no TOML crate;
+    /// the values are plain strings and numbers, escaped as TOML basic strings).
+    pub fn to_toml(&self, kind: &str) -> String {
+        format!(
+            "# Pictor {kind} node — keep this file private: the token lets its holder act as this node.\n\
+             # Start it with: pictor-agent {kind} --config {kind}.toml\n\
+             coordinator_url = {}\n\
+             node_id = {}\n\
+             token = {}\n\
+             # blender_paths = [\"/opt/blender-4.2/blender\"]   # more Blender versions besides the one on PATH\n\
+             # work_dir = \"/var/lib/pictor-agent\"              # scenes, outputs, outbox\n",
+            toml_string(&self.coordinator_url),
+            self.node_id,
+            toml_string(&self.token),
+        )
+    }
+}
+
+/// A TOML basic string.
+fn toml_string(value: &str) -> String {
+    let mut out = String::with_capacity(value.len() + 2);
+    out.push('"');
+    for c in value.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            c if c.is_control() => out.push_str(&format!("\\u{:04X}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+/// What the machine is, reported at registration.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Hardware {
+    pub hostname: String,
+    /// e.g. "Debian GNU/Linux 12 (bookworm)".
+    pub os: String,
+    pub cpu_model: String,
+    pub cpu_cores: u32,
+    pub ram_bytes: u64,
+    /// From `nvidia-smi` when present; empty on CPU-only machines.
+    pub gpus: Vec<GpuInfo>,
+    /// Every Blender found, with its render engines and benchmark.
+    pub blenders: Vec<BlenderInstall>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct GpuInfo {
+    pub model: String,
+    pub vram_bytes: u64,
+    pub driver: Option<String>,
+    pub cuda: Option<String>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct BlenderInstall {
+    pub path: String,
+    /// e.g. "4.2.3" or "3.4.1".
+    pub version: String,
+    /// e.g. ["Cycles", "EEVEE", "Workbench"].
+    pub engines: Vec<String>,
+    /// The standard benchmark render, when it ran.
+    pub benchmark: Option<BenchmarkResult>,
+}
+
+/// The agent's standard benchmark: a small Cycles frame rendered once per Blender version.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct BenchmarkResult {
+    pub seconds: f64,
+    /// Higher is faster: 1000 / seconds, rounded.
+    pub score: u32,
+}
+
+impl BenchmarkResult {
+    pub fn from_seconds(seconds: f64) -> Self {
+        let score = if seconds > 0.0 { (1000.0 / seconds).round().min(f64::from(u32::MAX)) as u32 } else { 0 };
+        Self { seconds, score }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RegisterRequest {
+    pub agent_version: String,
+    pub hardware: Hardware,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RegisterResponse {
+    pub node_id: i64,
+    pub name: String,
+    pub heartbeat_interval_ms: u64,
+}
+
+/// Live figures sent with every heartbeat.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct LiveMetrics {
+    /// Whole machine, 0–100.
+    pub cpu_percent: f32,
+    pub ram_used_bytes: u64,
+    pub ram_total_bytes: u64,
+    /// One entry per GPU, in the order of [`Hardware::gpus`].
+    pub gpus: Vec<GpuLive>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct GpuLive {
+    pub utilisation_percent: f32,
+    pub temperature_c: f32,
+    pub vram_used_bytes: u64,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct HeartbeatRequest {
+    pub metrics: LiveMetrics,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HeartbeatResponse {
+    /// Inside the worker's sleep schedule: take no work.
+    pub asleep: bool,
+    pub heartbeat_interval_ms: u64,
+}
+
+/// The body of every error answer.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AgentError {
+    pub error: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_config_file_escapes_its_strings() {
+        let file = NodeConfigFile {
+            coordinator_url: "http://127.0.0.1:3000".into(),
+            node_id: 7,
+            token: "a\"b\\c".into(),
+            blender_paths: vec![],
+            work_dir: None,
+        };
+        let text = file.to_toml("worker");
+        assert!(text.contains("node_id = 7\n"), "{text}");
+        assert!(text.contains(r#"token = "a\"b\\c""#), "{text}");
+        assert!(text.contains("pictor-agent worker --config worker.toml"), "{text}");
+    }
+
+    #[test]
+    fn faster_benchmarks_score_higher() {
+        assert_eq!(BenchmarkResult::from_seconds(2.0).score, 500);
+        assert!(BenchmarkResult::from_seconds(1.0).score > BenchmarkResult::from_seconds(4.0).score);
+        assert_eq!(BenchmarkResult::from_seconds(0.0).score, 0);
+    }
+}
