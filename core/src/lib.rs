@@ -6,3 +6,4 @@ pub mod events;
 pub mod network;
 pub mod sections;
 pub mod signin;
+pub mod workers;
