@@ -11,6 +11,8 @@ pub enum AppError {
     Unauthorized,
     #[error("{0}")]
     BadRequest(String),
+    #[error("not found (or not yours)")]
+    NotFound,
     #[error("the coordinator cannot answer right now; try again in a moment")]
     Unavailable,
     #[error("request failed: {0}")]

@@ -5,6 +5,7 @@ use std::sync::Arc;
 use pictor_core::accounts::{AccountOverview, CreatedApiKey, Viewer};
 use pictor_core::network::NetworkSample;
 use pictor_core::signin::SignInOptions;
+use pictor_core::workers::{IssuedNodeConfig, WorkerDetails, WorkerSettings, WorkersOverview};
 
 use crate::error::AppError;
 
@@ -31,3 +32,18 @@ pub trait AccountService: Send + Sync {
 
 /// The form in which [`AccountService`] is put into Leptos context.
 pub type SharedAccounts = Arc<dyn AccountService>;
+
+/// The viewer's workers: list, details, onboarding (config file with a fresh token) and settings.
+#[async_trait::async_trait]
+pub trait WorkerService: Send + Sync {
+    async fn overview(&self, viewer: &Viewer) -> Result<WorkersOverview, AppError>;
+    async fn details(&self, viewer: &Viewer, worker: i64) -> Result<WorkerDetails, AppError>;
+    async fn create(&self, viewer: &Viewer, name: &str) -> Result<IssuedNodeConfig, AppError>;
+    /// A new token; the old one stops working at once.
+    async fn reissue_token(&self, viewer: &Viewer, worker: i64) -> Result<IssuedNodeConfig, AppError>;
+    async fn update_settings(&self, viewer: &Viewer, worker: i64, settings: WorkerSettings) -> Result<(), AppError>;
+    async fn delete(&self, viewer: &Viewer, worker: i64) -> Result<(), AppError>;
+}
+
+/// The form in which [`WorkerService`] is put into Leptos context.
+pub type SharedWorkers = Arc<dyn WorkerService>;

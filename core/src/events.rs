@@ -3,6 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::network::NetworkSample;
+use crate::workers::WorkerLive;
 
 /// Everything a dashboard can be told about while it is open.
 ///
@@ -12,6 +13,8 @@ use crate::network::NetworkSample;
 pub enum Event {
     /// A fresh sample of network activity (public: shown to everyone).
     Network(NetworkSample),
+    /// A worker's status changed or it sent a heartbeat (private to its owner).
+    Worker(WorkerLive),
 }
 
 impl Event {
@@ -19,12 +22,21 @@ impl Event {
     pub fn name(&self) -> &'static str {
         match self {
             Event::Network(_) => "network",
+            Event::Worker(_) => "worker",
         }
     }
 
     /// Whether everyone may see this event, signed in or not.
     pub fn is_public(&self) -> bool {
         matches!(self, Event::Network(_))
+    }
+
+    /// Whether the user `user` (if signed in) may see this event.
+    pub fn is_visible_to(&self, user: Option<i64>) -> bool {
+        match self {
+            Event::Network(_) => true,
+            Event::Worker(live) => user == Some(live.owner_id),
+        }
     }
 }
 
@@ -37,5 +49,17 @@ mod tests {
         let event = Event::Network(NetworkSample::default());
         assert_eq!(event.name(), "network");
         assert!(event.is_public());
+    }
+
+    #[test]
+    fn worker_events_reach_only_their_owner() {
+        let event = Event::Worker(WorkerLive {
+            node_id: 1,
+            owner_id: 7,
+            status: crate::workers::NodeStatus::Online,
+            metrics: None,
+        });
+        assert!(event.is_visible_to(Some(7)));
+        assert!(!event.is_visible_to(Some(8)) && !event.is_visible_to(None) && !event.is_public());
     }
 }

@@ -17,9 +17,6 @@ pub struct NetworkSample {
     pub queued_tasks: i64,
 }
 
-/// A node counts as online while its last heartbeat is younger than this.
-pub const ONLINE_WINDOW_MS: i64 = 15_000;
-
 /// How many samples a live chart keeps; older ones scroll out on the left.
 pub const CHART_HISTORY: usize = 60;
 

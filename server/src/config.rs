@@ -35,6 +35,8 @@ pub struct Config {
     pub aptos_chain_id: u64,
     /// How long a sign-in lasts, in hours.
     pub session_hours: u64,
+    /// How often agents send a heartbeat; a node is offline after three missed ones.
+    pub heartbeat_interval_ms: u64,
     /// Sign-in with Google or any OpenID Connect provider.
     pub oidc: OidcConfig,
 }
@@ -77,6 +79,7 @@ impl Default for Config {
             public_url: None,
             aptos_chain_id: 1,
             session_hours: 24 * 30,
+            heartbeat_interval_ms: pictor_core::agent_protocol::DEFAULT_HEARTBEAT_INTERVAL_MS,
             oidc: OidcConfig::default(),
         }
     }
@@ -97,6 +100,8 @@ pub enum ConfigError {
     BadPublicUrl(String),
     #[error("session_hours must be between 1 and 8760, got {0}")]
     BadSessionHours(u64),
+    #[error("heartbeat_interval_ms must be between 200 and 60000, got {0}")]
+    BadHeartbeatInterval(u64),
     #[error("oidc.client_id and oidc.client_secret must be set together (one of them is missing)")]
     OidcIncomplete,
 }
@@ -137,6 +142,9 @@ impl Config {
         }
         if !(1..=8760).contains(&self.session_hours) {
             return Err(ConfigError::BadSessionHours(self.session_hours));
+        }
+        if !(200..=60_000).contains(&self.heartbeat_interval_ms) {
+            return Err(ConfigError::BadHeartbeatInterval(self.heartbeat_interval_ms));
         }
         if self.oidc.client_id.is_some() != self.oidc.client_secret.is_some() {
             return Err(ConfigError::OidcIncomplete);

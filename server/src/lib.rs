@@ -8,6 +8,7 @@ pub mod config;
 pub mod db;
 pub mod events;
 pub mod metrics;
+pub mod nodes;
 pub mod startup;
 pub mod state;
 pub mod storage;

@@ -15,6 +15,7 @@ use crate::db::{Db, DbError};
 use crate::events::sampler::NetworkSampler;
 use crate::events::EventBus;
 use crate::metrics::Metrics;
+use crate::nodes::liveness::LivenessChecker;
 use crate::state::AppState;
 use crate::storage::StorageError;
 
@@ -45,6 +46,7 @@ pub struct Application {
     router: Router,
     state: AppState,
     sampler: NetworkSampler,
+    liveness: LivenessChecker,
     address: SocketAddr,
 }
 
@@ -81,10 +83,12 @@ impl Application {
             shutdown: CancellationToken::new(),
             auth,
             oidc,
+            heartbeat_interval_ms: config.heartbeat_interval_ms,
         };
         let router = crate::api::router(state.clone());
         tracing::info!(%address, database = state.db.backend().name(), "coordinator ready");
-        Ok(Self { listener, router, state, sampler, address })
+        let liveness = LivenessChecker::new(state.db.clone(), state.bus.clone(), config.heartbeat_interval_ms);
+        Ok(Self { listener, router, state, sampler, liveness, address })
     }
 
     /// The port actually bound (useful with port 0 in tests).
@@ -105,10 +109,12 @@ impl Application {
     pub async fn run_until_stopped(self) -> Result<(), StartupError> {
         let shutdown = self.state.shutdown.clone();
         let sampler = tokio::spawn(self.sampler.run(shutdown.clone()));
+        let liveness = tokio::spawn(self.liveness.run(shutdown.clone()));
         let served =
             axum::serve(self.listener, self.router).with_graceful_shutdown(shutdown.clone().cancelled_owned()).await;
         shutdown.cancel();
         let _ = sampler.await;
+        let _ = liveness.await;
         self.state.db.close().await;
         served.map_err(StartupError::Serve)
     }

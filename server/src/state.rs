@@ -25,4 +25,6 @@ pub struct AppState {
     pub auth: AuthSettings,
     /// Sign-in with Google or another OpenID Connect provider, when configured.
     pub oidc: Option<Arc<OidcProvider>>,
+    /// The heartbeat interval agents are told to keep.
+    pub heartbeat_interval_ms: u64,
 }

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use axum::Router;
 use leptos::prelude::provide_context;
 use leptos_axum::{generate_route_list, LeptosRoutes};
-use pictor_app::ports::{NetworkStatsSource, SharedAccounts, SharedNetworkStats};
+use pictor_app::ports::{NetworkStatsSource, SharedAccounts, SharedNetworkStats, SharedWorkers};
 use pictor_app::{shell, App};
 use pictor_core::network::NetworkSample;
 
@@ -33,6 +33,10 @@ pub fn mount(router: Router<AppState>, state: &AppState) -> Router<AppState> {
         chain_id: state.auth.aptos_chain_id,
         oidc_provider: state.oidc.as_ref().map(|provider| provider.name.clone()),
     });
+    let workers: SharedWorkers = Arc::new(crate::nodes::service::DbWorkers {
+        db: state.db.clone(),
+        public_origin: state.auth.public_origin.clone(),
+    });
     let options = state.leptos_options.clone();
     router
         .leptos_routes_with_context(
@@ -41,6 +45,7 @@ pub fn mount(router: Router<AppState>, state: &AppState) -> Router<AppState> {
             move || {
                 provide_context(network_stats.clone());
                 provide_context(accounts.clone());
+                provide_context(workers.clone());
             },
             move || shell(options.clone()),
         )

@@ -17,7 +17,8 @@ pub fn router(state: AppState) -> Router {
         .route("/metrics", get(crate::metrics::metrics_endpoint))
         .route("/api/v1/events", get(crate::events::sse::events))
         .merge(crate::auth::routes::router())
-        .merge(crate::auth::oidc_routes::router());
+        .merge(crate::auth::oidc_routes::router())
+        .merge(crate::nodes::agent_api::router());
     dashboard::mount(api, &state)
         .layer(axum::middleware::from_fn_with_state(state.clone(), crate::auth::guard::guard))
         .layer(axum::middleware::from_fn_with_state(state.metrics.clone(), crate::metrics::count_requests))

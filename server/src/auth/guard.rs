@@ -30,12 +30,18 @@ const PUBLIC_PAGES: &[&str] = &["/signin"];
 /// REST endpoints anyone may read.
 const PUBLIC_REST: &[&str] = &["/api/v1/events"];
 
+const AGENT_PREFIX: &str = "/api/agent/";
+
 /// Site files (WASM, CSS, ECharts, icons) are public and served often: no session lookup for them.
 const STATIC_PREFIXES: &[&str] = &["/pkg/", "/vendor/", "/favicon.svg"];
 
 pub async fn guard(State(state): State<AppState>, mut request: Request, next: Next) -> Response {
     let path = request.uri().path();
     if is_safe(request.method()) && STATIC_PREFIXES.iter().any(|prefix| path.starts_with(prefix)) {
+        return next.run(request).await;
+    }
+    // Agents authenticate with their node token (nodes::agent_auth), never with a session or an API key.
+    if path.starts_with(AGENT_PREFIX) {
         return next.run(request).await;
     }
     let now = now_ms();
@@ -116,7 +122,7 @@ fn is_private_page(path: &str) -> bool {
 /// Server functions and private REST endpoints.
 fn needs_viewer(path: &str) -> bool {
     // Agent endpoints authenticate nodes with their own tokens.
-    path.starts_with("/api/") && !PUBLIC_REST.contains(&path) && !path.starts_with("/api/agent/")
+    path.starts_with("/api/") && !PUBLIC_REST.contains(&path) && !path.starts_with(AGENT_PREFIX)
 }
 
 fn url_escape(path: &str) -> String {

@@ -3,6 +3,9 @@
 pub mod accounts;
 pub mod api_keys;
 pub mod network;
+pub mod node_liveness;
+pub mod node_metrics;
+pub mod node_views;
 pub mod nodes;
 pub mod oidc_logins;
 pub mod sessions;

@@ -1,25 +1,24 @@
 //! Network-wide figures for the live dashboard panel, read in one statement.
 
-use pictor_core::network::{NetworkSample, ONLINE_WINDOW_MS};
+use pictor_core::network::NetworkSample;
 use sqlx::Row;
 
 use super::{Db, DbError};
 
 impl Db {
-    /// Counts nodes heard from within [`ONLINE_WINDOW_MS`] of `now_ms`, tasks finished in the minute
-    /// before it, and tasks waiting in the queue.
+    /// Counts online nodes (the liveness sweep keeps that flag honest), tasks finished in the minute before
+    /// `now_ms`, and tasks waiting in the queue.
     pub async fn network_sample(&self, now_ms: i64) -> Result<NetworkSample, DbError> {
         let row = sqlx::query(
             "SELECT
                 (SELECT COUNT(*) FROM nodes
-                  WHERE kind = 'worker' AND disabled_at_ms IS NULL AND last_seen_at_ms > $1) AS online_workers,
+                  WHERE kind = 'worker' AND online = 1 AND disabled_at_ms IS NULL) AS online_workers,
                 (SELECT COUNT(*) FROM nodes
-                  WHERE kind = 'checker' AND disabled_at_ms IS NULL AND last_seen_at_ms > $1) AS online_checkers,
+                  WHERE kind = 'checker' AND online = 1 AND disabled_at_ms IS NULL) AS online_checkers,
                 (SELECT COUNT(*) FROM tasks
-                  WHERE finished_at_ms > $2 AND finished_at_ms <= $3) AS tasks_per_minute,
+                  WHERE finished_at_ms > $1 AND finished_at_ms <= $2) AS tasks_per_minute,
                 (SELECT COUNT(*) FROM tasks WHERE state = 'queued') AS queued_tasks",
         )
-        .bind(now_ms - ONLINE_WINDOW_MS)
         .bind(now_ms - 60_000)
         .bind(now_ms)
         .fetch_one(self.reader())
@@ -54,10 +53,11 @@ mod tests {
         let checker = db.create_node(owner, NodeKind::Checker, "checker", NOW).await.expect("node");
         let _never_seen = db.create_node(owner, NodeKind::Worker, "new", NOW).await.expect("node");
         db.record_heartbeat(fresh, NOW - 1_000).await.expect("beat");
-        db.record_heartbeat(stale, NOW - ONLINE_WINDOW_MS - 1).await.expect("beat");
+        db.record_heartbeat(stale, NOW - 60_000).await.expect("beat");
         db.record_heartbeat(disabled, NOW - 1_000).await.expect("beat");
         db.disable_node(disabled, NOW).await.expect("disable");
         db.record_heartbeat(checker, NOW - 10).await.expect("beat");
+        db.sweep_silent_nodes(NOW).await.expect("sweep");
 
         let sample = db.network_sample(NOW).await.expect("sample");
         assert_eq!((sample.online_workers, sample.online_checkers), (1, 1));
@@ -96,7 +96,7 @@ mod tests {
 
     async fn heartbeat_for_unknown_node_is_not_found(db: Db) {
         let error = db.record_heartbeat(999, NOW).await.expect_err("unknown node");
-        assert!(matches!(error, DbError::NotFound("node")), "{error}");
+        assert!(matches!(error, DbError::NotFound("enabled node")), "{error}");
     }
 
     crate::both_backends!(

@@ -21,8 +21,6 @@ impl EventBus {
 
     /// Delivers `event` to current subscribers (none listening is fine).
     pub fn publish(&self, event: Event) {
-        // More event kinds (jobs, workers, ledger) arrive with their features.
-        #[allow(irrefutable_let_patterns)]
         if let Event::Network(sample) = &event {
             if let Ok(mut latest) = self.latest_network.write() {
                 *latest = Some(*sample);

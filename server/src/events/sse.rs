@@ -4,15 +4,22 @@ use std::convert::Infallible;
 
 use axum::extract::State;
 use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
+use axum::Extension;
 use futures::{Stream, StreamExt};
+use pictor_core::accounts::Viewer;
 use pictor_core::events::Event;
 use tokio_stream::wrappers::BroadcastStream;
 
 use crate::state::AppState;
 
-/// Streams public events (for now: network samples), starting with the latest network sample.
-/// The stream ends when the coordinator shuts down, so graceful shutdown never waits on browsers.
-pub async fn events(State(state): State<AppState>) -> Sse<impl Stream<Item = Result<SseEvent, Infallible>>> {
+/// Streams public events (network samples) to everyone and private ones (their workers) to signed-in viewers,
+/// starting with the latest network sample. The stream ends when the coordinator shuts down, so graceful shutdown
+/// never waits on browsers.
+pub async fn events(
+    State(state): State<AppState>,
+    viewer: Option<Extension<Viewer>>,
+) -> Sse<impl Stream<Item = Result<SseEvent, Infallible>>> {
+    let user = viewer.map(|Extension(viewer)| viewer.user_id);
     let live = BroadcastStream::new(state.bus.subscribe())
         // A lagging browser misses some samples rather than slowing the publisher.
         .filter_map(|received| futures::future::ready(received.ok()));
@@ -20,7 +27,7 @@ pub async fn events(State(state): State<AppState>) -> Sse<impl Stream<Item = Res
     let connected = state.metrics.sse_client_connected();
     let stream = futures::stream::iter(first)
         .chain(live)
-        .filter(|event| futures::future::ready(event.is_public()))
+        .filter(move |event| futures::future::ready(event.is_visible_to(user)))
         .map(move |event| {
             let _still_connected = &connected;
             Ok(to_sse(&event))

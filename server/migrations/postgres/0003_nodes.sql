@@ -1,0 +1,36 @@
+-- Nodes become real: a hashed token per node, what its agent reported, liveness, and the owner's settings;
+-- plus a bounded, downsampled history of each node's live metrics.
+
+ALTER TABLE nodes ADD COLUMN token_hash TEXT;
+ALTER TABLE nodes ADD COLUMN online BIGINT NOT NULL DEFAULT 0;
+ALTER TABLE nodes ADD COLUMN heartbeat_interval_ms BIGINT NOT NULL DEFAULT 5000;
+ALTER TABLE nodes ADD COLUMN agent_version TEXT;
+ALTER TABLE nodes ADD COLUMN hardware_json TEXT;
+ALTER TABLE nodes ADD COLUMN benchmark_score BIGINT;
+ALTER TABLE nodes ADD COLUMN price_micro_per_minute BIGINT NOT NULL DEFAULT 0;
+ALTER TABLE nodes ADD COLUMN tags TEXT NOT NULL DEFAULT '';
+ALTER TABLE nodes ADD COLUMN region TEXT NOT NULL DEFAULT '';
+ALTER TABLE nodes ADD COLUMN sleep_enabled BIGINT NOT NULL DEFAULT 0;
+ALTER TABLE nodes ADD COLUMN sleep_days BIGINT NOT NULL DEFAULT 0;
+ALTER TABLE nodes ADD COLUMN sleep_start_minute BIGINT NOT NULL DEFAULT 0;
+ALTER TABLE nodes ADD COLUMN sleep_end_minute BIGINT NOT NULL DEFAULT 0;
+ALTER TABLE nodes ADD COLUMN utc_offset_minutes BIGINT NOT NULL DEFAULT 0;
+ALTER TABLE nodes ADD COLUMN deleted_at_ms BIGINT;
+CREATE UNIQUE INDEX nodes_by_token ON nodes (token_hash);
+CREATE INDEX nodes_by_owner ON nodes (owner_id, kind);
+CREATE INDEX nodes_online_by_last_seen ON nodes (online, last_seen_at_ms);
+
+-- One row per node, resolution and time bucket: averages of the heartbeats that fell into it.
+CREATE TABLE node_metrics (
+    node_id           BIGINT  NOT NULL REFERENCES nodes (id) ON DELETE CASCADE,
+    resolution_ms     BIGINT  NOT NULL,
+    bucket_ms         BIGINT  NOT NULL,
+    samples           BIGINT  NOT NULL,
+    cpu_percent       DOUBLE PRECISION NOT NULL,
+    ram_used_bytes    BIGINT  NOT NULL,
+    ram_total_bytes   BIGINT  NOT NULL,
+    gpu_percent       DOUBLE PRECISION,
+    gpu_temperature_c DOUBLE PRECISION,
+    PRIMARY KEY (node_id, resolution_ms, bucket_ms)
+);
+CREATE INDEX node_metrics_by_age ON node_metrics (resolution_ms, bucket_ms);

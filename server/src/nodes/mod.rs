@@ -1,0 +1,7 @@
+//! Worker and checker nodes: their tokens and config files, the agent API, and liveness.
+
+pub mod agent_api;
+pub mod agent_auth;
+pub mod config_file;
+pub mod liveness;
+pub mod service;

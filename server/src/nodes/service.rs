@@ -1,0 +1,91 @@
+//! The coordinator's side of the My Workers pages: [`WorkerService`] over the database.
+
+use pictor_app::ports::WorkerService;
+use pictor_app::AppError;
+use pictor_core::accounts::{clean_name, Viewer, MAX_DISPLAY_NAME};
+use pictor_core::workers::{IssuedNodeConfig, WorkerDetails, WorkerSettings, WorkersOverview};
+
+use super::config_file;
+use crate::clock::now_ms;
+use crate::db::node_metrics::{COARSE, FINE};
+use crate::db::nodes::NodeKind;
+use crate::db::{Db, DbError};
+
+/// A user may run this many workers.
+pub const MAX_WORKERS_PER_USER: usize = 200;
+const HOUR_MS: i64 = 3_600_000;
+
+pub struct DbWorkers {
+    pub db: Db,
+    /// The coordinator URL written into config files.
+    pub public_origin: String,
+}
+
+fn to_app_error(error: DbError) -> AppError {
+    match error {
+        DbError::NotFound(_) => AppError::NotFound,
+        other => {
+            tracing::error!(error = %other, "worker request failed");
+            AppError::Unavailable
+        }
+    }
+}
+
+#[async_trait::async_trait]
+impl WorkerService for DbWorkers {
+    async fn overview(&self, viewer: &Viewer) -> Result<WorkersOverview, AppError> {
+        let nodes = self.db.nodes_of(viewer.user_id, NodeKind::Worker, now_ms()).await.map_err(to_app_error)?;
+        let workers: Vec<_> = nodes.into_iter().map(|node| node.summary).collect();
+        Ok(WorkersOverview {
+            earned_micro: workers.iter().map(|worker| worker.earned_micro).sum(),
+            tasks_done: workers.iter().map(|worker| worker.tasks_done).sum(),
+            tasks_failed: 0,
+            workers,
+        })
+    }
+
+    async fn details(&self, viewer: &Viewer, worker: i64) -> Result<WorkerDetails, AppError> {
+        let now = now_ms();
+        let node = self.db.node_of(viewer.user_id, worker, now).await.map_err(to_app_error)?;
+        let node = node.ok_or(AppError::NotFound)?;
+        Ok(WorkerDetails {
+            recent: self.db.metric_history(worker, FINE, now - HOUR_MS).await.map_err(to_app_error)?,
+            day: self.db.metric_history(worker, COARSE, now - 24 * HOUR_MS).await.map_err(to_app_error)?,
+            summary: node.summary,
+            hardware: node.hardware,
+            agent_version: node.agent_version,
+            created_at_ms: node.created_at_ms,
+        })
+    }
+
+    async fn create(&self, viewer: &Viewer, name: &str) -> Result<IssuedNodeConfig, AppError> {
+        let name = clean_name(name, MAX_DISPLAY_NAME).map_err(AppError::BadRequest)?;
+        let now = now_ms();
+        let existing = self.db.nodes_of(viewer.user_id, NodeKind::Worker, now).await.map_err(to_app_error)?;
+        if existing.len() >= MAX_WORKERS_PER_USER {
+            return Err(AppError::BadRequest(format!("at most {MAX_WORKERS_PER_USER} workers per account")));
+        }
+        let (token, hash) = config_file::new_token();
+        let id = self
+            .db
+            .issue_node(viewer.user_id, NodeKind::Worker, &name, Some(&hash), now)
+            .await
+            .map_err(to_app_error)?;
+        Ok(config_file::issue(&self.public_origin, id, &name, NodeKind::Worker, token))
+    }
+
+    async fn reissue_token(&self, viewer: &Viewer, worker: i64) -> Result<IssuedNodeConfig, AppError> {
+        let (token, hash) = config_file::new_token();
+        let name = self.db.reissue_node_token(viewer.user_id, worker, &hash).await.map_err(to_app_error)?;
+        Ok(config_file::issue(&self.public_origin, worker, &name, NodeKind::Worker, token))
+    }
+
+    async fn update_settings(&self, viewer: &Viewer, worker: i64, settings: WorkerSettings) -> Result<(), AppError> {
+        settings.validate().map_err(AppError::BadRequest)?;
+        self.db.update_worker_settings(viewer.user_id, worker, &settings, now_ms()).await.map_err(to_app_error)
+    }
+
+    async fn delete(&self, viewer: &Viewer, worker: i64) -> Result<(), AppError> {
+        self.db.delete_node(viewer.user_id, worker, now_ms()).await.map_err(to_app_error)
+    }
+}
