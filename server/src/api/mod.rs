@@ -3,6 +3,7 @@
 pub mod accounts;
 pub mod dashboard;
 pub mod health;
+pub mod workers;
 
 use axum::routing::get;
 use axum::Router;
@@ -18,7 +19,8 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/events", get(crate::events::sse::events))
         .merge(crate::auth::routes::router())
         .merge(crate::auth::oidc_routes::router())
-        .merge(crate::nodes::agent_api::router());
+        .merge(crate::nodes::agent_api::router())
+        .merge(workers::router());
     dashboard::mount(api, &state)
         .layer(axum::middleware::from_fn_with_state(state.clone(), crate::auth::guard::guard))
         .layer(axum::middleware::from_fn_with_state(state.metrics.clone(), crate::metrics::count_requests))

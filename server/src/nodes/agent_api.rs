@@ -36,6 +36,9 @@ pub fn router() -> Router<AppState> {
 pub enum AgentApiError {
     #[error("{0}")]
     BadRequest(String),
+    /// The body could not be read as JSON (too large → 413, malformed → 400, wrong type → 415…).
+    #[error("{1}")]
+    Body(StatusCode, String),
     #[error("this node was disabled or deleted")]
     Gone,
     #[error("internal error")]
@@ -44,7 +47,7 @@ pub enum AgentApiError {
 
 impl From<JsonRejection> for AgentApiError {
     fn from(rejection: JsonRejection) -> Self {
-        AgentApiError::BadRequest(rejection.body_text())
+        AgentApiError::Body(rejection.status(), rejection.body_text())
     }
 }
 
@@ -52,6 +55,7 @@ impl IntoResponse for AgentApiError {
     fn into_response(self) -> Response {
         let status = match &self {
             AgentApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            AgentApiError::Body(status, _) => *status,
             AgentApiError::Gone => StatusCode::FORBIDDEN,
             AgentApiError::Internal(error) => {
                 tracing::error!(%error, "agent request failed");

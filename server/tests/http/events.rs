@@ -38,8 +38,9 @@ async fn stream_delivers_network_samples_as_they_are_taken(backend: Backend) {
     let events = read_events(response, 3).await;
     let times: Vec<i64> = events
         .iter()
-        .map(|event| match event {
-            Event::Network(sample) => sample.at_ms,
+        .filter_map(|event| match event {
+            Event::Network(sample) => Some(sample.at_ms),
+            Event::Worker(_) => None,
         })
         .collect();
     assert!(times.windows(2).all(|pair| pair[0] <= pair[1]), "samples in order: {times:?}");
