@@ -6,7 +6,9 @@ use leptos_router::components::{ParentRoute, Route, Router, Routes};
 use leptos_router::path;
 
 use crate::components::layout::Layout;
-use crate::pages::{account, ai, checkers, credit, not_found, overview, rendering, rewards, signin, workers};
+use crate::pages::{
+    account, ai, checkers, credit, not_found, overview, rendering, rewards, signin, worker_details, workers,
+};
 
 /// Sets the colour theme before the first paint so a light-mode user never sees a dark flash.
 const THEME_BOOT_JS: &str = "try{var t=localStorage.getItem('pictor-theme');\
@@ -58,6 +60,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("rendering") view=rendering::RenderingPage />
                     <Route path=path!("ai") view=ai::AiPage />
                     <Route path=path!("workers") view=workers::WorkersPage />
+                    <Route path=path!("workers/:id") view=worker_details::WorkerDetailsPage />
                     <Route path=path!("checkers") view=checkers::CheckersPage />
                     <Route path=path!("rewards") view=rewards::RewardsPage />
                     <Route path=path!("credit") view=credit::CreditPage />

@@ -24,3 +24,8 @@ pub fn require_viewer() -> Result<Viewer, AppError> {
 pub fn accounts() -> Result<crate::ports::SharedAccounts, AppError> {
     use_context::<crate::ports::SharedAccounts>().ok_or(AppError::Unavailable)
 }
+
+/// The worker service the coordinator provided.
+pub fn workers() -> Result<crate::ports::SharedWorkers, AppError> {
+    use_context::<crate::ports::SharedWorkers>().ok_or(AppError::Unavailable)
+}

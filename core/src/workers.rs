@@ -108,6 +108,31 @@ pub fn parse_clock(text: &str) -> Result<u16, String> {
     Ok(hours * 60 + minutes)
 }
 
+/// `+02:00`, `-05:30` or `UTC` → minutes east of UTC.
+pub fn parse_utc_offset(text: &str) -> Result<i16, String> {
+    let text = text.trim();
+    let problem = || format!("{text:?} is not a UTC offset like +01:00 or -05:30");
+    let rest = text.strip_prefix("UTC").unwrap_or(text).trim();
+    if rest.is_empty() {
+        return Ok(0);
+    }
+    let (sign, clock) = match rest.as_bytes()[0] {
+        b'+' => (1, &rest[1..]),
+        b'-' => (-1, &rest[1..]),
+        _ => return Err(problem()),
+    };
+    let minutes = parse_clock(clock).map_err(|_| problem())?;
+    if minutes > 14 * 60 {
+        return Err(problem());
+    }
+    Ok(sign * minutes as i16)
+}
+
+pub fn format_utc_offset(minutes: i16) -> String {
+    let sign = if minutes < 0 { '-' } else { '+' };
+    format!("{sign}{}", format_clock(minutes.unsigned_abs()))
+}
+
 pub fn format_clock(minute: u16) -> String {
     format!("{:02}:{:02}", minute / 60, minute % 60)
 }
@@ -327,6 +352,11 @@ mod tests {
         assert_eq!(parse_clock("22:30"), Ok(22 * 60 + 30));
         assert!(parse_clock("24:00").is_err() && parse_clock("noon").is_err());
         assert_eq!(format_clock(7 * 60 + 5), "07:05");
+        assert_eq!(parse_utc_offset("+02:00"), Ok(120));
+        assert_eq!(parse_utc_offset("-05:30"), Ok(-330));
+        assert_eq!(parse_utc_offset("UTC"), Ok(0));
+        assert!(parse_utc_offset("+15:00").is_err() && parse_utc_offset("2").is_err());
+        assert_eq!(format_utc_offset(-330), "-05:30");
         assert_eq!(parse_tags("GPU, rtx4090 gpu  eu-west"), Ok(vec!["eu-west".into(), "gpu".into(), "rtx4090".into()]));
         assert!(parse_tags("bad/tag").is_err());
         assert_eq!(parse_credits("0.25"), Ok(250_000));

@@ -2,6 +2,8 @@
 
 pub mod empty_state;
 pub mod layout;
+pub mod live_events;
+pub mod metrics_chart;
 pub mod network_chart;
 pub mod network_panel;
 pub mod petra;

@@ -9,4 +9,5 @@ pub mod overview;
 pub mod rendering;
 pub mod rewards;
 pub mod signin;
+pub mod worker_details;
 pub mod workers;

@@ -116,7 +116,10 @@ fn same_origin(headers: &HeaderMap, settings: &AuthSettings) -> bool {
 
 /// Dashboard pages: every sidebar section and the account page.
 fn is_private_page(path: &str) -> bool {
-    !PUBLIC_PAGES.contains(&path) && (path == "/account" || SECTIONS.iter().any(|section| section.path == path))
+    let in_section = |section: &str| {
+        path == section || (section != "/" && path.strip_prefix(section).is_some_and(|rest| rest.starts_with('/')))
+    };
+    !PUBLIC_PAGES.contains(&path) && (path == "/account" || SECTIONS.iter().any(|section| in_section(section.path)))
 }
 
 /// Server functions and private REST endpoints.
