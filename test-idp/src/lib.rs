@@ -211,7 +211,7 @@ async fn authorize_form(State(shared): State<AppState>, Query(params): Query<Has
         })
         .collect();
     Html(format!(
-        r#"<!doctype html><html><head><title>Test identity provider</title></head>
+        r#"<!doctype html><html><head><title>Test identity provider</title><link rel="icon" href="data:,"></head>
 <body style="font-family: sans-serif; max-width: 28rem; margin: 4rem auto">
 <h1>Test identity provider</h1>
 <form method="post" action="/authorize">{hidden}
