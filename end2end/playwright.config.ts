@@ -59,6 +59,8 @@ export default defineConfig({
         PICTOR_DATA_DIR: dataDir,
         PICTOR_SITE_ROOT: process.env.E2E_SITE_ROOT ?? join(root, 'target/site'),
         PICTOR_STATS_INTERVAL_MS: '500',
+        // Agents heartbeat every second, so "offline" shows within seconds.
+        PICTOR_HEARTBEAT_INTERVAL_MS: '1000',
         PICTOR_OIDC__PROVIDER_NAME: 'Test IdP',
         PICTOR_OIDC__ISSUER_URL: `http://127.0.0.1:${idpPort}`,
         PICTOR_OIDC__CLIENT_ID: 'pictor-test',

@@ -43,6 +43,15 @@ mod browser {
 
     /// Draws `points` into the element `element_id`, creating the chart on first use and updating it in place after.
     pub fn draw(chart: &mut Option<Echarts>, element_id: &str, points: &[UtilisationPoint]) {
+        // The page may show no chart (no workers yet): nothing to draw into.
+        let present = web_sys::window()
+            .and_then(|window| window.document())
+            .and_then(|document| document.get_element_by_id(element_id))
+            .is_some();
+        if !present {
+            *chart = None;
+            return;
+        }
         let spec = utilisation_chart(points, crate::components::theme_toggle::current_theme_is_dark());
         match chart {
             Some(existing) => WasmRenderer::update(existing, &spec),

@@ -206,7 +206,12 @@ pub fn WorkersPage() -> impl IntoView {
                                             overview.tasks_failed,
                                         )}
                                     </p>
-                                    <div id="fleet-chart" class="chart" data-testid="fleet-chart"></div>
+                                    {(!overview.workers.is_empty())
+                                        .then(|| {
+                                            view! {
+                                                <div id="fleet-chart" class="chart" data-testid="fleet-chart"></div>
+                                            }
+                                        })}
                                 </section>
                                 <CreateWorker create />
                                 <section class="panel stack" data-testid="worker-list">

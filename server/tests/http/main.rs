@@ -1,5 +1,6 @@
 //! HTTP tests: a real coordinator on port 0, talked to like a browser or an operator would.
 
+mod agent_process;
 mod agents;
 mod auth;
 mod cli;
