@@ -2,7 +2,7 @@
 //! heartbeats, signs off on SIGTERM, is marked offline when killed, and stops with one clear line on a bad token.
 
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
 use pictor_server::db::Backend;
@@ -82,7 +82,14 @@ async fn details(app: &TestApp, cookie: &str, id: i64) -> Value {
 }
 
 /// Polls the worker's details until `done` holds; panics with the agent's log after `within`.
-async fn wait_for(app: &TestApp, cookie: &str, id: i64, agent: &Agent, within: Duration, done: impl Fn(&Value) -> bool) {
+async fn wait_for(
+    app: &TestApp,
+    cookie: &str,
+    id: i64,
+    agent: &Agent,
+    within: Duration,
+    done: impl Fn(&Value) -> bool,
+) {
     let deadline = Instant::now() + within;
     loop {
         let current = details(app, cookie, id).await;
@@ -110,7 +117,8 @@ async fn a_real_agent_registers_heartbeats_and_goes_offline_when_killed(backend:
     // kill -9: no sign-off, so only the timeout checker can notice (3 × 300 ms).
     agent.child.kill().expect("kill -9");
     let killed_at = Instant::now();
-    wait_for(&app, &cookie, id, &agent, Duration::from_secs(10), |worker| worker["summary"]["status"] == "offline").await;
+    wait_for(&app, &cookie, id, &agent, Duration::from_secs(10), |worker| worker["summary"]["status"] == "offline")
+        .await;
     assert!(killed_at.elapsed() >= Duration::from_millis(600), "offline only after missed heartbeats");
 }
 
@@ -120,7 +128,8 @@ async fn a_real_agent_benchmarks_blender_and_signs_off_on_sigterm(backend: Backe
     let (_, cookie) = app.sign_in_as("Ada").await;
     let (id, _, config) = create_worker(&app, &cookie, "box").await;
     let mut agent = Agent::start(&config, &[]);
-    wait_for(&app, &cookie, id, &agent, Duration::from_secs(120), |worker| worker["summary"]["status"] == "online").await;
+    wait_for(&app, &cookie, id, &agent, Duration::from_secs(120), |worker| worker["summary"]["status"] == "online")
+        .await;
     let worker = details(&app, &cookie, id).await;
     let blender = &worker["hardware"]["blenders"][0];
     assert!(blender["version"].as_str().is_some_and(|v| v.starts_with(|c: char| c.is_ascii_digit())), "{worker}");
