@@ -19,6 +19,31 @@ pub enum AppError {
     Transport(String),
 }
 
+impl AppError {
+    /// The HTTP status a server function answers with when it fails this way.
+    pub fn status(&self) -> u16 {
+        match self {
+            AppError::Unauthorized => 401,
+            AppError::BadRequest(_) => 400,
+            AppError::NotFound => 404,
+            AppError::Unavailable | AppError::Transport(_) => 503,
+        }
+    }
+}
+
+/// Sets the response status of a failing server function from its error (call as the last step).
+#[cfg(feature = "ssr")]
+pub fn answer<T>(result: Result<T, AppError>) -> Result<T, AppError> {
+    if let Err(error) = &result {
+        if let Some(response) = leptos::prelude::use_context::<leptos_axum::ResponseOptions>() {
+            if let Ok(status) = http::StatusCode::from_u16(error.status()) {
+                response.set_status(status);
+            }
+        }
+    }
+    result
+}
+
 impl FromServerFnError for AppError {
     type Encoder = JsonEncoding;
 

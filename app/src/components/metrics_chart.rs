@@ -1,7 +1,7 @@
 //! A worker's utilisation over time (CPU, GPU, RAM in %), drawn with charming (ECharts) in the browser.
 
 #[cfg(feature = "hydrate")]
-pub use browser::draw;
+pub use browser::{draw, ChartSlot};
 
 /// One line of the chart: CPU, GPU and RAM use in percent at a moment.
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
@@ -41,22 +41,26 @@ mod browser {
 
     use super::UtilisationPoint;
 
-    /// Draws `points` into the element `element_id`, creating the chart on first use and updating it in place after.
-    pub fn draw(chart: &mut Option<Echarts>, element_id: &str, points: &[UtilisationPoint]) {
-        // The page may show no chart (no workers yet): nothing to draw into.
-        let present = web_sys::window()
+    /// A drawn chart and the element it lives in (pages may re-render that element).
+    pub type ChartSlot = Option<(web_sys::Element, Echarts)>;
+
+    /// Draws `points` into the element `element_id`: updated in place while the element stays, created anew when the
+    /// page replaced it, skipped when the page shows no chart.
+    pub fn draw(slot: &mut ChartSlot, element_id: &str, points: &[UtilisationPoint]) {
+        let Some(element) = web_sys::window()
             .and_then(|window| window.document())
             .and_then(|document| document.get_element_by_id(element_id))
-            .is_some();
-        if !present {
-            *chart = None;
+        else {
+            *slot = None;
             return;
-        }
+        };
         let spec = utilisation_chart(points, crate::components::theme_toggle::current_theme_is_dark());
-        match chart {
-            Some(existing) => WasmRenderer::update(existing, &spec),
-            None => match WasmRenderer::new_opt(None, None).render(element_id, &spec) {
-                Ok(created) => *chart = Some(created),
+        match slot {
+            Some((drawn_in, existing)) if drawn_in.is_same_node(Some(&element)) => {
+                WasmRenderer::update(existing, &spec)
+            }
+            _ => match WasmRenderer::new_opt(None, None).render(element_id, &spec) {
+                Ok(created) => *slot = Some((element, created)),
                 Err(error) => leptos::logging::error!("cannot draw the utilisation chart: {error:?}"),
             },
         }

@@ -11,31 +11,31 @@ use crate::error::AppError;
 #[server]
 pub async fn load_account() -> Result<AccountOverview, AppError> {
     let viewer = crate::auth::require_viewer()?;
-    crate::auth::accounts()?.overview(&viewer).await
+    crate::error::answer(crate::auth::accounts()?.overview(&viewer).await)
 }
 
 #[server]
 pub async fn rename_account(display_name: String) -> Result<(), AppError> {
     let viewer = crate::auth::require_viewer()?;
-    crate::auth::accounts()?.rename(&viewer, &display_name).await
+    crate::error::answer(crate::auth::accounts()?.rename(&viewer, &display_name).await)
 }
 
 #[server]
 pub async fn create_api_key(name: String) -> Result<CreatedApiKey, AppError> {
     let viewer = crate::auth::require_viewer()?;
-    crate::auth::accounts()?.create_api_key(&viewer, &name).await
+    crate::error::answer(crate::auth::accounts()?.create_api_key(&viewer, &name).await)
 }
 
 #[server]
 pub async fn revoke_api_key(key_id: i64) -> Result<(), AppError> {
     let viewer = crate::auth::require_viewer()?;
-    crate::auth::accounts()?.revoke_api_key(&viewer, key_id).await
+    crate::error::answer(crate::auth::accounts()?.revoke_api_key(&viewer, key_id).await)
 }
 
 #[server]
 pub async fn unlink_identity(identity_id: i64) -> Result<(), AppError> {
     let viewer = crate::auth::require_viewer()?;
-    crate::auth::accounts()?.unlink_identity(&viewer, identity_id).await
+    crate::error::answer(crate::auth::accounts()?.unlink_identity(&viewer, identity_id).await)
 }
 
 fn error_text<T>(result: Option<Result<T, AppError>>) -> Option<String> {

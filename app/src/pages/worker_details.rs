@@ -19,19 +19,19 @@ use pictor_core::events::Event;
 #[server]
 pub async fn load_worker(worker: i64) -> Result<WorkerDetails, AppError> {
     let viewer = crate::auth::require_viewer()?;
-    crate::auth::workers()?.details(&viewer, worker).await
+    crate::error::answer(crate::auth::workers()?.details(&viewer, worker).await)
 }
 
 #[server]
 pub async fn reissue_worker_token(worker: i64) -> Result<IssuedNodeConfig, AppError> {
     let viewer = crate::auth::require_viewer()?;
-    crate::auth::workers()?.reissue_token(&viewer, worker).await
+    crate::error::answer(crate::auth::workers()?.reissue_token(&viewer, worker).await)
 }
 
 #[server]
 pub async fn delete_worker(worker: i64) -> Result<(), AppError> {
     let viewer = crate::auth::require_viewer()?;
-    crate::auth::workers()?.delete(&viewer, worker).await?;
+    crate::error::answer(crate::auth::workers()?.delete(&viewer, worker).await)?;
     leptos_axum::redirect("/workers");
     Ok(())
 }
@@ -67,20 +67,23 @@ pub async fn save_worker_settings(
         .enumerate()
         .filter(|(_, ticked)| ticked.is_some())
         .fold(0_u8, |days, (index, _)| days | (1 << index));
-    let settings = WorkerSettings {
-        price_micro_per_minute: parse_credits(&price).map_err(bad)?,
-        region: region.trim().to_string(),
-        tags: parse_tags(&tags).map_err(bad)?,
-        enabled: enabled.is_some(),
-        sleep: SleepSchedule {
-            enabled: sleep_enabled.is_some(),
-            days,
-            start_minute: parse_clock(&sleep_start).map_err(bad)?,
-            end_minute: parse_clock(&sleep_end).map_err(bad)?,
-            utc_offset_minutes: parse_utc_offset(&utc_offset).map_err(bad)?,
-        },
-    };
-    crate::auth::workers()?.update_settings(&viewer, worker, settings).await
+    let parsed = (|| -> Result<WorkerSettings, AppError> {
+        Ok(WorkerSettings {
+            price_micro_per_minute: parse_credits(&price).map_err(bad)?,
+            region: region.trim().to_string(),
+            tags: parse_tags(&tags).map_err(bad)?,
+            enabled: enabled.is_some(),
+            sleep: SleepSchedule {
+                enabled: sleep_enabled.is_some(),
+                days,
+                start_minute: parse_clock(&sleep_start).map_err(bad)?,
+                end_minute: parse_clock(&sleep_end).map_err(bad)?,
+                utc_offset_minutes: parse_utc_offset(&utc_offset).map_err(bad)?,
+            },
+        })
+    })();
+    let settings = crate::error::answer(parsed)?;
+    crate::error::answer(crate::auth::workers()?.update_settings(&viewer, worker, settings).await)
 }
 
 fn gib(bytes: u64) -> String {
@@ -118,7 +121,7 @@ pub fn WorkerDetailsPage() -> impl IntoView {
         {
             let id = loaded.summary.id;
             points.set(loaded.recent.iter().map(UtilisationPoint::from).collect());
-            let mut chart = None;
+            let mut chart: crate::components::metrics_chart::ChartSlot = None;
             points.with_untracked(|points| crate::components::metrics_chart::draw(&mut chart, "worker-chart", points));
             crate::components::live_events::follow_events("worker", move |event| {
                 let Event::Worker(live) = event else { return true };

@@ -17,13 +17,13 @@ use pictor_core::events::Event;
 #[server]
 pub async fn load_workers() -> Result<WorkersOverview, AppError> {
     let viewer = crate::auth::require_viewer()?;
-    crate::auth::workers()?.overview(&viewer).await
+    crate::error::answer(crate::auth::workers()?.overview(&viewer).await)
 }
 
 #[server]
 pub async fn create_worker(name: String) -> Result<IssuedNodeConfig, AppError> {
     let viewer = crate::auth::require_viewer()?;
-    crate::auth::workers()?.create(&viewer, &name).await
+    crate::error::answer(crate::auth::workers()?.create(&viewer, &name).await)
 }
 
 /// The config file as a `data:` link the browser downloads (the token never touches any other URL).
@@ -85,7 +85,9 @@ pub fn StatusBadge(#[prop(into)] status: Signal<NodeStatus>) -> impl IntoView {
 #[component]
 pub fn WorkersPage() -> impl IntoView {
     let create = ServerAction::<CreateWorker>::new();
-    let overview = Resource::new(move || create.version().get(), |_| load_workers());
+    // Bumped when a worker registers or signs off, so its row shows the hardware it just reported.
+    let refresh = RwSignal::new(0_u64);
+    let overview = Resource::new(move || (create.version().get(), refresh.get()), |_| load_workers());
     // Live changes since the page was rendered: status per worker, and the fleet's utilisation over time.
     let live_status = RwSignal::new(HashMap::<i64, NodeStatus>::new());
     let latest = RwSignal::new(HashMap::<i64, UtilisationPoint>::new());
@@ -98,11 +100,14 @@ pub fn WorkersPage() -> impl IntoView {
         let _ = (latest, history);
         #[cfg(feature = "hydrate")]
         {
-            let mut chart = None;
+            let mut chart: crate::components::metrics_chart::ChartSlot = None;
             crate::components::live_events::follow_events("worker", move |event| {
                 let Event::Worker(live) = event else { return true };
                 if live_status.try_update(|statuses| statuses.insert(live.node_id, live.status)).is_none() {
                     return false;
+                }
+                if live.metrics.is_none() {
+                    refresh.update(|count| *count += 1);
                 }
                 if let Some(metrics) = live.metrics {
                     latest.update(|points| {
