@@ -1,0 +1,205 @@
+//! Worker mode: probe the machine, register, then heartbeat until told to stop, reconnecting whenever the
+//! coordinator goes away. (Leasing and rendering tasks will hang off the heartbeat loop.)
+
+use std::convert::Infallible;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use indicatif::ProgressBar;
+use pictor_core::agent_protocol::{Hardware, HeartbeatRequest, RegisterRequest};
+use tokio::time::Instant;
+
+use crate::backoff::Backoff;
+use crate::client::{Client, ClientError};
+use crate::config::{self, ConfigError};
+use crate::metrics::Sampler;
+use crate::terminal::Terminal;
+use crate::{benchmark, blender, hardware, shutdown, status};
+
+const AGENT_VERSION: &str = env!("CARGO_PKG_VERSION");
+/// Time allowed for the goodbye: a stopping service must not hang on an absent coordinator.
+const OFFLINE_TIMEOUT: Duration = Duration::from_secs(3);
+/// Bounds on the interval the coordinator asks for, so a bad answer neither floods it nor silences the node.
+const SHORTEST_INTERVAL: Duration = Duration::from_millis(100);
+const LONGEST_INTERVAL: Duration = Duration::from_secs(600);
+
+pub struct Options {
+    pub config: PathBuf,
+    pub benchmark: bool,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum WorkerError {
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error(transparent)]
+    Coordinator(#[from] ClientError),
+    #[error("cannot listen for Ctrl-C and SIGTERM: {0}")]
+    Signals(std::io::Error),
+}
+
+/// Runs until a fatal error, or until Ctrl-C/SIGTERM, after which the coordinator is told the node is offline.
+pub async fn run(options: Options, terminal: Terminal) -> Result<(), WorkerError> {
+    let config = config::load(&options.config)?;
+    let client = Client::new(&config)?;
+    let mut signals = shutdown::listen().map_err(WorkerError::Signals)?;
+    tracing::info!("pictor-agent {AGENT_VERSION}: worker node {} of {}", config.node_id, config.coordinator_url);
+
+    let signal = tokio::select! {
+        fatal = serve(&config.blender_paths, options.benchmark, &client, &terminal) => {
+            terminal.clear();
+            return Err(match fatal { Err(e) => e, Ok(never) => match never {} });
+        }
+        signal = signals.recv() => signal,
+    };
+    terminal.clear();
+    tracing::info!("{signal} received: going offline");
+    match client.offline(OFFLINE_TIMEOUT).await {
+        Ok(()) => tracing::info!("offline"),
+        Err(e) => tracing::info!("offline (the coordinator could not be told: {e})"),
+    }
+    Ok(())
+}
+
+/// Why the heartbeats stopped, when it is worth trying again.
+enum Retry {
+    Unreachable(String),
+    Refused(String),
+}
+
+async fn serve(
+    blender_paths: &[String],
+    run_benchmarks: bool,
+    client: &Client,
+    terminal: &Terminal,
+) -> Result<Infallible, WorkerError> {
+    // Started first so the first heartbeat has a CPU reading that spans the probing.
+    let mut sampler = Sampler::new();
+    let request = RegisterRequest {
+        agent_version: AGENT_VERSION.into(),
+        hardware: probe(blender_paths, run_benchmarks, terminal).await,
+    };
+    let line = terminal.status_line();
+    let mut backoff = Backoff::default();
+    loop {
+        line.set_message(status::connecting());
+        let retry = match client.register(&request).await {
+            Ok(registered) => {
+                backoff.reset();
+                tracing::info!(
+                    "registered as node {} ({}), heartbeat every {}",
+                    registered.node_id,
+                    registered.name,
+                    status::interval(bounded_interval(registered.heartbeat_interval_ms))
+                );
+                // The first heartbeat goes out at once, so the dashboard shows live figures straight away.
+                heartbeats(client, &mut sampler, &line).await?
+            }
+            Err(ClientError::Unreachable(reason)) => Retry::Unreachable(reason),
+            // A refused registration will be refused again: say why and stop.
+            Err(fatal) => return Err(fatal.into()),
+        };
+        let delay = backoff.next_delay(rand::random());
+        match retry {
+            Retry::Unreachable(reason) => {
+                tracing::warn!("coordinator unreachable, retrying in {}: {reason}", status::seconds(delay))
+            }
+            Retry::Refused(reason) => {
+                tracing::warn!("heartbeat refused ({reason}), registering again in {}", status::seconds(delay))
+            }
+        }
+        countdown(&line, delay, status::unreachable).await;
+    }
+}
+
+/// Heartbeats until one fails; a fatal failure (token, disabled node) is an error, the others ask for a retry.
+async fn heartbeats(client: &Client, sampler: &mut Sampler, line: &ProgressBar) -> Result<Retry, ClientError> {
+    let mut was_asleep = None;
+    loop {
+        let metrics = sampler.sample().await;
+        let answer = match client.heartbeat(&HeartbeatRequest { metrics: metrics.clone() }).await {
+            Ok(answer) => answer,
+            Err(ClientError::Unreachable(reason)) => return Ok(Retry::Unreachable(reason)),
+            Err(ClientError::Rejected(reason)) => return Ok(Retry::Refused(reason)),
+            Err(fatal) => return Err(fatal),
+        };
+        tracing::info!(asleep = answer.asleep, cpu_percent = metrics.cpu_percent.round(), "heartbeat ok");
+        if was_asleep != Some(answer.asleep) {
+            if answer.asleep {
+                tracing::info!("asleep: inside this worker's sleep schedule, taking no work");
+            } else if was_asleep.is_some() {
+                tracing::info!("awake: the sleep schedule has ended");
+            }
+            was_asleep = Some(answer.asleep);
+        }
+        let interval = bounded_interval(answer.heartbeat_interval_ms);
+        countdown(line, interval, |left| status::online(answer.asleep, &metrics, left)).await;
+    }
+}
+
+fn bounded_interval(ms: u64) -> Duration {
+    Duration::from_millis(ms).clamp(SHORTEST_INTERVAL, LONGEST_INTERVAL)
+}
+
+/// Waits `total`, refreshing the status line every second with the time left.
+async fn countdown(line: &ProgressBar, total: Duration, text: impl Fn(Duration) -> String) {
+    let end = Instant::now() + total;
+    loop {
+        let left = end.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return;
+        }
+        line.set_message(text(left));
+        tokio::time::sleep(left.min(Duration::from_secs(1))).await;
+    }
+}
+
+/// The machine, its Blenders and (unless skipped) their benchmarks.
+async fn probe(blender_paths: &[String], run_benchmarks: bool, terminal: &Terminal) -> Hardware {
+    let mut hardware = hardware::probe().await;
+    let mut blenders = blender::discover(blender_paths).await;
+    if run_benchmarks {
+        benchmark::run_all(&mut blenders, terminal).await;
+    } else {
+        tracing::info!("benchmark renders skipped");
+    }
+    hardware.blenders = blenders.into_iter().map(|(install, _)| install).collect();
+    tracing::info!(
+        "{} · {} · {} ({} cores) · {} GiB RAM · {} GPU(s) · {} Blender(s)",
+        hardware.hostname,
+        hardware.os,
+        hardware.cpu_model,
+        hardware.cpu_cores,
+        status::gib(hardware.ram_bytes),
+        hardware.gpus.len(),
+        hardware.blenders.len(),
+    );
+    hardware
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_heartbeat_interval_is_kept_within_sane_bounds() {
+        assert_eq!(bounded_interval(0), SHORTEST_INTERVAL);
+        assert_eq!(bounded_interval(5_000), Duration::from_secs(5));
+        assert_eq!(bounded_interval(u64::MAX), LONGEST_INTERVAL);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_countdown_refreshes_the_status_each_second() {
+        let line = ProgressBar::hidden();
+        let started = Instant::now();
+        let seen = std::sync::Mutex::new(Vec::new());
+        countdown(&line, Duration::from_millis(2_500), |left| {
+            let text = status::seconds(left);
+            seen.lock().unwrap().push(text.clone());
+            text
+        })
+        .await;
+        assert_eq!(started.elapsed(), Duration::from_millis(2_500));
+        assert_eq!(*seen.lock().unwrap(), ["3 s", "2 s", "1 s"]);
+    }
+}
