@@ -79,6 +79,14 @@ pub struct Db {
     backend: Backend,
 }
 
+/// `Ok` if the statement touched a row, else `NotFound(what)`: for updates addressed to one row.
+pub(crate) fn touched(result: sqlx::any::AnyQueryResult, what: &'static str) -> Result<(), DbError> {
+    if result.rows_affected() == 0 {
+        return Err(DbError::NotFound(what));
+    }
+    Ok(())
+}
+
 impl Db {
     /// Opens (creating an SQLite file if needed) the database at `url`.
     pub async fn connect(url: &str) -> Result<Self, DbError> {

@@ -37,10 +37,7 @@ impl Db {
         .bind(node)
         .execute(self.writer())
         .await?;
-        if result.rows_affected() == 0 {
-            return Err(DbError::NotFound("enabled node"));
-        }
-        Ok(())
+        super::touched(result, "enabled node")
     }
 
     /// Records that `node` was heard from at `now_ms`; `true` if this brought it (back) online.

@@ -133,10 +133,7 @@ impl Db {
         .bind(owner)
         .execute(self.writer())
         .await?;
-        if result.rows_affected() == 0 {
-            return Err(DbError::NotFound("node"));
-        }
-        Ok(())
+        super::touched(result, "node")
     }
 
     /// Removes a node from its owner's lists and forgets its token; its history stays for the ledger.
@@ -150,10 +147,7 @@ impl Db {
         .bind(owner)
         .execute(self.writer())
         .await?;
-        if result.rows_affected() == 0 {
-            return Err(DbError::NotFound("node"));
-        }
-        Ok(())
+        super::touched(result, "node")
     }
 
     /// Saves validated settings (the caller validates; this stores exactly what it is given).
@@ -185,10 +179,7 @@ impl Db {
         .bind(owner)
         .execute(self.writer())
         .await?;
-        if result.rows_affected() == 0 {
-            return Err(DbError::NotFound("worker"));
-        }
-        Ok(())
+        super::touched(result, "worker")
     }
 
     /// Takes a node out of service; it no longer counts as online.
@@ -198,9 +189,6 @@ impl Db {
             .bind(node)
             .execute(self.writer())
             .await?;
-        if result.rows_affected() == 0 {
-            return Err(DbError::NotFound("enabled node"));
-        }
-        Ok(())
+        super::touched(result, "enabled node")
     }
 }

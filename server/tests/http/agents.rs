@@ -120,25 +120,11 @@ async fn a_node_token_acts_only_as_its_node_and_a_reissued_token_locks_out_the_o
     let (_, bob) = app.sign_in_as("Bob").await;
     assert_eq!(app.post_json(&format!("/api/v1/workers/{a}/token"), &json!({}), Some(&bob)).await.status(), 404);
     assert_eq!(app.get_with_cookie(&format!("/api/v1/workers/{a}"), &bob).await.status(), 404);
-    let deleted = app
-        .client
-        .delete(app.url(&format!("/api/v1/workers/{a}")))
-        .header("Cookie", &bob)
-        .header("Origin", app.origin())
-        .send()
-        .await
-        .expect("delete");
+    let deleted = app.send_as(reqwest::Method::DELETE, &format!("/api/v1/workers/{a}"), None, &bob).await;
     assert_eq!(deleted.status(), 404);
 
     // Deleted by its owner: the token is gone.
-    let deleted = app
-        .client
-        .delete(app.url(&format!("/api/v1/workers/{a}")))
-        .header("Cookie", &ada)
-        .header("Origin", app.origin())
-        .send()
-        .await
-        .expect("delete");
+    let deleted = app.send_as(reqwest::Method::DELETE, &format!("/api/v1/workers/{a}"), None, &ada).await;
     assert_eq!(deleted.status(), 204);
     assert_eq!(beat(&app, &new_token, 1.0).await.status(), 401);
 }
@@ -178,15 +164,8 @@ async fn bad_agent_input_is_refused_and_changes_nothing(backend: Backend) {
     assert_eq!(empty.status(), 400);
     let mut settings = details["summary"]["settings"].clone();
     settings["price_micro_per_minute"] = json!(-5);
-    let negative = app
-        .client
-        .put(app.url(&format!("/api/v1/workers/{id}/settings")))
-        .header("Cookie", &cookie)
-        .header("Origin", app.origin())
-        .json(&settings)
-        .send()
-        .await
-        .expect("put");
+    let negative =
+        app.send_as(reqwest::Method::PUT, &format!("/api/v1/workers/{id}/settings"), Some(&settings), &cookie).await;
     assert_eq!(negative.status(), 400);
     assert_eq!(worker_status(&app, &cookie, id).await["summary"]["settings"]["price_micro_per_minute"], 0);
 }
@@ -211,15 +190,8 @@ async fn a_silent_worker_goes_offline_after_three_missed_heartbeats_and_disabled
 
     let mut settings = worker_status(&app, &cookie, id).await["summary"]["settings"].clone();
     settings["enabled"] = json!(false);
-    let put = app
-        .client
-        .put(app.url(&format!("/api/v1/workers/{id}/settings")))
-        .header("Cookie", &cookie)
-        .header("Origin", app.origin())
-        .json(&settings)
-        .send()
-        .await
-        .expect("put");
+    let put =
+        app.send_as(reqwest::Method::PUT, &format!("/api/v1/workers/{id}/settings"), Some(&settings), &cookie).await;
     assert_eq!(put.status(), 204);
     let disabled = beat(&app, &token, 5.0).await;
     assert_eq!(disabled.status(), 403);

@@ -42,6 +42,22 @@ impl TestApp {
         request.send().await.expect("request reaches the coordinator")
     }
 
+    /// Any same-origin request with an optional JSON body, signed in with `cookie`.
+    pub async fn send_as(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<&serde_json::Value>,
+        cookie: &str,
+    ) -> reqwest::Response {
+        let mut request =
+            self.client.request(method, self.url(path)).header("Origin", self.origin()).header("Cookie", cookie);
+        if let Some(body) = body {
+            request = request.json(body);
+        }
+        request.send().await.expect("request reaches the coordinator")
+    }
+
     /// Signs a new account in directly (no wallet) and returns its `Cookie` header value.
     pub async fn sign_in_as(&self, name: &str) -> (i64, String) {
         use pictor_core::accounts::IdentityProvider;
