@@ -47,6 +47,20 @@ pub const BUILT_IN: &[(&str, &str, &[&str])] = &[
     ("Blender", "3.6 LTS", &["Cycles", "EEVEE", "Workbench"]),
 ];
 
+/// Blender's long-term-support release lines.
+const LTS_LINES: &[&str] = &["2.83", "2.93", "3.3", "3.6", "4.2", "4.5"];
+
+/// A reported Blender version (`4.2.3`) as the release line the list shows (`4.2 LTS`).
+pub fn blender_release(version: &str) -> String {
+    let line: Vec<&str> = version.trim().split('.').take(2).collect();
+    let line = line.join(".");
+    if LTS_LINES.contains(&line.as_str()) {
+        format!("{line} LTS")
+    } else {
+        line
+    }
+}
+
 /// The built-in list merged with what workers report: reported versions are added, and every entry counts the
 /// online workers that report it.
 pub fn supported_software(reported: &[ReportedCapability]) -> Vec<SoftwareSupport> {
@@ -184,6 +198,13 @@ mod tests {
             assert!(!problem.message("Google").is_empty());
         }
         assert_eq!(OidcProblem::from_code("<script>"), None);
+    }
+
+    #[test]
+    fn reported_versions_are_shown_as_release_lines() {
+        assert_eq!(blender_release("4.2.3"), "4.2 LTS");
+        assert_eq!(blender_release("3.4.1"), "3.4");
+        assert_eq!(blender_release("5.0"), "5.0");
     }
 
     #[test]

@@ -69,8 +69,8 @@ impl AccountService for DbAccounts {
             oidc_provider: self.oidc_provider.clone().unwrap_or_else(|| "Google".to_string()),
             oidc_enabled: self.oidc_provider.is_some(),
             oidc_hint: self.oidc_provider.is_none().then(|| hint.to_string()),
-            // Workers report their Blender versions and engines once they register; until then, the built-in list.
-            software: supported_software(&[]),
+            // The agent's built-in list, extended and marked by what registered workers report.
+            software: supported_software(&self.db.reported_capabilities().await.map_err(to_app_error)?),
         })
     }
 }

@@ -1,6 +1,7 @@
 //! Reading nodes as their owners see them: status (with the sleep schedule applied), settings, hardware.
 
 use pictor_core::agent_protocol::Hardware;
+use pictor_core::signin::{blender_release, ReportedCapability};
 use pictor_core::workers::{NodeStatus, SleepSchedule, WorkerSettings, WorkerSummary};
 use sqlx::any::AnyRow;
 use sqlx::Row;
@@ -92,6 +93,32 @@ fn node_view(row: &AnyRow, now_ms: i64) -> Result<NodeView, sqlx::Error> {
 }
 
 impl Db {
+    /// Every Blender version and engine enabled workers reported, with whether the worker is online now
+    /// (for the sign-in page's "supported software").
+    pub async fn reported_capabilities(&self) -> Result<Vec<ReportedCapability>, DbError> {
+        let rows: Vec<(String, i64)> = sqlx::query_as(
+            "SELECT hardware_json, online FROM nodes
+             WHERE kind = 'worker' AND hardware_json IS NOT NULL AND deleted_at_ms IS NULL AND disabled_at_ms IS NULL",
+        )
+        .fetch_all(self.reader())
+        .await?;
+        let mut capabilities = Vec::new();
+        for (json, online) in rows {
+            let Ok(hardware) = serde_json::from_str::<Hardware>(&json) else { continue };
+            for blender in &hardware.blenders {
+                for engine in &blender.engines {
+                    capabilities.push(ReportedCapability {
+                        software: "Blender".to_string(),
+                        version: blender_release(&blender.version),
+                        engine: engine.clone(),
+                        online: online != 0,
+                    });
+                }
+            }
+        }
+        Ok(capabilities)
+    }
+
     /// The owner's nodes of one kind, newest first.
     pub async fn nodes_of(&self, owner: UserId, kind: NodeKind, now_ms: i64) -> Result<Vec<NodeView>, DbError> {
         let rows = sqlx::query(&format!(

@@ -84,6 +84,9 @@ async fn a_worker_registers_heartbeats_and_signs_off(backend: Backend) {
     assert_eq!(details["summary"]["benchmark_score"], 400);
     assert_eq!(details["hardware"]["blenders"][0]["version"], "3.4.1");
     assert_eq!(details["recent"][0]["cpu_percent"], 42.0, "the heartbeat's metrics are in the history");
+    let signin = app.get("/signin").await.text().await.expect("html");
+    assert!(signin.contains("Blender 3.4<") && signin.contains("Blender 4.2 LTS"), "reported and built-in: {signin}");
+    assert!(signin.contains(r#"class="engine online""#), "an engine with a worker online is marked: {signin}");
 
     assert_eq!(agent_post(&app, OFFLINE_PATH, Some(&token), json!(null)).await.status(), 204);
     assert_eq!(worker_status(&app, &cookie, id).await["summary"]["status"], "offline");
