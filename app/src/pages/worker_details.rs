@@ -121,6 +121,9 @@ pub fn WorkerDetailsPage() -> impl IntoView {
         {
             let id = loaded.summary.id;
             points.set(loaded.recent.iter().map(UtilisationPoint::from).collect());
+            let mut day_chart: crate::components::metrics_chart::ChartSlot = None;
+            let day: Vec<UtilisationPoint> = loaded.day.iter().map(UtilisationPoint::from).collect();
+            crate::components::metrics_chart::draw(&mut day_chart, "worker-day-chart", &day);
             let mut chart: crate::components::metrics_chart::ChartSlot = None;
             points.with_untracked(|points| crate::components::metrics_chart::draw(&mut chart, "worker-chart", points));
             crate::components::live_events::follow_events("worker", move |event| {
@@ -201,9 +204,12 @@ pub fn WorkerDetailsPage() -> impl IntoView {
                                         data-testid="worker-chart"
                                         data-points=move || points.with(Vec::len).to_string()
                                     ></div>
+                                    <h3>"Last 24 hours"</h3>
+                                    <div id="worker-day-chart" class="chart short" data-testid="worker-day-chart"></div>
                                     <p class="note">
                                         {format!(
-                                            "History kept: {} recent points; {} coarse points (15 min) for the last day.",
+                                            "History kept: {} points of 5 s for the last hour, {} points of 15 min for the last day \
+                                             (and 1-min points for a day, 15-min points for 30 days on the server).",
                                             details.recent.len(),
                                             details.day.len(),
                                         )}
