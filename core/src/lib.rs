@@ -4,6 +4,7 @@ pub mod accounts;
 pub mod agent_protocol;
 pub mod events;
 pub mod frames;
+pub mod jobs;
 pub mod network;
 pub mod sections;
 pub mod signin;

@@ -92,8 +92,9 @@ fn sigterm_stops_the_coordinator_cleanly() {
         .spawn()
         .expect("pictor starts");
     let started = std::time::Instant::now();
-    while std::net::TcpStream::connect(&address).is_err() {
-        assert!(started.elapsed() < std::time::Duration::from_secs(30), "coordinator never listened");
+    // The port is bound before start-up finishes: wait until it answers /healthz, not merely accepts.
+    while !answers_health(&address) {
+        assert!(started.elapsed() < std::time::Duration::from_secs(30), "coordinator never became healthy");
         std::thread::sleep(std::time::Duration::from_millis(50));
     }
     assert!(data.path().join("pictor.db").exists(), "the embedded database is created on first start");
@@ -102,4 +103,17 @@ fn sigterm_stops_the_coordinator_cleanly() {
     assert!(killed.success());
     let status = child.wait().expect("pictor exits");
     assert!(status.success(), "graceful shutdown exits 0, got {status}");
+}
+
+/// A plain HTTP/1.0 `GET /healthz` answered with 200.
+fn answers_health(address: &str) -> bool {
+    use std::io::{Read, Write};
+    let Ok(mut stream) = std::net::TcpStream::connect(address) else { return false };
+    let _ = stream.set_read_timeout(Some(std::time::Duration::from_secs(2)));
+    if stream.write_all(b"GET /healthz HTTP/1.0\r\nHost: localhost\r\n\r\n").is_err() {
+        return false;
+    }
+    let mut answer = String::new();
+    let _ = stream.read_to_string(&mut answer);
+    answer.starts_with("HTTP/1.0 200") || answer.starts_with("HTTP/1.1 200")
 }

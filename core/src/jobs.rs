@@ -1,0 +1,380 @@
+//! Render job specifications: what a creator asks for, validated field by field, and how a job splits into tasks.
+
+use serde::{Deserialize, Serialize};
+
+use crate::frames::FrameList;
+use crate::workers::parse_tags;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Engine {
+    Cycles,
+    Eevee,
+    Workbench,
+}
+
+impl Engine {
+    pub const ALL: [Engine; 3] = [Engine::Cycles, Engine::Eevee, Engine::Workbench];
+
+    pub fn label(self) -> &'static str {
+        match self {
+            Engine::Cycles => "Cycles",
+            Engine::Eevee => "EEVEE",
+            Engine::Workbench => "Workbench",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|engine| engine.label().eq_ignore_ascii_case(text.trim()))
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OutputFormat {
+    Png,
+    OpenExr,
+    Jpeg,
+}
+
+impl OutputFormat {
+    pub const ALL: [OutputFormat; 3] = [OutputFormat::Png, OutputFormat::OpenExr, OutputFormat::Jpeg];
+
+    pub fn label(self) -> &'static str {
+        match self {
+            OutputFormat::Png => "PNG",
+            OutputFormat::OpenExr => "OpenEXR",
+            OutputFormat::Jpeg => "JPEG",
+        }
+    }
+
+    /// Blender's `image_settings.file_format` value.
+    pub fn blender_name(self) -> &'static str {
+        match self {
+            OutputFormat::Png => "PNG",
+            OutputFormat::OpenExr => "OPEN_EXR",
+            OutputFormat::Jpeg => "JPEG",
+        }
+    }
+
+    pub fn extension(self) -> &'static str {
+        match self {
+            OutputFormat::Png => "png",
+            OutputFormat::OpenExr => "exr",
+            OutputFormat::Jpeg => "jpg",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|format| format.label().eq_ignore_ascii_case(text.trim()))
+    }
+}
+
+/// How urgent a job is: higher tiers are leased first and may pay workers more.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PriorityTier {
+    Economy,
+    Standard,
+    Priority,
+}
+
+impl PriorityTier {
+    pub const ALL: [PriorityTier; 3] = [PriorityTier::Economy, PriorityTier::Standard, PriorityTier::Priority];
+
+    pub fn label(self) -> &'static str {
+        match self {
+            PriorityTier::Economy => "Economy",
+            PriorityTier::Standard => "Standard",
+            PriorityTier::Priority => "Priority",
+        }
+    }
+
+    /// The highest worker price (micro-credits per render-minute) a job of this tier pays.
+    pub fn max_price_micro_per_minute(self) -> i64 {
+        match self {
+            PriorityTier::Economy => 200_000,
+            PriorityTier::Standard => 1_000_000,
+            PriorityTier::Priority => 5_000_000,
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|tier| tier.label().eq_ignore_ascii_case(text.trim()))
+    }
+}
+
+/// One rectangle of a single image split into tiles (Blender border render), in pixels from the bottom left, as
+/// Blender counts them; `max` ends are exclusive.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Tile {
+    pub index: u32,
+    pub min_x: u32,
+    pub max_x: u32,
+    pub min_y: u32,
+    pub max_y: u32,
+}
+
+/// Splits a `width`×`height` image into `count` tiles on a near-square grid that covers it exactly once.
+pub fn tiles(width: u32, height: u32, count: u32) -> Vec<Tile> {
+    let count = count.max(1);
+    let columns = (f64::from(count).sqrt().ceil() as u32).max(1);
+    let rows = count.div_ceil(columns);
+    let edge = |cells: u32, size: u32, i: u32| (u64::from(size) * u64::from(i) / u64::from(cells)) as u32;
+    let mut tiles = Vec::new();
+    for row in 0..rows {
+        // The last row takes what is left, so `count` need not fill the grid.
+        let in_row = if row + 1 == rows { count - columns * (rows - 1) } else { columns };
+        for column in 0..in_row {
+            tiles.push(Tile {
+                index: tiles.len() as u32,
+                min_x: edge(in_row, width, column),
+                max_x: edge(in_row, width, column + 1),
+                min_y: edge(rows, height, row),
+                max_y: edge(rows, height, row + 1),
+            });
+        }
+    }
+    tiles
+}
+
+/// A field the creator filled in wrongly, with what is wrong.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FieldError {
+    pub field: String,
+    pub message: String,
+}
+
+/// The new-job form as submitted (text fields, as typed).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JobForm {
+    pub name: String,
+    /// Frame list (`1-10,15`); ignored when `tiles` is set.
+    pub frames: String,
+    pub chunk_size: String,
+    /// Split one frame (the first of `frames`) into this many tiles instead; empty for an animation.
+    pub tiles: String,
+    pub resolution_x: String,
+    pub resolution_y: String,
+    pub resolution_percent: String,
+    pub samples: String,
+    pub engine: String,
+    pub format: String,
+    pub tier: String,
+    pub min_vram_gib: String,
+    pub gpu_model: String,
+    pub tags: String,
+}
+
+/// How the job is cut into tasks.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Split {
+    Frames { frames: Vec<i64>, chunk_size: u32 },
+    Tiles { frame: i64, tiles: u32 },
+}
+
+/// A validated job.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JobSpec {
+    pub name: String,
+    pub split: Split,
+    pub resolution_x: u32,
+    pub resolution_y: u32,
+    pub resolution_percent: u32,
+    pub samples: u32,
+    pub engine: Engine,
+    pub format: OutputFormat,
+    pub tier: PriorityTier,
+    pub min_vram_gib: u32,
+    pub gpu_model: Option<String>,
+    pub tags: Vec<String>,
+}
+
+impl JobSpec {
+    /// The image size Blender renders: resolution × percentage.
+    pub fn output_size(&self) -> (u32, u32) {
+        let scale = |size: u32| (u64::from(size) * u64::from(self.resolution_percent) / 100).max(1) as u32;
+        (scale(self.resolution_x), scale(self.resolution_y))
+    }
+
+    /// Frames per task, or the tiles, as the list of task payloads.
+    pub fn task_count(&self) -> usize {
+        match &self.split {
+            Split::Frames { frames, chunk_size } => frames.len().div_ceil(*chunk_size as usize),
+            Split::Tiles { tiles, .. } => *tiles as usize,
+        }
+    }
+}
+
+/// Reads a whole number within `range`, or says which field is wrong and why.
+fn number(field: &str, text: &str, range: std::ops::RangeInclusive<u32>, errors: &mut Vec<FieldError>) -> u32 {
+    match text.trim().parse::<u32>() {
+        Ok(value) if range.contains(&value) => value,
+        _ => {
+            errors.push(FieldError {
+                field: field.to_string(),
+                message: format!("must be a whole number from {} to {}", range.start(), range.end()),
+            });
+            *range.start()
+        }
+    }
+}
+
+impl JobForm {
+    /// Every field checked; all problems reported at once.
+    pub fn validate(&self) -> Result<JobSpec, Vec<FieldError>> {
+        let mut errors = Vec::new();
+        let mut fail = |field: &str, message: String| errors.push(FieldError { field: field.to_string(), message });
+        let name = self.name.trim().to_string();
+        if name.is_empty() || name.chars().count() > 120 || name.chars().any(char::is_control) {
+            fail("name", "give the job a name of at most 120 characters".into());
+        }
+        let frames = match FrameList::parse(&self.frames) {
+            Ok(frames) => Some(frames),
+            Err(error) => {
+                fail("frames", error.to_string());
+                None
+            }
+        };
+        let engine = Engine::parse(&self.engine);
+        if engine.is_none() {
+            fail("engine", "choose Cycles, EEVEE or Workbench".into());
+        }
+        let format = OutputFormat::parse(&self.format);
+        if format.is_none() {
+            fail("format", "choose PNG, OpenEXR or JPEG".into());
+        }
+        let tier = PriorityTier::parse(&self.tier);
+        if tier.is_none() {
+            fail("tier", "choose Economy, Standard or Priority".into());
+        }
+        let tags = parse_tags(&self.tags).unwrap_or_else(|message| {
+            fail("tags", message);
+            Vec::new()
+        });
+        let gpu_model = Some(self.gpu_model.trim().to_string()).filter(|model| !model.is_empty());
+        if gpu_model.as_ref().is_some_and(|model| model.chars().count() > 64) {
+            fail("gpu_model", "at most 64 characters".into());
+        }
+        let resolution_x = number("resolution_x", &self.resolution_x, 16..=16_384, &mut errors);
+        let resolution_y = number("resolution_y", &self.resolution_y, 16..=16_384, &mut errors);
+        let resolution_percent = number("resolution_percent", &self.resolution_percent, 1..=100, &mut errors);
+        let samples = number("samples", &self.samples, 1..=65_536, &mut errors);
+        let min_vram_gib = if self.min_vram_gib.trim().is_empty() {
+            0
+        } else {
+            number("min_vram_gib", &self.min_vram_gib, 0..=256, &mut errors)
+        };
+        let split = if self.tiles.trim().is_empty() {
+            let chunk_size = number("chunk_size", &self.chunk_size, 1..=1_000, &mut errors);
+            frames.map(|frames| Split::Frames { frames: frames.frames().to_vec(), chunk_size })
+        } else {
+            let tiles = number("tiles", &self.tiles, 2..=256, &mut errors);
+            match frames {
+                Some(frames) if frames.len() == 1 => Some(Split::Tiles { frame: frames.frames()[0], tiles }),
+                Some(_) => {
+                    errors.push(FieldError {
+                        field: "frames".into(),
+                        message: "a tiled render is one frame: give a single frame number".into(),
+                    });
+                    None
+                }
+                None => None,
+            }
+        };
+        match (split, engine, format, tier) {
+            (Some(split), Some(engine), Some(format), Some(tier)) if errors.is_empty() => Ok(JobSpec {
+                name,
+                split,
+                resolution_x,
+                resolution_y,
+                resolution_percent,
+                samples,
+                engine,
+                format,
+                tier,
+                min_vram_gib,
+                gpu_model,
+                tags,
+            }),
+            _ => Err(errors),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn form() -> JobForm {
+        JobForm {
+            name: "Spinning cube".into(),
+            frames: "1-10".into(),
+            chunk_size: "3".into(),
+            tiles: String::new(),
+            resolution_x: "1920".into(),
+            resolution_y: "1080".into(),
+            resolution_percent: "50".into(),
+            samples: "64".into(),
+            engine: "cycles".into(),
+            format: "PNG".into(),
+            tier: "standard".into(),
+            min_vram_gib: String::new(),
+            gpu_model: String::new(),
+            tags: "gpu".into(),
+        }
+    }
+
+    #[test]
+    fn a_good_form_becomes_a_job_split_into_chunks() {
+        let spec = form().validate().expect("valid");
+        assert_eq!(spec.split, Split::Frames { frames: (1..=10).collect(), chunk_size: 3 });
+        assert_eq!(spec.task_count(), 4);
+        assert_eq!(spec.output_size(), (960, 540));
+        assert_eq!((spec.engine, spec.format, spec.tier), (Engine::Cycles, OutputFormat::Png, PriorityTier::Standard));
+    }
+
+    #[test]
+    fn every_bad_field_is_named_at_once() {
+        let bad = JobForm {
+            name: " ".into(),
+            frames: "5-1".into(),
+            samples: "0".into(),
+            engine: "mantra".into(),
+            resolution_percent: "150".into(),
+            tags: "no/slash".into(),
+            ..form()
+        };
+        let errors = bad.validate().expect_err("invalid");
+        let fields: Vec<&str> = errors.iter().map(|error| error.field.as_str()).collect();
+        for field in ["name", "frames", "samples", "engine", "resolution_percent", "tags"] {
+            assert!(fields.contains(&field), "{field} missing from {errors:?}");
+        }
+    }
+
+    #[test]
+    fn a_tiled_job_renders_one_frame() {
+        let tiled = JobForm { frames: "7".into(), tiles: "4".into(), ..form() };
+        assert_eq!(tiled.validate().expect("valid").split, Split::Tiles { frame: 7, tiles: 4 });
+        let animation = JobForm { tiles: "4".into(), ..form() };
+        assert_eq!(animation.validate().expect_err("invalid")[0].field, "frames");
+    }
+
+    #[test]
+    fn tiles_cover_the_image_exactly_once() {
+        for (width, height, count) in [(960, 540, 4), (100, 100, 5), (17, 33, 7), (64, 64, 2)] {
+            let tiles = tiles(width, height, count);
+            assert_eq!(tiles.len() as u32, count);
+            let area: u64 = tiles.iter().map(|t| u64::from(t.max_x - t.min_x) * u64::from(t.max_y - t.min_y)).sum();
+            assert_eq!(area, u64::from(width) * u64::from(height), "{width}x{height}/{count}");
+            for (a, b) in tiles.iter().flat_map(|a| tiles.iter().map(move |b| (a, b))) {
+                let overlap = a.index != b.index
+                    && a.min_x < b.max_x
+                    && b.min_x < a.max_x
+                    && a.min_y < b.max_y
+                    && b.min_y < a.max_y;
+                assert!(!overlap, "{a:?} overlaps {b:?}");
+            }
+        }
+    }
+}
