@@ -1,4 +1,7 @@
 //! Worker Details: live status and utilisation, hardware, settings (price, sleep schedule, tags, region), token.
+// The settings server function takes the form's fields one by one (checkboxes are present only when ticked), and
+// `#[server]` generates a client twin of it that an item-level `allow` does not reach.
+#![allow(clippy::too_many_arguments)]
 
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -37,7 +40,6 @@ pub async fn delete_worker(worker: i64) -> Result<(), AppError> {
 }
 
 /// The settings form as the browser submits it: text fields and checkboxes (present only when ticked).
-#[allow(clippy::too_many_arguments)]
 #[server]
 pub async fn save_worker_settings(
     worker: i64,

@@ -9,6 +9,7 @@ pub mod node_views;
 pub mod nodes;
 pub mod oidc_logins;
 pub mod sessions;
+pub mod tasks;
 pub mod users;
 pub mod wallet_nonces;
 

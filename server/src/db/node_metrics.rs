@@ -63,7 +63,8 @@ impl Db {
         resolution_ms: i64,
         since_ms: i64,
     ) -> Result<Vec<MetricPoint>, DbError> {
-        let rows: Vec<(i64, f64, i64, i64, Option<f64>, Option<f64>)> = sqlx::query_as(
+        type Row = (i64, f64, i64, i64, Option<f64>, Option<f64>);
+        let rows: Vec<Row> = sqlx::query_as(
             "SELECT bucket_ms, cpu_percent, ram_used_bytes, ram_total_bytes, gpu_percent, gpu_temperature_c
              FROM node_metrics WHERE node_id = $1 AND resolution_ms = $2 AND bucket_ms >= $3 ORDER BY bucket_ms",
         )

@@ -57,7 +57,8 @@ impl LivenessChecker {
                         tracing::warn!(%error, "liveness sweep failed");
                     }
                     sweeps += 1;
-                    if sweeps % PRUNE_EVERY_SWEEPS == 0 {
+                    if sweeps >= PRUNE_EVERY_SWEEPS {
+                        sweeps = 0;
                         match self.db.prune_metrics(now).await {
                             Ok(removed) => tracing::debug!(removed, "old metric buckets pruned"),
                             Err(error) => tracing::warn!(%error, "pruning metrics failed"),

@@ -1,0 +1,422 @@
+//! Render jobs' tasks: creation, the lease query, and the one gateway through which a task's state changes.
+//!
+//! Every transition is `UPDATE … WHERE id = $task AND state = $expected AND attempt = $attempt [AND node_id = $node]`
+//! with the rows affected checked, so an agent whose lease expired and was taken over can never overwrite the new
+//! owner's result. Each attempt has its own row in `task_attempts` (who, when, outcome, log).
+
+use sqlx::Row;
+
+use super::nodes::NodeId;
+use super::users::UserId;
+use super::{Backend, Db, DbError};
+
+pub type JobId = i64;
+pub type TaskId = i64;
+
+/// A job to store with its tasks.
+#[derive(Clone, Debug)]
+pub struct NewJob {
+    pub owner: UserId,
+    pub name: String,
+    pub spec_json: String,
+    pub scene_key: String,
+    pub scene_sha256: String,
+    /// 0 economy, 1 standard, 2 priority: higher is leased first.
+    pub tier_rank: i64,
+    /// `cycles`, `eevee` or `workbench`.
+    pub engine: String,
+    pub max_price_micro_per_minute: i64,
+    pub min_vram_bytes: i64,
+    pub gpu_model: Option<String>,
+    pub tags: Vec<String>,
+    pub max_attempts: i64,
+    pub tasks: Vec<NewTask>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NewTask {
+    /// Comma-separated frame numbers.
+    pub frames: String,
+    pub tile_index: Option<i64>,
+}
+
+/// What the asking worker offers, from its registration and settings.
+#[derive(Clone, Debug, Default)]
+pub struct WorkerOffer {
+    pub node: NodeId,
+    /// Comma-separated lower-case engine names (`cycles,eevee,workbench`).
+    pub engines: String,
+    pub vram_bytes: i64,
+    /// The worker's GPU model names, joined.
+    pub gpu_models: String,
+    /// Comma-separated tags.
+    pub tags: String,
+    pub price_micro_per_minute: i64,
+}
+
+/// A task handed to a worker.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Lease {
+    pub task: TaskId,
+    pub job: JobId,
+    pub attempt: i64,
+    pub frames: String,
+    pub tile_index: Option<i64>,
+    pub expires_at_ms: i64,
+}
+
+/// Why a task transition did not happen.
+#[derive(Debug, thiserror::Error)]
+pub enum TaskError {
+    /// The task is no longer this attempt's: its lease expired and it was requeued or taken over, or it was
+    /// cancelled. The agent must drop its work.
+    #[error("this task's lease was lost (expired, taken over or cancelled)")]
+    LeaseLost,
+    #[error(transparent)]
+    Db(#[from] DbError),
+}
+
+impl From<sqlx::Error> for TaskError {
+    fn from(error: sqlx::Error) -> Self {
+        TaskError::Db(DbError::from(error))
+    }
+}
+
+/// A worker failing this many tasks of one job is not given that job's tasks again.
+pub const BLOCKLIST_AFTER_FAILURES: i64 = 3;
+
+/// The lease query: the best queued task this worker may take. One statement, documented where it lives:
+/// - the task is queued and its job is queued or active;
+/// - the worker has the job's engine, at least its VRAM, its GPU model (if it names one) and every tag it asks for;
+/// - the job's tier pays at least the worker's price;
+/// - the worker is not blocklisted for the job;
+/// - highest tier first, then the oldest job, then the lowest task id (frames in order).
+///
+/// Parameters: $1 engines, $2 VRAM, $3 GPU models, $4 price, $5 tags, $6 node.
+const BEST_TASK: &str = "
+    SELECT t.id FROM tasks t JOIN jobs j ON j.id = t.job_id
+    WHERE t.state = 'queued' AND j.state IN ('queued', 'active')
+      AND (',' || $1 || ',') LIKE ('%,' || j.engine || ',%')
+      AND j.min_vram_bytes <= $2
+      AND (j.gpu_model IS NULL OR lower($3) LIKE ('%' || lower(j.gpu_model) || '%'))
+      AND j.max_price_micro_per_minute >= $4
+      AND NOT EXISTS (SELECT 1 FROM job_tags jt
+                      WHERE jt.job_id = j.id AND (',' || $5 || ',') NOT LIKE ('%,' || jt.tag || ',%'))
+      AND NOT EXISTS (SELECT 1 FROM job_blocklist b
+                      WHERE b.job_id = j.id AND b.node_id = $6 AND b.failures >= $9)
+    ORDER BY j.tier_rank DESC, j.created_at_ms, j.id, t.id
+    LIMIT 1";
+
+impl Db {
+    /// Stores a job, its tags and its tasks in one transaction.
+    pub async fn create_job(&self, job: &NewJob, now_ms: i64) -> Result<JobId, DbError> {
+        let mut tx = self.writer().begin().await?;
+        let id: i64 = sqlx::query_scalar(
+            "INSERT INTO jobs (owner_id, name, state, created_at_ms, spec_json, scene_key, scene_sha256, tier_rank,
+                               engine, max_price_micro_per_minute, min_vram_bytes, gpu_model, max_attempts)
+             VALUES ($1, $2, 'queued', $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING id",
+        )
+        .bind(job.owner)
+        .bind(&job.name)
+        .bind(now_ms)
+        .bind(&job.spec_json)
+        .bind(&job.scene_key)
+        .bind(&job.scene_sha256)
+        .bind(job.tier_rank)
+        .bind(&job.engine)
+        .bind(job.max_price_micro_per_minute)
+        .bind(job.min_vram_bytes)
+        .bind(job.gpu_model.as_deref())
+        .bind(job.max_attempts)
+        .fetch_one(&mut *tx)
+        .await?;
+        for tag in &job.tags {
+            sqlx::query("INSERT INTO job_tags (job_id, tag) VALUES ($1, $2)")
+                .bind(id)
+                .bind(tag)
+                .execute(&mut *tx)
+                .await?;
+        }
+        for task in &job.tasks {
+            sqlx::query("INSERT INTO tasks (job_id, state, created_at_ms, frames, tile_index) VALUES ($1, 'queued', $2, $3, $4)")
+                .bind(id)
+                .bind(now_ms)
+                .bind(&task.frames)
+                .bind(task.tile_index)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(id)
+    }
+
+    /// Leases the best task for `offer` until `now_ms + lease_ms`, or `None` if nothing fits. On PostgreSQL the
+    /// candidate row is locked with `SKIP LOCKED`, so coordinator replicas never hand out one task twice; SQLite
+    /// has a single writer.
+    pub async fn lease_task(&self, offer: &WorkerOffer, now_ms: i64, lease_ms: i64) -> Result<Option<Lease>, DbError> {
+        let lock = match self.backend() {
+            Backend::Postgres => " FOR UPDATE OF t SKIP LOCKED",
+            Backend::Sqlite => "",
+        };
+        let claim = format!(
+            "UPDATE tasks SET state = 'leased', attempt = attempt + 1, node_id = $6, leased_at_ms = $7,
+                    lease_expires_at_ms = $8, progress_percent = 0
+             WHERE id = ({BEST_TASK}{lock}) AND state = 'queued'
+             RETURNING id, job_id, attempt, frames, tile_index"
+        );
+        let mut tx = self.writer().begin().await?;
+        let row = sqlx::query(&claim)
+            .bind(&offer.engines)
+            .bind(offer.vram_bytes)
+            .bind(&offer.gpu_models)
+            .bind(offer.price_micro_per_minute)
+            .bind(&offer.tags)
+            .bind(offer.node)
+            .bind(now_ms)
+            .bind(now_ms + lease_ms)
+            .bind(BLOCKLIST_AFTER_FAILURES)
+            .fetch_optional(&mut *tx)
+            .await?;
+        let Some(row) = row else { return Ok(None) };
+        let lease = Lease {
+            task: row.try_get("id")?,
+            job: row.try_get("job_id")?,
+            attempt: row.try_get("attempt")?,
+            frames: row.try_get("frames")?,
+            tile_index: row.try_get("tile_index")?,
+            expires_at_ms: now_ms + lease_ms,
+        };
+        sqlx::query("INSERT INTO task_attempts (task_id, attempt, node_id, started_at_ms) VALUES ($1, $2, $3, $4)")
+            .bind(lease.task)
+            .bind(lease.attempt)
+            .bind(offer.node)
+            .bind(now_ms)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("UPDATE jobs SET state = 'active' WHERE id = $1 AND state = 'queued'")
+            .bind(lease.job)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(Some(lease))
+    }
+
+    /// Keeps a lease alive and records progress; `LeaseLost` tells the agent to stop.
+    pub async fn extend_lease(
+        &self,
+        task: TaskId,
+        attempt: i64,
+        node: NodeId,
+        progress_percent: i64,
+        expires_at_ms: i64,
+    ) -> Result<(), TaskError> {
+        let result = sqlx::query(
+            "UPDATE tasks SET lease_expires_at_ms = $1, progress_percent = $2
+             WHERE id = $3 AND attempt = $4 AND node_id = $5 AND state = 'leased'",
+        )
+        .bind(expires_at_ms)
+        .bind(progress_percent.clamp(0, 100))
+        .bind(task)
+        .bind(attempt)
+        .bind(node)
+        .execute(self.writer())
+        .await?;
+        lease_held(result.rows_affected())
+    }
+
+    /// The agent uploaded this attempt's output. Completes the job when it was the last task.
+    pub async fn finish_task(
+        &self,
+        task: TaskId,
+        attempt: i64,
+        node: NodeId,
+        output_key: &str,
+        output_sha256: &str,
+        now_ms: i64,
+    ) -> Result<(), TaskError> {
+        let mut tx = self.writer().begin().await?;
+        let job: Option<i64> = sqlx::query_scalar(
+            "UPDATE tasks SET state = 'uploaded', output_key = $1, output_sha256 = $2, progress_percent = 100,
+                    finished_at_ms = $3, lease_expires_at_ms = NULL
+             WHERE id = $4 AND attempt = $5 AND node_id = $6 AND state = 'leased'
+             RETURNING job_id",
+        )
+        .bind(output_key)
+        .bind(output_sha256)
+        .bind(now_ms)
+        .bind(task)
+        .bind(attempt)
+        .bind(node)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(job) = job else { return Err(TaskError::LeaseLost) };
+        end_attempt(&mut tx, task, attempt, "uploaded", "", now_ms).await?;
+        sqlx::query(
+            "UPDATE jobs SET state = 'completed', finished_at_ms = $1
+             WHERE id = $2 AND state = 'active'
+               AND NOT EXISTS (SELECT 1 FROM tasks WHERE job_id = $2 AND state NOT IN ('uploaded', 'verified'))",
+        )
+        .bind(now_ms)
+        .bind(job)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// The agent reports this attempt failed: requeued while attempts remain, else failed (and the job with it).
+    /// The worker's failures on the job are counted toward the blocklist.
+    pub async fn fail_task(
+        &self,
+        task: TaskId,
+        attempt: i64,
+        node: NodeId,
+        error: &str,
+        now_ms: i64,
+    ) -> Result<(), TaskError> {
+        let mut tx = self.writer().begin().await?;
+        let job = give_back(&mut tx, task, attempt, Some(node), "failed", error, now_ms).await?;
+        sqlx::query(
+            "INSERT INTO job_blocklist (job_id, node_id, failures) VALUES ($1, $2, 1)
+             ON CONFLICT (job_id, node_id) DO UPDATE SET failures = job_blocklist.failures + 1",
+        )
+        .bind(job)
+        .bind(node)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// The timeout checker: every lease past its expiry is given back (requeued or failed). Returns the tasks.
+    pub async fn requeue_expired(&self, now_ms: i64) -> Result<Vec<TaskId>, DbError> {
+        let expired: Vec<(i64, i64)> = sqlx::query_as(
+            "SELECT id, attempt FROM tasks WHERE state = 'leased' AND lease_expires_at_ms < $1 ORDER BY id",
+        )
+        .bind(now_ms)
+        .fetch_all(self.reader())
+        .await?;
+        let mut requeued = Vec::new();
+        for (task, attempt) in expired {
+            let mut tx = self.writer().begin().await?;
+            // A heartbeat may have extended the lease since the read: the guarded update then changes nothing.
+            match give_back(&mut tx, task, attempt, None, "expired", "the lease expired", now_ms).await {
+                Ok(_) => {
+                    tx.commit().await?;
+                    requeued.push(task);
+                }
+                Err(TaskError::LeaseLost) => {}
+                Err(TaskError::Db(error)) => return Err(error),
+            }
+        }
+        Ok(requeued)
+    }
+
+    /// Cancels an owner's job: its queued and leased tasks are cancelled (agents learn it at their next lease
+    /// extension). Finished outputs stay.
+    pub async fn cancel_job(&self, owner: UserId, job: JobId, now_ms: i64) -> Result<(), DbError> {
+        let mut tx = self.writer().begin().await?;
+        let updated = sqlx::query(
+            "UPDATE jobs SET state = 'cancelled', finished_at_ms = $1
+             WHERE id = $2 AND owner_id = $3 AND state IN ('queued', 'active', 'paused')",
+        )
+        .bind(now_ms)
+        .bind(job)
+        .bind(owner)
+        .execute(&mut *tx)
+        .await?;
+        super::touched(updated, "running job")?;
+        sqlx::query(
+            "UPDATE task_attempts SET outcome = 'cancelled', ended_at_ms = $1
+             WHERE outcome = 'running' AND task_id IN (SELECT id FROM tasks WHERE job_id = $2 AND state = 'leased')",
+        )
+        .bind(now_ms)
+        .bind(job)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query(
+            "UPDATE tasks SET state = 'cancelled', lease_expires_at_ms = NULL
+             WHERE job_id = $1 AND state IN ('queued', 'leased')",
+        )
+        .bind(job)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+}
+
+fn lease_held(rows: u64) -> Result<(), TaskError> {
+    if rows == 0 {
+        return Err(TaskError::LeaseLost);
+    }
+    Ok(())
+}
+
+type Tx<'a> = sqlx::Transaction<'a, sqlx::Any>;
+
+async fn end_attempt(
+    tx: &mut Tx<'_>,
+    task: TaskId,
+    attempt: i64,
+    outcome: &str,
+    log: &str,
+    now_ms: i64,
+) -> Result<(), DbError> {
+    sqlx::query(
+        "UPDATE task_attempts SET outcome = $1, log = $2, ended_at_ms = $3
+         WHERE task_id = $4 AND attempt = $5 AND outcome = 'running'",
+    )
+    .bind(outcome)
+    .bind(log)
+    .bind(now_ms)
+    .bind(task)
+    .bind(attempt)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+/// Ends a leased attempt (`failed` or `expired`): back to the queue while attempts remain, else `failed`, which
+/// fails the job too. Returns the job. `node` guards reports from agents; the timeout checker passes `None`.
+async fn give_back(
+    tx: &mut Tx<'_>,
+    task: TaskId,
+    attempt: i64,
+    node: Option<NodeId>,
+    outcome: &str,
+    error: &str,
+    now_ms: i64,
+) -> Result<JobId, TaskError> {
+    let row: Option<(i64, String)> = sqlx::query_as(
+        "UPDATE tasks SET
+            state = CASE WHEN attempt < (SELECT max_attempts FROM jobs WHERE jobs.id = tasks.job_id)
+                         THEN 'queued' ELSE 'failed' END,
+            node_id = NULL, lease_expires_at_ms = NULL, progress_percent = 0, last_error = $1,
+            finished_at_ms = CASE WHEN attempt < (SELECT max_attempts FROM jobs WHERE jobs.id = tasks.job_id)
+                                  THEN NULL ELSE $2 END
+         WHERE id = $3 AND attempt = $4 AND state = 'leased' AND ($5 IS NULL OR node_id = $5)
+         RETURNING job_id, state",
+    )
+    .bind(error)
+    .bind(now_ms)
+    .bind(task)
+    .bind(attempt)
+    .bind(node)
+    .fetch_optional(&mut **tx)
+    .await?;
+    let Some((job, state)) = row else { return Err(TaskError::LeaseLost) };
+    end_attempt(tx, task, attempt, outcome, error, now_ms).await?;
+    if state == "failed" {
+        sqlx::query("UPDATE jobs SET state = 'failed', finished_at_ms = $1 WHERE id = $2 AND state = 'active'")
+            .bind(now_ms)
+            .bind(job)
+            .execute(&mut **tx)
+            .await?;
+    }
+    Ok(job)
+}
+
+#[cfg(test)]
+#[path = "tasks_tests.rs"]
+mod tests;

@@ -1,0 +1,210 @@
+//! Tests of the task gateway and the lease query, on SQLite and PostgreSQL.
+
+use super::*;
+use crate::db::nodes::NodeKind;
+
+const NOW: i64 = 1_800_000_000_000;
+const LEASE: i64 = 30_000;
+
+fn job(owner: UserId, name: &str, tier_rank: i64, tasks: usize) -> NewJob {
+    NewJob {
+        owner,
+        name: name.into(),
+        spec_json: "{}".into(),
+        scene_key: format!("scenes/{name}.blend"),
+        scene_sha256: "00".into(),
+        tier_rank,
+        engine: "cycles".into(),
+        max_price_micro_per_minute: 1_000_000,
+        min_vram_bytes: 0,
+        gpu_model: None,
+        tags: vec![],
+        max_attempts: 3,
+        tasks: (1..=tasks).map(|frame| NewTask { frames: frame.to_string(), tile_index: None }).collect(),
+    }
+}
+
+fn offer(node: NodeId) -> WorkerOffer {
+    WorkerOffer { node, engines: "cycles,eevee,workbench".into(), ..WorkerOffer::default() }
+}
+
+async fn setup(db: &Db) -> (UserId, NodeId, NodeId) {
+    let owner = db.create_user("Ada", NOW).await.expect("user");
+    let a = db.create_node(owner, NodeKind::Worker, "a", NOW).await.expect("node");
+    let b = db.create_node(owner, NodeKind::Worker, "b", NOW).await.expect("node");
+    (owner, a, b)
+}
+
+async fn state_of(db: &Db, task: TaskId) -> (String, i64) {
+    sqlx::query_as("SELECT state, attempt FROM tasks WHERE id = $1")
+        .bind(task)
+        .fetch_one(db.reader())
+        .await
+        .expect("task")
+}
+
+async fn job_state(db: &Db, job: JobId) -> String {
+    sqlx::query_scalar("SELECT state FROM jobs WHERE id = $1").bind(job).fetch_one(db.reader()).await.expect("job")
+}
+
+async fn leases_go_to_the_highest_tier_then_the_oldest_job_each_task_once(db: Db) {
+    let (owner, a, b) = setup(&db).await;
+    let old = db.create_job(&job(owner, "old", 1, 2), NOW).await.expect("job");
+    let _new = db.create_job(&job(owner, "new", 1, 1), NOW + 1).await.expect("job");
+    let urgent = db.create_job(&job(owner, "urgent", 2, 1), NOW + 2).await.expect("job");
+    let first = db.lease_task(&offer(a), NOW, LEASE).await.expect("lease").expect("a task");
+    assert_eq!((first.job, first.attempt, first.frames.as_str()), (urgent, 1, "1"));
+    let second = db.lease_task(&offer(b), NOW, LEASE).await.expect("lease").expect("a task");
+    let third = db.lease_task(&offer(a), NOW, LEASE).await.expect("lease").expect("a task");
+    assert_eq!((second.job, third.job), (old, old), "then the oldest job, in frame order");
+    assert_eq!((second.frames.as_str(), third.frames.as_str()), ("1", "2"));
+    assert_eq!(job_state(&db, old).await, "active");
+    let attempts: i64 =
+        sqlx::query_scalar("SELECT COUNT(*) FROM task_attempts").fetch_one(db.reader()).await.expect("n");
+    assert_eq!(attempts, 3, "one attempt row per lease");
+}
+
+async fn a_worker_gets_only_jobs_it_can_render(db: Db) {
+    let (owner, a, _) = setup(&db).await;
+    let picky = NewJob {
+        engine: "eevee".into(),
+        min_vram_bytes: 8 << 30,
+        gpu_model: Some("RTX 4090".into()),
+        tags: vec!["studio".into()],
+        max_price_micro_per_minute: 500_000,
+        ..job(owner, "picky", 1, 1)
+    };
+    db.create_job(&picky, NOW).await.expect("job");
+    let able = WorkerOffer {
+        node: a,
+        engines: "cycles,eevee".into(),
+        vram_bytes: 24 << 30,
+        gpu_models: "NVIDIA GeForce RTX 4090".into(),
+        tags: "fast,studio".into(),
+        price_micro_per_minute: 400_000,
+    };
+    for (why, unable) in [
+        ("engine", WorkerOffer { engines: "cycles".into(), ..able.clone() }),
+        ("vram", WorkerOffer { vram_bytes: 4 << 30, ..able.clone() }),
+        ("gpu model", WorkerOffer { gpu_models: "RTX 3060".into(), ..able.clone() }),
+        ("tags", WorkerOffer { tags: "fast".into(), ..able.clone() }),
+        ("price", WorkerOffer { price_micro_per_minute: 600_000, ..able.clone() }),
+    ] {
+        assert_eq!(db.lease_task(&unable, NOW, LEASE).await.expect("lease"), None, "{why}");
+    }
+    assert!(db.lease_task(&able, NOW, LEASE).await.expect("lease").is_some());
+}
+
+async fn a_taken_over_lease_cannot_overwrite_the_new_result(db: Db) {
+    let (owner, a, b) = setup(&db).await;
+    let job_id = db.create_job(&job(owner, "one", 1, 1), NOW).await.expect("job");
+    let stale = db.lease_task(&offer(a), NOW, LEASE).await.expect("lease").expect("task");
+    assert_eq!(db.requeue_expired(NOW + LEASE + 1).await.expect("sweep"), vec![stale.task]);
+    let fresh = db.lease_task(&offer(b), NOW + LEASE + 2, LEASE).await.expect("lease").expect("task");
+    assert_eq!((fresh.task, fresh.attempt), (stale.task, 2));
+    let late = db.finish_task(stale.task, stale.attempt, a, "outputs/stale.png", "aa", NOW + LEASE + 3).await;
+    assert!(matches!(late, Err(TaskError::LeaseLost)), "{late:?}");
+    assert!(matches!(
+        db.extend_lease(stale.task, stale.attempt, a, 50, NOW + 2 * LEASE).await,
+        Err(TaskError::LeaseLost)
+    ));
+    db.finish_task(fresh.task, fresh.attempt, b, "outputs/fresh.png", "bb", NOW + LEASE + 4).await.expect("finish");
+    let output: String = sqlx::query_scalar("SELECT output_key FROM tasks WHERE id = $1")
+        .bind(fresh.task)
+        .fetch_one(db.reader())
+        .await
+        .expect("row");
+    assert_eq!(output, "outputs/fresh.png");
+    assert_eq!(job_state(&db, job_id).await, "completed", "the last task finished the job");
+    let outcomes: Vec<String> = sqlx::query_scalar("SELECT outcome FROM task_attempts ORDER BY attempt")
+        .fetch_all(db.reader())
+        .await
+        .expect("rows");
+    assert_eq!(outcomes, vec!["expired", "uploaded"]);
+}
+
+async fn expired_leases_requeue_until_attempts_run_out_then_the_job_fails(db: Db) {
+    let (owner, a, _) = setup(&db).await;
+    let job_id = db.create_job(&job(owner, "doomed", 1, 1), NOW).await.expect("job");
+    let mut now = NOW;
+    for attempt in 1..=3 {
+        let lease = db.lease_task(&offer(a), now, LEASE).await.expect("lease").expect("task");
+        assert_eq!(lease.attempt, attempt);
+        // A heartbeat keeps it alive once; then it lapses.
+        db.extend_lease(lease.task, lease.attempt, a, 10, now + 2 * LEASE).await.expect("extend");
+        assert!(db.requeue_expired(now + LEASE + 1).await.expect("sweep").is_empty(), "extended");
+        now += 2 * LEASE + 1;
+        assert_eq!(db.requeue_expired(now).await.expect("sweep"), vec![lease.task]);
+    }
+    let task: TaskId = sqlx::query_scalar("SELECT id FROM tasks").fetch_one(db.reader()).await.expect("task");
+    assert_eq!(state_of(&db, task).await, ("failed".to_string(), 3));
+    assert_eq!(job_state(&db, job_id).await, "failed");
+    assert_eq!(db.lease_task(&offer(a), now, LEASE).await.expect("lease"), None);
+}
+
+async fn three_failures_blocklist_a_worker_for_that_job_only(db: Db) {
+    let (owner, a, b) = setup(&db).await;
+    let job_id = db.create_job(&NewJob { max_attempts: 10, ..job(owner, "flaky", 1, 1) }, NOW).await.expect("job");
+    let other = db.create_job(&job(owner, "other", 0, 1), NOW).await.expect("job");
+    for _ in 0..3 {
+        let lease = db.lease_task(&offer(a), NOW, LEASE).await.expect("lease").expect("task");
+        assert_eq!(lease.job, job_id);
+        db.fail_task(lease.task, lease.attempt, a, "Blender crashed", NOW).await.expect("fail");
+    }
+    let next = db.lease_task(&offer(a), NOW, LEASE).await.expect("lease").expect("task");
+    assert_eq!(next.job, other, "blocklisted for the flaky job, not for others");
+    let rescue = db.lease_task(&offer(b), NOW, LEASE).await.expect("lease").expect("task");
+    assert_eq!((rescue.job, rescue.attempt), (job_id, 4), "another worker takes it over");
+    let wrong_node = db.fail_task(rescue.task, rescue.attempt, a, "not mine", NOW).await;
+    assert!(matches!(wrong_node, Err(TaskError::LeaseLost)), "only the lease holder may report");
+}
+
+async fn cancelling_stops_leases_and_hands_out_nothing_more(db: Db) {
+    let (owner, a, b) = setup(&db).await;
+    let job_id = db.create_job(&job(owner, "cancel me", 1, 3), NOW).await.expect("job");
+    let lease = db.lease_task(&offer(a), NOW, LEASE).await.expect("lease").expect("task");
+    let stranger = db.create_user("Mallory", NOW).await.expect("user");
+    assert!(matches!(db.cancel_job(stranger, job_id, NOW).await, Err(DbError::NotFound(_))));
+    db.cancel_job(owner, job_id, NOW).await.expect("cancel");
+    assert_eq!(job_state(&db, job_id).await, "cancelled");
+    assert!(matches!(db.extend_lease(lease.task, lease.attempt, a, 50, NOW + LEASE).await, Err(TaskError::LeaseLost)));
+    assert_eq!(db.lease_task(&offer(b), NOW, LEASE).await.expect("lease"), None);
+}
+
+async fn concurrent_workers_never_share_a_task(db: Db) {
+    let owner = db.create_user("Ada", NOW).await.expect("user");
+    db.create_job(&job(owner, "many", 1, 40), NOW).await.expect("job");
+    let mut nodes = Vec::new();
+    for index in 0..8 {
+        nodes.push(db.create_node(owner, NodeKind::Worker, &format!("w{index}"), NOW).await.expect("node"));
+    }
+    let mut handles = Vec::new();
+    for node in nodes {
+        let db = db.clone();
+        handles.push(tokio::spawn(async move {
+            let mut mine = Vec::new();
+            while let Some(lease) = db.lease_task(&offer(node), NOW, LEASE).await.expect("lease") {
+                mine.push(lease.task);
+            }
+            mine
+        }));
+    }
+    let mut all = Vec::new();
+    for handle in handles {
+        all.extend(handle.await.expect("joined"));
+    }
+    let count = all.len();
+    all.sort();
+    all.dedup();
+    assert_eq!((count, all.len()), (40, 40), "every task leased exactly once");
+}
+
+crate::both_backends!(
+    leases_go_to_the_highest_tier_then_the_oldest_job_each_task_once,
+    a_worker_gets_only_jobs_it_can_render,
+    a_taken_over_lease_cannot_overwrite_the_new_result,
+    expired_leases_requeue_until_attempts_run_out_then_the_job_fails,
+    three_failures_blocklist_a_worker_for_that_job_only,
+    cancelling_stops_leases_and_hands_out_nothing_more,
+    concurrent_workers_never_share_a_task,
+);
