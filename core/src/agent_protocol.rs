@@ -15,6 +15,36 @@ pub const HEARTBEAT_PATH: &str = "/api/agent/v1/heartbeat";
 /// `POST` (empty body) → 204: the agent is shutting down cleanly.
 pub const OFFLINE_PATH: &str = "/api/agent/v1/offline";
 
+/// `POST` [`LeaseRequest`] → 200 [`TaskAssignment`], or 204 when no task fits within `wait_ms` (long poll).
+pub const LEASE_PATH: &str = "/api/agent/v1/lease";
+
+/// `GET` → the job's `.blend`, streamed, with its SHA-256 in the `x-pictor-sha256` header (agents cache by it).
+pub fn scene_path(job_id: i64) -> String {
+    format!("/api/agent/v1/jobs/{job_id}/scene")
+}
+
+/// `POST` [`ProgressReport`] → 200 [`ProgressAnswer`]; keeps the lease alive. 409 when the lease was lost
+/// (expired and taken over, or the job cancelled): stop rendering and drop the work.
+pub fn progress_path(task_id: i64) -> String {
+    format!("/api/agent/v1/tasks/{task_id}/progress")
+}
+
+/// `PUT` the rendered image of one frame of the task (raw body, `x-pictor-sha256` header, `?attempt=N`) → 204;
+/// 409 when the lease was lost, 400 when the hash does not match the body.
+pub fn output_path(task_id: i64, frame: i64, attempt: i64) -> String {
+    format!("/api/agent/v1/tasks/{task_id}/frames/{frame}?attempt={attempt}")
+}
+
+/// `POST` [`DoneReport`] → 204 once every frame's output is uploaded; 409 when the lease was lost.
+pub fn done_path(task_id: i64) -> String {
+    format!("/api/agent/v1/tasks/{task_id}/done")
+}
+
+/// `POST` [`FailureReport`] → 204: the attempt failed (Blender error); the task is retried elsewhere.
+pub fn fail_path(task_id: i64) -> String {
+    format!("/api/agent/v1/tasks/{task_id}/fail")
+}
+
 /// A node is offline after this many heartbeat intervals without one.
 pub const MISSED_HEARTBEATS_OFFLINE: u64 = 3;
 /// The heartbeat interval the coordinator asks for unless configured otherwise.
@@ -162,6 +192,77 @@ pub struct HeartbeatResponse {
     /// Inside the worker's sleep schedule: take no work.
     pub asleep: bool,
     pub heartbeat_interval_ms: u64,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LeaseRequest {
+    /// How long the coordinator may hold the request open waiting for work (capped by the coordinator).
+    pub wait_ms: u64,
+}
+
+/// How to render: the job's settings, applied by the agent's settings script before rendering.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RenderSettings {
+    /// `CYCLES`, `BLENDER_EEVEE` / `BLENDER_EEVEE_NEXT` (the agent picks for its Blender), `BLENDER_WORKBENCH`.
+    pub engine: String,
+    /// Blender's `image_settings.file_format`: `PNG`, `OPEN_EXR`, `JPEG`.
+    pub file_format: String,
+    /// File extension of the outputs: `png`, `exr`, `jpg`.
+    pub extension: String,
+    pub resolution_x: u32,
+    pub resolution_y: u32,
+    pub resolution_percent: u32,
+    pub samples: u32,
+}
+
+/// A border region (pixels from the bottom left, `max` exclusive) for a tile of a single image.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TileRegion {
+    pub min_x: u32,
+    pub max_x: u32,
+    pub min_y: u32,
+    pub max_y: u32,
+}
+
+/// A leased task: what to render, how, and until when the lease holds without progress reports.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TaskAssignment {
+    pub task_id: i64,
+    pub job_id: i64,
+    pub attempt: i64,
+    pub frames: Vec<i64>,
+    pub tile: Option<TileRegion>,
+    pub settings: RenderSettings,
+    pub scene_sha256: String,
+    /// Report progress at least this often to keep the lease.
+    pub lease_ms: u64,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProgressReport {
+    pub attempt: i64,
+    /// 0–100 over the whole task.
+    pub percent: u8,
+    /// The last lines of Blender's output, for the job page.
+    pub log_tail: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProgressAnswer {
+    pub lease_ms: u64,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DoneReport {
+    pub attempt: i64,
+    pub log_tail: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FailureReport {
+    pub attempt: i64,
+    pub error: String,
+    pub log_tail: String,
 }
 
 /// The body of every error answer.
