@@ -302,6 +302,40 @@ impl JobForm {
     }
 }
 
+/// A job in its owner's list.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JobSummary {
+    pub id: i64,
+    pub name: String,
+    /// queued, active, paused, completed, failed, cancelled.
+    pub state: String,
+    pub created_at_ms: i64,
+    pub tasks_total: i64,
+    pub tasks_done: i64,
+    pub tasks_failed: i64,
+}
+
+/// One task of a job as the job page shows it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TaskView {
+    pub id: i64,
+    pub frames: String,
+    pub tile_index: Option<i64>,
+    pub state: String,
+    pub attempt: i64,
+    pub progress_percent: i64,
+    pub node_id: Option<i64>,
+    pub last_error: Option<String>,
+}
+
+/// A job with its tasks.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JobDetails {
+    pub summary: JobSummary,
+    pub spec: JobSpec,
+    pub tasks: Vec<TaskView>,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -37,6 +37,10 @@ pub struct Config {
     pub session_hours: u64,
     /// How often agents send a heartbeat; a node is offline after three missed ones.
     pub heartbeat_interval_ms: u64,
+    /// Largest `.blend` accepted, in bytes.
+    pub max_scene_bytes: u64,
+    /// How long a task's lease lasts without a progress report from its agent.
+    pub task_lease_ms: u64,
     /// Sign-in with Google or any OpenID Connect provider.
     pub oidc: OidcConfig,
 }
@@ -80,6 +84,8 @@ impl Default for Config {
             aptos_chain_id: 1,
             session_hours: 24 * 30,
             heartbeat_interval_ms: pictor_core::agent_protocol::DEFAULT_HEARTBEAT_INTERVAL_MS,
+            max_scene_bytes: 2 << 30,
+            task_lease_ms: 60_000,
             oidc: OidcConfig::default(),
         }
     }
@@ -102,6 +108,8 @@ pub enum ConfigError {
     BadSessionHours(u64),
     #[error("heartbeat_interval_ms must be between 200 and 60000, got {0}")]
     BadHeartbeatInterval(u64),
+    #[error("task_lease_ms must be between 1000 and 3600000, got {0}")]
+    BadTaskLease(u64),
     #[error("oidc.client_id and oidc.client_secret must be set together (one of them is missing)")]
     OidcIncomplete,
 }
@@ -145,6 +153,9 @@ impl Config {
         }
         if !(200..=60_000).contains(&self.heartbeat_interval_ms) {
             return Err(ConfigError::BadHeartbeatInterval(self.heartbeat_interval_ms));
+        }
+        if !(1_000..=3_600_000).contains(&self.task_lease_ms) {
+            return Err(ConfigError::BadTaskLease(self.task_lease_ms));
         }
         if self.oidc.client_id.is_some() != self.oidc.client_secret.is_some() {
             return Err(ConfigError::OidcIncomplete);

@@ -9,6 +9,7 @@ pub mod db;
 pub mod events;
 pub mod metrics;
 pub mod nodes;
+pub mod render;
 pub mod startup;
 pub mod state;
 pub mod storage;

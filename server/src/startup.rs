@@ -84,10 +84,14 @@ impl Application {
             auth,
             oidc,
             heartbeat_interval_ms: config.heartbeat_interval_ms,
+            max_scene_bytes: config.max_scene_bytes,
+            task_lease_ms: config.task_lease_ms,
+            work_available: Arc::new(tokio::sync::Notify::new()),
         };
         let router = crate::api::router(state.clone());
         tracing::info!(%address, database = state.db.backend().name(), "coordinator ready");
-        let liveness = LivenessChecker::new(state.db.clone(), state.bus.clone(), config.heartbeat_interval_ms);
+        let liveness = LivenessChecker::new(state.db.clone(), state.bus.clone(), config.heartbeat_interval_ms)
+            .with_work_signal(state.work_available.clone());
         Ok(Self { listener, router, state, sampler, liveness, address })
     }
 

@@ -27,4 +27,10 @@ pub struct AppState {
     pub oidc: Option<Arc<OidcProvider>>,
     /// The heartbeat interval agents are told to keep.
     pub heartbeat_interval_ms: u64,
+    #[from_ref(skip)]
+    pub max_scene_bytes: u64,
+    #[from_ref(skip)]
+    pub task_lease_ms: u64,
+    /// Woken when tasks become available (new job, requeue), so long-polling agents answer at once.
+    pub work_available: Arc<tokio::sync::Notify>,
 }

@@ -55,3 +55,15 @@ CREATE TABLE job_blocklist (
 ALTER TABLE nodes ADD COLUMN engines TEXT NOT NULL DEFAULT '';
 ALTER TABLE nodes ADD COLUMN vram_bytes BIGINT NOT NULL DEFAULT 0;
 ALTER TABLE nodes ADD COLUMN gpu_models TEXT NOT NULL DEFAULT '';
+
+-- Each frame a task's attempt rendered, as uploaded (a task may cover several frames).
+CREATE TABLE task_outputs (
+    task_id       BIGINT NOT NULL REFERENCES tasks (id) ON DELETE CASCADE,
+    attempt       BIGINT NOT NULL,
+    frame         BIGINT NOT NULL,
+    object_key    TEXT    NOT NULL,
+    sha256        TEXT    NOT NULL,
+    bytes         BIGINT NOT NULL,
+    created_at_ms BIGINT NOT NULL,
+    PRIMARY KEY (task_id, attempt, frame)
+);

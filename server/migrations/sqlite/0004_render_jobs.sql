@@ -55,3 +55,15 @@ CREATE TABLE job_blocklist (
 ALTER TABLE nodes ADD COLUMN engines TEXT NOT NULL DEFAULT '';
 ALTER TABLE nodes ADD COLUMN vram_bytes INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE nodes ADD COLUMN gpu_models TEXT NOT NULL DEFAULT '';
+
+-- Each frame a task's attempt rendered, as uploaded (a task may cover several frames).
+CREATE TABLE task_outputs (
+    task_id       INTEGER NOT NULL REFERENCES tasks (id) ON DELETE CASCADE,
+    attempt       INTEGER NOT NULL,
+    frame         INTEGER NOT NULL,
+    object_key    TEXT    NOT NULL,
+    sha256        TEXT    NOT NULL,
+    bytes         INTEGER NOT NULL,
+    created_at_ms INTEGER NOT NULL,
+    PRIMARY KEY (task_id, attempt, frame)
+);

@@ -20,7 +20,9 @@ pub fn router(state: AppState) -> Router {
         .merge(crate::auth::routes::router())
         .merge(crate::auth::oidc_routes::router())
         .merge(crate::nodes::agent_api::router())
-        .merge(workers::router());
+        .merge(workers::router())
+        .merge(crate::render::jobs_api::router())
+        .merge(crate::render::agent_tasks::router());
     dashboard::mount(api, &state)
         .layer(axum::middleware::from_fn_with_state(state.clone(), crate::auth::guard::guard))
         .layer(axum::middleware::from_fn_with_state(state.metrics.clone(), crate::metrics::count_requests))

@@ -2,6 +2,7 @@
 
 pub mod accounts;
 pub mod api_keys;
+pub mod jobs;
 pub mod network;
 pub mod node_liveness;
 pub mod node_metrics;

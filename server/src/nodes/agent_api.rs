@@ -139,6 +139,17 @@ fn metric_point(metrics: &LiveMetrics, at_ms: i64) -> Result<MetricPoint, AgentA
     })
 }
 
+/// What the lease query matches on: engine names (lower case, from every Blender), the largest VRAM, GPU models.
+fn capabilities(hardware: &Hardware) -> (String, i64, String) {
+    let mut engines: Vec<String> =
+        hardware.blenders.iter().flat_map(|blender| blender.engines.iter().map(|e| e.to_ascii_lowercase())).collect();
+    engines.sort();
+    engines.dedup();
+    let vram = hardware.gpus.iter().map(|gpu| gpu.vram_bytes).max().unwrap_or(0);
+    let models: Vec<&str> = hardware.gpus.iter().map(|gpu| gpu.model.as_str()).collect();
+    (engines.join(","), i64::try_from(vram).unwrap_or(i64::MAX), models.join(" | "))
+}
+
 fn live_status(node: &crate::db::nodes::TokenNode, now: i64) -> NodeStatus {
     if node.sleep.is_asleep(now) {
         NodeStatus::Asleep
@@ -169,7 +180,9 @@ async fn register(
         .register_node(node.id, &request.agent_version, &hardware_json, score, interval, now)
         .await
         .map_err(gone_if_missing)?;
-    tracing::info!(node = node.id, name = %node.name, "node registered");
+    let (engines, vram, gpu_models) = capabilities(&request.hardware);
+    state.db.set_node_capabilities(node.id, &engines, vram, &gpu_models).await?;
+    tracing::info!(node = node.id, name = %node.name, %engines, "node registered");
     state.bus.publish(Event::Worker(WorkerLive {
         node_id: node.id,
         owner_id: node.owner,

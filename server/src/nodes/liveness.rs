@@ -19,6 +19,7 @@ pub struct LivenessChecker {
     db: Db,
     bus: EventBus,
     interval: Duration,
+    work_available: Option<std::sync::Arc<tokio::sync::Notify>>,
 }
 
 impl LivenessChecker {
@@ -26,11 +27,24 @@ impl LivenessChecker {
     /// the third missed heartbeat.
     pub fn new(db: Db, bus: EventBus, heartbeat_interval_ms: u64) -> Self {
         let interval = Duration::from_millis((heartbeat_interval_ms / 2).clamp(100, 1_000));
-        Self { db, bus, interval }
+        Self { db, bus, interval, work_available: None }
+    }
+
+    /// Also requeues expired task leases, waking agents waiting for work.
+    pub fn with_work_signal(mut self, work_available: std::sync::Arc<tokio::sync::Notify>) -> Self {
+        self.work_available = Some(work_available);
+        self
     }
 
     /// One sweep at `now_ms`; returns how many nodes went offline.
     pub async fn sweep_once(&self, now_ms: i64) -> Result<usize, DbError> {
+        let requeued = self.db.requeue_expired(now_ms).await?;
+        if !requeued.is_empty() {
+            tracing::info!(tasks = ?requeued, "task leases expired: requeued");
+            if let Some(work) = &self.work_available {
+                work.notify_waiters();
+            }
+        }
         let changes = self.db.sweep_silent_nodes(now_ms).await?;
         for change in &changes {
             tracing::info!(node = change.node, "node missed its heartbeats: offline");

@@ -9,3 +9,4 @@ mod health;
 mod helpers;
 mod oidc;
 mod pages;
+mod render_api;

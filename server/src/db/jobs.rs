@@ -1,0 +1,221 @@
+//! Reading render jobs (lists, details, what an agent needs) and recording uploaded frames.
+
+use pictor_core::jobs::{JobDetails, JobSpec, JobSummary, TaskView};
+use sqlx::Row;
+
+use super::nodes::NodeId;
+use super::tasks::{JobId, TaskError, TaskId, WorkerOffer};
+use super::users::UserId;
+use super::{Db, DbError};
+
+/// What an agent needs to render a job's task.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct JobRenderInfo {
+    pub spec_json: String,
+    pub scene_key: String,
+    pub scene_sha256: String,
+}
+
+const SUMMARY: &str = "SELECT j.id, j.name, j.state, j.created_at_ms,
+        (SELECT COUNT(*) FROM tasks t WHERE t.job_id = j.id) AS tasks_total,
+        (SELECT COUNT(*) FROM tasks t WHERE t.job_id = j.id AND t.state IN ('uploaded', 'verified')) AS tasks_done,
+        (SELECT COUNT(*) FROM tasks t WHERE t.job_id = j.id AND t.state = 'failed') AS tasks_failed
+    FROM jobs j";
+
+fn summary(row: &sqlx::any::AnyRow) -> Result<JobSummary, sqlx::Error> {
+    Ok(JobSummary {
+        id: row.try_get("id")?,
+        name: row.try_get("name")?,
+        state: row.try_get("state")?,
+        created_at_ms: row.try_get("created_at_ms")?,
+        tasks_total: row.try_get("tasks_total")?,
+        tasks_done: row.try_get("tasks_done")?,
+        tasks_failed: row.try_get("tasks_failed")?,
+    })
+}
+
+impl Db {
+    /// The owner's jobs, newest first.
+    pub async fn jobs_of(&self, owner: UserId) -> Result<Vec<JobSummary>, DbError> {
+        let rows = sqlx::query(&format!("{SUMMARY} WHERE j.owner_id = $1 ORDER BY j.id DESC LIMIT 200"))
+            .bind(owner)
+            .fetch_all(self.reader())
+            .await?;
+        Ok(rows.iter().map(summary).collect::<Result<_, _>>()?)
+    }
+
+    /// One of the owner's jobs with its tasks.
+    pub async fn job_of(&self, owner: UserId, job: JobId) -> Result<Option<JobDetails>, DbError> {
+        let Some(row) = sqlx::query(&format!("{SUMMARY} WHERE j.id = $1 AND j.owner_id = $2"))
+            .bind(job)
+            .bind(owner)
+            .fetch_optional(self.reader())
+            .await?
+        else {
+            return Ok(None);
+        };
+        let spec_json: String =
+            sqlx::query_scalar("SELECT spec_json FROM jobs WHERE id = $1").bind(job).fetch_one(self.reader()).await?;
+        let spec: JobSpec = serde_json::from_str(&spec_json).map_err(|_| DbError::Conflict("unreadable job spec"))?;
+        let tasks = sqlx::query(
+            "SELECT id, frames, tile_index, state, attempt, progress_percent, node_id, last_error
+             FROM tasks WHERE job_id = $1 ORDER BY id",
+        )
+        .bind(job)
+        .fetch_all(self.reader())
+        .await?
+        .iter()
+        .map(|row| {
+            Ok(TaskView {
+                id: row.try_get("id")?,
+                frames: row.try_get("frames")?,
+                tile_index: row.try_get("tile_index")?,
+                state: row.try_get("state")?,
+                attempt: row.try_get("attempt")?,
+                progress_percent: row.try_get("progress_percent")?,
+                node_id: row.try_get("node_id")?,
+                last_error: row.try_get("last_error")?,
+            })
+        })
+        .collect::<Result<Vec<_>, sqlx::Error>>()?;
+        Ok(Some(JobDetails { summary: summary(&row)?, spec, tasks }))
+    }
+
+    pub async fn job_render_info(&self, job: JobId) -> Result<Option<JobRenderInfo>, DbError> {
+        let row: Option<(String, Option<String>, Option<String>)> =
+            sqlx::query_as("SELECT spec_json, scene_key, scene_sha256 FROM jobs WHERE id = $1")
+                .bind(job)
+                .fetch_optional(self.reader())
+                .await?;
+        Ok(row.and_then(|(spec_json, key, sha)| Some(JobRenderInfo { spec_json, scene_key: key?, scene_sha256: sha? })))
+    }
+
+    /// Whether `node` holds (or held) a lease on a task of `job`: only they may download its scene.
+    pub async fn node_works_on_job(&self, node: NodeId, job: JobId) -> Result<bool, DbError> {
+        let found: Option<i64> = sqlx::query_scalar(
+            "SELECT 1 FROM task_attempts a JOIN tasks t ON t.id = a.task_id WHERE t.job_id = $1 AND a.node_id = $2 LIMIT 1",
+        )
+        .bind(job)
+        .bind(node)
+        .fetch_optional(self.reader())
+        .await?;
+        Ok(found.is_some())
+    }
+
+    /// Records an uploaded frame of a leased attempt; `LeaseLost` unless `node` holds that attempt's lease and the
+    /// frame belongs to the task.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn record_output(
+        &self,
+        task: TaskId,
+        attempt: i64,
+        node: NodeId,
+        frame: i64,
+        object_key: &str,
+        sha256: &str,
+        bytes: i64,
+        now_ms: i64,
+    ) -> Result<(), TaskError> {
+        let result = sqlx::query(
+            "INSERT INTO task_outputs (task_id, attempt, frame, object_key, sha256, bytes, created_at_ms)
+             SELECT $1, $2, $3, $4, $5, $6, $7 WHERE EXISTS (
+                 SELECT 1 FROM tasks WHERE id = $1 AND attempt = $2 AND node_id = $8 AND state = 'leased'
+                   AND (',' || frames || ',') LIKE ('%,' || $9 || ',%'))
+             ON CONFLICT (task_id, attempt, frame) DO UPDATE
+                 SET object_key = excluded.object_key, sha256 = excluded.sha256, bytes = excluded.bytes",
+        )
+        .bind(task)
+        .bind(attempt)
+        .bind(frame)
+        .bind(object_key)
+        .bind(sha256)
+        .bind(bytes)
+        .bind(now_ms)
+        .bind(node)
+        .bind(frame.to_string())
+        .execute(self.writer())
+        .await?;
+        if result.rows_affected() == 0 {
+            return Err(TaskError::LeaseLost);
+        }
+        Ok(())
+    }
+
+    /// The task's frames that have no uploaded output for `attempt` yet.
+    pub async fn missing_outputs(&self, task: TaskId, attempt: i64) -> Result<Vec<i64>, DbError> {
+        let frames: Option<String> = sqlx::query_scalar("SELECT frames FROM tasks WHERE id = $1")
+            .bind(task)
+            .fetch_optional(self.reader())
+            .await?;
+        let uploaded: Vec<i64> =
+            sqlx::query_scalar("SELECT frame FROM task_outputs WHERE task_id = $1 AND attempt = $2")
+                .bind(task)
+                .bind(attempt)
+                .fetch_all(self.reader())
+                .await?;
+        Ok(frames
+            .unwrap_or_default()
+            .split(',')
+            .filter_map(|frame| frame.trim().parse::<i64>().ok())
+            .filter(|frame| !uploaded.contains(frame))
+            .collect())
+    }
+
+    /// Stores what a worker can render (from its registration) for the lease query.
+    pub async fn set_node_capabilities(
+        &self,
+        node: NodeId,
+        engines: &str,
+        vram_bytes: i64,
+        gpu_models: &str,
+    ) -> Result<(), DbError> {
+        sqlx::query("UPDATE nodes SET engines = $1, vram_bytes = $2, gpu_models = $3 WHERE id = $4")
+            .bind(engines)
+            .bind(vram_bytes)
+            .bind(gpu_models)
+            .bind(node)
+            .execute(self.writer())
+            .await?;
+        Ok(())
+    }
+
+    /// What `node` offers to the lease query: capabilities, tags and price.
+    pub async fn worker_offer(&self, node: NodeId) -> Result<WorkerOffer, DbError> {
+        let (engines, vram_bytes, gpu_models, tags, price): (String, i64, String, String, i64) = sqlx::query_as(
+            "SELECT engines, vram_bytes, gpu_models, tags, price_micro_per_minute FROM nodes WHERE id = $1",
+        )
+        .bind(node)
+        .fetch_optional(self.reader())
+        .await?
+        .ok_or(DbError::NotFound("node"))?;
+        Ok(WorkerOffer { node, engines, vram_bytes, gpu_models, tags, price_micro_per_minute: price })
+    }
+}
+
+impl Db {
+    /// Whether `node` holds the lease of `task`'s attempt `attempt` right now.
+    pub async fn holds_lease(&self, task: TaskId, attempt: i64, node: NodeId) -> Result<bool, DbError> {
+        let found: Option<i64> = sqlx::query_scalar(
+            "SELECT 1 FROM tasks WHERE id = $1 AND attempt = $2 AND node_id = $3 AND state = 'leased'",
+        )
+        .bind(task)
+        .bind(attempt)
+        .bind(node)
+        .fetch_optional(self.reader())
+        .await?;
+        Ok(found.is_some())
+    }
+
+    /// The task's job and the file extension of its outputs.
+    pub async fn task_job_and_extension(&self, task: TaskId) -> Result<Option<(JobId, String)>, DbError> {
+        let row: Option<(i64, String)> =
+            sqlx::query_as("SELECT j.id, j.spec_json FROM tasks t JOIN jobs j ON j.id = t.job_id WHERE t.id = $1")
+                .bind(task)
+                .fetch_optional(self.reader())
+                .await?;
+        Ok(row.and_then(|(job, spec_json)| {
+            let spec: JobSpec = serde_json::from_str(&spec_json).ok()?;
+            Some((job, spec.format.extension().to_string()))
+        }))
+    }
+}

@@ -1,0 +1,297 @@
+//! The agent's side of render tasks: lease (long poll), scene download, progress, frame uploads, done and fail.
+
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post, put};
+use axum::{Json, Router};
+use futures::TryStreamExt;
+use object_store::path::Path as ObjectPath;
+use object_store::ObjectStore;
+use pictor_core::agent_protocol::{
+    AgentError, DoneReport, FailureReport, LeaseRequest, ProgressAnswer, ProgressReport, RenderSettings,
+    TaskAssignment, TileRegion, LEASE_PATH,
+};
+use pictor_core::jobs::{tiles, Engine, JobSpec, Split};
+use serde::Deserialize;
+
+use super::blobs::{self, UploadError};
+use crate::clock::now_ms;
+use crate::db::nodes::NodeKind;
+use crate::db::tasks::{Lease, TaskError};
+use crate::db::DbError;
+use crate::nodes::agent_auth::AgentNode;
+use crate::state::AppState;
+
+/// The longest an agent's lease request is held open.
+const MAX_WAIT: Duration = Duration::from_secs(25);
+/// Largest single rendered frame accepted.
+const MAX_OUTPUT_BYTES: u64 = 1 << 30;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route(LEASE_PATH, post(lease))
+        .route("/api/agent/v1/jobs/{job}/scene", get(scene))
+        .route("/api/agent/v1/tasks/{task}/progress", post(progress))
+        .route("/api/agent/v1/tasks/{task}/frames/{frame}", put(upload_frame))
+        .route("/api/agent/v1/tasks/{task}/done", post(done))
+        .route("/api/agent/v1/tasks/{task}/fail", post(fail))
+}
+
+/// Why a task request failed, as the agent should read it.
+#[derive(Debug, thiserror::Error)]
+pub enum TaskApiError {
+    #[error("{0}")]
+    BadRequest(String),
+    #[error("only worker nodes render tasks")]
+    NotAWorker,
+    #[error("not found")]
+    NotFound,
+    #[error("this task's lease was lost (expired, taken over or cancelled): drop the work")]
+    LeaseLost,
+    #[error("internal error")]
+    Internal(String),
+}
+
+impl From<TaskError> for TaskApiError {
+    fn from(error: TaskError) -> Self {
+        match error {
+            TaskError::LeaseLost => TaskApiError::LeaseLost,
+            TaskError::Db(db) => db.into(),
+        }
+    }
+}
+
+impl From<DbError> for TaskApiError {
+    fn from(error: DbError) -> Self {
+        match error {
+            DbError::NotFound(_) => TaskApiError::NotFound,
+            other => TaskApiError::Internal(other.to_string()),
+        }
+    }
+}
+
+impl From<JsonRejection> for TaskApiError {
+    fn from(rejection: JsonRejection) -> Self {
+        TaskApiError::BadRequest(rejection.body_text())
+    }
+}
+
+impl IntoResponse for TaskApiError {
+    fn into_response(self) -> Response {
+        let status = match &self {
+            TaskApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            TaskApiError::NotAWorker => StatusCode::FORBIDDEN,
+            TaskApiError::NotFound => StatusCode::NOT_FOUND,
+            TaskApiError::LeaseLost => StatusCode::CONFLICT,
+            TaskApiError::Internal(error) => {
+                tracing::error!(%error, "agent task request failed");
+                StatusCode::INTERNAL_SERVER_ERROR
+            }
+        };
+        (status, Json(AgentError { error: self.to_string() })).into_response()
+    }
+}
+
+/// The render settings and tile of a lease, from the job's spec.
+pub fn assignment(lease: &Lease, spec: &JobSpec, scene_sha256: &str, lease_ms: u64) -> TaskAssignment {
+    let engine = match spec.engine {
+        Engine::Cycles => "CYCLES",
+        // The agent maps this to BLENDER_EEVEE_NEXT on the Blender versions that call it so.
+        Engine::Eevee => "BLENDER_EEVEE",
+        Engine::Workbench => "BLENDER_WORKBENCH",
+    };
+    let tile = match (&spec.split, lease.tile_index) {
+        (Split::Tiles { tiles: count, .. }, Some(index)) => {
+            let (width, height) = spec.output_size();
+            tiles(width, height, *count)
+                .into_iter()
+                .find(|tile| i64::from(tile.index) == index)
+                .map(|tile| TileRegion { min_x: tile.min_x, max_x: tile.max_x, min_y: tile.min_y, max_y: tile.max_y })
+        }
+        _ => None,
+    };
+    TaskAssignment {
+        task_id: lease.task,
+        job_id: lease.job,
+        attempt: lease.attempt,
+        frames: lease.frames.split(',').filter_map(|frame| frame.trim().parse().ok()).collect(),
+        tile,
+        settings: RenderSettings {
+            engine: engine.to_string(),
+            file_format: spec.format.blender_name().to_string(),
+            extension: spec.format.extension().to_string(),
+            resolution_x: spec.resolution_x,
+            resolution_y: spec.resolution_y,
+            resolution_percent: spec.resolution_percent,
+            samples: spec.samples,
+        },
+        scene_sha256: scene_sha256.to_string(),
+        lease_ms,
+    }
+}
+
+async fn lease(
+    State(state): State<AppState>,
+    AgentNode(node): AgentNode,
+    body: Result<Json<LeaseRequest>, JsonRejection>,
+) -> Result<Response, TaskApiError> {
+    let Json(request) = body?;
+    if node.kind != NodeKind::Worker {
+        return Err(TaskApiError::NotAWorker);
+    }
+    let deadline = tokio::time::Instant::now() + Duration::from_millis(request.wait_ms).min(MAX_WAIT);
+    loop {
+        // Register interest before looking, so a job submitted in between still wakes this request.
+        let woken = state.work_available.notified();
+        if !node.sleep.is_asleep(now_ms()) {
+            let offer = state.db.worker_offer(node.id).await?;
+            let lease_ms = i64::try_from(state.task_lease_ms).unwrap_or(60_000);
+            if let Some(lease) = state.db.lease_task(&offer, now_ms(), lease_ms).await? {
+                let info = state.db.job_render_info(lease.job).await?.ok_or(TaskApiError::NotFound)?;
+                let spec: JobSpec = serde_json::from_str(&info.spec_json)
+                    .map_err(|error| TaskApiError::Internal(format!("job {} spec: {error}", lease.job)))?;
+                tracing::info!(
+                    task = lease.task,
+                    job = lease.job,
+                    attempt = lease.attempt,
+                    node = node.id,
+                    "task leased"
+                );
+                return Ok(Json(assignment(&lease, &spec, &info.scene_sha256, state.task_lease_ms)).into_response());
+            }
+        }
+        tokio::select! {
+            _ = woken => {}
+            _ = tokio::time::sleep_until(deadline) => return Ok(StatusCode::NO_CONTENT.into_response()),
+            _ = state.shutdown.cancelled() => return Ok(StatusCode::NO_CONTENT.into_response()),
+        }
+    }
+}
+
+async fn scene(
+    State(state): State<AppState>,
+    AgentNode(node): AgentNode,
+    Path(job): Path<i64>,
+) -> Result<Response, TaskApiError> {
+    // Scenes are the creators' property: only a node that was given a task of the job may fetch it.
+    if !state.db.node_works_on_job(node.id, job).await? {
+        return Err(TaskApiError::NotFound);
+    }
+    let info = state.db.job_render_info(job).await?.ok_or(TaskApiError::NotFound)?;
+    let object = state
+        .store
+        .get(&ObjectPath::from(info.scene_key.as_str()))
+        .await
+        .map_err(|error| TaskApiError::Internal(error.to_string()))?;
+    let size = object.meta.size;
+    let stream = object.into_stream().map_err(std::io::Error::other);
+    let mut headers = HeaderMap::new();
+    if let Ok(value) = info.scene_sha256.parse() {
+        headers.insert("x-pictor-sha256", value);
+    }
+    if let Ok(value) = size.to_string().parse() {
+        headers.insert(axum::http::header::CONTENT_LENGTH, value);
+    }
+    Ok((headers, Body::from_stream(stream)).into_response())
+}
+
+async fn progress(
+    State(state): State<AppState>,
+    AgentNode(node): AgentNode,
+    Path(task): Path<i64>,
+    body: Result<Json<ProgressReport>, JsonRejection>,
+) -> Result<Json<ProgressAnswer>, TaskApiError> {
+    let Json(report) = body?;
+    let expires = now_ms() + i64::try_from(state.task_lease_ms).unwrap_or(60_000);
+    state.db.extend_lease(task, report.attempt, node.id, i64::from(report.percent.min(100)), expires).await?;
+    Ok(Json(ProgressAnswer { lease_ms: state.task_lease_ms }))
+}
+
+#[derive(Debug, Deserialize)]
+pub struct AttemptQuery {
+    pub attempt: i64,
+}
+
+async fn upload_frame(
+    State(state): State<AppState>,
+    AgentNode(node): AgentNode,
+    Path((task, frame)): Path<(i64, i64)>,
+    Query(query): Query<AttemptQuery>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<StatusCode, TaskApiError> {
+    let announced = headers
+        .get("x-pictor-sha256")
+        .and_then(|value| value.to_str().ok())
+        .filter(|sha| sha.len() == 64 && sha.chars().all(|c| c.is_ascii_hexdigit()))
+        .ok_or_else(|| {
+            TaskApiError::BadRequest("the x-pictor-sha256 header (hex SHA-256 of the body) is required".into())
+        })?
+        .to_ascii_lowercase();
+    let (job, extension) = state.db.task_job_and_extension(task).await?.ok_or(TaskApiError::NotFound)?;
+    // Refuse early (before storing anything) if this attempt is not the node's any more.
+    if !state.db.holds_lease(task, query.attempt, node.id).await? {
+        return Err(TaskApiError::LeaseLost);
+    }
+    let staging = format!("uploads/{}", uuid::Uuid::new_v4().simple());
+    let key = format!("outputs/{job}/{task}/{}/{frame}.{extension}", query.attempt);
+    let stored =
+        blobs::store(state.store.as_ref(), &staging, body, MAX_OUTPUT_BYTES, Some(&announced), |_| key.clone())
+            .await
+            .map_err(|error| match error {
+            UploadError::Store(error) => TaskApiError::Internal(error.to_string()),
+            refused => TaskApiError::BadRequest(refused.to_string()),
+        })?;
+    let bytes = i64::try_from(stored.bytes).unwrap_or(i64::MAX);
+    match state
+        .db
+        .record_output(task, query.attempt, node.id, frame, &stored.key, &stored.sha256, bytes, now_ms())
+        .await
+    {
+        Ok(()) => Ok(StatusCode::NO_CONTENT),
+        Err(error) => {
+            // Lost the lease while uploading: the file is nobody's, drop it.
+            let _ = state.store.delete(&ObjectPath::from(stored.key.as_str())).await;
+            Err(error.into())
+        }
+    }
+}
+
+async fn done(
+    State(state): State<AppState>,
+    AgentNode(node): AgentNode,
+    Path(task): Path<i64>,
+    body: Result<Json<DoneReport>, JsonRejection>,
+) -> Result<StatusCode, TaskApiError> {
+    let Json(report) = body?;
+    if !state.db.holds_lease(task, report.attempt, node.id).await? {
+        return Err(TaskApiError::LeaseLost);
+    }
+    let missing = state.db.missing_outputs(task, report.attempt).await?;
+    if !missing.is_empty() {
+        return Err(TaskApiError::BadRequest(format!("frames {missing:?} have no uploaded output yet")));
+    }
+    let prefix = format!("outputs/task-{task}/{}", report.attempt);
+    state.db.finish_task(task, report.attempt, node.id, &prefix, "", now_ms()).await?;
+    tracing::info!(task, attempt = report.attempt, node = node.id, "task done");
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn fail(
+    State(state): State<AppState>,
+    AgentNode(node): AgentNode,
+    Path(task): Path<i64>,
+    body: Result<Json<FailureReport>, JsonRejection>,
+) -> Result<StatusCode, TaskApiError> {
+    let Json(report) = body?;
+    let error: String = report.error.chars().take(2_000).collect();
+    state.db.fail_task(task, report.attempt, node.id, &error, now_ms()).await?;
+    tracing::warn!(task, attempt = report.attempt, node = node.id, %error, "task attempt failed");
+    state.work_available.notify_waiters();
+    Ok(StatusCode::NO_CONTENT)
+}

@@ -1,0 +1,204 @@
+//! `/api/v1/scenes` and `/api/v1/jobs`: upload a scene, submit a job, list, inspect and cancel jobs (session or API
+//! key; the same rules the pages follow).
+
+use axum::body::Body;
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::routing::{get, post, put};
+use axum::{Extension, Json, Router};
+use object_store::path::Path as ObjectPath;
+use object_store::ObjectStore;
+use pictor_app::AppError;
+use pictor_core::accounts::Viewer;
+use pictor_core::jobs::{JobDetails, JobForm, JobSpec, JobSummary, Split};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+use super::blobs::{self, UploadError};
+use crate::api::workers::RestError;
+use crate::clock::now_ms;
+use crate::db::tasks::{NewJob, NewTask};
+use crate::db::DbError;
+use crate::state::AppState;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/api/v1/scenes", put(upload_scene))
+        .route("/api/v1/jobs", get(list).post(submit))
+        .route("/api/v1/jobs/{id}", get(details))
+        .route("/api/v1/jobs/{id}/cancel", post(cancel))
+}
+
+fn db_error(error: DbError) -> RestError {
+    match error {
+        DbError::NotFound(_) => AppError::NotFound.into(),
+        other => {
+            tracing::error!(error = %other, "job request failed");
+            AppError::Unavailable.into()
+        }
+    }
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct UploadedScene {
+    pub scene_key: String,
+    pub sha256: String,
+    pub bytes: u64,
+}
+
+/// A `.blend` starts with `BLENDER`, or is gzip- (older) or zstd-compressed (Blender 3.0+).
+fn looks_like_blend(head: &[u8]) -> bool {
+    head.starts_with(b"BLENDER") || head.starts_with(&[0x1f, 0x8b]) || head.starts_with(&[0x28, 0xb5, 0x2f, 0xfd])
+}
+
+/// `PUT /api/v1/scenes` with the `.blend` as the body: streamed into the store under its SHA-256.
+async fn upload_scene(
+    State(state): State<AppState>,
+    Extension(_viewer): Extension<Viewer>,
+    body: Body,
+) -> Result<(StatusCode, Json<UploadedScene>), RestError> {
+    let staging = format!("uploads/{}", uuid::Uuid::new_v4().simple());
+    let stored = blobs::store(state.store.as_ref(), &staging, body, state.max_scene_bytes, None, |sha| {
+        format!("scenes/{sha}.blend")
+    })
+    .await
+    .map_err(|error| match error {
+        UploadError::Store(store) => {
+            tracing::error!(error = %store, "storing a scene failed");
+            RestError::from(AppError::Unavailable)
+        }
+        refused => RestError::from(AppError::BadRequest(refused.to_string())),
+    })?;
+    let path = ObjectPath::from(stored.key.as_str());
+    let head = state.store.get_range(&path, 0..12.min(stored.bytes)).await.map_err(|_| AppError::Unavailable)?;
+    if !looks_like_blend(&head) {
+        let _ = state.store.delete(&path).await;
+        return Err(AppError::BadRequest("this is not a .blend file".into()).into());
+    }
+    Ok((StatusCode::CREATED, Json(UploadedScene { scene_key: stored.key, sha256: stored.sha256, bytes: stored.bytes })))
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct SubmitJob {
+    pub scene_key: String,
+    pub form: JobForm,
+}
+
+/// The tasks a validated job splits into: frame chunks, or tiles of one frame.
+pub fn tasks_of(spec: &JobSpec) -> Vec<NewTask> {
+    match &spec.split {
+        Split::Frames { frames, chunk_size } => frames
+            .chunks(*chunk_size as usize)
+            .map(|chunk| NewTask {
+                frames: chunk.iter().map(i64::to_string).collect::<Vec<_>>().join(","),
+                tile_index: None,
+            })
+            .collect(),
+        Split::Tiles { frame, tiles } => {
+            (0..i64::from(*tiles)).map(|index| NewTask { frames: frame.to_string(), tile_index: Some(index) }).collect()
+        }
+    }
+}
+
+async fn submit(
+    State(state): State<AppState>,
+    Extension(viewer): Extension<Viewer>,
+    body: Result<Json<SubmitJob>, JsonRejection>,
+) -> Result<(StatusCode, Json<serde_json::Value>), RestError> {
+    let Json(request) = body?;
+    let spec = match request.form.validate() {
+        Ok(spec) => spec,
+        Err(errors) => {
+            let text = errors.iter().map(|e| format!("{}: {}", e.field, e.message)).collect::<Vec<_>>().join("; ");
+            return Err(AppError::BadRequest(text).into());
+        }
+    };
+    // Only scenes uploaded here, by their content address: no path of the caller's choosing reaches the store.
+    let sha = request.scene_key.strip_prefix("scenes/").and_then(|rest| rest.strip_suffix(".blend")).unwrap_or("");
+    if sha.len() != 64 || !sha.chars().all(|c| c.is_ascii_hexdigit()) {
+        return Err(AppError::BadRequest("scene_key must be a key returned by PUT /api/v1/scenes".into()).into());
+    }
+    if state.store.head(&ObjectPath::from(request.scene_key.as_str())).await.is_err() {
+        return Err(AppError::BadRequest("no such scene: upload it first".into()).into());
+    }
+    let job = NewJob {
+        owner: viewer.user_id,
+        name: spec.name.clone(),
+        spec_json: serde_json::to_string(&spec).map_err(|_| AppError::Unavailable)?,
+        scene_key: request.scene_key.clone(),
+        scene_sha256: sha.to_ascii_lowercase(),
+        tier_rank: spec.tier as i64,
+        engine: spec.engine.label().to_ascii_lowercase(),
+        max_price_micro_per_minute: spec.tier.max_price_micro_per_minute(),
+        min_vram_bytes: i64::from(spec.min_vram_gib) << 30,
+        gpu_model: spec.gpu_model.clone(),
+        tags: spec.tags.clone(),
+        max_attempts: 3,
+        tasks: tasks_of(&spec),
+    };
+    let id = state.db.create_job(&job, now_ms()).await.map_err(db_error)?;
+    state.work_available.notify_waiters();
+    tracing::info!(job = id, tasks = job.tasks.len(), "job submitted");
+    Ok((StatusCode::CREATED, Json(json!({ "job_id": id, "tasks": job.tasks.len() }))))
+}
+
+async fn list(
+    State(state): State<AppState>,
+    Extension(viewer): Extension<Viewer>,
+) -> Result<Json<Vec<JobSummary>>, RestError> {
+    Ok(Json(state.db.jobs_of(viewer.user_id).await.map_err(db_error)?))
+}
+
+async fn details(
+    State(state): State<AppState>,
+    Extension(viewer): Extension<Viewer>,
+    Path(id): Path<i64>,
+) -> Result<Json<JobDetails>, RestError> {
+    let job = state.db.job_of(viewer.user_id, id).await.map_err(db_error)?;
+    Ok(Json(job.ok_or(AppError::NotFound)?))
+}
+
+async fn cancel(
+    State(state): State<AppState>,
+    Extension(viewer): Extension<Viewer>,
+    Path(id): Path<i64>,
+) -> Result<StatusCode, RestError> {
+    state.db.cancel_job(viewer.user_id, id, now_ms()).await.map_err(db_error)?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn blend_files_are_recognised_compressed_or_not() {
+        assert!(looks_like_blend(b"BLENDER-v304"));
+        assert!(looks_like_blend(&[0x28, 0xb5, 0x2f, 0xfd, 0, 0]));
+        assert!(!looks_like_blend(b"<html>"));
+    }
+
+    #[test]
+    fn frame_jobs_split_into_chunks_and_tiled_jobs_into_tiles() {
+        let form = JobForm {
+            name: "cube".into(),
+            frames: "1-5".into(),
+            chunk_size: "2".into(),
+            resolution_x: "64".into(),
+            resolution_y: "64".into(),
+            resolution_percent: "100".into(),
+            samples: "4".into(),
+            engine: "Cycles".into(),
+            format: "PNG".into(),
+            tier: "Standard".into(),
+            ..JobForm::default()
+        };
+        let frames: Vec<String> = tasks_of(&form.validate().expect("valid")).into_iter().map(|t| t.frames).collect();
+        assert_eq!(frames, vec!["1,2", "3,4", "5"]);
+        let tiled = JobForm { frames: "3".into(), tiles: "4".into(), ..form };
+        let tasks = tasks_of(&tiled.validate().expect("valid"));
+        assert_eq!(tasks.len(), 4);
+        assert!(tasks.iter().all(|task| task.frames == "3") && tasks[3].tile_index == Some(3));
+    }
+}

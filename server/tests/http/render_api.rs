@@ -1,0 +1,193 @@
+//! Render jobs over HTTP: upload a scene, submit a job, and walk its tasks through the agent protocol — lease,
+//! scene download, progress, frame upload, done — with lost leases and bad uploads refused.
+
+use pictor_core::agent_protocol::{done_path, output_path, progress_path, scene_path, TaskAssignment, LEASE_PATH};
+use pictor_server::db::Backend;
+use serde_json::{json, Value};
+use sha2::{Digest, Sha256};
+
+use crate::agents::create_worker;
+use crate::helpers::{spawn_app_with, TestApp};
+
+/// Bytes that pass the `.blend` check (the API stores scenes; agents are what open them).
+fn fake_blend() -> Vec<u8> {
+    let mut bytes = b"BLENDER-v304RENDTEST".to_vec();
+    bytes.extend(std::iter::repeat_n(7u8, 4096));
+    bytes
+}
+
+async fn upload(app: &TestApp, cookie: &str, body: Vec<u8>) -> reqwest::Response {
+    app.client
+        .put(app.url("/api/v1/scenes"))
+        .header("Cookie", cookie)
+        .header("Origin", app.origin())
+        .body(body)
+        .send()
+        .await
+        .expect("upload")
+}
+
+fn form(frames: &str, chunk: &str) -> Value {
+    json!({
+        "name": "cube", "frames": frames, "chunk_size": chunk, "tiles": "", "resolution_x": "64",
+        "resolution_y": "36", "resolution_percent": "100", "samples": "4", "engine": "Cycles", "format": "PNG",
+        "tier": "Standard", "min_vram_gib": "", "gpu_model": "", "tags": ""
+    })
+}
+
+async fn registered_worker(app: &TestApp, cookie: &str, name: &str) -> String {
+    let (_, token, _) = create_worker(app, cookie, name).await;
+    let hardware = json!({ "hostname": name, "os": "Linux", "cpu_model": "cpu", "cpu_cores": 2, "ram_bytes": 1,
+        "gpus": [], "blenders": [{ "path": "/usr/bin/blender", "version": "3.4.1",
+        "engines": ["Cycles", "EEVEE", "Workbench"], "benchmark": null }] });
+    let registered = app
+        .client
+        .post(app.url("/api/agent/v1/register"))
+        .bearer_auth(&token)
+        .json(&json!({ "agent_version": "test", "hardware": hardware }))
+        .send()
+        .await
+        .expect("register");
+    assert_eq!(registered.status(), 200);
+    token
+}
+
+async fn lease(app: &TestApp, token: &str, wait_ms: u64) -> Option<TaskAssignment> {
+    let response = app
+        .client
+        .post(app.url(LEASE_PATH))
+        .bearer_auth(token)
+        .json(&json!({ "wait_ms": wait_ms }))
+        .send()
+        .await
+        .expect("lease");
+    match response.status().as_u16() {
+        204 => None,
+        200 => Some(response.json().await.expect("assignment")),
+        other => panic!("lease answered {other}: {}", response.text().await.unwrap_or_default()),
+    }
+}
+
+async fn put_frame(app: &TestApp, token: &str, task: &TaskAssignment, frame: i64, body: &[u8], sha: &str) -> u16 {
+    app.client
+        .put(app.url(&output_path(task.task_id, frame, task.attempt)))
+        .bearer_auth(token)
+        .header("x-pictor-sha256", sha)
+        .body(body.to_vec())
+        .send()
+        .await
+        .expect("upload")
+        .status()
+        .as_u16()
+}
+
+async fn post(app: &TestApp, token: &str, path: &str, body: Value) -> u16 {
+    app.client.post(app.url(path)).bearer_auth(token).json(&body).send().await.expect("post").status().as_u16()
+}
+
+async fn a_job_goes_from_upload_to_completed_through_the_agent_protocol(backend: Backend) {
+    let app = spawn_app_with(backend, |_| {}).await;
+    let (_, cookie) = app.sign_in_as("Ada").await;
+    let scene = fake_blend();
+    let uploaded: Value = upload(&app, &cookie, scene.clone()).await.json().await.expect("json");
+    let scene_key = uploaded["scene_key"].as_str().expect("key").to_string();
+    assert_eq!(uploaded["sha256"], hex::encode(Sha256::digest(&scene)));
+
+    let token = registered_worker(&app, &cookie, "box").await;
+    // A long-polling agent is answered as soon as the job arrives.
+    let waiting = {
+        let (client, url, token) = (app.client.clone(), app.url(LEASE_PATH), token.clone());
+        tokio::spawn(async move {
+            let started = std::time::Instant::now();
+            let response =
+                client.post(url).bearer_auth(token).json(&json!({ "wait_ms": 10_000 })).send().await.expect("lease");
+            (response.status().as_u16(), started.elapsed(), response.json::<TaskAssignment>().await.ok())
+        })
+    };
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let submitted = app
+        .post_json("/api/v1/jobs", &json!({ "scene_key": scene_key, "form": form("1-3", "2") }), Some(&cookie))
+        .await;
+    assert_eq!(submitted.status(), 201);
+    let job = submitted.json::<Value>().await.expect("json")["job_id"].as_i64().expect("id");
+    let (status, waited, first) = waiting.await.expect("joined");
+    assert_eq!(status, 200);
+    assert!(waited < std::time::Duration::from_secs(5), "woken by the submission, not the timeout: {waited:?}");
+    let first = first.expect("assignment");
+    assert_eq!((first.job_id, first.frames.clone(), first.attempt), (job, vec![1, 2], 1));
+    assert_eq!((first.settings.engine.as_str(), first.settings.file_format.as_str()), ("CYCLES", "PNG"));
+
+    let downloaded = app.client.get(app.url(&scene_path(job))).bearer_auth(&token).send().await.expect("scene");
+    assert_eq!(downloaded.headers()["x-pictor-sha256"], uploaded["sha256"].as_str().expect("sha"));
+    assert_eq!(downloaded.bytes().await.expect("bytes").to_vec(), scene);
+
+    let progress = json!({ "attempt": first.attempt, "percent": 50, "log_tail": "Sample 2/4" });
+    assert_eq!(post(&app, &token, &progress_path(first.task_id), progress).await, 200);
+    let png = b"\x89PNG fake frame".to_vec();
+    let sha = hex::encode(Sha256::digest(&png));
+    assert_eq!(put_frame(&app, &token, &first, 1, &png, &sha).await, 204);
+    let early = post(&app, &token, &done_path(first.task_id), json!({ "attempt": 1, "log_tail": "" })).await;
+    assert_eq!(early, 400, "frame 2 is missing");
+    assert_eq!(put_frame(&app, &token, &first, 2, &png, &sha).await, 204);
+    assert_eq!(put_frame(&app, &token, &first, 9, &png, &sha).await, 409, "frame 9 is not in this task");
+    assert_eq!(post(&app, &token, &done_path(first.task_id), json!({ "attempt": 1, "log_tail": "" })).await, 204);
+
+    let second = lease(&app, &token, 0).await.expect("the second chunk");
+    assert_eq!(second.frames, vec![3]);
+    assert_eq!(put_frame(&app, &token, &second, 3, &png, &sha).await, 204);
+    assert_eq!(post(&app, &token, &done_path(second.task_id), json!({ "attempt": 1, "log_tail": "" })).await, 204);
+    assert!(lease(&app, &token, 0).await.is_none(), "nothing left");
+
+    let details: Value = app.get_with_cookie(&format!("/api/v1/jobs/{job}"), &cookie).await.json().await.expect("json");
+    assert_eq!(details["summary"]["state"], "completed");
+    assert_eq!(details["summary"]["tasks_done"], 2);
+}
+
+async fn lost_leases_bad_uploads_and_strangers_are_refused(backend: Backend) {
+    let app = spawn_app_with(backend, |config| config.task_lease_ms = 1_000).await;
+    let (_, cookie) = app.sign_in_as("Ada").await;
+    let uploaded: Value = upload(&app, &cookie, fake_blend()).await.json().await.expect("json");
+    let scene_key = uploaded["scene_key"].as_str().expect("key").to_string();
+    let slow = registered_worker(&app, &cookie, "slow").await;
+    let fast = registered_worker(&app, &cookie, "fast").await;
+    let stranger = registered_worker(&app, &cookie, "stranger").await;
+    app.post_json("/api/v1/jobs", &json!({ "scene_key": scene_key, "form": form("1", "1") }), Some(&cookie)).await;
+    let stale = lease(&app, &slow, 0).await.expect("task");
+
+    // A node that never had a task of the job cannot fetch its scene.
+    let peek = app.client.get(app.url(&scene_path(stale.job_id))).bearer_auth(&stranger).send().await.expect("get");
+    assert_eq!(peek.status(), 404);
+    // A body that does not match its announced hash is refused.
+    assert_eq!(put_frame(&app, &slow, &stale, 1, b"frame", &"0".repeat(64)).await, 400);
+
+    // The lease lapses (1 s, no progress); the liveness sweep requeues it and the fast worker takes it over.
+    let taken = loop {
+        if let Some(task) = lease(&app, &fast, 3_000).await {
+            break task;
+        }
+    };
+    assert_eq!((taken.task_id, taken.attempt), (stale.task_id, 2));
+    let png = b"late".to_vec();
+    let sha = hex::encode(Sha256::digest(&png));
+    assert_eq!(put_frame(&app, &slow, &stale, 1, &png, &sha).await, 409, "the old attempt cannot upload");
+    let progress = json!({ "attempt": stale.attempt, "percent": 90, "log_tail": "" });
+    assert_eq!(post(&app, &slow, &progress_path(stale.task_id), progress).await, 409);
+    assert_eq!(post(&app, &slow, &done_path(stale.task_id), json!({ "attempt": 1, "log_tail": "" })).await, 409);
+
+    // Bad submissions: a made-up scene key, a bad frame list, a non-.blend upload.
+    let made_up = json!({ "scene_key": "../../etc/passwd", "form": form("1", "1") });
+    assert_eq!(app.post_json("/api/v1/jobs", &made_up, Some(&cookie)).await.status(), 400);
+    let bad_frames = app
+        .post_json("/api/v1/jobs", &json!({ "scene_key": scene_key, "form": form("5-1", "1") }), Some(&cookie))
+        .await;
+    assert_eq!(bad_frames.status(), 400);
+    assert!(bad_frames.text().await.expect("text").contains("frames"));
+    assert_eq!(upload(&app, &cookie, b"<html>not a scene</html>".to_vec()).await.status(), 400);
+    let jobs: Value = app.get_with_cookie("/api/v1/jobs", &cookie).await.json().await.expect("json");
+    assert_eq!(jobs.as_array().map(Vec::len), Some(1), "refused submissions created nothing");
+}
+
+crate::on_both_backends!(
+    a_job_goes_from_upload_to_completed_through_the_agent_protocol,
+    lost_leases_bad_uploads_and_strangers_are_refused,
+);
