@@ -7,7 +7,7 @@ use leptos_router::path;
 
 use crate::components::layout::Layout;
 use crate::pages::{
-    account, ai, checkers, credit, not_found, overview, rendering, rewards, signin, worker_details, workers,
+    account, ai, checkers, credit, job, not_found, overview, rendering, rewards, signin, worker_details, workers,
 };
 
 /// Sets the colour theme before the first paint so a light-mode user never sees a dark flash.
@@ -58,6 +58,7 @@ pub fn App() -> impl IntoView {
                 <ParentRoute path=path!("") view=Layout>
                     <Route path=path!("") view=overview::OverviewPage />
                     <Route path=path!("rendering") view=rendering::RenderingPage />
+                    <Route path=path!("rendering/:id") view=job::JobPage />
                     <Route path=path!("ai") view=ai::AiPage />
                     <Route path=path!("workers") view=workers::WorkersPage />
                     <Route path=path!("workers/:id") view=worker_details::WorkerDetailsPage />

@@ -29,3 +29,8 @@ pub fn accounts() -> Result<crate::ports::SharedAccounts, AppError> {
 pub fn workers() -> Result<crate::ports::SharedWorkers, AppError> {
     use_context::<crate::ports::SharedWorkers>().ok_or(AppError::Unavailable)
 }
+
+/// The job service the coordinator provided.
+pub fn jobs() -> Result<crate::ports::SharedJobs, AppError> {
+    use_context::<crate::ports::SharedJobs>().ok_or(AppError::Unavailable)
+}

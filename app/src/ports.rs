@@ -3,6 +3,7 @@
 use std::sync::Arc;
 
 use pictor_core::accounts::{AccountOverview, CreatedApiKey, Viewer};
+use pictor_core::jobs::{JobDetails, JobSummary};
 use pictor_core::network::NetworkSample;
 use pictor_core::signin::SignInOptions;
 use pictor_core::workers::{IssuedNodeConfig, WorkerDetails, WorkerSettings, WorkersOverview};
@@ -47,3 +48,14 @@ pub trait WorkerService: Send + Sync {
 
 /// The form in which [`WorkerService`] is put into Leptos context.
 pub type SharedWorkers = Arc<dyn WorkerService>;
+
+/// The viewer's render jobs.
+#[async_trait::async_trait]
+pub trait JobService: Send + Sync {
+    async fn jobs(&self, viewer: &Viewer) -> Result<Vec<JobSummary>, AppError>;
+    async fn job(&self, viewer: &Viewer, job: i64) -> Result<JobDetails, AppError>;
+    async fn cancel(&self, viewer: &Viewer, job: i64) -> Result<(), AppError>;
+}
+
+/// The form in which [`JobService`] is put into Leptos context.
+pub type SharedJobs = Arc<dyn JobService>;

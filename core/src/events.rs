@@ -2,6 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::jobs::TaskLive;
 use crate::network::NetworkSample;
 use crate::workers::WorkerLive;
 
@@ -15,6 +16,8 @@ pub enum Event {
     Network(NetworkSample),
     /// A worker's status changed or it sent a heartbeat (private to its owner).
     Worker(WorkerLive),
+    /// A task of a job changed state or progressed (private to the job's owner).
+    Task(TaskLive),
 }
 
 impl Event {
@@ -23,6 +26,7 @@ impl Event {
         match self {
             Event::Network(_) => "network",
             Event::Worker(_) => "worker",
+            Event::Task(_) => "task",
         }
     }
 
@@ -36,6 +40,7 @@ impl Event {
         match self {
             Event::Network(_) => true,
             Event::Worker(live) => user == Some(live.owner_id),
+            Event::Task(live) => user == Some(live.owner_id),
         }
     }
 }

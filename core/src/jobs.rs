@@ -328,6 +328,17 @@ pub struct TaskView {
     pub last_error: Option<String>,
 }
 
+/// A live update about one task, for the job owner's pages.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TaskLive {
+    pub job_id: i64,
+    pub owner_id: i64,
+    pub task_id: i64,
+    pub state: String,
+    pub attempt: i64,
+    pub progress_percent: i64,
+}
+
 /// A job with its tasks.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct JobDetails {

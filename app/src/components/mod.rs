@@ -1,6 +1,7 @@
 //! Reusable pieces of the dashboard.
 
 pub mod empty_state;
+pub mod job_submit;
 pub mod layout;
 pub mod live_events;
 pub mod metrics_chart;

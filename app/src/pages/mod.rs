@@ -4,6 +4,7 @@ pub mod account;
 pub mod ai;
 pub mod checkers;
 pub mod credit;
+pub mod job;
 pub mod not_found;
 pub mod overview;
 pub mod rendering;

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use axum::Router;
 use leptos::prelude::provide_context;
 use leptos_axum::{generate_route_list, LeptosRoutes};
-use pictor_app::ports::{NetworkStatsSource, SharedAccounts, SharedNetworkStats, SharedWorkers};
+use pictor_app::ports::{NetworkStatsSource, SharedAccounts, SharedJobs, SharedNetworkStats, SharedWorkers};
 use pictor_app::{shell, App};
 use pictor_core::network::NetworkSample;
 
@@ -37,6 +37,7 @@ pub fn mount(router: Router<AppState>, state: &AppState) -> Router<AppState> {
         db: state.db.clone(),
         public_origin: state.auth.public_origin.clone(),
     });
+    let jobs: SharedJobs = Arc::new(crate::render::service::DbJobs { db: state.db.clone() });
     let options = state.leptos_options.clone();
     router
         .leptos_routes_with_context(
@@ -46,6 +47,7 @@ pub fn mount(router: Router<AppState>, state: &AppState) -> Router<AppState> {
                 provide_context(network_stats.clone());
                 provide_context(accounts.clone());
                 provide_context(workers.clone());
+                provide_context(jobs.clone());
             },
             move || shell(options.clone()),
         )

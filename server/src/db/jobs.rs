@@ -219,3 +219,24 @@ impl Db {
         }))
     }
 }
+
+impl Db {
+    /// A task's current state as its owner's pages show it live.
+    pub async fn task_live(&self, task: TaskId) -> Result<Option<pictor_core::jobs::TaskLive>, DbError> {
+        let row: Option<(i64, i64, String, i64, i64)> = sqlx::query_as(
+            "SELECT t.job_id, j.owner_id, t.state, t.attempt, t.progress_percent
+             FROM tasks t JOIN jobs j ON j.id = t.job_id WHERE t.id = $1",
+        )
+        .bind(task)
+        .fetch_optional(self.reader())
+        .await?;
+        Ok(row.map(|(job_id, owner_id, state, attempt, progress_percent)| pictor_core::jobs::TaskLive {
+            job_id,
+            owner_id,
+            task_id: task,
+            state,
+            attempt,
+            progress_percent,
+        }))
+    }
+}

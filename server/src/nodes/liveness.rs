@@ -41,6 +41,9 @@ impl LivenessChecker {
         let requeued = self.db.requeue_expired(now_ms).await?;
         if !requeued.is_empty() {
             tracing::info!(tasks = ?requeued, "task leases expired: requeued");
+            for task in &requeued {
+                crate::render::publish_task(&self.db, &self.bus, *task).await;
+            }
             if let Some(work) = &self.work_available {
                 work.notify_waiters();
             }

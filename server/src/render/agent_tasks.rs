@@ -162,6 +162,7 @@ async fn lease(
                     node = node.id,
                     "task leased"
                 );
+                super::publish_task(&state.db, &state.bus, lease.task).await;
                 return Ok(Json(assignment(&lease, &spec, &info.scene_sha256, state.task_lease_ms)).into_response());
             }
         }
@@ -209,6 +210,7 @@ async fn progress(
     let Json(report) = body?;
     let expires = now_ms() + i64::try_from(state.task_lease_ms).unwrap_or(60_000);
     state.db.extend_lease(task, report.attempt, node.id, i64::from(report.percent.min(100)), expires).await?;
+    super::publish_task(&state.db, &state.bus, task).await;
     Ok(Json(ProgressAnswer { lease_ms: state.task_lease_ms }))
 }
 
@@ -279,6 +281,7 @@ async fn done(
     let prefix = format!("outputs/task-{task}/{}", report.attempt);
     state.db.finish_task(task, report.attempt, node.id, &prefix, "", now_ms()).await?;
     tracing::info!(task, attempt = report.attempt, node = node.id, "task done");
+    super::publish_task(&state.db, &state.bus, task).await;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -293,5 +296,6 @@ async fn fail(
     state.db.fail_task(task, report.attempt, node.id, &error, now_ms()).await?;
     tracing::warn!(task, attempt = report.attempt, node = node.id, %error, "task attempt failed");
     state.work_available.notify_waiters();
+    super::publish_task(&state.db, &state.bus, task).await;
     Ok(StatusCode::NO_CONTENT)
 }

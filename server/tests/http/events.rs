@@ -40,7 +40,7 @@ async fn stream_delivers_network_samples_as_they_are_taken(backend: Backend) {
         .iter()
         .filter_map(|event| match event {
             Event::Network(sample) => Some(sample.at_ms),
-            Event::Worker(_) => None,
+            _ => None,
         })
         .collect();
     assert!(times.windows(2).all(|pair| pair[0] <= pair[1]), "samples in order: {times:?}");

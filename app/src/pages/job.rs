@@ -1,0 +1,184 @@
+//! A render job: its settings, a live grid of its tasks (queued, leased with progress, uploaded, failed), cancel.
+
+use std::collections::HashMap;
+
+use leptos::prelude::*;
+use leptos_meta::Title;
+use leptos_router::hooks::use_params_map;
+#[cfg(feature = "hydrate")]
+use pictor_core::events::Event;
+use pictor_core::jobs::{JobDetails, Split, TaskView};
+
+use crate::error::AppError;
+
+#[server]
+pub async fn load_job(job: i64) -> Result<JobDetails, AppError> {
+    let viewer = crate::auth::require_viewer()?;
+    crate::error::answer(crate::auth::jobs()?.job(&viewer, job).await)
+}
+
+#[server]
+pub async fn cancel_job(job: i64) -> Result<(), AppError> {
+    let viewer = crate::auth::require_viewer()?;
+    crate::error::answer(crate::auth::jobs()?.cancel(&viewer, job).await)
+}
+
+/// A task's live state and progress, overriding what the page was rendered with.
+#[derive(Clone, Debug, PartialEq)]
+struct LiveTask {
+    state: String,
+    progress: i64,
+}
+
+#[component]
+pub fn JobPage() -> impl IntoView {
+    let params = use_params_map();
+    let job_id = move || params.with(|params| params.get("id").and_then(|id| id.parse::<i64>().ok()));
+    let cancel = ServerAction::<CancelJob>::new();
+    let details = Resource::new(
+        move || (job_id(), cancel.version().get()),
+        |(id, _)| async move {
+            match id {
+                Some(id) => load_job(id).await,
+                None => Err(AppError::NotFound),
+            }
+        },
+    );
+    let live = RwSignal::new(HashMap::<i64, LiveTask>::new());
+    let updates = RwSignal::new(0_u64);
+
+    Effect::new(move |started: Option<bool>| {
+        if started == Some(true) {
+            return true;
+        }
+        let Some(id) = job_id() else { return false };
+        #[cfg(feature = "hydrate")]
+        crate::components::live_events::follow_events("task", move |event| {
+            let Event::Task(task) = event else { return true };
+            if task.job_id != id {
+                return true;
+            }
+            let update = LiveTask { state: task.state, progress: task.progress_percent };
+            if live.try_update(|tasks| tasks.insert(task.task_id, update)).is_none() {
+                return false;
+            }
+            updates.update(|count| *count += 1);
+            true
+        });
+        #[cfg(not(feature = "hydrate"))]
+        let _ = (id, live, updates);
+        true
+    });
+
+    view! {
+        <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
+            {move || {
+                details
+                    .get()
+                    .map(|result| match result {
+                        Err(error) => {
+                            view! {
+                                <Title text="Job" />
+                                <section class="page-head"><h1>"Job"</h1></section>
+                                <p class="form-error" data-testid="job-page-error">{error.to_string()}</p>
+                            }
+                                .into_any()
+                        }
+                        Ok(job) => {
+                            let spec = job.spec.clone();
+                            let (width, height) = spec.output_size();
+                            let split = match &spec.split {
+                                Split::Frames { frames, chunk_size } => {
+                                    format!("{} frames, {} per task", frames.len(), chunk_size)
+                                }
+                                Split::Tiles { frame, tiles } => format!("frame {frame} in {tiles} tiles"),
+                            };
+                            let summary = format!(
+                                "{split} · {width}×{height} · {} samples · {} · {} · {}",
+                                spec.samples,
+                                spec.engine.label(),
+                                spec.format.label(),
+                                spec.tier.label()
+                            );
+                            let total = job.tasks.len();
+                            let ids: Vec<(i64, String)> = job.tasks.iter().map(|t| (t.id, t.state.clone())).collect();
+                            let done = move || {
+                                live.with(|live| {
+                                    ids.iter()
+                                        .filter(|(id, rendered)| {
+                                            let state = live.get(id).map_or(rendered.as_str(), |t| t.state.as_str());
+                                            matches!(state, "uploaded" | "verified")
+                                        })
+                                        .count()
+                                })
+                            };
+                            let running = matches!(job.summary.state.as_str(), "queued" | "active" | "paused");
+                            view! {
+                                <Title text=job.summary.name.clone() />
+                                <section class="page-head">
+                                    <h1 data-testid="job-title">{job.summary.name.clone()}</h1>
+                                    <p class="muted">{summary}</p>
+                                </section>
+                                <section class="panel stack">
+                                    <header class="panel-head">
+                                        <div>
+                                            <h2>"Tasks"</h2>
+                                            <p class="muted" data-testid="job-progress">
+                                                {move || format!("{} of {total} done", done())}
+                                            </p>
+                                        </div>
+                                        <span class=format!("badge job-state {}", job.summary.state) data-testid="job-state">
+                                            {job.summary.state.clone()}
+                                        </span>
+                                    </header>
+                                    <div class="task-grid" data-testid="task-grid" data-updates=move || updates.get().to_string()>
+                                        {job.tasks.into_iter().map(|task| view! { <TaskCell task live /> }).collect_view()}
+                                    </div>
+                                    {running
+                                        .then(|| {
+                                            view! {
+                                                <ActionForm action=cancel>
+                                                    <input type="hidden" name="job" value=job.summary.id.to_string() />
+                                                    <button class="button ghost danger" type="submit" data-testid="cancel-job">
+                                                        "Cancel job"
+                                                    </button>
+                                                </ActionForm>
+                                            }
+                                        })}
+                                </section>
+                            }
+                                .into_any()
+                        }
+                    })
+            }}
+        </Suspense>
+    }
+}
+
+#[component]
+fn TaskCell(task: TaskView, live: RwSignal<HashMap<i64, LiveTask>>) -> impl IntoView {
+    let id = task.id;
+    let rendered = LiveTask { state: task.state.clone(), progress: task.progress_percent };
+    let current = Signal::derive(move || live.with(|live| live.get(&id).cloned().unwrap_or_else(|| rendered.clone())));
+    let label = match task.tile_index {
+        Some(tile) => format!("tile {tile}"),
+        None => format!("frames {}", task.frames),
+    };
+    let error = task.last_error.clone().unwrap_or_default();
+    view! {
+        <div
+            class=move || format!("task-cell {}", current.get().state)
+            data-testid="task-cell"
+            data-state=move || current.get().state
+            title=error
+        >
+            <span class="task-label">{label}</span>
+            <span class="task-state">
+                {move || {
+                    let now = current.get();
+                    if now.state == "leased" { format!("rendering {} %", now.progress) } else { now.state }
+                }}
+            </span>
+        </div>
+    }
+}

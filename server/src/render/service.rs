@@ -1,0 +1,38 @@
+//! The coordinator's side of the Rendering pages: [`JobService`] over the database.
+
+use pictor_app::ports::JobService;
+use pictor_app::AppError;
+use pictor_core::accounts::Viewer;
+use pictor_core::jobs::{JobDetails, JobSummary};
+
+use crate::clock::now_ms;
+use crate::db::{Db, DbError};
+
+pub struct DbJobs {
+    pub db: Db,
+}
+
+fn to_app_error(error: DbError) -> AppError {
+    match error {
+        DbError::NotFound(_) => AppError::NotFound,
+        other => {
+            tracing::error!(error = %other, "job request failed");
+            AppError::Unavailable
+        }
+    }
+}
+
+#[async_trait::async_trait]
+impl JobService for DbJobs {
+    async fn jobs(&self, viewer: &Viewer) -> Result<Vec<JobSummary>, AppError> {
+        self.db.jobs_of(viewer.user_id).await.map_err(to_app_error)
+    }
+
+    async fn job(&self, viewer: &Viewer, job: i64) -> Result<JobDetails, AppError> {
+        self.db.job_of(viewer.user_id, job).await.map_err(to_app_error)?.ok_or(AppError::NotFound)
+    }
+
+    async fn cancel(&self, viewer: &Viewer, job: i64) -> Result<(), AppError> {
+        self.db.cancel_job(viewer.user_id, job, now_ms()).await.map_err(to_app_error)
+    }
+}
