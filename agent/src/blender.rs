@@ -38,7 +38,6 @@ impl BlenderVersion {
 
     /// EEVEE's identifier in `scene.render.engine`: "EEVEE Next" replaced it under its own name in 4.2 and took
     /// the old name back in 4.5.
-    #[allow(dead_code)] // for the render command, which will set the job's engine by this name
     pub fn eevee_engine_id(self) -> &'static str {
         if self >= Self::new(4, 2, 0) && self < Self::new(4, 5, 0) {
             "BLENDER_EEVEE_NEXT"

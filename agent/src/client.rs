@@ -1,20 +1,32 @@
-//! The coordinator's agent API as seen from a node: register, heartbeat, offline, with errors sorted by what the
-//! agent should do about them (stop, or retry later).
+//! The coordinator's agent API as seen from a node: register, heartbeat, lease and report tasks, move scenes and
+//! outputs, with errors sorted by what the agent should do about them (stop, drop the task, or retry later).
 
+use std::io::Read;
+use std::path::Path;
 use std::time::Duration;
 
+use futures::StreamExt;
 use pictor_core::agent_protocol::{
-    AgentError, HeartbeatRequest, HeartbeatResponse, NodeConfigFile, RegisterRequest, RegisterResponse, HEARTBEAT_PATH,
-    OFFLINE_PATH, REGISTER_PATH,
+    done_path, fail_path, output_path, progress_path, scene_path, AgentError, DoneReport, FailureReport,
+    HeartbeatRequest, HeartbeatResponse, LeaseRequest, NodeConfigFile, ProgressAnswer, ProgressReport, RegisterRequest,
+    RegisterResponse, TaskAssignment, HEARTBEAT_PATH, LEASE_PATH, OFFLINE_PATH, REGISTER_PATH,
 };
 use reqwest::StatusCode;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
+use sha2::{Digest, Sha256};
+use tokio::io::AsyncWriteExt;
 
 use crate::exec::shorten;
 
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(15);
+/// A long poll is held open by the coordinator for up to `wait`; this much more is allowed for the answer.
+const LEASE_GRACE: Duration = Duration::from_secs(15);
+/// Scenes and outputs can be large and links slow: a transfer gets much longer than an API call.
+const TRANSFER_TIMEOUT: Duration = Duration::from_secs(3600);
+/// The header that carries a body's SHA-256 (lowercase hex), both ways.
+const SHA256_HEADER: &str = "x-pictor-sha256";
 
 #[derive(Debug, thiserror::Error)]
 pub enum ClientError {
@@ -30,6 +42,23 @@ pub enum ClientError {
     /// Retry later: no answer, a timeout, or the coordinator is failing.
     #[error("{0}")]
     Unreachable(String),
+    /// Drop the task: its lease expired and was taken over, or the job was cancelled (HTTP 409).
+    #[error("the lease on this task was lost")]
+    LeaseLost,
+    /// A download arrived but does not match its hash (retrying may help), or could not be stored here.
+    #[error("{0}")]
+    Download(String),
+    /// An output file could not be read for upload.
+    #[error("{0}")]
+    LocalFile(String),
+}
+
+/// A scene stored by [`Client::download_scene`].
+#[derive(Debug)]
+pub struct DownloadedScene {
+    /// What the body hashed to (it matched the coordinator's header when one was sent).
+    pub sha256: String,
+    pub bytes: u64,
 }
 
 pub struct Client {
@@ -66,6 +95,81 @@ impl Client {
         check(response).await.map(drop)
     }
 
+    /// Asks for a task, waiting up to `wait` for one; `None` when there is no work.
+    pub async fn lease(&self, wait: Duration) -> Result<Option<TaskAssignment>, ClientError> {
+        let body = LeaseRequest { wait_ms: u64::try_from(wait.as_millis()).unwrap_or(u64::MAX) };
+        let request = self.http.post(self.url(LEASE_PATH)).bearer_auth(&self.token).json(&body);
+        let response = check(request.timeout(wait + LEASE_GRACE).send().await.map_err(transport)?).await?;
+        if response.status() == StatusCode::NO_CONTENT {
+            return Ok(None);
+        }
+        let task = response.json().await.map_err(|e| unreadable(LEASE_PATH, &e))?;
+        Ok(Some(task))
+    }
+
+    /// Streams the job's scene into a temporary file beside `dest`, hashing it on the way, and renames it to `dest`
+    /// only when it matches the coordinator's hash header; a scene is never held whole in memory.
+    pub async fn download_scene(&self, job_id: i64, dest: &Path) -> Result<DownloadedScene, ClientError> {
+        let path = scene_path(job_id);
+        let request = self.http.get(self.url(&path)).bearer_auth(&self.token).timeout(TRANSFER_TIMEOUT);
+        let response = check(request.send().await.map_err(transport)?).await?;
+        let announced = response.headers().get(SHA256_HEADER).and_then(|v| v.to_str().ok()).map(str::to_lowercase);
+        let dir = dest.parent().unwrap_or(Path::new("."));
+        let local =
+            |e: std::io::Error| ClientError::Download(format!("cannot store the scene in {}: {e}", dir.display()));
+        let temp = tempfile::Builder::new().prefix(".download-").tempfile_in(dir).map_err(local)?;
+        let mut file = tokio::fs::File::from_std(temp.reopen().map_err(local)?);
+        let (mut hasher, mut bytes) = (Sha256::new(), 0u64);
+        let mut body = response.bytes_stream();
+        while let Some(chunk) = body.next().await {
+            let chunk = chunk.map_err(transport)?;
+            hasher.update(&chunk);
+            bytes += chunk.len() as u64;
+            file.write_all(&chunk).await.map_err(local)?;
+        }
+        file.sync_all().await.map_err(local)?;
+        drop(file);
+        let sha256 = hex::encode(hasher.finalize());
+        if let Some(announced) = announced.filter(|a| *a != sha256) {
+            // The temporary file is deleted when `temp` is dropped.
+            return Err(ClientError::Download(format!(
+                "the scene of job {job_id} arrived damaged: hash {sha256}, expected {announced}"
+            )));
+        }
+        temp.persist(dest).map_err(|e| local(e.error))?;
+        Ok(DownloadedScene { sha256, bytes })
+    }
+
+    pub async fn progress(&self, task_id: i64, report: &ProgressReport) -> Result<ProgressAnswer, ClientError> {
+        self.post_json(&progress_path(task_id), report).await
+    }
+
+    /// Uploads one frame's image, streamed from `file`, with its SHA-256 so the coordinator can check it.
+    pub async fn upload_output(&self, task_id: i64, frame: i64, attempt: i64, file: &Path) -> Result<(), ClientError> {
+        let (sha256, bytes) = sha256_file(file).await?;
+        let opened = tokio::fs::File::open(file)
+            .await
+            .map_err(|e| ClientError::LocalFile(format!("cannot read {}: {e}", file.display())))?;
+        let body = reqwest::Body::wrap_stream(tokio_util::io::ReaderStream::new(opened));
+        let request = self
+            .http
+            .put(self.url(&output_path(task_id, frame, attempt)))
+            .bearer_auth(&self.token)
+            .header(SHA256_HEADER, sha256)
+            .header(reqwest::header::CONTENT_LENGTH, bytes)
+            .timeout(TRANSFER_TIMEOUT)
+            .body(body);
+        check(request.send().await.map_err(transport)?).await.map(drop)
+    }
+
+    pub async fn done(&self, task_id: i64, report: &DoneReport) -> Result<(), ClientError> {
+        self.post_empty(&done_path(task_id), report).await
+    }
+
+    pub async fn fail(&self, task_id: i64, report: &FailureReport) -> Result<(), ClientError> {
+        self.post_empty(&fail_path(task_id), report).await
+    }
+
     fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base)
     }
@@ -73,8 +177,38 @@ impl Client {
     async fn post_json<B: Serialize, R: DeserializeOwned>(&self, path: &str, body: &B) -> Result<R, ClientError> {
         let request = self.http.post(self.url(path)).bearer_auth(&self.token).json(body);
         let response = check(request.send().await.map_err(transport)?).await?;
-        response.json().await.map_err(|e| ClientError::Unreachable(format!("unreadable answer to {path}: {e}")))
+        response.json().await.map_err(|e| unreadable(path, &e))
     }
+
+    /// A POST whose success answer has no body (204).
+    async fn post_empty<B: Serialize>(&self, path: &str, body: &B) -> Result<(), ClientError> {
+        let request = self.http.post(self.url(path)).bearer_auth(&self.token).json(body);
+        check(request.send().await.map_err(transport)?).await.map(drop)
+    }
+}
+
+fn unreadable(path: &str, error: &reqwest::Error) -> ClientError {
+    ClientError::Unreachable(format!("unreadable answer to {path}: {error}"))
+}
+
+/// The lowercase hex SHA-256 and size of a file, read in blocks off the async threads.
+pub async fn sha256_file(path: &Path) -> Result<(String, u64), ClientError> {
+    let owned = path.to_owned();
+    let hashed = tokio::task::spawn_blocking(move || -> std::io::Result<(String, u64)> {
+        let mut file = std::fs::File::open(&owned)?;
+        let (mut hasher, mut buf, mut bytes) = (Sha256::new(), vec![0u8; 1 << 16], 0u64);
+        loop {
+            let n = file.read(&mut buf)?;
+            if n == 0 {
+                return Ok((hex::encode(hasher.finalize()), bytes));
+            }
+            hasher.update(&buf[..n]);
+            bytes += n as u64;
+        }
+    })
+    .await;
+    let failed = |e: String| ClientError::LocalFile(format!("cannot read {}: {e}", path.display()));
+    hashed.map_err(|e| failed(e.to_string()))?.map_err(|e| failed(e.to_string()))
 }
 
 fn transport(error: reqwest::Error) -> ClientError {
@@ -99,13 +233,14 @@ async fn check(response: reqwest::Response) -> Result<reqwest::Response, ClientE
     Err(classify(status, &body))
 }
 
-/// Sorts an error answer: 401 and 403 stop the agent, other client errors are refusals, and everything else
+/// Sorts an error answer: 401 and 403 stop the agent, 409 drops the task, other client errors are refusals, and everything else
 /// (5xx, a proxy's 408/429) means "try again later".
 pub fn classify(status: StatusCode, body: &str) -> ClientError {
     let message = error_message(status, body);
     match status {
         StatusCode::UNAUTHORIZED => ClientError::Unauthorized,
         StatusCode::FORBIDDEN => ClientError::Disabled(message),
+        StatusCode::CONFLICT => ClientError::LeaseLost,
         StatusCode::REQUEST_TIMEOUT | StatusCode::TOO_MANY_REQUESTS => {
             ClientError::Unreachable(format!("HTTP {status}: {message}"))
         }
@@ -184,5 +319,108 @@ mod tests {
         };
         let err = Client::new(&config).unwrap().offline(Duration::from_secs(2)).await.unwrap_err();
         assert!(matches!(&err, ClientError::Unreachable(m) if m.contains("onnect")), "{err}");
+    }
+
+    #[test]
+    fn a_conflict_means_the_lease_was_lost() {
+        assert!(matches!(classify(StatusCode::CONFLICT, r#"{"error":"lease lost"}"#), ClientError::LeaseLost));
+    }
+
+    /// Answers one HTTP request with `response` and hands back the raw request it got.
+    async fn serve_once(response: Vec<u8>) -> (Client, tokio::task::JoinHandle<Vec<u8>>) {
+        use tokio::io::AsyncReadExt;
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let config = NodeConfigFile {
+            coordinator_url: format!("http://{}", listener.local_addr().unwrap()),
+            node_id: 1,
+            token: "t".into(),
+            blender_paths: vec![],
+            work_dir: None,
+        };
+        let server = tokio::spawn(async move {
+            let (mut socket, _) = listener.accept().await.unwrap();
+            let mut request = Vec::new();
+            let mut buf = [0u8; 4096];
+            // Headers, then as much body as Content-Length says.
+            loop {
+                let n = socket.read(&mut buf).await.unwrap();
+                request.extend_from_slice(&buf[..n]);
+                let text = String::from_utf8_lossy(&request).to_lowercase();
+                if let Some(end) = text.find("\r\n\r\n") {
+                    let length = text
+                        .lines()
+                        .find_map(|l| l.strip_prefix("content-length: "))
+                        .and_then(|v| v.trim().parse::<usize>().ok())
+                        .unwrap_or(0);
+                    if n == 0 || request.len() >= end + 4 + length {
+                        break;
+                    }
+                }
+            }
+            socket.write_all(&response).await.unwrap();
+            socket.shutdown().await.unwrap();
+            request
+        });
+        (Client::new(&config).unwrap(), server)
+    }
+
+    fn scene_response(body: &[u8], sha256: &str) -> Vec<u8> {
+        let head = format!(
+            "HTTP/1.1 200 OK\r\ncontent-length: {}\r\nx-pictor-sha256: {sha256}\r\nconnection: close\r\n\r\n",
+            body.len()
+        );
+        [head.as_bytes(), body].concat()
+    }
+
+    #[tokio::test]
+    async fn a_scene_is_stored_under_its_name_when_its_hash_matches() {
+        let body = b"BLENDER-v304 pretend scene";
+        let sha = hex::encode(Sha256::digest(body));
+        let (client, server) = serve_once(scene_response(body, &sha.to_uppercase())).await;
+        let dir = tempfile::tempdir().unwrap();
+        let dest = dir.path().join("scene.blend");
+        let got = client.download_scene(4, &dest).await.unwrap();
+        assert_eq!((got.sha256.as_str(), got.bytes), (sha.as_str(), body.len() as u64));
+        assert_eq!(std::fs::read(&dest).unwrap(), body);
+        let request = String::from_utf8(server.await.unwrap()).unwrap();
+        assert!(request.starts_with("GET /api/agent/v1/jobs/4/scene "), "{request}");
+        assert!(request.to_lowercase().contains("authorization: bearer t\r\n"), "{request}");
+    }
+
+    #[tokio::test]
+    async fn a_damaged_scene_is_an_error_and_leaves_no_file() {
+        let (client, _server) = serve_once(scene_response(b"truncated", &"0".repeat(64))).await;
+        let dir = tempfile::tempdir().unwrap();
+        let err = client.download_scene(4, &dir.path().join("scene.blend")).await.unwrap_err();
+        assert!(matches!(&err, ClientError::Download(m) if m.contains("damaged")), "{err}");
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0, "the temporary file is removed");
+    }
+
+    #[tokio::test]
+    async fn an_output_is_uploaded_with_its_hash_and_a_conflict_is_a_lost_lease() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("frame_0005.png");
+        std::fs::write(&file, b"png bytes").unwrap();
+        let (client, server) = serve_once(b"HTTP/1.1 204 No Content\r\nconnection: close\r\n\r\n".to_vec()).await;
+        client.upload_output(12, 5, 2, &file).await.unwrap();
+        let request = String::from_utf8(server.await.unwrap()).unwrap();
+        assert!(request.starts_with("PUT /api/agent/v1/tasks/12/frames/5?attempt=2 "), "{request}");
+        let sha = hex::encode(Sha256::digest(b"png bytes"));
+        assert!(request.to_lowercase().contains(&format!("x-pictor-sha256: {sha}\r\n")), "{request}");
+        assert!(request.ends_with("png bytes"), "{request}");
+
+        let conflict =
+            b"HTTP/1.1 409 Conflict\r\ncontent-length: 20\r\nconnection: close\r\n\r\n{\"error\":\"too late\"}";
+        let (client, _server) = serve_once(conflict.to_vec()).await;
+        let err = client.upload_output(12, 5, 2, &file).await.unwrap_err();
+        assert!(matches!(err, ClientError::LeaseLost), "{err}");
+    }
+
+    #[tokio::test]
+    async fn no_work_is_an_empty_lease() {
+        let (client, server) = serve_once(b"HTTP/1.1 204 No Content\r\nconnection: close\r\n\r\n".to_vec()).await;
+        assert_eq!(client.lease(Duration::from_millis(50)).await.unwrap(), None);
+        let request = String::from_utf8(server.await.unwrap()).unwrap();
+        assert!(request.ends_with(r#"{"wait_ms":50}"#), "{request}");
     }
 }

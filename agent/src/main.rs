@@ -9,10 +9,16 @@ mod exec;
 mod hardware;
 mod metrics;
 mod nvidia;
+mod outbox;
+mod render;
+mod render_log;
+mod scene_cache;
 mod shutdown;
 mod status;
+mod tasks;
 mod telemetry;
 mod terminal;
+mod work_dir;
 mod worker;
 
 use std::path::PathBuf;

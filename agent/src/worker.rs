@@ -1,20 +1,26 @@
 //! Worker mode: probe the machine, register, then heartbeat until told to stop, reconnecting whenever the
-//! coordinator goes away. (Leasing and rendering tasks will hang off the heartbeat loop.)
+//! coordinator goes away; beside the heartbeats, the work loop ([`crate::tasks`]) leases and renders tasks while
+//! the node is registered and awake.
 
 use std::convert::Infallible;
 use std::path::PathBuf;
 use std::time::Duration;
 
 use indicatif::ProgressBar;
-use pictor_core::agent_protocol::{Hardware, HeartbeatRequest, RegisterRequest};
+use pictor_core::agent_protocol::{Hardware, HeartbeatRequest, NodeConfigFile, RegisterRequest};
+use tokio::sync::watch;
 use tokio::time::Instant;
 
 use crate::backoff::Backoff;
+use crate::blender::BlenderVersion;
 use crate::client::{Client, ClientError};
 use crate::config::{self, ConfigError};
 use crate::metrics::Sampler;
+use crate::outbox::Outbox;
+use crate::scene_cache::{self, SceneCache};
+use crate::tasks::Tasks;
 use crate::terminal::Terminal;
-use crate::{benchmark, blender, hardware, shutdown, status};
+use crate::{benchmark, blender, hardware, shutdown, status, work_dir};
 
 const AGENT_VERSION: &str = env!("CARGO_PKG_VERSION");
 /// Time allowed for the goodbye: a stopping service must not hang on an absent coordinator.
@@ -36,6 +42,8 @@ pub enum WorkerError {
     Coordinator(#[from] ClientError),
     #[error("cannot listen for Ctrl-C and SIGTERM: {0}")]
     Signals(std::io::Error),
+    #[error("work directory: {0}")]
+    WorkDir(String),
 }
 
 /// Runs until a fatal error, or until Ctrl-C/SIGTERM, after which the coordinator is told the node is offline.
@@ -44,9 +52,12 @@ pub async fn run(options: Options, terminal: Terminal) -> Result<(), WorkerError
     let client = Client::new(&config)?;
     let mut signals = shutdown::listen().map_err(WorkerError::Signals)?;
     tracing::info!("pictor-agent {AGENT_VERSION}: worker node {} of {}", config.node_id, config.coordinator_url);
+    let work_dir = work_dir::resolve(config.work_dir.as_deref());
+    work_dir::ensure(&work_dir).map_err(WorkerError::WorkDir)?;
+    tracing::info!("work directory: {}", work_dir.display());
 
     let signal = tokio::select! {
-        fatal = serve(&config.blender_paths, options.benchmark, &client, &terminal) => {
+        fatal = serve(&config, &work_dir, options.benchmark, &client, &terminal) => {
             terminal.clear();
             return Err(match fatal { Err(e) => e, Ok(never) => match never {} });
         }
@@ -68,22 +79,44 @@ enum Retry {
 }
 
 async fn serve(
-    blender_paths: &[String],
+    config: &NodeConfigFile,
+    work_dir: &std::path::Path,
     run_benchmarks: bool,
     client: &Client,
     terminal: &Terminal,
 ) -> Result<Infallible, WorkerError> {
     // Started first so the first heartbeat has a CPU reading that spans the probing.
     let mut sampler = Sampler::new();
-    let request = RegisterRequest {
-        agent_version: AGENT_VERSION.into(),
-        hardware: probe(blender_paths, run_benchmarks, terminal).await,
+    let (hardware, blender) = probe(&config.blender_paths, run_benchmarks, terminal).await;
+    let request = RegisterRequest { agent_version: AGENT_VERSION.into(), hardware };
+    let (may_work, may_work_rx) = watch::channel(false);
+    let tasks = Tasks {
+        client,
+        blender,
+        scenes: SceneCache::new(work_dir, scene_cache::DEFAULT_LIMIT_BYTES),
+        outbox: Outbox::new(work_dir),
+        render_dir: work_dir.join("render"),
+        terminal: terminal.clone(),
     };
+    tokio::select! {
+        fatal = register_and_heartbeat(&request, client, &mut sampler, terminal, &may_work) => fatal,
+        fatal = tasks.run(may_work_rx) => Err(match fatal { Err(e) => e.into(), Ok(never) => match never {} }),
+    }
+}
+
+/// Registers, then heartbeats, registering again whenever the coordinator went away or forgot the node.
+async fn register_and_heartbeat(
+    request: &RegisterRequest,
+    client: &Client,
+    sampler: &mut Sampler,
+    terminal: &Terminal,
+    may_work: &watch::Sender<bool>,
+) -> Result<Infallible, WorkerError> {
     let line = terminal.status_line();
     let mut backoff = Backoff::default();
     loop {
         line.set_message(status::connecting());
-        let retry = match client.register(&request).await {
+        let retry = match client.register(request).await {
             Ok(registered) => {
                 backoff.reset();
                 tracing::info!(
@@ -93,7 +126,10 @@ async fn serve(
                     status::interval(bounded_interval(registered.heartbeat_interval_ms))
                 );
                 // The first heartbeat goes out at once, so the dashboard shows live figures straight away.
-                heartbeats(client, &mut sampler, &line).await?
+                let retry = heartbeats(client, sampler, &line, may_work).await;
+                // No new leases until registered again (a running task carries on).
+                may_work.send_replace(false);
+                retry?
             }
             Err(ClientError::Unreachable(reason)) => Retry::Unreachable(reason),
             // A refused registration will be refused again: say why and stop.
@@ -113,7 +149,13 @@ async fn serve(
 }
 
 /// Heartbeats until one fails; a fatal failure (token, disabled node) is an error, the others ask for a retry.
-async fn heartbeats(client: &Client, sampler: &mut Sampler, line: &ProgressBar) -> Result<Retry, ClientError> {
+/// `may_work` follows the coordinator's sleep schedule.
+async fn heartbeats(
+    client: &Client,
+    sampler: &mut Sampler,
+    line: &ProgressBar,
+    may_work: &watch::Sender<bool>,
+) -> Result<Retry, ClientError> {
     let mut was_asleep = None;
     loop {
         let metrics = sampler.sample().await;
@@ -124,6 +166,7 @@ async fn heartbeats(client: &Client, sampler: &mut Sampler, line: &ProgressBar) 
             Err(fatal) => return Err(fatal),
         };
         tracing::info!(asleep = answer.asleep, cpu_percent = metrics.cpu_percent.round(), "heartbeat ok");
+        may_work.send_replace(!answer.asleep);
         if was_asleep != Some(answer.asleep) {
             if answer.asleep {
                 tracing::info!("asleep: inside this worker's sleep schedule, taking no work");
@@ -154,8 +197,13 @@ async fn countdown(line: &ProgressBar, total: Duration, text: impl Fn(Duration) 
     }
 }
 
-/// The machine, its Blenders and (unless skipped) their benchmarks.
-async fn probe(blender_paths: &[String], run_benchmarks: bool, terminal: &Terminal) -> Hardware {
+/// The machine, its Blenders and (unless skipped) their benchmarks; and the Blender tasks render with (the first
+/// found: the one on `PATH`, else the first configured).
+async fn probe(
+    blender_paths: &[String],
+    run_benchmarks: bool,
+    terminal: &Terminal,
+) -> (Hardware, Option<(PathBuf, BlenderVersion)>) {
     let mut hardware = hardware::probe().await;
     let mut blenders = blender::discover(blender_paths).await;
     if run_benchmarks {
@@ -163,6 +211,7 @@ async fn probe(blender_paths: &[String], run_benchmarks: bool, terminal: &Termin
     } else {
         tracing::info!("benchmark renders skipped");
     }
+    let renderer = blenders.first().map(|(install, version)| (PathBuf::from(&install.path), *version));
     hardware.blenders = blenders.into_iter().map(|(install, _)| install).collect();
     tracing::info!(
         "{} · {} · {} ({} cores) · {} GiB RAM · {} GPU(s) · {} Blender(s)",
@@ -174,7 +223,7 @@ async fn probe(blender_paths: &[String], run_benchmarks: bool, terminal: &Termin
         hardware.gpus.len(),
         hardware.blenders.len(),
     );
-    hardware
+    (hardware, renderer)
 }
 
 #[cfg(test)]
