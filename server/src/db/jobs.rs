@@ -240,3 +240,22 @@ impl Db {
         }))
     }
 }
+
+impl Db {
+    /// The accepted output of `frame` in the owner's job (the finished attempt's upload), if any.
+    pub async fn frame_output(&self, owner: UserId, job: JobId, frame: i64) -> Result<Option<String>, DbError> {
+        let key: Option<String> = sqlx::query_scalar(
+            "SELECT o.object_key FROM task_outputs o
+               JOIN tasks t ON t.id = o.task_id AND o.attempt = t.attempt
+               JOIN jobs j ON j.id = t.job_id
+             WHERE j.id = $1 AND j.owner_id = $2 AND o.frame = $3 AND t.state IN ('uploaded', 'verified')
+             ORDER BY t.tile_index, o.created_at_ms DESC LIMIT 1",
+        )
+        .bind(job)
+        .bind(owner)
+        .bind(frame)
+        .fetch_optional(self.reader())
+        .await?;
+        Ok(key)
+    }
+}

@@ -28,6 +28,7 @@ pub fn router() -> Router<AppState> {
         .route("/api/v1/jobs", get(list).post(submit))
         .route("/api/v1/jobs/{id}", get(details))
         .route("/api/v1/jobs/{id}/cancel", post(cancel))
+        .route("/api/v1/jobs/{id}/frames/{frame}", get(frame_output))
 }
 
 fn db_error(error: DbError) -> RestError {
@@ -166,6 +167,28 @@ async fn cancel(
 ) -> Result<StatusCode, RestError> {
     state.db.cancel_job(viewer.user_id, id, now_ms()).await.map_err(db_error)?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// The rendered image of one frame, streamed from the store.
+async fn frame_output(
+    State(state): State<AppState>,
+    Extension(viewer): Extension<Viewer>,
+    Path((id, frame)): Path<(i64, i64)>,
+) -> Result<axum::response::Response, RestError> {
+    use axum::response::IntoResponse;
+    use futures::TryStreamExt;
+    let key = state.db.frame_output(viewer.user_id, id, frame).await.map_err(db_error)?.ok_or(AppError::NotFound)?;
+    let object = state.store.get(&ObjectPath::from(key.as_str())).await.map_err(|error| {
+        tracing::error!(%error, key, "reading an output failed");
+        RestError::from(AppError::Unavailable)
+    })?;
+    let content_type = match key.rsplit('.').next() {
+        Some("png") => "image/png",
+        Some("jpg") => "image/jpeg",
+        _ => "application/octet-stream",
+    };
+    let stream = object.into_stream().map_err(std::io::Error::other);
+    Ok(([(axum::http::header::CONTENT_TYPE, content_type)], Body::from_stream(stream)).into_response())
 }
 
 #[cfg(test)]

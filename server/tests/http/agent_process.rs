@@ -23,14 +23,14 @@ fn agent_binary() -> PathBuf {
     binary
 }
 
-struct Agent {
-    child: Child,
+pub struct Agent {
+    pub child: Child,
     log: PathBuf,
     _dir: tempfile::TempDir,
 }
 
 impl Agent {
-    fn start(config: &str, extra: &[&str]) -> Self {
+    pub fn start(config: &str, extra: &[&str]) -> Self {
         let dir = tempfile::tempdir().expect("dir");
         let path = dir.path().join("worker.toml");
         std::fs::write(&path, config).expect("config");
@@ -49,7 +49,7 @@ impl Agent {
         Agent { child, log, _dir: dir }
     }
 
-    fn log(&self) -> String {
+    pub fn log(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }
 

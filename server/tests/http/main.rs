@@ -10,3 +10,4 @@ mod helpers;
 mod oidc;
 mod pages;
 mod render_api;
+mod render_blender;
