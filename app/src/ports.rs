@@ -55,6 +55,8 @@ pub trait JobService: Send + Sync {
     async fn jobs(&self, viewer: &Viewer) -> Result<Vec<JobSummary>, AppError>;
     async fn job(&self, viewer: &Viewer, job: i64) -> Result<JobDetails, AppError>;
     async fn cancel(&self, viewer: &Viewer, job: i64) -> Result<(), AppError>;
+    /// Renders the given tasks again (`None`: every failed task). Returns how many were requeued.
+    async fn rerender(&self, viewer: &Viewer, job: i64, tasks: Option<Vec<i64>>) -> Result<u64, AppError>;
 }
 
 /// The form in which [`JobService`] is put into Leptos context.

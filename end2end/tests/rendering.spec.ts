@@ -26,6 +26,8 @@ test('submit the sample scene and see its task grid', async ({ page }) => {
 
   await page.getByTestId('job-file').setInputFiles(sampleScene);
   await page.getByTestId('job-chunk_size').fill('2');
+  // Targeted at a tag no worker has, so agents started by other tests leave it queued.
+  await page.getByTestId('job-tags').fill('no-such-worker');
   await page.getByTestId('submit-job').click();
   const row = page.getByTestId('job-row').filter({ hasText: 'Spinning cube' });
   await expect(row).toContainText('0/5 tasks');

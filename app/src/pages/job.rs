@@ -23,6 +23,18 @@ pub async fn cancel_job(job: i64) -> Result<(), AppError> {
     crate::error::answer(crate::auth::jobs()?.cancel(&viewer, job).await)
 }
 
+#[server]
+pub async fn rerender_task(job: i64, task: i64) -> Result<u64, AppError> {
+    let viewer = crate::auth::require_viewer()?;
+    crate::error::answer(crate::auth::jobs()?.rerender(&viewer, job, Some(vec![task])).await)
+}
+
+#[server]
+pub async fn retry_failed(job: i64) -> Result<u64, AppError> {
+    let viewer = crate::auth::require_viewer()?;
+    crate::error::answer(crate::auth::jobs()?.rerender(&viewer, job, None).await)
+}
+
 /// A task's live state and progress, overriding what the page was rendered with.
 #[derive(Clone, Debug, PartialEq)]
 struct LiveTask {
@@ -35,8 +47,10 @@ pub fn JobPage() -> impl IntoView {
     let params = use_params_map();
     let job_id = move || params.with(|params| params.get("id").and_then(|id| id.parse::<i64>().ok()));
     let cancel = ServerAction::<CancelJob>::new();
+    let rerender = ServerAction::<RerenderTask>::new();
+    let retry = ServerAction::<RetryFailed>::new();
     let details = Resource::new(
-        move || (job_id(), cancel.version().get()),
+        move || (job_id(), cancel.version().get() + rerender.version().get() + retry.version().get()),
         |(id, _)| async move {
             match id {
                 Some(id) => load_job(id).await,
@@ -102,17 +116,20 @@ pub fn JobPage() -> impl IntoView {
                             );
                             let total = job.tasks.len();
                             let ids: Vec<(i64, String)> = job.tasks.iter().map(|t| (t.id, t.state.clone())).collect();
-                            let done = move || {
+                            // Every task's state now: live updates over what the page was rendered with.
+                            let states = Signal::derive(move || {
                                 live.with(|live| {
                                     ids.iter()
-                                        .filter(|(id, rendered)| {
-                                            let state = live.get(id).map_or(rendered.as_str(), |t| t.state.as_str());
-                                            matches!(state, "uploaded" | "verified")
-                                        })
-                                        .count()
+                                        .map(|(id, rendered)| live.get(id).map_or(rendered.clone(), |t| t.state.clone()))
+                                        .collect::<Vec<String>>()
                                 })
+                            });
+                            let done = move || {
+                                states.get().iter().filter(|state| matches!(state.as_str(), "uploaded" | "verified")).count()
                             };
-                            let running = matches!(job.summary.state.as_str(), "queued" | "active" | "paused");
+                            let rendered_state = job.summary.state.clone();
+                            let job_state = Signal::derive(move || live_job_state(&rendered_state, &states.get()));
+                            let running = move || matches!(job_state.get().as_str(), "queued" | "active" | "paused");
                             view! {
                                 <Title text=job.summary.name.clone() />
                                 <section class="page-head">
@@ -127,14 +144,30 @@ pub fn JobPage() -> impl IntoView {
                                                 {move || format!("{} of {total} done", done())}
                                             </p>
                                         </div>
-                                        <span class=format!("badge job-state {}", job.summary.state) data-testid="job-state">
-                                            {job.summary.state.clone()}
+                                        <span class=move || format!("badge job-state {}", job_state.get()) data-testid="job-state">
+                                            {move || job_state.get()}
                                         </span>
                                     </header>
                                     <div class="task-grid" data-testid="task-grid" data-updates=move || updates.get().to_string()>
-                                        {job.tasks.into_iter().map(|task| view! { <TaskCell task live /> }).collect_view()}
+                                        {job
+                                            .tasks
+                                            .into_iter()
+                                            .map(|task| view! { <TaskCell job=job.summary.id task live rerender /> })
+                                            .collect_view()}
                                     </div>
-                                    {running
+                                    {(job.summary.tasks_failed > 0)
+                                        .then(|| {
+                                            view! {
+                                                <ActionForm action=retry>
+                                                    <input type="hidden" name="job" value=job.summary.id.to_string() />
+                                                    <button class="button ghost" type="submit" data-testid="retry-failed">
+                                                        {format!("Retry {} failed", job.summary.tasks_failed)}
+                                                    </button>
+                                                </ActionForm>
+                                            }
+                                        })}
+                                    {move || {
+                                        running()
                                         .then(|| {
                                             view! {
                                                 <ActionForm action=cancel>
@@ -144,7 +177,8 @@ pub fn JobPage() -> impl IntoView {
                                                     </button>
                                                 </ActionForm>
                                             }
-                                        })}
+                                        })
+                                    }}
                                 </section>
                             }
                                 .into_any()
@@ -155,8 +189,24 @@ pub fn JobPage() -> impl IntoView {
     }
 }
 
+/// The job's state as its tasks say it is now: done when every task is, active once one is leased.
+fn live_job_state(rendered: &str, tasks: &[String]) -> String {
+    let finished = |state: &String| matches!(state.as_str(), "uploaded" | "verified");
+    match rendered {
+        "cancelled" | "failed" | "paused" => rendered.to_string(),
+        _ if !tasks.is_empty() && tasks.iter().all(finished) => "completed".to_string(),
+        _ if tasks.iter().any(|state| state == "leased" || finished(state)) => "active".to_string(),
+        _ => rendered.to_string(),
+    }
+}
+
 #[component]
-fn TaskCell(task: TaskView, live: RwSignal<HashMap<i64, LiveTask>>) -> impl IntoView {
+fn TaskCell(
+    job: i64,
+    task: TaskView,
+    live: RwSignal<HashMap<i64, LiveTask>>,
+    rerender: ServerAction<RerenderTask>,
+) -> impl IntoView {
     let id = task.id;
     let rendered = LiveTask { state: task.state.clone(), progress: task.progress_percent };
     let current = Signal::derive(move || live.with(|live| live.get(&id).cloned().unwrap_or_else(|| rendered.clone())));
@@ -165,6 +215,22 @@ fn TaskCell(task: TaskView, live: RwSignal<HashMap<i64, LiveTask>>) -> impl Into
         None => format!("frames {}", task.frames),
     };
     let error = task.last_error.clone().unwrap_or_default();
+    // The first frame of a finished task, as its thumbnail (tiles of one image share the stitched frame).
+    let first_frame = task.frames.split(',').next().unwrap_or_default().to_string();
+    let thumbnail = move || {
+        let state = current.get().state;
+        matches!(state.as_str(), "uploaded" | "verified").then(|| {
+            view! {
+                <img
+                    class="thumbnail"
+                    loading="lazy"
+                    alt=format!("frame {first_frame}")
+                    src=format!("/api/v1/jobs/{job}/frames/{first_frame}")
+                />
+            }
+        })
+    };
+    let can_rerender = move || matches!(current.get().state.as_str(), "failed" | "uploaded" | "verified");
     view! {
         <div
             class=move || format!("task-cell {}", current.get().state)
@@ -172,6 +238,7 @@ fn TaskCell(task: TaskView, live: RwSignal<HashMap<i64, LiveTask>>) -> impl Into
             data-state=move || current.get().state
             title=error
         >
+            {thumbnail}
             <span class="task-label">{label}</span>
             <span class="task-state">
                 {move || {
@@ -179,6 +246,34 @@ fn TaskCell(task: TaskView, live: RwSignal<HashMap<i64, LiveTask>>) -> impl Into
                     if now.state == "leased" { format!("rendering {} %", now.progress) } else { now.state }
                 }}
             </span>
+            {move || {
+                can_rerender()
+                    .then(|| {
+                        view! {
+                            <ActionForm action=rerender>
+                                <input type="hidden" name="job" value=job.to_string() />
+                                <input type="hidden" name="task" value=id.to_string() />
+                                <button class="button ghost small" type="submit" data-testid="rerender-task">
+                                    "Render again"
+                                </button>
+                            </ActionForm>
+                        }
+                    })
+            }}
         </div>
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_job_state_follows_its_tasks() {
+        let tasks = |states: &[&str]| states.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        assert_eq!(live_job_state("queued", &tasks(&["queued", "leased"])), "active");
+        assert_eq!(live_job_state("active", &tasks(&["uploaded", "verified"])), "completed");
+        assert_eq!(live_job_state("queued", &tasks(&["queued"])), "queued");
+        assert_eq!(live_job_state("cancelled", &tasks(&["uploaded"])), "cancelled");
     }
 }

@@ -28,6 +28,8 @@ ALTER TABLE tasks ADD COLUMN progress_percent INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE tasks ADD COLUMN output_key TEXT;
 ALTER TABLE tasks ADD COLUMN output_sha256 TEXT;
 ALTER TABLE tasks ADD COLUMN last_error TEXT;
+-- The attempt number up to which the task is retried; a re-render by the creator raises it.
+ALTER TABLE tasks ADD COLUMN max_attempt INTEGER NOT NULL DEFAULT 3;
 CREATE INDEX tasks_by_job ON tasks (job_id, id);
 CREATE INDEX tasks_by_lease ON tasks (state, lease_expires_at_ms);
 

@@ -82,6 +82,9 @@ impl From<sqlx::Error> for TaskError {
     }
 }
 
+/// Attempts a task gets (and a re-render adds).
+pub const DEFAULT_ATTEMPTS: i64 = 3;
+
 /// A worker failing this many tasks of one job is not given that job's tasks again.
 pub const BLOCKLIST_AFTER_FAILURES: i64 = 3;
 
@@ -138,11 +141,15 @@ impl Db {
                 .await?;
         }
         for task in &job.tasks {
-            sqlx::query("INSERT INTO tasks (job_id, state, created_at_ms, frames, tile_index) VALUES ($1, 'queued', $2, $3, $4)")
-                .bind(id)
-                .bind(now_ms)
-                .bind(&task.frames)
-                .bind(task.tile_index)
+            sqlx::query(
+                "INSERT INTO tasks (job_id, state, created_at_ms, frames, tile_index, max_attempt)
+                 VALUES ($1, 'queued', $2, $3, $4, $5)",
+            )
+            .bind(id)
+            .bind(now_ms)
+            .bind(&task.frames)
+            .bind(task.tile_index)
+            .bind(job.max_attempts)
                 .execute(&mut *tx)
                 .await?;
         }
@@ -312,6 +319,45 @@ impl Db {
         Ok(requeued)
     }
 
+    /// Renders the owner's chosen tasks again (failed ones, or finished ones to re-render): they go back to the queue
+    /// with a fresh budget of attempts, and the job becomes active again. Leased tasks are left alone.
+    /// Returns how many tasks were requeued.
+    pub async fn rerender_tasks(&self, owner: UserId, job: JobId, tasks: &[TaskId]) -> Result<u64, DbError> {
+        let mut tx = self.writer().begin().await?;
+        let state: Option<String> = sqlx::query_scalar("SELECT state FROM jobs WHERE id = $1 AND owner_id = $2")
+            .bind(job)
+            .bind(owner)
+            .fetch_optional(&mut *tx)
+            .await?;
+        match state.as_deref() {
+            None => return Err(DbError::NotFound("job")),
+            Some("cancelled") => return Err(DbError::Conflict("a cancelled job cannot be re-rendered")),
+            Some(_) => {}
+        }
+        let mut requeued = 0;
+        for task in tasks {
+            requeued += sqlx::query(
+                "UPDATE tasks SET state = 'queued', max_attempt = attempt + $1, node_id = NULL, progress_percent = 0,
+                        finished_at_ms = NULL, lease_expires_at_ms = NULL
+                 WHERE id = $2 AND job_id = $3 AND state IN ('failed', 'uploaded', 'verified')",
+            )
+            .bind(DEFAULT_ATTEMPTS)
+            .bind(task)
+            .bind(job)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        }
+        if requeued > 0 {
+            sqlx::query("UPDATE jobs SET state = 'active', finished_at_ms = NULL WHERE id = $1")
+                .bind(job)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(requeued)
+    }
+
     /// Cancels an owner's job: its queued and leased tasks are cancelled (agents learn it at their next lease
     /// extension). Finished outputs stay.
     pub async fn cancel_job(&self, owner: UserId, job: JobId, now_ms: i64) -> Result<(), DbError> {
@@ -390,11 +436,9 @@ async fn give_back(
 ) -> Result<JobId, TaskError> {
     let row: Option<(i64, String)> = sqlx::query_as(
         "UPDATE tasks SET
-            state = CASE WHEN attempt < (SELECT max_attempts FROM jobs WHERE jobs.id = tasks.job_id)
-                         THEN 'queued' ELSE 'failed' END,
+            state = CASE WHEN attempt < max_attempt THEN 'queued' ELSE 'failed' END,
             node_id = NULL, lease_expires_at_ms = NULL, progress_percent = 0, last_error = $1,
-            finished_at_ms = CASE WHEN attempt < (SELECT max_attempts FROM jobs WHERE jobs.id = tasks.job_id)
-                                  THEN NULL ELSE $2 END
+            finished_at_ms = CASE WHEN attempt < max_attempt THEN NULL ELSE $2 END
          WHERE id = $3 AND attempt = $4 AND state = 'leased' AND ($5 IS NULL OR node_id = $5)
          RETURNING job_id, state",
     )

@@ -171,6 +171,29 @@ async fn cancelling_stops_leases_and_hands_out_nothing_more(db: Db) {
     assert_eq!(db.lease_task(&offer(b), NOW, LEASE).await.expect("lease"), None);
 }
 
+async fn failed_and_finished_tasks_can_be_rendered_again_with_fresh_attempts(db: Db) {
+    let (owner, a, b) = setup(&db).await;
+    let job_id = db.create_job(&job(owner, "again", 1, 2), NOW).await.expect("job");
+    let first = db.lease_task(&offer(a), NOW, LEASE).await.expect("lease").expect("task");
+    db.finish_task(first.task, first.attempt, a, "outputs/1.png", "aa", NOW).await.expect("finish");
+    for _ in 0..3 {
+        let lease = db.lease_task(&offer(b), NOW, LEASE).await.expect("lease").expect("task");
+        db.fail_task(lease.task, lease.attempt, b, "crash", NOW).await.expect("fail");
+    }
+    assert_eq!(job_state(&db, job_id).await, "failed");
+    let failed: TaskId = sqlx::query_scalar("SELECT id FROM tasks WHERE state = 'failed'").fetch_one(db.reader()).await.expect("id");
+    let stranger = db.create_user("Mallory", NOW).await.expect("user");
+    assert!(matches!(db.rerender_tasks(stranger, job_id, &[failed]).await, Err(DbError::NotFound(_))));
+    assert_eq!(db.rerender_tasks(owner, job_id, &[failed, first.task, 999]).await.expect("again"), 2);
+    assert_eq!(job_state(&db, job_id).await, "active");
+    let retried = db.lease_task(&offer(a), NOW, LEASE).await.expect("lease").expect("task");
+    assert_eq!((retried.task, retried.attempt), (first.task, 2), "re-render of the finished frame, in task order");
+    let again = db.lease_task(&offer(a), NOW, LEASE).await.expect("lease").expect("task");
+    assert_eq!((again.task, again.attempt), (failed, 4), "attempt numbers keep rising: old uploads stay stale");
+    db.fail_task(again.task, again.attempt, a, "crash", NOW).await.expect("fail");
+    assert_eq!(state_of(&db, failed).await.0, "queued", "a fresh budget of attempts");
+}
+
 async fn concurrent_workers_never_share_a_task(db: Db) {
     let owner = db.create_user("Ada", NOW).await.expect("user");
     db.create_job(&job(owner, "many", 1, 40), NOW).await.expect("job");
@@ -206,5 +229,6 @@ crate::both_backends!(
     expired_leases_requeue_until_attempts_run_out_then_the_job_fails,
     three_failures_blocklist_a_worker_for_that_job_only,
     cancelling_stops_leases_and_hands_out_nothing_more,
+    failed_and_finished_tasks_can_be_rendered_again_with_fresh_attempts,
     concurrent_workers_never_share_a_task,
 );

@@ -29,6 +29,7 @@ pub fn router() -> Router<AppState> {
         .route("/api/v1/jobs/{id}", get(details))
         .route("/api/v1/jobs/{id}/cancel", post(cancel))
         .route("/api/v1/jobs/{id}/frames/{frame}", get(frame_output))
+        .route("/api/v1/jobs/{id}/rerender", post(rerender))
 }
 
 fn db_error(error: DbError) -> RestError {
@@ -167,6 +168,27 @@ async fn cancel(
 ) -> Result<StatusCode, RestError> {
     state.db.cancel_job(viewer.user_id, id, now_ms()).await.map_err(db_error)?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Rerender {
+    /// The tasks to render again; absent: every failed task.
+    #[serde(default)]
+    pub tasks: Option<Vec<i64>>,
+}
+
+async fn rerender(
+    State(state): State<AppState>,
+    Extension(viewer): Extension<Viewer>,
+    Path(id): Path<i64>,
+    body: Result<Json<Rerender>, JsonRejection>,
+) -> Result<Json<serde_json::Value>, RestError> {
+    use pictor_app::ports::JobService;
+    let Json(request) = body?;
+    let service = super::service::DbJobs { db: state.db.clone(), work_available: state.work_available.clone() };
+    let requeued = service.rerender(&viewer, id, request.tasks).await?;
+    Ok(Json(json!({ "requeued": requeued })))
 }
 
 /// The rendered image of one frame, streamed from the store.

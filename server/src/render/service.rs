@@ -10,11 +10,14 @@ use crate::db::{Db, DbError};
 
 pub struct DbJobs {
     pub db: Db,
+    /// Woken when tasks are requeued, so waiting agents take them at once.
+    pub work_available: std::sync::Arc<tokio::sync::Notify>,
 }
 
 fn to_app_error(error: DbError) -> AppError {
     match error {
         DbError::NotFound(_) => AppError::NotFound,
+        DbError::Conflict(why) => AppError::BadRequest(why.to_string()),
         other => {
             tracing::error!(error = %other, "job request failed");
             AppError::Unavailable
@@ -34,5 +37,21 @@ impl JobService for DbJobs {
 
     async fn cancel(&self, viewer: &Viewer, job: i64) -> Result<(), AppError> {
         self.db.cancel_job(viewer.user_id, job, now_ms()).await.map_err(to_app_error)
+    }
+
+    async fn rerender(&self, viewer: &Viewer, job: i64, tasks: Option<Vec<i64>>) -> Result<u64, AppError> {
+        let tasks = match tasks {
+            Some(tasks) => tasks,
+            None => {
+                let details = self.job(viewer, job).await?;
+                details.tasks.iter().filter(|task| task.state == "failed").map(|task| task.id).collect()
+            }
+        };
+        if tasks.len() > 10_000 {
+            return Err(AppError::BadRequest("at most 10 000 tasks at once".into()));
+        }
+        let requeued = self.db.rerender_tasks(viewer.user_id, job, &tasks).await.map_err(to_app_error)?;
+        self.work_available.notify_waiters();
+        Ok(requeued)
     }
 }

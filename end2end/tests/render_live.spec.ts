@@ -1,0 +1,61 @@
+// The whole loop in the browser: submit the sample scene, start a real `pictor-agent` for one of our workers, and
+// watch its frames render — task cells turn done and show thumbnails without a reload; then render one again.
+import { test, expect } from '@playwright/test';
+import { spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { collectErrors, screenshot, signIn, waitForHydration } from './support';
+
+const sampleScene = resolve(__dirname, '../../samples/spinning-cube.blend');
+const agentBin = process.env.E2E_AGENT_BIN ?? resolve(__dirname, '../../target/debug/pictor-agent');
+
+test('submit the sample scene, a real agent renders it, frames appear live', async ({ page, baseURL }) => {
+  test.skip(!existsSync(sampleScene), 'run scripts/setup to make samples/spinning-cube.blend');
+  test.setTimeout(180_000);
+  const errors = collectErrors(page);
+  await signIn(page);
+
+  // A worker of ours, created through the API with this browser's session.
+  const created = await page.request.post('/api/v1/workers', { data: { name: 'render-box' }, headers: { Origin: baseURL! } });
+  expect(created.status()).toBe(201);
+  const issued = await created.json();
+  const dir = mkdtempSync(join(tmpdir(), 'pictor-render-'));
+  const config = join(dir, 'worker.toml');
+  writeFileSync(config, `${issued.config_toml}work_dir = ${JSON.stringify(join(dir, 'work'))}\n`);
+
+  await page.goto('/rendering');
+  await waitForHydration(page);
+  await page.getByTestId('job-file').setInputFiles(sampleScene);
+  await page.getByTestId('job-name').fill('Live cube');
+  await page.getByTestId('job-frames').fill('1-4');
+  await page.getByTestId('job-resolution_x').fill('160');
+  await page.getByTestId('job-resolution_y').fill('90');
+  await page.getByTestId('submit-job').click();
+  await page.getByTestId('job-row').filter({ hasText: 'Live cube' }).getByRole('link', { name: 'Live cube' }).click();
+  await expect(page.getByTestId('task-cell')).toHaveCount(4);
+  await waitForHydration(page);
+
+  let log = '';
+  const agent = spawn(agentBin, ['worker', '--config', config, '--no-benchmark'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  agent.stdout?.on('data', (chunk) => (log += chunk));
+  agent.stderr?.on('data', (chunk) => (log += chunk));
+  try {
+    const cells = page.getByTestId('task-cell');
+    for (let index = 0; index < 4; index++) {
+      await expect(cells.nth(index), log).toHaveAttribute('data-state', 'uploaded', { timeout: 120_000 });
+    }
+    await expect(page.getByTestId('job-progress')).toHaveText('4 of 4 done');
+    await expect(page.getByTestId('job-state')).toHaveText('completed');
+    const thumbnail = cells.first().locator('img.thumbnail');
+    await expect.poll(() => thumbnail.evaluate((img: HTMLImageElement) => img.naturalWidth)).toBe(160);
+    await screenshot(page, 'job-rendered');
+
+    await cells.nth(1).getByTestId('rerender-task').click();
+    await expect(cells.nth(1)).toHaveAttribute('data-state', 'uploaded', { timeout: 60_000 });
+    await expect(page.getByTestId('job-progress')).toHaveText('4 of 4 done');
+  } finally {
+    agent.kill('SIGINT');
+  }
+  expect(errors).toEqual([]);
+});
