@@ -33,6 +33,16 @@ pub enum Command {
     Serve,
     /// Load and validate the configuration, print it, and exit
     CheckConfig,
+    /// Create (or re-issue the token of) a worker of the local "Demo workers" account and write its config file:
+    /// for trying Pictor on one machine (scripts/demo)
+    DemoWorker {
+        /// The worker's name
+        #[arg(long)]
+        name: String,
+        /// Where to write its worker.toml
+        #[arg(long, value_name = "FILE")]
+        out: PathBuf,
+    },
 }
 
 /// Runs the chosen command to completion.
@@ -42,6 +52,11 @@ pub fn run(cli: Cli) -> Result<(), StartupError> {
         Command::CheckConfig => {
             println!("{}", config.describe());
             Ok(())
+        }
+        Command::DemoWorker { name, out } => {
+            let runtime =
+                tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(StartupError::Runtime)?;
+            runtime.block_on(crate::nodes::demo::write_demo_worker(&config, &name, &out))
         }
         Command::Serve => {
             crate::telemetry::init(&config.log);

@@ -36,6 +36,10 @@ pub enum StartupError {
     Bind { addr: SocketAddr, source: std::io::Error },
     #[error("cannot start the async runtime: {0}")]
     Runtime(std::io::Error),
+    #[error("cannot write {path}: {source}")]
+    WriteFile { path: PathBuf, source: std::io::Error },
+    #[error("{0}")]
+    Invalid(String),
     #[error("the HTTP server failed: {0}")]
     Serve(std::io::Error),
 }

@@ -3,5 +3,6 @@
 pub mod agent_api;
 pub mod agent_auth;
 pub mod config_file;
+pub mod demo;
 pub mod liveness;
 pub mod service;

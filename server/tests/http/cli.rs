@@ -117,3 +117,42 @@ fn answers_health(address: &str) -> bool {
     let _ = stream.read_to_string(&mut answer);
     answer.starts_with("HTTP/1.0 200") || answer.starts_with("HTTP/1.1 200")
 }
+
+#[test]
+fn demo_worker_writes_a_private_config_and_reissues_on_a_second_run() {
+    let data = tempfile::tempdir().expect("tempdir");
+    let out = data.path().join("demo").join("worker.toml");
+    let run = || {
+        let output = Command::new(env!("CARGO_BIN_EXE_pictor"))
+            .current_dir(data.path())
+            .env_remove("DATABASE_URL")
+            .env("PICTOR_DATA_DIR", data.path())
+            .args(["demo-worker", "--name", "demo-1", "--out"])
+            .arg(&out)
+            .output()
+            .expect("pictor runs");
+        assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+        std::fs::read_to_string(&out).expect("config written")
+    };
+    let first = run();
+    let second = run();
+    let line = |text: &str, key: &str| text.lines().find(|l| l.starts_with(key)).map(str::to_string);
+    assert!(line(&first, "token = \"pn_").is_some(), "{first}");
+    assert_eq!(line(&first, "node_id"), line(&second, "node_id"), "the same worker");
+    assert_ne!(line(&first, "token"), line(&second, "token"), "a fresh token");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&out).expect("meta").permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600, "the token is readable by its owner only");
+    }
+    let bad = Command::new(env!("CARGO_BIN_EXE_pictor"))
+        .current_dir(data.path())
+        .env("PICTOR_DATA_DIR", data.path())
+        .args(["demo-worker", "--name", "  ", "--out"])
+        .arg(&out)
+        .output()
+        .expect("pictor runs");
+    assert_eq!(bad.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&bad.stderr).starts_with("pictor: error:"));
+}
