@@ -3,6 +3,7 @@
 import { test, expect } from '@playwright/test';
 import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { collectErrors, screenshot, signIn, waitForHydration } from './support';
@@ -50,6 +51,11 @@ test('submit the sample scene, a real agent renders it, frames appear live', asy
     const thumbnail = cells.first().locator('img.thumbnail');
     await expect.poll(() => thumbnail.evaluate((img: HTMLImageElement) => img.naturalWidth)).toBe(160);
     await screenshot(page, 'job-rendered');
+    const zip = page.waitForEvent('download');
+    await page.getByTestId('download-zip').click();
+    const archive = await zip;
+    expect(archive.suggestedFilename()).toMatch(/^job-\d+-outputs\.zip$/);
+    expect((await readFile((await archive.path())!)).subarray(0, 2).toString()).toBe('PK');
 
     await cells.nth(1).getByTestId('rerender-task').click();
     await expect(cells.nth(1)).toHaveAttribute('data-state', 'uploaded', { timeout: 60_000 });

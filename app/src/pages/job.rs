@@ -155,6 +155,22 @@ pub fn JobPage() -> impl IntoView {
                                             .map(|task| view! { <TaskCell job=job.summary.id task live rerender /> })
                                             .collect_view()}
                                     </div>
+                                    {move || {
+                                        (done() > 0)
+                                            .then(|| {
+                                                view! {
+                                                    <a
+                                                        class="button ghost"
+                                                        rel="external"
+                                                        download
+                                                        href=format!("/api/v1/jobs/{}/outputs.zip", job_id().unwrap_or_default())
+                                                        data-testid="download-zip"
+                                                    >
+                                                        "Download all (zip)"
+                                                    </a>
+                                                }
+                                            })
+                                    }}
                                     {(job.summary.tasks_failed > 0)
                                         .then(|| {
                                             view! {

@@ -259,3 +259,39 @@ impl Db {
         Ok(key)
     }
 }
+
+/// One accepted output of a job: its frame, its tile (for tiled jobs) and where it is stored.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct JobOutput {
+    pub frame: i64,
+    pub tile_index: Option<i64>,
+    pub object_key: String,
+}
+
+impl Db {
+    /// Every accepted output of the owner's job, by frame then tile; `None` if the job is not theirs.
+    pub async fn job_outputs(&self, owner: UserId, job: JobId) -> Result<Option<Vec<JobOutput>>, DbError> {
+        let owned: Option<i64> = sqlx::query_scalar("SELECT id FROM jobs WHERE id = $1 AND owner_id = $2")
+            .bind(job)
+            .bind(owner)
+            .fetch_optional(self.reader())
+            .await?;
+        if owned.is_none() {
+            return Ok(None);
+        }
+        let rows: Vec<(i64, Option<i64>, String)> = sqlx::query_as(
+            "SELECT o.frame, t.tile_index, o.object_key FROM task_outputs o
+               JOIN tasks t ON t.id = o.task_id AND o.attempt = t.attempt
+             WHERE t.job_id = $1 AND t.state IN ('uploaded', 'verified')
+             ORDER BY o.frame, t.tile_index",
+        )
+        .bind(job)
+        .fetch_all(self.reader())
+        .await?;
+        Ok(Some(
+            rows.into_iter()
+                .map(|(frame, tile_index, object_key)| JobOutput { frame, tile_index, object_key })
+                .collect(),
+        ))
+    }
+}

@@ -30,6 +30,7 @@ pub fn router() -> Router<AppState> {
         .route("/api/v1/jobs/{id}/cancel", post(cancel))
         .route("/api/v1/jobs/{id}/frames/{frame}", get(frame_output))
         .route("/api/v1/jobs/{id}/rerender", post(rerender))
+        .route("/api/v1/jobs/{id}/outputs.zip", get(super::archive::outputs_zip))
 }
 
 fn db_error(error: DbError) -> RestError {

@@ -141,6 +141,20 @@ async fn a_job_goes_from_upload_to_completed_through_the_agent_protocol(backend:
     let details: Value = app.get_with_cookie(&format!("/api/v1/jobs/{job}"), &cookie).await.json().await.expect("json");
     assert_eq!(details["summary"]["state"], "completed");
     assert_eq!(details["summary"]["tasks_done"], 2);
+
+    // Every output in one zip, streamed.
+    let archive = app.get_with_cookie(&format!("/api/v1/jobs/{job}/outputs.zip"), &cookie).await;
+    assert_eq!(archive.status(), 200);
+    assert_eq!(archive.headers()["content-type"], "application/zip");
+    let bytes = archive.bytes().await.expect("zip");
+    let mut zip = zip::ZipArchive::new(std::io::Cursor::new(bytes.to_vec())).expect("a valid zip");
+    let names: Vec<String> = (0..zip.len()).map(|i| zip.by_index(i).expect("entry").name().to_string()).collect();
+    assert_eq!(names, vec!["frame_0001.png", "frame_0002.png", "frame_0003.png"]);
+    let mut first = Vec::new();
+    std::io::Read::read_to_end(&mut zip.by_index(0).expect("entry"), &mut first).expect("read");
+    assert_eq!(first, png);
+    let (_, stranger) = app.sign_in_as("Mallory").await;
+    assert_eq!(app.get_with_cookie(&format!("/api/v1/jobs/{job}/outputs.zip"), &stranger).await.status(), 404);
 }
 
 async fn lost_leases_bad_uploads_and_strangers_are_refused(backend: Backend) {
