@@ -1,4 +1,4 @@
-//! Command line of the `pictor` binary: `pictor [--config FILE] [serve|check-config]`.
+//! Command line of the `pictor` binary: `pictor [--config FILE] [serve|check-config|demo-worker|submit]`.
 
 use std::path::PathBuf;
 
@@ -43,12 +43,21 @@ pub enum Command {
         #[arg(long, value_name = "FILE")]
         out: PathBuf,
     },
+    /// Upload a .blend and submit a render job to a coordinator (with an API key from the account page);
+    /// --follow waits for it, --download DIR fetches its frames
+    Submit(Box<crate::submit::SubmitArgs>),
 }
 
 /// Runs the chosen command to completion.
 pub fn run(cli: Cli) -> Result<(), StartupError> {
+    let command = cli.command.unwrap_or(Command::Serve);
+    // A client of some coordinator, not one itself: it must not need (or trip over) this machine's server
+    // configuration, and its PICTOR_URL / PICTOR_API_KEY are no configuration keys.
+    if let Command::Submit(args) = command {
+        return submit(*args);
+    }
     let config = Config::load(cli.config.as_deref())?;
-    match cli.command.unwrap_or(Command::Serve) {
+    match command {
         Command::CheckConfig => {
             println!("{}", config.describe());
             Ok(())
@@ -64,7 +73,14 @@ pub fn run(cli: Cli) -> Result<(), StartupError> {
                 tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(StartupError::Runtime)?;
             runtime.block_on(serve(config))
         }
+        Command::Submit(args) => submit(*args),
     }
+}
+
+fn submit(args: crate::submit::SubmitArgs) -> Result<(), StartupError> {
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(StartupError::Runtime)?;
+    // `main` prints any `StartupError` as the one `pictor: error: …` line; the message is the submit error's own.
+    runtime.block_on(crate::submit::run(args)).map_err(|error| StartupError::Invalid(error.to_string()))
 }
 
 async fn serve(config: Config) -> Result<(), StartupError> {

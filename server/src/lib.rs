@@ -13,5 +13,6 @@ pub mod render;
 pub mod startup;
 pub mod state;
 pub mod storage;
+pub mod submit;
 pub mod telemetry;
 pub mod testing;

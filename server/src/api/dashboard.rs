@@ -37,10 +37,8 @@ pub fn mount(router: Router<AppState>, state: &AppState) -> Router<AppState> {
         db: state.db.clone(),
         public_origin: state.auth.public_origin.clone(),
     });
-    let jobs: SharedJobs = Arc::new(crate::render::service::DbJobs {
-        db: state.db.clone(),
-        work_available: state.work_available.clone(),
-    });
+    let jobs: SharedJobs =
+        Arc::new(crate::render::service::DbJobs { db: state.db.clone(), work_available: state.work_available.clone() });
     let options = state.leptos_options.clone();
     router
         .leptos_routes_with_context(

@@ -41,7 +41,8 @@ pub async fn write_demo_worker(config: &Config, name: &str, out: &Path) -> Resul
     db.close().await;
     let origin = config.public_url.clone().unwrap_or_else(|| format!("http://{}", config.listen));
     let issued = config_file::issue(origin.trim_end_matches('/'), id, &name, NodeKind::Worker, token);
-    write_private(out, &issued.config_toml).map_err(|source| StartupError::WriteFile { path: out.to_path_buf(), source })?;
+    write_private(out, &issued.config_toml)
+        .map_err(|source| StartupError::WriteFile { path: out.to_path_buf(), source })?;
     println!("worker {name} (node {id}) → {}", out.display());
     Ok(())
 }

@@ -5,6 +5,7 @@ pub mod archive;
 pub mod blobs;
 pub mod jobs_api;
 pub mod service;
+pub mod stitch;
 
 /// Tells the job owner's open pages that `task` changed (best effort: a failed read only costs a live update).
 pub async fn publish_task(db: &crate::db::Db, bus: &crate::events::EventBus, task: i64) {
