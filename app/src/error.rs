@@ -13,6 +13,8 @@ pub enum AppError {
     BadRequest(String),
     #[error("not found (or not yours)")]
     NotFound,
+    #[error("{0}")]
+    TooLarge(String),
     #[error("the coordinator cannot answer right now; try again in a moment")]
     Unavailable,
     #[error("request failed: {0}")]
@@ -26,6 +28,7 @@ impl AppError {
             AppError::Unauthorized => 401,
             AppError::BadRequest(_) => 400,
             AppError::NotFound => 404,
+            AppError::TooLarge(_) => 413,
             AppError::Unavailable | AppError::Transport(_) => 503,
         }
     }

@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use pictor_core::accounts::{AccountOverview, CreatedApiKey, Viewer};
-use pictor_core::jobs::{JobDetails, JobSummary};
+use pictor_core::jobs::{AttemptView, JobDetails, JobSummary};
 use pictor_core::network::NetworkSample;
 use pictor_core::signin::SignInOptions;
 use pictor_core::workers::{IssuedNodeConfig, WorkerDetails, WorkerSettings, WorkersOverview};
@@ -57,6 +57,8 @@ pub trait JobService: Send + Sync {
     async fn cancel(&self, viewer: &Viewer, job: i64) -> Result<(), AppError>;
     /// Renders the given tasks again (`None`: every failed task). Returns how many were requeued.
     async fn rerender(&self, viewer: &Viewer, job: i64, tasks: Option<Vec<i64>>) -> Result<u64, AppError>;
+    /// Every attempt at one task of the viewer's job, with its log.
+    async fn attempts(&self, viewer: &Viewer, job: i64, task: i64) -> Result<Vec<AttemptView>, AppError>;
 }
 
 /// The form in which [`JobService`] is put into Leptos context.

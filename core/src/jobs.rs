@@ -345,6 +345,29 @@ pub struct JobDetails {
     pub summary: JobSummary,
     pub spec: JobSpec,
     pub tasks: Vec<TaskView>,
+    /// How long a finished attempt of this job took on average, for the ETA; `None` before the first one.
+    pub avg_task_ms: Option<i64>,
+}
+
+/// One attempt at a task: who ran it, when, how it ended, and Blender's log.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AttemptView {
+    pub attempt: i64,
+    pub node_id: i64,
+    pub node_name: String,
+    pub started_at_ms: i64,
+    pub ended_at_ms: Option<i64>,
+    /// running, uploaded, verified, rejected, failed, expired, cancelled.
+    pub outcome: String,
+    pub error: Option<String>,
+    /// The end of Blender's output (live while the attempt runs).
+    pub log: String,
+}
+
+/// The time left for a job's `remaining` tasks at `avg_task_ms` each, `parallel` at a time (at least one).
+pub fn eta_ms(remaining: usize, avg_task_ms: i64, parallel: usize) -> i64 {
+    let rounds = remaining.div_ceil(parallel.max(1));
+    avg_task_ms.max(0).saturating_mul(i64::try_from(rounds).unwrap_or(i64::MAX))
 }
 
 #[cfg(test)]
@@ -368,6 +391,14 @@ mod tests {
             gpu_model: String::new(),
             tags: "gpu".into(),
         }
+    }
+
+    #[test]
+    fn the_eta_counts_rounds_of_parallel_tasks() {
+        assert_eq!(eta_ms(0, 5_000, 2), 0);
+        assert_eq!(eta_ms(4, 5_000, 2), 10_000);
+        assert_eq!(eta_ms(5, 5_000, 2), 15_000, "a last partial round still takes a whole task");
+        assert_eq!(eta_ms(3, 5_000, 0), 15_000, "nobody rendering yet counts as one at a time");
     }
 
     #[test]

@@ -8,4 +8,5 @@ pub mod jobs;
 pub mod network;
 pub mod sections;
 pub mod signin;
+pub mod time;
 pub mod workers;

@@ -1,5 +1,6 @@
 // The whole loop in the browser: submit the sample scene, start a real `pictor-agent` for one of our workers, and
-// watch its frames render — task cells turn done and show thumbnails without a reload; then render one again.
+// watch its frames render — task cells turn done and show thumbnails without a reload; open a frame, read a task's
+// attempts and log, download the zip, then render one again.
 import { test, expect } from '@playwright/test';
 import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
@@ -51,6 +52,23 @@ test('submit the sample scene, a real agent renders it, frames appear live', asy
     const thumbnail = cells.first().locator('img.thumbnail');
     await expect.poll(() => thumbnail.evaluate((img: HTMLImageElement) => img.naturalWidth)).toBe(160);
     await screenshot(page, 'job-rendered');
+
+    // A thumbnail opens its full frame.
+    const opened = page.waitForEvent('popup');
+    await cells.first().getByTestId('thumbnail-link').click();
+    const frame = await opened;
+    expect(frame.url()).toMatch(/\/api\/v1\/jobs\/\d+\/frames\/1$/);
+    await frame.close();
+
+    // Each task keeps who rendered it, when, and Blender's log.
+    await cells.first().getByTestId('show-attempts').click();
+    const attempt = page.getByTestId('attempt');
+    await expect(attempt).toHaveCount(1);
+    await expect(attempt).toHaveAttribute('data-outcome', 'uploaded');
+    await expect(attempt).toContainText('render-box');
+    await expect(page.getByTestId('attempt-log')).toContainText('Fra:1');
+    await screenshot(page, 'job-attempts');
+
     const zip = page.waitForEvent('download');
     await page.getByTestId('download-zip').click();
     const archive = await zip;

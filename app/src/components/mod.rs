@@ -1,6 +1,7 @@
 //! Reusable pieces of the dashboard.
 
 pub mod empty_state;
+pub mod job_list;
 pub mod job_submit;
 pub mod layout;
 pub mod live_events;
@@ -9,5 +10,7 @@ pub mod network_chart;
 pub mod network_panel;
 pub mod petra;
 pub mod sidebar;
+pub mod task_attempts;
+pub mod task_cell;
 pub mod theme_toggle;
 pub mod user_menu;

@@ -1,4 +1,5 @@
-//! A render job: its settings, a live grid of its tasks (queued, leased with progress, uploaded, failed), cancel.
+//! A render job: its settings, a live grid of its tasks (queued, leased with progress, uploaded, failed), the
+//! attempts and logs of a chosen task, ETA, retry, re-render, cancel and download.
 
 use std::collections::HashMap;
 
@@ -7,8 +8,11 @@ use leptos_meta::Title;
 use leptos_router::hooks::use_params_map;
 #[cfg(feature = "hydrate")]
 use pictor_core::events::Event;
-use pictor_core::jobs::{JobDetails, Split, TaskView};
+use pictor_core::jobs::{eta_ms, JobDetails, Split};
+use pictor_core::time::format_duration;
 
+use crate::components::task_attempts::TaskAttempts;
+use crate::components::task_cell::{task_label, LiveTask, TaskCell};
 use crate::error::AppError;
 
 #[server]
@@ -35,13 +39,6 @@ pub async fn retry_failed(job: i64) -> Result<u64, AppError> {
     crate::error::answer(crate::auth::jobs()?.rerender(&viewer, job, None).await)
 }
 
-/// A task's live state and progress, overriding what the page was rendered with.
-#[derive(Clone, Debug, PartialEq)]
-struct LiveTask {
-    state: String,
-    progress: i64,
-}
-
 #[component]
 pub fn JobPage() -> impl IntoView {
     let params = use_params_map();
@@ -60,6 +57,7 @@ pub fn JobPage() -> impl IntoView {
     );
     let live = RwSignal::new(HashMap::<i64, LiveTask>::new());
     let updates = RwSignal::new(0_u64);
+    let selected = RwSignal::new(None::<i64>);
 
     Effect::new(move |started: Option<bool>| {
         if started == Some(true) {
@@ -130,6 +128,31 @@ pub fn JobPage() -> impl IntoView {
                             let rendered_state = job.summary.state.clone();
                             let job_state = Signal::derive(move || live_job_state(&rendered_state, &states.get()));
                             let running = move || matches!(job_state.get().as_str(), "queued" | "active" | "paused");
+                            let avg_task_ms = job.avg_task_ms;
+                            let eta = move || {
+                                let states = states.get();
+                                let remaining = states.iter().filter(|state| matches!(state.as_str(), "queued" | "leased")).count();
+                                let parallel = states.iter().filter(|state| *state == "leased").count();
+                                match (running(), avg_task_ms) {
+                                    (false, _) => String::new(),
+                                    (true, None) => " · ETA after the first task".to_string(),
+                                    (true, Some(avg)) => format!(" · about {} left", format_duration(eta_ms(remaining, avg, parallel))),
+                                }
+                            };
+                            let labels: HashMap<i64, String> = job.tasks.iter().map(|task| (task.id, task_label(task))).collect();
+                            let rendered_tasks: HashMap<i64, String> = job.tasks.iter().map(|task| (task.id, task.state.clone())).collect();
+                            let job_key = job.summary.id;
+                            let attempts_panel = move || {
+                                let task = selected.get()?;
+                                let label = labels.get(&task).cloned().unwrap_or_default();
+                                let rendered = rendered_tasks.get(&task).cloned().unwrap_or_default();
+                                // Reload the attempts whenever that task's live state or progress moves on.
+                                let revision = Signal::derive(move || {
+                                    live.with(|live| live.get(&task).map_or(rendered.clone(), |t| format!("{}:{}", t.state, t.progress)))
+                                });
+                                let on_close = Callback::new(move |()| selected.set(None));
+                                Some(view! { <TaskAttempts job=job_key task label revision on_close /> })
+                            };
                             view! {
                                 <Title text=job.summary.name.clone() />
                                 <section class="page-head">
@@ -141,7 +164,7 @@ pub fn JobPage() -> impl IntoView {
                                         <div>
                                             <h2>"Tasks"</h2>
                                             <p class="muted" data-testid="job-progress">
-                                                {move || format!("{} of {total} done", done())}
+                                                {move || format!("{} of {total} done{}", done(), eta())}
                                             </p>
                                         </div>
                                         <span class=move || format!("badge job-state {}", job_state.get()) data-testid="job-state">
@@ -152,9 +175,10 @@ pub fn JobPage() -> impl IntoView {
                                         {job
                                             .tasks
                                             .into_iter()
-                                            .map(|task| view! { <TaskCell job=job.summary.id task live rerender /> })
+                                            .map(|task| view! { <TaskCell job=job.summary.id task live rerender selected /> })
                                             .collect_view()}
                                     </div>
+                                    {attempts_panel}
                                     {move || {
                                         (done() > 0)
                                             .then(|| {
@@ -213,70 +237,6 @@ fn live_job_state(rendered: &str, tasks: &[String]) -> String {
         _ if !tasks.is_empty() && tasks.iter().all(finished) => "completed".to_string(),
         _ if tasks.iter().any(|state| state == "leased" || finished(state)) => "active".to_string(),
         _ => rendered.to_string(),
-    }
-}
-
-#[component]
-fn TaskCell(
-    job: i64,
-    task: TaskView,
-    live: RwSignal<HashMap<i64, LiveTask>>,
-    rerender: ServerAction<RerenderTask>,
-) -> impl IntoView {
-    let id = task.id;
-    let rendered = LiveTask { state: task.state.clone(), progress: task.progress_percent };
-    let current = Signal::derive(move || live.with(|live| live.get(&id).cloned().unwrap_or_else(|| rendered.clone())));
-    let label = match task.tile_index {
-        Some(tile) => format!("tile {tile}"),
-        None => format!("frames {}", task.frames),
-    };
-    let error = task.last_error.clone().unwrap_or_default();
-    // The first frame of a finished task, as its thumbnail (tiles of one image share the stitched frame).
-    let first_frame = task.frames.split(',').next().unwrap_or_default().to_string();
-    let thumbnail = move || {
-        let state = current.get().state;
-        matches!(state.as_str(), "uploaded" | "verified").then(|| {
-            view! {
-                <img
-                    class="thumbnail"
-                    loading="lazy"
-                    alt=format!("frame {first_frame}")
-                    src=format!("/api/v1/jobs/{job}/frames/{first_frame}")
-                />
-            }
-        })
-    };
-    let can_rerender = move || matches!(current.get().state.as_str(), "failed" | "uploaded" | "verified");
-    view! {
-        <div
-            class=move || format!("task-cell {}", current.get().state)
-            data-testid="task-cell"
-            data-state=move || current.get().state
-            title=error
-        >
-            {thumbnail}
-            <span class="task-label">{label}</span>
-            <span class="task-state">
-                {move || {
-                    let now = current.get();
-                    if now.state == "leased" { format!("rendering {} %", now.progress) } else { now.state }
-                }}
-            </span>
-            {move || {
-                can_rerender()
-                    .then(|| {
-                        view! {
-                            <ActionForm action=rerender>
-                                <input type="hidden" name="job" value=job.to_string() />
-                                <input type="hidden" name="task" value=id.to_string() />
-                                <button class="button ghost small" type="submit" data-testid="rerender-task">
-                                    "Render again"
-                                </button>
-                            </ActionForm>
-                        }
-                    })
-            }}
-        </div>
     }
 }
 

@@ -3,9 +3,9 @@
 
 use leptos::prelude::*;
 use leptos_meta::Title;
-use leptos_router::components::A;
 use pictor_core::jobs::{Engine, JobForm, JobSummary, OutputFormat, PriorityTier};
 
+use crate::components::job_list::JobList;
 use crate::error::AppError;
 
 #[server]
@@ -183,34 +183,10 @@ pub fn RenderingPage() -> impl IntoView {
                             Ok(jobs) if jobs.is_empty() => {
                                 view! { <p class="muted" data-testid="no-jobs">"No jobs yet."</p> }.into_any()
                             }
-                            Ok(jobs) => {
-                                view! {
-                                    <ul class="rows">
-                                        {jobs.into_iter().map(|job| view! { <JobRow job /> }).collect_view()}
-                                    </ul>
-                                }
-                                    .into_any()
-                            }
+                            Ok(jobs) => view! { <JobList jobs /> }.into_any(),
                         })
                 }}
             </Suspense>
         </section>
-    }
-}
-
-#[component]
-fn JobRow(job: JobSummary) -> impl IntoView {
-    let percent = if job.tasks_total > 0 { job.tasks_done * 100 / job.tasks_total } else { 0 };
-    view! {
-        <li class="row" data-testid="job-row">
-            <span class=format!("badge job-state {}", job.state)>{job.state.clone()}</span>
-            <A href=format!("/rendering/{}", job.id) attr:class="grow worker-name">
-                {job.name.clone()}
-            </A>
-            <span class="progress" title=format!("{percent} %")>
-                <span class="progress-fill" style=format!("width: {percent}%")></span>
-            </span>
-            <span class="muted">{format!("{}/{} tasks", job.tasks_done, job.tasks_total)}</span>
-        </li>
     }
 }

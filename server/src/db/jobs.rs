@@ -1,6 +1,6 @@
 //! Reading render jobs (lists, details, what an agent needs) and recording uploaded frames.
 
-use pictor_core::jobs::{JobDetails, JobSpec, JobSummary, TaskView};
+use pictor_core::jobs::{AttemptView, JobDetails, JobSpec, JobSummary, TaskView};
 use sqlx::Row;
 
 use super::nodes::NodeId;
@@ -78,7 +78,60 @@ impl Db {
             })
         })
         .collect::<Result<Vec<_>, sqlx::Error>>()?;
-        Ok(Some(JobDetails { summary: summary(&row)?, spec, tasks }))
+        let avg_task_ms: Option<f64> = sqlx::query_scalar(
+            "SELECT CAST(AVG(a.ended_at_ms - a.started_at_ms) AS DOUBLE PRECISION) FROM task_attempts a
+               JOIN tasks t ON t.id = a.task_id
+             WHERE t.job_id = $1 AND a.outcome IN ('uploaded', 'verified', 'rejected')",
+        )
+        .bind(job)
+        .fetch_one(self.reader())
+        .await?;
+        Ok(Some(JobDetails { summary: summary(&row)?, spec, tasks, avg_task_ms: avg_task_ms.map(|ms| ms as i64) }))
+    }
+
+    /// Every attempt at one task of the owner's job, oldest first; `None` if the task is not in their job.
+    pub async fn task_attempts(
+        &self,
+        owner: UserId,
+        job: JobId,
+        task: TaskId,
+    ) -> Result<Option<Vec<AttemptView>>, DbError> {
+        let live_log: Option<String> = sqlx::query_scalar(
+            "SELECT t.log_tail FROM tasks t JOIN jobs j ON j.id = t.job_id
+             WHERE t.id = $1 AND t.job_id = $2 AND j.owner_id = $3",
+        )
+        .bind(task)
+        .bind(job)
+        .bind(owner)
+        .fetch_optional(self.reader())
+        .await?;
+        let Some(live_log) = live_log else { return Ok(None) };
+        let rows = sqlx::query(
+            "SELECT a.attempt, a.node_id, n.name, a.started_at_ms, a.ended_at_ms, a.outcome, a.error, a.log
+             FROM task_attempts a JOIN nodes n ON n.id = a.node_id
+             WHERE a.task_id = $1 ORDER BY a.attempt",
+        )
+        .bind(task)
+        .fetch_all(self.reader())
+        .await?;
+        let attempts = rows
+            .iter()
+            .map(|row| {
+                let outcome: String = row.try_get("outcome")?;
+                let log: String = row.try_get("log")?;
+                Ok(AttemptView {
+                    attempt: row.try_get("attempt")?,
+                    node_id: row.try_get("node_id")?,
+                    node_name: row.try_get("name")?,
+                    started_at_ms: row.try_get("started_at_ms")?,
+                    ended_at_ms: row.try_get("ended_at_ms")?,
+                    error: row.try_get("error")?,
+                    log: if outcome == "running" { live_log.clone() } else { log },
+                    outcome,
+                })
+            })
+            .collect::<Result<Vec<_>, sqlx::Error>>()?;
+        Ok(Some(attempts))
     }
 
     pub async fn job_render_info(&self, job: JobId) -> Result<Option<JobRenderInfo>, DbError> {

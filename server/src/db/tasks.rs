@@ -150,8 +150,8 @@ impl Db {
             .bind(&task.frames)
             .bind(task.tile_index)
             .bind(job.max_attempts)
-                .execute(&mut *tx)
-                .await?;
+            .execute(&mut *tx)
+            .await?;
         }
         tx.commit().await?;
         Ok(id)
@@ -167,7 +167,7 @@ impl Db {
         };
         let claim = format!(
             "UPDATE tasks SET state = 'leased', attempt = attempt + 1, node_id = $6, leased_at_ms = $7,
-                    lease_expires_at_ms = $8, progress_percent = 0
+                    lease_expires_at_ms = $8, progress_percent = 0, log_tail = ''
              WHERE id = ({BEST_TASK}{lock}) AND state = 'queued'
              RETURNING id, job_id, attempt, frames, tile_index"
         );
@@ -208,48 +208,48 @@ impl Db {
         Ok(Some(lease))
     }
 
-    /// Keeps a lease alive and records progress; `LeaseLost` tells the agent to stop.
+    /// Keeps a lease alive and records progress and the live tail of Blender's log; `LeaseLost` tells the agent to
+    /// stop.
     pub async fn extend_lease(
         &self,
         task: TaskId,
         attempt: i64,
         node: NodeId,
-        progress_percent: i64,
+        progress: &Progress<'_>,
         expires_at_ms: i64,
     ) -> Result<(), TaskError> {
         let result = sqlx::query(
-            "UPDATE tasks SET lease_expires_at_ms = $1, progress_percent = $2
+            "UPDATE tasks SET lease_expires_at_ms = $1, progress_percent = $2, log_tail = $6
              WHERE id = $3 AND attempt = $4 AND node_id = $5 AND state = 'leased'",
         )
         .bind(expires_at_ms)
-        .bind(progress_percent.clamp(0, 100))
+        .bind(progress.percent.clamp(0, 100))
         .bind(task)
         .bind(attempt)
         .bind(node)
+        .bind(clip_log(progress.log_tail))
         .execute(self.writer())
         .await?;
         lease_held(result.rows_affected())
     }
 
-    /// The agent uploaded this attempt's output. Completes the job when it was the last task.
+    /// The agent uploaded every frame of this attempt (`log`: the end of Blender's output). Completes the job when
+    /// it was the last task.
     pub async fn finish_task(
         &self,
         task: TaskId,
         attempt: i64,
         node: NodeId,
-        output_key: &str,
-        output_sha256: &str,
+        log: &str,
         now_ms: i64,
     ) -> Result<(), TaskError> {
         let mut tx = self.writer().begin().await?;
         let job: Option<i64> = sqlx::query_scalar(
-            "UPDATE tasks SET state = 'uploaded', output_key = $1, output_sha256 = $2, progress_percent = 100,
-                    finished_at_ms = $3, lease_expires_at_ms = NULL
-             WHERE id = $4 AND attempt = $5 AND node_id = $6 AND state = 'leased'
+            "UPDATE tasks SET state = 'uploaded', progress_percent = 100, finished_at_ms = $1,
+                    lease_expires_at_ms = NULL
+             WHERE id = $2 AND attempt = $3 AND node_id = $4 AND state = 'leased'
              RETURNING job_id",
         )
-        .bind(output_key)
-        .bind(output_sha256)
         .bind(now_ms)
         .bind(task)
         .bind(attempt)
@@ -257,7 +257,7 @@ impl Db {
         .fetch_optional(&mut *tx)
         .await?;
         let Some(job) = job else { return Err(TaskError::LeaseLost) };
-        end_attempt(&mut tx, task, attempt, "uploaded", "", now_ms).await?;
+        end_attempt(&mut tx, task, attempt, "uploaded", None, log, now_ms).await?;
         sqlx::query(
             "UPDATE jobs SET state = 'completed', finished_at_ms = $1
              WHERE id = $2 AND state = 'active'
@@ -271,18 +271,21 @@ impl Db {
         Ok(())
     }
 
-    /// The agent reports this attempt failed: requeued while attempts remain, else failed (and the job with it).
-    /// The worker's failures on the job are counted toward the blocklist.
+    /// The agent reports this attempt failed (`error`, and the end of Blender's output in `log`): requeued while
+    /// attempts remain, else failed (and the job with it). The worker's failures on the job count toward the
+    /// blocklist.
     pub async fn fail_task(
         &self,
         task: TaskId,
         attempt: i64,
         node: NodeId,
         error: &str,
+        log: &str,
         now_ms: i64,
     ) -> Result<(), TaskError> {
         let mut tx = self.writer().begin().await?;
-        let job = give_back(&mut tx, task, attempt, Some(node), "failed", error, now_ms).await?;
+        let ended = Ending { outcome: "failed", error, log };
+        let job = give_back(&mut tx, task, attempt, Some(node), &ended, now_ms).await?;
         sqlx::query(
             "INSERT INTO job_blocklist (job_id, node_id, failures) VALUES ($1, $2, 1)
              ON CONFLICT (job_id, node_id) DO UPDATE SET failures = job_blocklist.failures + 1",
@@ -307,7 +310,9 @@ impl Db {
         for (task, attempt) in expired {
             let mut tx = self.writer().begin().await?;
             // A heartbeat may have extended the lease since the read: the guarded update then changes nothing.
-            match give_back(&mut tx, task, attempt, None, "expired", "the lease expired", now_ms).await {
+            // The attempt keeps the last log its agent reported.
+            let ended = Ending { outcome: "expired", error: "the lease expired", log: "" };
+            match give_back(&mut tx, task, attempt, None, &ended, now_ms).await {
                 Ok(_) => {
                     tx.commit().await?;
                     requeued.push(task);
@@ -392,6 +397,35 @@ impl Db {
     }
 }
 
+/// What a progress report carries besides the lease: the share done and the tail of Blender's log.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Progress<'a> {
+    pub percent: i64,
+    pub log_tail: &'a str,
+}
+
+/// How an attempt ended: its outcome, the error (if it failed) and its log.
+struct Ending<'a> {
+    outcome: &'a str,
+    error: &'a str,
+    log: &'a str,
+}
+
+/// Logs kept per attempt: the end of Blender's output is where the error is.
+const MAX_LOG_BYTES: usize = 16 * 1024;
+
+/// The last `MAX_LOG_BYTES` of `log`, cut at a character boundary.
+fn clip_log(log: &str) -> &str {
+    if log.len() <= MAX_LOG_BYTES {
+        return log;
+    }
+    let mut start = log.len() - MAX_LOG_BYTES;
+    while !log.is_char_boundary(start) {
+        start += 1;
+    }
+    &log[start..]
+}
+
 fn lease_held(rows: u64) -> Result<(), TaskError> {
     if rows == 0 {
         return Err(TaskError::LeaseLost);
@@ -401,23 +435,27 @@ fn lease_held(rows: u64) -> Result<(), TaskError> {
 
 type Tx<'a> = sqlx::Transaction<'a, sqlx::Any>;
 
+/// Closes the running attempt row. An empty `log` keeps the live tail the agent last reported.
 async fn end_attempt(
     tx: &mut Tx<'_>,
     task: TaskId,
     attempt: i64,
     outcome: &str,
+    error: Option<&str>,
     log: &str,
     now_ms: i64,
 ) -> Result<(), DbError> {
     sqlx::query(
-        "UPDATE task_attempts SET outcome = $1, log = $2, ended_at_ms = $3
+        "UPDATE task_attempts SET outcome = $1, error = $6, ended_at_ms = $3,
+                log = CASE WHEN $2 = '' THEN (SELECT log_tail FROM tasks WHERE id = $4) ELSE $2 END
          WHERE task_id = $4 AND attempt = $5 AND outcome = 'running'",
     )
     .bind(outcome)
-    .bind(log)
+    .bind(clip_log(log))
     .bind(now_ms)
     .bind(task)
     .bind(attempt)
+    .bind(error)
     .execute(&mut **tx)
     .await?;
     Ok(())
@@ -430,8 +468,7 @@ async fn give_back(
     task: TaskId,
     attempt: i64,
     node: Option<NodeId>,
-    outcome: &str,
-    error: &str,
+    ended: &Ending<'_>,
     now_ms: i64,
 ) -> Result<JobId, TaskError> {
     let row: Option<(i64, String)> = sqlx::query_as(
@@ -442,7 +479,7 @@ async fn give_back(
          WHERE id = $3 AND attempt = $4 AND state = 'leased' AND ($5 IS NULL OR node_id = $5)
          RETURNING job_id, state",
     )
-    .bind(error)
+    .bind(ended.error)
     .bind(now_ms)
     .bind(task)
     .bind(attempt)
@@ -450,7 +487,7 @@ async fn give_back(
     .fetch_optional(&mut **tx)
     .await?;
     let Some((job, state)) = row else { return Err(TaskError::LeaseLost) };
-    end_attempt(tx, task, attempt, outcome, error, now_ms).await?;
+    end_attempt(tx, task, attempt, ended.outcome, Some(ended.error), ended.log, now_ms).await?;
     if state == "failed" {
         sqlx::query("UPDATE jobs SET state = 'failed', finished_at_ms = $1 WHERE id = $2 AND state = 'active'")
             .bind(now_ms)

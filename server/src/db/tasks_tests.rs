@@ -6,11 +6,32 @@ use crate::db::nodes::NodeKind;
 const NOW: i64 = 1_800_000_000_000;
 const LEASE: i64 = 30_000;
 
+/// A valid job spec (the job page reads it back), rendering frames 1 to `tasks`.
+fn spec_json(name: &str, tasks: usize) -> String {
+    let form = pictor_core::jobs::JobForm {
+        name: name.into(),
+        frames: format!("1-{tasks}"),
+        chunk_size: "1".into(),
+        tiles: String::new(),
+        resolution_x: "64".into(),
+        resolution_y: "36".into(),
+        resolution_percent: "100".into(),
+        samples: "1".into(),
+        engine: "Cycles".into(),
+        format: "PNG".into(),
+        tier: "Standard".into(),
+        min_vram_gib: String::new(),
+        gpu_model: String::new(),
+        tags: String::new(),
+    };
+    serde_json::to_string(&form.validate().expect("valid form")).expect("json")
+}
+
 fn job(owner: UserId, name: &str, tier_rank: i64, tasks: usize) -> NewJob {
     NewJob {
         owner,
         name: name.into(),
-        spec_json: "{}".into(),
+        spec_json: spec_json(name, tasks),
         scene_key: format!("scenes/{name}.blend"),
         scene_sha256: "00".into(),
         tier_rank,
@@ -22,6 +43,10 @@ fn job(owner: UserId, name: &str, tier_rank: i64, tasks: usize) -> NewJob {
         max_attempts: 3,
         tasks: (1..=tasks).map(|frame| NewTask { frames: frame.to_string(), tile_index: None }).collect(),
     }
+}
+
+fn progress(percent: i64) -> Progress<'static> {
+    Progress { percent, log_tail: "" }
 }
 
 fn offer(node: NodeId) -> WorkerOffer {
@@ -102,19 +127,18 @@ async fn a_taken_over_lease_cannot_overwrite_the_new_result(db: Db) {
     assert_eq!(db.requeue_expired(NOW + LEASE + 1).await.expect("sweep"), vec![stale.task]);
     let fresh = db.lease_task(&offer(b), NOW + LEASE + 2, LEASE).await.expect("lease").expect("task");
     assert_eq!((fresh.task, fresh.attempt), (stale.task, 2));
-    let late = db.finish_task(stale.task, stale.attempt, a, "outputs/stale.png", "aa", NOW + LEASE + 3).await;
+    let late = db.finish_task(stale.task, stale.attempt, a, "stale log", NOW + LEASE + 3).await;
     assert!(matches!(late, Err(TaskError::LeaseLost)), "{late:?}");
     assert!(matches!(
-        db.extend_lease(stale.task, stale.attempt, a, 50, NOW + 2 * LEASE).await,
+        db.extend_lease(stale.task, stale.attempt, a, &progress(50), NOW + 2 * LEASE).await,
         Err(TaskError::LeaseLost)
     ));
-    db.finish_task(fresh.task, fresh.attempt, b, "outputs/fresh.png", "bb", NOW + LEASE + 4).await.expect("finish");
-    let output: String = sqlx::query_scalar("SELECT output_key FROM tasks WHERE id = $1")
-        .bind(fresh.task)
-        .fetch_one(db.reader())
+    db.finish_task(fresh.task, fresh.attempt, b, "fresh log", NOW + LEASE + 4).await.expect("finish");
+    let logs: Vec<String> = sqlx::query_scalar("SELECT log FROM task_attempts WHERE outcome = 'uploaded'")
+        .fetch_all(db.reader())
         .await
-        .expect("row");
-    assert_eq!(output, "outputs/fresh.png");
+        .expect("rows");
+    assert_eq!(logs, vec!["fresh log"], "only the new owner's attempt was recorded as uploaded");
     assert_eq!(job_state(&db, job_id).await, "completed", "the last task finished the job");
     let outcomes: Vec<String> = sqlx::query_scalar("SELECT outcome FROM task_attempts ORDER BY attempt")
         .fetch_all(db.reader())
@@ -131,7 +155,7 @@ async fn expired_leases_requeue_until_attempts_run_out_then_the_job_fails(db: Db
         let lease = db.lease_task(&offer(a), now, LEASE).await.expect("lease").expect("task");
         assert_eq!(lease.attempt, attempt);
         // A heartbeat keeps it alive once; then it lapses.
-        db.extend_lease(lease.task, lease.attempt, a, 10, now + 2 * LEASE).await.expect("extend");
+        db.extend_lease(lease.task, lease.attempt, a, &progress(10), now + 2 * LEASE).await.expect("extend");
         assert!(db.requeue_expired(now + LEASE + 1).await.expect("sweep").is_empty(), "extended");
         now += 2 * LEASE + 1;
         assert_eq!(db.requeue_expired(now).await.expect("sweep"), vec![lease.task]);
@@ -149,13 +173,13 @@ async fn three_failures_blocklist_a_worker_for_that_job_only(db: Db) {
     for _ in 0..3 {
         let lease = db.lease_task(&offer(a), NOW, LEASE).await.expect("lease").expect("task");
         assert_eq!(lease.job, job_id);
-        db.fail_task(lease.task, lease.attempt, a, "Blender crashed", NOW).await.expect("fail");
+        db.fail_task(lease.task, lease.attempt, a, "Blender crashed", "", NOW).await.expect("fail");
     }
     let next = db.lease_task(&offer(a), NOW, LEASE).await.expect("lease").expect("task");
     assert_eq!(next.job, other, "blocklisted for the flaky job, not for others");
     let rescue = db.lease_task(&offer(b), NOW, LEASE).await.expect("lease").expect("task");
     assert_eq!((rescue.job, rescue.attempt), (job_id, 4), "another worker takes it over");
-    let wrong_node = db.fail_task(rescue.task, rescue.attempt, a, "not mine", NOW).await;
+    let wrong_node = db.fail_task(rescue.task, rescue.attempt, a, "not mine", "", NOW).await;
     assert!(matches!(wrong_node, Err(TaskError::LeaseLost)), "only the lease holder may report");
 }
 
@@ -167,7 +191,10 @@ async fn cancelling_stops_leases_and_hands_out_nothing_more(db: Db) {
     assert!(matches!(db.cancel_job(stranger, job_id, NOW).await, Err(DbError::NotFound(_))));
     db.cancel_job(owner, job_id, NOW).await.expect("cancel");
     assert_eq!(job_state(&db, job_id).await, "cancelled");
-    assert!(matches!(db.extend_lease(lease.task, lease.attempt, a, 50, NOW + LEASE).await, Err(TaskError::LeaseLost)));
+    assert!(matches!(
+        db.extend_lease(lease.task, lease.attempt, a, &progress(50), NOW + LEASE).await,
+        Err(TaskError::LeaseLost)
+    ));
     assert_eq!(db.lease_task(&offer(b), NOW, LEASE).await.expect("lease"), None);
 }
 
@@ -175,13 +202,14 @@ async fn failed_and_finished_tasks_can_be_rendered_again_with_fresh_attempts(db:
     let (owner, a, b) = setup(&db).await;
     let job_id = db.create_job(&job(owner, "again", 1, 2), NOW).await.expect("job");
     let first = db.lease_task(&offer(a), NOW, LEASE).await.expect("lease").expect("task");
-    db.finish_task(first.task, first.attempt, a, "outputs/1.png", "aa", NOW).await.expect("finish");
+    db.finish_task(first.task, first.attempt, a, "", NOW).await.expect("finish");
     for _ in 0..3 {
         let lease = db.lease_task(&offer(b), NOW, LEASE).await.expect("lease").expect("task");
-        db.fail_task(lease.task, lease.attempt, b, "crash", NOW).await.expect("fail");
+        db.fail_task(lease.task, lease.attempt, b, "crash", "", NOW).await.expect("fail");
     }
     assert_eq!(job_state(&db, job_id).await, "failed");
-    let failed: TaskId = sqlx::query_scalar("SELECT id FROM tasks WHERE state = 'failed'").fetch_one(db.reader()).await.expect("id");
+    let failed: TaskId =
+        sqlx::query_scalar("SELECT id FROM tasks WHERE state = 'failed'").fetch_one(db.reader()).await.expect("id");
     let stranger = db.create_user("Mallory", NOW).await.expect("user");
     assert!(matches!(db.rerender_tasks(stranger, job_id, &[failed]).await, Err(DbError::NotFound(_))));
     assert_eq!(db.rerender_tasks(owner, job_id, &[failed, first.task, 999]).await.expect("again"), 2);
@@ -190,7 +218,7 @@ async fn failed_and_finished_tasks_can_be_rendered_again_with_fresh_attempts(db:
     assert_eq!((retried.task, retried.attempt), (first.task, 2), "re-render of the finished frame, in task order");
     let again = db.lease_task(&offer(a), NOW, LEASE).await.expect("lease").expect("task");
     assert_eq!((again.task, again.attempt), (failed, 4), "attempt numbers keep rising: old uploads stay stale");
-    db.fail_task(again.task, again.attempt, a, "crash", NOW).await.expect("fail");
+    db.fail_task(again.task, again.attempt, a, "crash", "", NOW).await.expect("fail");
     assert_eq!(state_of(&db, failed).await.0, "queued", "a fresh budget of attempts");
 }
 
@@ -222,7 +250,50 @@ async fn concurrent_workers_never_share_a_task(db: Db) {
     assert_eq!((count, all.len()), (40, 40), "every task leased exactly once");
 }
 
+async fn each_attempt_keeps_its_error_and_log_for_the_owner_only(db: Db) {
+    let (owner, a, b) = setup(&db).await;
+    let job_id = db.create_job(&job(owner, "logged", 1, 1), NOW).await.expect("job");
+    let first = db.lease_task(&offer(a), NOW, LEASE).await.expect("lease").expect("task");
+    let live = Progress { percent: 40, log_tail: "Fra:1 | Sample 3/8" };
+    db.extend_lease(first.task, first.attempt, a, &live, NOW + LEASE).await.expect("extend");
+    let running = db.task_attempts(owner, job_id, first.task).await.expect("read").expect("owned");
+    assert_eq!((running[0].outcome.as_str(), running[0].log.as_str()), ("running", "Fra:1 | Sample 3/8"));
+    db.requeue_expired(NOW + 2 * LEASE + 1).await.expect("sweep");
+    let second = db.lease_task(&offer(b), NOW + 3 * LEASE, LEASE).await.expect("lease").expect("task");
+    db.fail_task(second.task, second.attempt, b, "Error: out of memory", "Fra:1 | Sample 1/8\nError", NOW + 3 * LEASE)
+        .await
+        .expect("fail");
+    let third = db.lease_task(&offer(a), NOW + 4 * LEASE, LEASE).await.expect("lease").expect("task");
+    db.finish_task(third.task, third.attempt, a, "Fra:1 | Finished", NOW + 4 * LEASE + 2_000).await.expect("done");
+
+    let attempts = db.task_attempts(owner, job_id, first.task).await.expect("read").expect("owned");
+    let seen: Vec<(i64, &str, Option<&str>, &str)> =
+        attempts.iter().map(|a| (a.attempt, a.outcome.as_str(), a.error.as_deref(), a.log.as_str())).collect();
+    assert_eq!(
+        seen,
+        vec![
+            (1, "expired", Some("the lease expired"), "Fra:1 | Sample 3/8"),
+            (2, "failed", Some("Error: out of memory"), "Fra:1 | Sample 1/8\nError"),
+            (3, "uploaded", None, "Fra:1 | Finished"),
+        ]
+    );
+    assert_eq!((attempts[0].node_name.as_str(), attempts[1].node_name.as_str()), ("a", "b"));
+    let details = db.job_of(owner, job_id).await.expect("read").expect("job");
+    assert_eq!(details.avg_task_ms, Some(2_000), "only finished attempts count toward the ETA");
+    let stranger = db.create_user("Mallory", NOW).await.expect("user");
+    assert_eq!(db.task_attempts(stranger, job_id, first.task).await.expect("read"), None);
+}
+
+#[test]
+fn logs_are_clipped_to_their_end_at_a_character_boundary() {
+    let long = format!("{}é{}", "a".repeat(MAX_LOG_BYTES), "z".repeat(10));
+    let clipped = clip_log(&long);
+    assert!(clipped.len() <= MAX_LOG_BYTES && clipped.ends_with("zzzzzzzzzz"), "{}", clipped.len());
+    assert_eq!(clip_log("short"), "short");
+}
+
 crate::both_backends!(
+    each_attempt_keeps_its_error_and_log_for_the_owner_only,
     leases_go_to_the_highest_tier_then_the_oldest_job_each_task_once,
     a_worker_gets_only_jobs_it_can_render,
     a_taken_over_lease_cannot_overwrite_the_new_result,

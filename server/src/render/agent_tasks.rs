@@ -22,7 +22,7 @@ use serde::Deserialize;
 use super::blobs::{self, UploadError};
 use crate::clock::now_ms;
 use crate::db::nodes::NodeKind;
-use crate::db::tasks::{Lease, TaskError};
+use crate::db::tasks::{Lease, Progress, TaskError};
 use crate::db::DbError;
 use crate::nodes::agent_auth::AgentNode;
 use crate::state::AppState;
@@ -209,7 +209,8 @@ async fn progress(
 ) -> Result<Json<ProgressAnswer>, TaskApiError> {
     let Json(report) = body?;
     let expires = now_ms() + i64::try_from(state.task_lease_ms).unwrap_or(60_000);
-    state.db.extend_lease(task, report.attempt, node.id, i64::from(report.percent.min(100)), expires).await?;
+    let progress = Progress { percent: i64::from(report.percent.min(100)), log_tail: &report.log_tail };
+    state.db.extend_lease(task, report.attempt, node.id, &progress, expires).await?;
     super::publish_task(&state.db, &state.bus, task).await;
     Ok(Json(ProgressAnswer { lease_ms: state.task_lease_ms }))
 }
@@ -278,8 +279,7 @@ async fn done(
     if !missing.is_empty() {
         return Err(TaskApiError::BadRequest(format!("frames {missing:?} have no uploaded output yet")));
     }
-    let prefix = format!("outputs/task-{task}/{}", report.attempt);
-    state.db.finish_task(task, report.attempt, node.id, &prefix, "", now_ms()).await?;
+    state.db.finish_task(task, report.attempt, node.id, &report.log_tail, now_ms()).await?;
     tracing::info!(task, attempt = report.attempt, node = node.id, "task done");
     super::publish_task(&state.db, &state.bus, task).await;
     Ok(StatusCode::NO_CONTENT)
@@ -293,7 +293,7 @@ async fn fail(
 ) -> Result<StatusCode, TaskApiError> {
     let Json(report) = body?;
     let error: String = report.error.chars().take(2_000).collect();
-    state.db.fail_task(task, report.attempt, node.id, &error, now_ms()).await?;
+    state.db.fail_task(task, report.attempt, node.id, &error, &report.log_tail, now_ms()).await?;
     tracing::warn!(task, attempt = report.attempt, node = node.id, %error, "task attempt failed");
     state.work_available.notify_waiters();
     super::publish_task(&state.db, &state.bus, task).await;

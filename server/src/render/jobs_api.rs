@@ -11,7 +11,7 @@ use object_store::path::Path as ObjectPath;
 use object_store::ObjectStore;
 use pictor_app::AppError;
 use pictor_core::accounts::Viewer;
-use pictor_core::jobs::{JobDetails, JobForm, JobSpec, JobSummary, Split};
+use pictor_core::jobs::{AttemptView, JobDetails, JobForm, JobSpec, JobSummary, Split};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
@@ -30,6 +30,7 @@ pub fn router() -> Router<AppState> {
         .route("/api/v1/jobs/{id}/cancel", post(cancel))
         .route("/api/v1/jobs/{id}/frames/{frame}", get(frame_output))
         .route("/api/v1/jobs/{id}/rerender", post(rerender))
+        .route("/api/v1/jobs/{id}/tasks/{task}/attempts", get(attempts))
         .route("/api/v1/jobs/{id}/outputs.zip", get(super::archive::outputs_zip))
 }
 
@@ -71,6 +72,7 @@ async fn upload_scene(
             tracing::error!(error = %store, "storing a scene failed");
             RestError::from(AppError::Unavailable)
         }
+        too_large @ UploadError::TooLarge { .. } => RestError::from(AppError::TooLarge(too_large.to_string())),
         refused => RestError::from(AppError::BadRequest(refused.to_string())),
     })?;
     let path = ObjectPath::from(stored.key.as_str());
@@ -171,6 +173,16 @@ async fn cancel(
     Ok(StatusCode::NO_CONTENT)
 }
 
+/// Every attempt at one task: who, when, how it ended, the error and Blender's log.
+async fn attempts(
+    State(state): State<AppState>,
+    Extension(viewer): Extension<Viewer>,
+    Path((id, task)): Path<(i64, i64)>,
+) -> Result<Json<Vec<AttemptView>>, RestError> {
+    let attempts = state.db.task_attempts(viewer.user_id, id, task).await.map_err(db_error)?;
+    Ok(Json(attempts.ok_or(AppError::NotFound)?))
+}
+
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Rerender {
@@ -200,6 +212,10 @@ async fn frame_output(
 ) -> Result<axum::response::Response, RestError> {
     use axum::response::IntoResponse;
     use futures::TryStreamExt;
+    let job = state.db.job_of(viewer.user_id, id).await.map_err(db_error)?.ok_or(AppError::NotFound)?;
+    if let Split::Tiles { tiles: count, .. } = job.spec.split {
+        return stitched_frame(&state, viewer.user_id, id, frame, &job.spec, count).await;
+    }
     let key = state.db.frame_output(viewer.user_id, id, frame).await.map_err(db_error)?.ok_or(AppError::NotFound)?;
     let object = state.store.get(&ObjectPath::from(key.as_str())).await.map_err(|error| {
         tracing::error!(%error, key, "reading an output failed");
@@ -212,6 +228,46 @@ async fn frame_output(
     };
     let stream = object.into_stream().map_err(std::io::Error::other);
     Ok(([(axum::http::header::CONTENT_TYPE, content_type)], Body::from_stream(stream)).into_response())
+}
+
+/// A tiled frame, stitched from its tiles' renders (PNG or JPEG outputs; OpenEXR tiles are downloaded as they are).
+async fn stitched_frame(
+    state: &AppState,
+    owner: i64,
+    job: i64,
+    frame: i64,
+    spec: &JobSpec,
+    count: u32,
+) -> Result<axum::response::Response, RestError> {
+    use axum::response::IntoResponse;
+    if spec.format == pictor_core::jobs::OutputFormat::OpenExr {
+        return Err(AppError::BadRequest("OpenEXR tiles are not stitched: download them in the zip".into()).into());
+    }
+    let outputs = state.db.job_outputs(owner, job).await.map_err(db_error)?.ok_or(AppError::NotFound)?;
+    let mut renders: Vec<Option<Vec<u8>>> = vec![None; count as usize];
+    for output in outputs.iter().filter(|output| output.frame == frame) {
+        let Some(slot) = output.tile_index.and_then(|tile| renders.get_mut(usize::try_from(tile).ok()?)) else {
+            continue;
+        };
+        let path = ObjectPath::from(output.object_key.as_str());
+        let bytes = async { state.store.get(&path).await?.bytes().await }.await.map_err(|error| {
+            tracing::error!(%error, "reading a tile failed");
+            RestError::from(AppError::Unavailable)
+        })?;
+        *slot = Some(bytes.to_vec());
+    }
+    if renders.iter().all(Option::is_none) {
+        return Err(AppError::NotFound.into());
+    }
+    let (width, height) = spec.output_size();
+    let grid = pictor_core::jobs::tiles(width, height, count);
+    let png = tokio::task::spawn_blocking(move || {
+        super::stitch::stitch(width, height, &grid, &renders).and_then(|frame| super::stitch::encode_png(&frame))
+    })
+    .await
+    .map_err(|_| RestError::from(AppError::Unavailable))?
+    .map_err(|error| RestError::from(AppError::BadRequest(error.to_string())))?;
+    Ok(([(axum::http::header::CONTENT_TYPE, "image/png")], png).into_response())
 }
 
 #[cfg(test)]

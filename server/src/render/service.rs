@@ -3,7 +3,7 @@
 use pictor_app::ports::JobService;
 use pictor_app::AppError;
 use pictor_core::accounts::Viewer;
-use pictor_core::jobs::{JobDetails, JobSummary};
+use pictor_core::jobs::{AttemptView, JobDetails, JobSummary};
 
 use crate::clock::now_ms;
 use crate::db::{Db, DbError};
@@ -53,5 +53,9 @@ impl JobService for DbJobs {
         let requeued = self.db.rerender_tasks(viewer.user_id, job, &tasks).await.map_err(to_app_error)?;
         self.work_available.notify_waiters();
         Ok(requeued)
+    }
+
+    async fn attempts(&self, viewer: &Viewer, job: i64, task: i64) -> Result<Vec<AttemptView>, AppError> {
+        self.db.task_attempts(viewer.user_id, job, task).await.map_err(to_app_error)?.ok_or(AppError::NotFound)
     }
 }

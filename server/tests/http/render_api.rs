@@ -201,7 +201,65 @@ async fn lost_leases_bad_uploads_and_strangers_are_refused(backend: Backend) {
     assert_eq!(jobs.as_array().map(Vec::len), Some(1), "refused submissions created nothing");
 }
 
+/// Every file below `dir`, as paths relative to it.
+fn files_below(dir: &std::path::Path) -> Vec<String> {
+    let mut found = Vec::new();
+    let mut pending = vec![dir.to_path_buf()];
+    while let Some(current) = pending.pop() {
+        for entry in std::fs::read_dir(&current).into_iter().flatten().flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                pending.push(path);
+            } else {
+                found.push(path.strip_prefix(dir).expect("below").display().to_string());
+            }
+        }
+    }
+    found.sort();
+    found
+}
+
+async fn oversized_scenes_and_hostile_names_leave_nothing_on_disk(backend: Backend) {
+    let store = tempfile::tempdir().expect("store");
+    let store_path = store.path().to_path_buf();
+    let app = spawn_app_with(backend, |config| {
+        config.max_scene_bytes = 8 * 1024;
+        config.object_store_url = Some(store_path.display().to_string());
+    })
+    .await;
+    let (_, cookie) = app.sign_in_as("Ada").await;
+
+    let mut huge = b"BLENDER-v304".to_vec();
+    huge.extend(std::iter::repeat_n(1u8, 64 * 1024));
+    let refused = upload(&app, &cookie, huge).await;
+    assert_eq!(refused.status(), 413);
+    assert!(refused.text().await.expect("text").contains("8192 bytes"), "the limit is named");
+    assert_eq!(files_below(store.path()), Vec::<String>::new(), "no partial object is left behind");
+
+    // A file name of the client's choosing (query, header) never becomes a path: scenes live at their hash.
+    let accepted = app
+        .client
+        .put(app.url("/api/v1/scenes?name=../../escape.blend"))
+        .header("Cookie", &cookie)
+        .header("Origin", app.origin())
+        .header("Content-Disposition", "attachment; filename*=UTF-8''..%2F..%2Fescape%00%FF.blend")
+        .body(fake_blend())
+        .send()
+        .await
+        .expect("upload");
+    assert_eq!(accepted.status(), 201);
+    let uploaded: Value = accepted.json().await.expect("json");
+    let sha = uploaded["sha256"].as_str().expect("sha").to_string();
+    let mut odd = form("1", "1");
+    odd["name"] = json!("../../etc/passwd");
+    let odd_name = json!({ "scene_key": uploaded["scene_key"], "form": odd });
+    assert_eq!(app.post_json("/api/v1/jobs", &odd_name, Some(&cookie)).await.status(), 201);
+    assert_eq!(files_below(store.path()), vec![format!("scenes/{sha}.blend")]);
+    assert!(!store.path().parent().expect("parent").join("escape.blend").exists());
+}
+
 crate::on_both_backends!(
+    oversized_scenes_and_hostile_names_leave_nothing_on_disk,
     a_job_goes_from_upload_to_completed_through_the_agent_protocol,
     lost_leases_bad_uploads_and_strangers_are_refused,
 );

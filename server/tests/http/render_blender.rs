@@ -13,7 +13,7 @@ use crate::agents::create_worker;
 use crate::helpers::{spawn_app_with, TestApp};
 
 /// Our sample scene, made fresh by our Blender script.
-fn sample_scene(dir: &std::path::Path) -> Vec<u8> {
+pub fn sample_scene(dir: &std::path::Path) -> Vec<u8> {
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../samples/make_sample_scene.py");
     let path = dir.join("spinning-cube.blend");
     let status = Command::new("blender")
@@ -27,7 +27,7 @@ fn sample_scene(dir: &std::path::Path) -> Vec<u8> {
 }
 
 /// Width and height from a PNG's IHDR chunk.
-fn png_size(bytes: &[u8]) -> Option<(u32, u32)> {
+pub fn png_size(bytes: &[u8]) -> Option<(u32, u32)> {
     if bytes.len() < 24 || &bytes[..8] != b"\x89PNG\r\n\x1a\n" || &bytes[12..16] != b"IHDR" {
         return None;
     }
@@ -36,7 +36,7 @@ fn png_size(bytes: &[u8]) -> Option<(u32, u32)> {
 }
 
 /// An agent for a fresh worker of `cookie`'s account, with its own work directory.
-async fn start_agent(app: &TestApp, cookie: &str, name: &str, work: &std::path::Path) -> (i64, Agent) {
+pub async fn start_agent(app: &TestApp, cookie: &str, name: &str, work: &std::path::Path) -> (i64, Agent) {
     let (id, _, config) = create_worker(app, cookie, name).await;
     let dir = work.join(name);
     std::fs::create_dir_all(&dir).expect("work dir");
@@ -44,7 +44,19 @@ async fn start_agent(app: &TestApp, cookie: &str, name: &str, work: &std::path::
     (id, Agent::start(&config, &["--no-benchmark"]))
 }
 
-async fn submit(app: &TestApp, cookie: &str, scene: Vec<u8>, frames: &str, size: (u32, u32), samples: u32) -> i64 {
+pub async fn submit(app: &TestApp, cookie: &str, scene: Vec<u8>, frames: &str, size: (u32, u32), samples: u32) -> i64 {
+    submit_split(app, cookie, scene, frames, "", size, samples).await
+}
+
+pub async fn submit_split(
+    app: &TestApp,
+    cookie: &str,
+    scene: Vec<u8>,
+    frames: &str,
+    tiles: &str,
+    size: (u32, u32),
+    samples: u32,
+) -> i64 {
     let uploaded: Value = app
         .client
         .put(app.url("/api/v1/scenes"))
@@ -58,7 +70,7 @@ async fn submit(app: &TestApp, cookie: &str, scene: Vec<u8>, frames: &str, size:
         .await
         .expect("json");
     let form = json!({
-        "name": "cube", "frames": frames, "chunk_size": "1", "tiles": "", "resolution_x": size.0.to_string(),
+        "name": "cube", "frames": frames, "chunk_size": "1", "tiles": tiles, "resolution_x": size.0.to_string(),
         "resolution_y": size.1.to_string(), "resolution_percent": "100", "samples": samples.to_string(),
         "engine": "Cycles", "format": "PNG", "tier": "Standard", "min_vram_gib": "", "gpu_model": "", "tags": ""
     });
@@ -68,11 +80,17 @@ async fn submit(app: &TestApp, cookie: &str, scene: Vec<u8>, frames: &str, size:
     submitted.json::<Value>().await.expect("json")["job_id"].as_i64().expect("id")
 }
 
-async fn job(app: &TestApp, cookie: &str, id: i64) -> Value {
+pub async fn job(app: &TestApp, cookie: &str, id: i64) -> Value {
     app.get_with_cookie(&format!("/api/v1/jobs/{id}"), cookie).await.json().await.expect("json")
 }
 
-async fn wait_for_job(app: &TestApp, cookie: &str, id: i64, agents: &[&Agent], done: impl Fn(&Value) -> bool) -> Value {
+pub async fn wait_for_job(
+    app: &TestApp,
+    cookie: &str,
+    id: i64,
+    agents: &[&Agent],
+    done: impl Fn(&Value) -> bool,
+) -> Value {
     let deadline = Instant::now() + Duration::from_secs(240);
     loop {
         let current = job(app, cookie, id).await;
@@ -174,7 +192,40 @@ async fn cancelling_a_job_stops_blender_on_the_agent(backend: Backend) {
     assert_eq!(job(&app, &cookie, id).await["summary"]["state"], "cancelled");
 }
 
+async fn a_tiled_frame_is_stitched_into_the_image_a_whole_render_gives(backend: Backend) {
+    let app = spawn_app_with(backend, |_| {}).await;
+    let (_, cookie) = app.sign_in_as("Ada").await;
+    let work = tempfile::tempdir().expect("work");
+    let scene = sample_scene(work.path());
+    let (_, agent) = start_agent(&app, &cookie, "tiler", work.path()).await;
+    let tiled = submit_split(&app, &cookie, scene.clone(), "5", "4", (96, 54), 8).await;
+    let whole = submit_split(&app, &cookie, scene, "5", "", (96, 54), 8).await;
+    for id in [tiled, whole] {
+        wait_for_job(&app, &cookie, id, &[&agent], |job| job["summary"]["state"] == "completed").await;
+    }
+    let image = |id: i64| {
+        let (app, cookie) = (&app, &cookie);
+        async move {
+            let response = app.get_with_cookie(&format!("/api/v1/jobs/{id}/frames/5"), cookie).await;
+            assert_eq!(response.status(), 200);
+            let bytes = response.bytes().await.expect("png");
+            image::load_from_memory(&bytes).expect("decodes").to_rgba8()
+        }
+    };
+    let (stitched, reference) = (image(tiled).await, image(whole).await);
+    assert_eq!(stitched.dimensions(), (96, 54));
+    // Cycles seeds each pixel's samples the same way in a border render: the tiles add up to the whole frame.
+    let worst = stitched
+        .pixels()
+        .zip(reference.pixels())
+        .flat_map(|(a, b)| a.0.iter().zip(b.0.iter()).map(|(x, y)| x.abs_diff(*y)))
+        .max()
+        .unwrap_or(0);
+    assert!(worst <= 2, "largest channel difference {worst}");
+}
+
 crate::on_both_backends!(
+    a_tiled_frame_is_stitched_into_the_image_a_whole_render_gives,
     two_real_agents_render_a_ten_frame_job,
     a_killed_agents_frame_is_re_leased_and_finished_by_the_other,
     cancelling_a_job_stops_blender_on_the_agent,

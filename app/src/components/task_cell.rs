@@ -1,0 +1,97 @@
+//! One task of a job's live grid: its frames or tile, state and progress, a thumbnail once rendered, and actions.
+
+use std::collections::HashMap;
+
+use leptos::prelude::*;
+use pictor_core::jobs::TaskView;
+
+use crate::pages::job::RerenderTask;
+
+/// A task's live state and progress, overriding what the page was rendered with.
+#[derive(Clone, Debug, PartialEq)]
+pub struct LiveTask {
+    pub state: String,
+    pub progress: i64,
+}
+
+/// What the grid calls a task: its tile, or its frames.
+pub fn task_label(task: &TaskView) -> String {
+    match task.tile_index {
+        Some(tile) => format!("tile {tile}"),
+        None => format!("frames {}", task.frames),
+    }
+}
+
+#[component]
+pub fn TaskCell(
+    job: i64,
+    task: TaskView,
+    live: RwSignal<HashMap<i64, LiveTask>>,
+    rerender: ServerAction<RerenderTask>,
+    /// The task whose attempts are shown below the grid.
+    selected: RwSignal<Option<i64>>,
+) -> impl IntoView {
+    let id = task.id;
+    let rendered = LiveTask { state: task.state.clone(), progress: task.progress_percent };
+    let current = Signal::derive(move || live.with(|live| live.get(&id).cloned().unwrap_or_else(|| rendered.clone())));
+    let label = task_label(&task);
+    let error = task.last_error.clone().unwrap_or_default();
+    // The first frame of a finished task, as its thumbnail (tiles of one image share the stitched frame).
+    let first_frame = task.frames.split(',').next().unwrap_or_default().to_string();
+    let frame_url = format!("/api/v1/jobs/{job}/frames/{first_frame}");
+    let thumbnail = move || {
+        let state = current.get().state;
+        matches!(state.as_str(), "uploaded" | "verifying" | "verified").then(|| {
+            view! {
+                <a href=frame_url.clone() rel="external" target="_blank" data-testid="thumbnail-link">
+                    <img class="thumbnail" loading="lazy" alt=format!("frame {first_frame}") src=frame_url.clone() />
+                </a>
+            }
+        })
+    };
+    let can_rerender = move || matches!(current.get().state.as_str(), "failed" | "uploaded" | "verified");
+    view! {
+        <div
+            class=move || {
+                let chosen = if selected.get() == Some(id) { " selected" } else { "" };
+                format!("task-cell {}{chosen}", current.get().state)
+            }
+            data-testid="task-cell"
+            data-state=move || current.get().state
+            title=error
+        >
+            {thumbnail}
+            <span class="task-label">{label}</span>
+            <span class="task-state">
+                {move || {
+                    let now = current.get();
+                    if now.state == "leased" { format!("rendering {} %", now.progress) } else { now.state }
+                }}
+            </span>
+            <div class="task-actions">
+                <button
+                    class="button ghost small"
+                    type="button"
+                    data-testid="show-attempts"
+                    on:click=move |_| selected.update(|chosen| *chosen = if *chosen == Some(id) { None } else { Some(id) })
+                >
+                    "Attempts"
+                </button>
+                {move || {
+                    can_rerender()
+                        .then(|| {
+                            view! {
+                                <ActionForm action=rerender>
+                                    <input type="hidden" name="job" value=job.to_string() />
+                                    <input type="hidden" name="task" value=id.to_string() />
+                                    <button class="button ghost small" type="submit" data-testid="rerender-task">
+                                        "Render again"
+                                    </button>
+                                </ActionForm>
+                            }
+                        })
+                }}
+            </div>
+        </div>
+    }
+}
