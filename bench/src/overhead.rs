@@ -1,0 +1,153 @@
+//! `pictor-bench agent-overhead`: the same frames rendered by bare `blender -b` (one process per frame, as the agent
+//! runs it) and by a real `pictor-agent` through a real coordinator (lease, scene download, render, upload, done);
+//! prints both wall times and their ratio.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use pictor_server::db::Backend;
+use pictor_server::testing::TestDb;
+use serde_json::{json, Value};
+
+use crate::coordinator::Coordinator;
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// The scene to render.
+    #[arg(long, default_value = "samples/spinning-cube.blend")]
+    scene: PathBuf,
+    /// How many frames (1..=N).
+    #[arg(long, default_value_t = 12)]
+    frames: u32,
+    #[arg(long, default_value_t = 320)]
+    width: u32,
+    #[arg(long, default_value_t = 180)]
+    height: u32,
+    #[arg(long, default_value_t = 32)]
+    samples: u32,
+    #[arg(long, default_value = "target/release/pictor")]
+    coordinator: PathBuf,
+    #[arg(long, default_value = "target/release/pictor-agent")]
+    agent: PathBuf,
+    #[arg(long, default_value_t = 3292)]
+    port: u16,
+}
+
+/// The settings the job carries, applied to bare Blender the way the agent's script applies them.
+fn settings_expr(args: &Args) -> String {
+    format!(
+        "import bpy; s = bpy.context.scene; s.render.engine = 'CYCLES'; s.cycles.samples = {}; \
+         s.cycles.use_denoising = False; s.render.resolution_x = {}; s.render.resolution_y = {}; \
+         s.render.resolution_percent = 100",
+        args.samples, args.width, args.height
+    )
+}
+
+fn bare_blender(args: &Args, out: &Path) -> Duration {
+    let started = Instant::now();
+    for frame in 1..=args.frames {
+        let status = Command::new("blender")
+            .args(["-b", "--disable-autoexec"])
+            .arg(&args.scene)
+            .args(["--python-exit-code", "1", "--python-expr", &settings_expr(args), "-o"])
+            .arg(out.join("frame_####"))
+            .args(["-F", "PNG", "-f", &frame.to_string()])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .expect("blender runs");
+        assert!(status.success(), "bare blender failed on frame {frame}");
+    }
+    started.elapsed()
+}
+
+struct AgentProcess(Child);
+
+impl Drop for AgentProcess {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+async fn json_of(request: reqwest::RequestBuilder) -> Value {
+    let response = request.send().await.expect("request");
+    assert!(response.status().is_success(), "{}", response.status());
+    response.json().await.expect("json")
+}
+
+async fn through_pictor(args: &Args, work: &Path) -> Duration {
+    let test_db = TestDb::new(Backend::Sqlite).await;
+    let user = test_db.db.create_user("bench", 0).await.expect("user");
+    let key = pictor_server::auth::api_keys::create(&test_db.db, user, "bench", 0).await.expect("key").secret;
+    let coordinator = Coordinator::start(&args.coordinator, &test_db.url, args.port, &[]).await;
+    let base = coordinator.base.clone();
+    let client = reqwest::Client::new();
+    let issued =
+        json_of(client.post(format!("{base}/api/v1/workers")).bearer_auth(&key).json(&json!({"name": "one"}))).await;
+    let config = work.join("worker.toml");
+    let toml = format!("{}work_dir = {:?}\n", issued["config_toml"].as_str().expect("config"), work.join("agent"));
+    std::fs::write(&config, toml).expect("config");
+    let agent = Command::new(&args.agent)
+        .args(["worker", "--no-benchmark", "--config"])
+        .arg(&config)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("the agent starts");
+    let _agent = AgentProcess(agent);
+    let node = issued["node_id"].as_i64().expect("node id");
+    // Registered and idle before the clock starts.
+    loop {
+        let worker = json_of(client.get(format!("{base}/api/v1/workers/{node}")).bearer_auth(&key)).await;
+        if worker["summary"]["status"] == "online" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let scene = std::fs::read(&args.scene).expect("scene (run scripts/setup)");
+    let started = Instant::now();
+    let uploaded = json_of(client.put(format!("{base}/api/v1/scenes")).bearer_auth(&key).body(scene)).await;
+    let form = json!({
+        "name": "overhead", "frames": format!("1-{}", args.frames), "chunk_size": "1", "tiles": "",
+        "resolution_x": args.width.to_string(), "resolution_y": args.height.to_string(), "resolution_percent": "100",
+        "samples": args.samples.to_string(), "engine": "Cycles", "format": "PNG", "tier": "Standard",
+        "min_vram_gib": "", "gpu_model": "", "tags": ""
+    });
+    let submitted = json_of(
+        client
+            .post(format!("{base}/api/v1/jobs"))
+            .bearer_auth(&key)
+            .json(&json!({ "scene_key": uploaded["scene_key"], "form": form })),
+    )
+    .await;
+    let job = submitted["job_id"].as_i64().expect("job id");
+    loop {
+        let details = json_of(client.get(format!("{base}/api/v1/jobs/{job}")).bearer_auth(&key)).await;
+        match details["summary"]["state"].as_str() {
+            Some("completed") => break,
+            Some("failed" | "cancelled") => panic!("the job ended badly: {details}"),
+            _ => tokio::time::sleep(Duration::from_millis(50)).await,
+        }
+    }
+    started.elapsed()
+}
+
+pub async fn run(args: Args) {
+    let work = tempfile::tempdir().expect("tempdir");
+    let bare = bare_blender(&args, work.path());
+    let pictor = through_pictor(&args, work.path()).await;
+    let per = |total: Duration| total.as_secs_f64() / f64::from(args.frames);
+    println!(
+        "frames              {} at {}×{}, {} samples (Cycles)",
+        args.frames, args.width, args.height, args.samples
+    );
+    println!("bare blender -b     {:.2} s = {:.2} s per frame", bare.as_secs_f64(), per(bare));
+    println!(
+        "through pictor      {:.2} s = {:.2} s per frame (upload, submit, lease, render, upload, done)",
+        pictor.as_secs_f64(),
+        per(pictor)
+    );
+    println!("ratio               {:.3} (pictor / bare)", pictor.as_secs_f64() / bare.as_secs_f64());
+}
