@@ -10,12 +10,15 @@ use crate::client::{sha256_file, Client, ClientError};
 
 const MANIFEST: &str = "manifest.json";
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Manifest {
     pub task_id: i64,
     pub attempt: i64,
     pub frames: Vec<FrameOutput>,
     pub log_tail: String,
+    /// Blender's time for all the frames (entries written by older agents have none).
+    #[serde(default)]
+    pub render_seconds: Option<f64>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -117,7 +120,8 @@ pub async fn deliver(client: &Client, entry: &Entry) -> Result<(), ClientError> 
     for output in &m.frames {
         client.upload_output(m.task_id, output.frame, m.attempt, &entry.dir.join(&output.file)).await?;
     }
-    client.done(m.task_id, &DoneReport { attempt: m.attempt, log_tail: m.log_tail.clone() }).await
+    let report = DoneReport { attempt: m.attempt, log_tail: m.log_tail.clone(), render_seconds: m.render_seconds };
+    client.done(m.task_id, &report).await
 }
 
 #[cfg(test)]
@@ -134,7 +138,13 @@ mod tests {
         assert!(!rendered.exists(), "moved, not copied");
         assert_eq!(output.file, "5-frame_0005.png");
         assert_eq!(output.sha256.len(), 64);
-        let manifest = Manifest { task_id: 12, attempt: 2, frames: vec![output], log_tail: "Saved".into() };
+        let manifest = Manifest {
+            task_id: 12,
+            attempt: 2,
+            frames: vec![output],
+            log_tail: "Saved".into(),
+            render_seconds: Some(1.5),
+        };
         outbox.seal(manifest.clone()).unwrap();
 
         let pending = Outbox::new(work.path()).pending();

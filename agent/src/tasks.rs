@@ -168,6 +168,7 @@ impl Tasks<'_> {
     ) -> Rendered {
         let mut outputs = Vec::new();
         let mut log_tail = String::new();
+        let mut render_seconds = 0.0;
         for (index, &frame) in task.frames.iter().enumerate() {
             position.frame.store(frame, Ordering::Relaxed);
             let out_dir = self.render_dir.join(task_dir_name(task)).join(format!("frame-{index}"));
@@ -189,6 +190,7 @@ impl Tasks<'_> {
                 Err(e) => return Rendered::Failed(e),
             };
             tracing::info!("frame {frame} rendered in {:.1} s", done.elapsed.as_secs_f64());
+            render_seconds += done.elapsed.as_secs_f64();
             match self.outbox.add_frame(task.task_id, task.attempt, frame, &done.output).await {
                 Ok(output) => outputs.push(output),
                 Err(e) => return Rendered::Failed(RenderError::Failed { message: e, log_tail: done.log_tail }),
@@ -197,7 +199,13 @@ impl Tasks<'_> {
             position.frames_done.store(index + 1, Ordering::Relaxed);
             live.send_replace(Live { fraction: 0.0, log_tail: log_tail.clone() });
         }
-        Rendered::Frames(Manifest { task_id: task.task_id, attempt: task.attempt, frames: outputs, log_tail })
+        Rendered::Frames(Manifest {
+            task_id: task.task_id,
+            attempt: task.attempt,
+            frames: outputs,
+            log_tail,
+            render_seconds: Some(render_seconds),
+        })
     }
 
     /// Uploads and reports the entry until the coordinator takes it or says it belongs to someone else; only a

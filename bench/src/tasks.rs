@@ -93,8 +93,16 @@ async fn sqlite_commits_per_second(seconds: f64) -> f64 {
     rate
 }
 
+/// A 64×36 frame the coordinator's checks accept (decodes, right size, not flat).
+fn frame_png() -> Vec<u8> {
+    let image = image::RgbaImage::from_fn(64, 36, |x, y| image::Rgba([x as u8 * 4, y as u8 * 7, 90, 255]));
+    let mut bytes = std::io::Cursor::new(Vec::new());
+    image.write_to(&mut bytes, image::ImageFormat::Png).expect("png");
+    bytes.into_inner()
+}
+
 /// One cycle of a simulated agent; `None` when no task was handed out.
-async fn cycle(client: &reqwest::Client, base: &str, token: &str) -> Result<Option<()>, String> {
+async fn cycle(client: &reqwest::Client, base: &str, token: &str, body: &[u8]) -> Result<Option<()>, String> {
     let leased = client
         .post(format!("{base}{LEASE_PATH}"))
         .bearer_auth(token)
@@ -110,12 +118,11 @@ async fn cycle(client: &reqwest::Client, base: &str, token: &str) -> Result<Opti
     }
     let task: TaskAssignment = leased.json().await.map_err(|e| e.to_string())?;
     let frame = task.frames.first().copied().ok_or("a task without frames")?;
-    let body = format!("\u{89}PNG frame {frame} of task {}", task.task_id).into_bytes();
     let uploaded = client
         .put(format!("{base}{}", output_path(task.task_id, frame, task.attempt)))
         .bearer_auth(token)
-        .header("x-pictor-sha256", hex::encode(Sha256::digest(&body)))
-        .body(body)
+        .header("x-pictor-sha256", hex::encode(Sha256::digest(body)))
+        .body(body.to_vec())
         .send()
         .await
         .map_err(|e| e.to_string())?;
@@ -156,15 +163,16 @@ pub async fn run(args: Args) {
     let failures = Arc::new(AtomicU64::new(0));
     let first_failure = Arc::new(Mutex::new(None::<String>));
     let deadline = Instant::now() + Duration::from_secs(args.seconds);
+    let body = Arc::new(frame_png());
     let mut agents = Vec::new();
     for token in tokens {
-        let (client, base) = (client.clone(), base.clone());
+        let (client, base, body) = (client.clone(), base.clone(), body.clone());
         let (latencies, failures, first_failure) = (latencies.clone(), failures.clone(), first_failure.clone());
         agents.push(tokio::spawn(async move {
             let mut mine = Vec::new();
             while Instant::now() < deadline {
                 let started = Instant::now();
-                match cycle(&client, &base, &token).await {
+                match cycle(&client, &base, &token, &body).await {
                     Ok(Some(())) => mine.push(started.elapsed()),
                     Ok(None) => {}
                     Err(error) => {

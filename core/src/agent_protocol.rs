@@ -252,10 +252,13 @@ pub struct ProgressAnswer {
     pub lease_ms: u64,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct DoneReport {
     pub attempt: i64,
     pub log_tail: String,
+    /// Seconds Blender spent rendering the task's frames (render compute; older agents leave it out).
+    #[serde(default)]
+    pub render_seconds: Option<f64>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -2,6 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::checkers::CheckerLive;
 use crate::jobs::TaskLive;
 use crate::network::NetworkSample;
 use crate::workers::WorkerLive;
@@ -18,6 +19,8 @@ pub enum Event {
     Worker(WorkerLive),
     /// A task of a job changed state or progressed (private to the job's owner).
     Task(TaskLive),
+    /// A checker gave a verdict, or its standing changed (private to its owner).
+    Checker(CheckerLive),
 }
 
 impl Event {
@@ -27,6 +30,7 @@ impl Event {
             Event::Network(_) => "network",
             Event::Worker(_) => "worker",
             Event::Task(_) => "task",
+            Event::Checker(_) => "checker",
         }
     }
 
@@ -41,6 +45,7 @@ impl Event {
             Event::Network(_) => true,
             Event::Worker(live) => user == Some(live.owner_id),
             Event::Task(live) => user == Some(live.owner_id),
+            Event::Checker(live) => user == Some(live.owner_id),
         }
     }
 }

@@ -2,6 +2,7 @@
 
 pub mod accounts;
 pub mod agent_protocol;
+pub mod checkers;
 pub mod events;
 pub mod frames;
 pub mod jobs;
@@ -9,4 +10,5 @@ pub mod network;
 pub mod sections;
 pub mod signin;
 pub mod time;
+pub mod verification;
 pub mod workers;

@@ -43,6 +43,31 @@ pub struct Config {
     pub task_lease_ms: u64,
     /// Sign-in with Google or any OpenID Connect provider.
     pub oidc: OidcConfig,
+    /// How checkers verify workers' results.
+    pub verification: VerificationConfig,
+}
+
+/// Checking workers' results by re-rendering crops.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct VerificationConfig {
+    /// Verdicts needed per check when that many eligible checkers are online (fewer, down to 1, otherwise).
+    pub quorum: u32,
+    /// How often a checker asking for work is given a known-bad copy of a verified result instead (0 to 1).
+    pub audit_rate: f64,
+    /// How long a checker may take for a verdict before the check goes to another.
+    pub lease_ms: u64,
+    /// SSIM at or above which a crop matches.
+    pub pass_ssim: f64,
+    /// SSIM below which a crop does not match (in between: unsure, look again with larger crops).
+    pub fail_ssim: f64,
+}
+
+impl Default for VerificationConfig {
+    fn default() -> Self {
+        let thresholds = pictor_core::verification::DEFAULT_THRESHOLDS;
+        Self { quorum: 3, audit_rate: 0.02, lease_ms: 300_000, pass_ssim: thresholds.pass, fail_ssim: thresholds.fail }
+    }
 }
 
 /// OpenID Connect sign-in; disabled until `client_id` and `client_secret` are set.
@@ -87,6 +112,7 @@ impl Default for Config {
             max_scene_bytes: 2 << 30,
             task_lease_ms: 60_000,
             oidc: OidcConfig::default(),
+            verification: VerificationConfig::default(),
         }
     }
 }
@@ -112,6 +138,8 @@ pub enum ConfigError {
     BadTaskLease(u64),
     #[error("oidc.client_id and oidc.client_secret must be set together (one of them is missing)")]
     OidcIncomplete,
+    #[error("verification: {0}")]
+    BadVerification(&'static str),
 }
 
 impl Config {
@@ -159,6 +187,19 @@ impl Config {
         }
         if self.oidc.client_id.is_some() != self.oidc.client_secret.is_some() {
             return Err(ConfigError::OidcIncomplete);
+        }
+        let check = &self.verification;
+        if !(1..=9).contains(&check.quorum) {
+            return Err(ConfigError::BadVerification("quorum must be between 1 and 9"));
+        }
+        if !(0.0..=1.0).contains(&check.audit_rate) {
+            return Err(ConfigError::BadVerification("audit_rate must be between 0 and 1"));
+        }
+        if !(1_000..=86_400_000).contains(&check.lease_ms) {
+            return Err(ConfigError::BadVerification("lease_ms must be between 1000 and 86400000"));
+        }
+        if !(0.0 < check.fail_ssim && check.fail_ssim <= check.pass_ssim && check.pass_ssim <= 1.0) {
+            return Err(ConfigError::BadVerification("need 0 < fail_ssim <= pass_ssim <= 1"));
         }
         Ok(())
     }
@@ -220,6 +261,21 @@ mod tests {
             let config = Config::load(Some(Path::new("custom.toml"))).expect("layers load");
             assert_eq!(config.listen.port(), 4000);
             assert_eq!(config.log, "warn");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn verification_settings_are_checked() {
+        Jail::expect_with(|jail| {
+            jail.set_env("PICTOR_VERIFICATION__QUORUM", "1");
+            jail.set_env("PICTOR_VERIFICATION__AUDIT_RATE", "0.5");
+            let config = Config::load(None).expect("loads");
+            assert_eq!((config.verification.quorum, config.verification.audit_rate), (1, 0.5));
+            jail.set_env("PICTOR_VERIFICATION__FAIL_SSIM", "0.99");
+            jail.set_env("PICTOR_VERIFICATION__PASS_SSIM", "0.9");
+            let error = Config::load(None).expect_err("fail above pass").to_string();
+            assert!(error.contains("fail_ssim"), "{error}");
             Ok(())
         });
     }

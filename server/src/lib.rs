@@ -16,3 +16,4 @@ pub mod storage;
 pub mod submit;
 pub mod telemetry;
 pub mod testing;
+pub mod verify;

@@ -91,6 +91,8 @@ impl Application {
             max_scene_bytes: config.max_scene_bytes,
             task_lease_ms: config.task_lease_ms,
             work_available: Arc::new(tokio::sync::Notify::new()),
+            verify_available: Arc::new(tokio::sync::Notify::new()),
+            verification: config.verification.clone(),
         };
         let router = crate::api::router(state.clone());
         tracing::info!(%address, database = state.db.backend().name(), "coordinator ready");

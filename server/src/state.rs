@@ -33,4 +33,9 @@ pub struct AppState {
     pub task_lease_ms: u64,
     /// Woken when tasks become available (new job, requeue), so long-polling agents answer at once.
     pub work_available: Arc<tokio::sync::Notify>,
+    /// Woken when a result waits for checkers, so long-polling checkers answer at once.
+    #[from_ref(skip)]
+    pub verify_available: Arc<tokio::sync::Notify>,
+    #[from_ref(skip)]
+    pub verification: crate::config::VerificationConfig,
 }

@@ -143,16 +143,40 @@ impl Db {
         Ok(row.and_then(|(spec_json, key, sha)| Some(JobRenderInfo { spec_json, scene_key: key?, scene_sha256: sha? })))
     }
 
-    /// Whether `node` holds (or held) a lease on a task of `job`: only they may download its scene.
+    /// Whether `node` holds (or held) a lease on a task of `job`, or on a check of one: only they may download its
+    /// scene.
     pub async fn node_works_on_job(&self, node: NodeId, job: JobId) -> Result<bool, DbError> {
         let found: Option<i64> = sqlx::query_scalar(
-            "SELECT 1 FROM task_attempts a JOIN tasks t ON t.id = a.task_id WHERE t.job_id = $1 AND a.node_id = $2 LIMIT 1",
+            "SELECT 1 FROM task_attempts a JOIN tasks t ON t.id = a.task_id WHERE t.job_id = $1 AND a.node_id = $2
+             UNION ALL
+             SELECT 1 FROM verdicts d JOIN verifications v ON v.id = d.verification_id JOIN tasks t ON t.id = v.task_id
+             WHERE t.job_id = $1 AND d.checker_node_id = $2
+             LIMIT 1",
         )
         .bind(job)
         .bind(node)
         .fetch_optional(self.reader())
         .await?;
         Ok(found.is_some())
+    }
+
+    /// A task's job, tile and comma-separated frames.
+    pub async fn task_frames(&self, task: TaskId) -> Result<Option<(JobId, Option<i64>, String)>, DbError> {
+        Ok(sqlx::query_as("SELECT job_id, tile_index, frames FROM tasks WHERE id = $1")
+            .bind(task)
+            .fetch_optional(self.reader())
+            .await?)
+    }
+
+    /// The frames an attempt uploaded and where each is stored.
+    pub async fn attempt_outputs(&self, task: TaskId, attempt: i64) -> Result<Vec<(i64, String)>, DbError> {
+        Ok(sqlx::query_as(
+            "SELECT frame, object_key FROM task_outputs WHERE task_id = $1 AND attempt = $2 ORDER BY frame",
+        )
+        .bind(task)
+        .bind(attempt)
+        .fetch_all(self.reader())
+        .await?)
     }
 
     /// Records an uploaded frame of a leased attempt; `LeaseLost` unless `node` holds that attempt's lease and the

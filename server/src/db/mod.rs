@@ -2,6 +2,8 @@
 
 pub mod accounts;
 pub mod api_keys;
+pub mod audits;
+pub mod checkers;
 pub mod jobs;
 pub mod network;
 pub mod node_liveness;
@@ -12,6 +14,8 @@ pub mod oidc_logins;
 pub mod sessions;
 pub mod tasks;
 pub mod users;
+pub mod verdicts;
+pub mod verifications;
 pub mod wallet_nonces;
 
 use std::str::FromStr;

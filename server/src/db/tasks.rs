@@ -8,6 +8,7 @@ use sqlx::Row;
 
 use super::nodes::NodeId;
 use super::users::UserId;
+use super::verifications::NewVerification;
 use super::{Backend, Db, DbError};
 
 pub type JobId = i64;
@@ -92,7 +93,7 @@ pub const BLOCKLIST_AFTER_FAILURES: i64 = 3;
 /// - the task is queued and its job is queued or active;
 /// - the worker has the job's engine, at least its VRAM, its GPU model (if it names one) and every tag it asks for;
 /// - the job's tier pays at least the worker's price;
-/// - the worker is not blocklisted for the job;
+/// - the worker is not blocklisted for the job (too many failed attempts, or results rejected by checkers);
 /// - highest tier first, then the oldest job, then the lowest task id (frames in order).
 ///
 /// Parameters: $1 engines, $2 VRAM, $3 GPU models, $4 price, $5 tags, $6 node.
@@ -106,7 +107,7 @@ const BEST_TASK: &str = "
       AND NOT EXISTS (SELECT 1 FROM job_tags jt
                       WHERE jt.job_id = j.id AND (',' || $5 || ',') NOT LIKE ('%,' || jt.tag || ',%'))
       AND NOT EXISTS (SELECT 1 FROM job_blocklist b
-                      WHERE b.job_id = j.id AND b.node_id = $6 AND b.failures >= $9)
+                      WHERE b.job_id = j.id AND b.node_id = $6 AND (b.failures >= $9 OR b.rejections >= $10))
     ORDER BY j.tier_rank DESC, j.created_at_ms, j.id, t.id
     LIMIT 1";
 
@@ -182,6 +183,7 @@ impl Db {
             .bind(now_ms)
             .bind(now_ms + lease_ms)
             .bind(BLOCKLIST_AFTER_FAILURES)
+            .bind(super::verdicts::BLOCKLIST_AFTER_REJECTIONS)
             .fetch_optional(&mut *tx)
             .await?;
         let Some(row) = row else { return Ok(None) };
@@ -233,20 +235,21 @@ impl Db {
         lease_held(result.rows_affected())
     }
 
-    /// The agent uploaded every frame of this attempt (`log`: the end of Blender's output). Completes the job when
-    /// it was the last task.
+    /// The agent uploaded every frame of this attempt. With a `verification`, the result waits for checkers
+    /// (`verifying`); without, it is accepted unchecked (`uploaded`) and completes the job when it was the last task.
     pub async fn finish_task(
         &self,
         task: TaskId,
         attempt: i64,
         node: NodeId,
-        log: &str,
+        finished: &Finished<'_>,
+        verification: Option<&NewVerification>,
         now_ms: i64,
     ) -> Result<(), TaskError> {
         let mut tx = self.writer().begin().await?;
+        let state = if verification.is_some() { "verifying" } else { "uploaded" };
         let job: Option<i64> = sqlx::query_scalar(
-            "UPDATE tasks SET state = 'uploaded', progress_percent = 100, finished_at_ms = $1,
-                    lease_expires_at_ms = NULL
+            "UPDATE tasks SET state = $5, progress_percent = 100, finished_at_ms = $1, lease_expires_at_ms = NULL
              WHERE id = $2 AND attempt = $3 AND node_id = $4 AND state = 'leased'
              RETURNING job_id",
         )
@@ -254,19 +257,34 @@ impl Db {
         .bind(task)
         .bind(attempt)
         .bind(node)
+        .bind(state)
         .fetch_optional(&mut *tx)
         .await?;
         let Some(job) = job else { return Err(TaskError::LeaseLost) };
-        end_attempt(&mut tx, task, attempt, "uploaded", None, log, now_ms).await?;
-        sqlx::query(
-            "UPDATE jobs SET state = 'completed', finished_at_ms = $1
-             WHERE id = $2 AND state = 'active'
-               AND NOT EXISTS (SELECT 1 FROM tasks WHERE job_id = $2 AND state NOT IN ('uploaded', 'verified'))",
-        )
-        .bind(now_ms)
-        .bind(job)
-        .execute(&mut *tx)
-        .await?;
+        end_attempt(&mut tx, task, attempt, "uploaded", None, finished.log, now_ms).await?;
+        sqlx::query("UPDATE task_attempts SET render_ms = $1 WHERE task_id = $2 AND attempt = $3")
+            .bind(finished.render_ms)
+            .bind(task)
+            .bind(attempt)
+            .execute(&mut *tx)
+            .await?;
+        match verification {
+            Some(check) => {
+                sqlx::query(
+                    "INSERT INTO verifications (task_id, attempt, worker_node_id, crops_json, quorum, created_at_ms)
+                     VALUES ($1, $2, $3, $4, $5, $6)",
+                )
+                .bind(task)
+                .bind(attempt)
+                .bind(node)
+                .bind(&check.crops_json)
+                .bind(check.quorum)
+                .bind(now_ms)
+                .execute(&mut *tx)
+                .await?;
+            }
+            None => complete_job_if_done(&mut tx, job, now_ms).await?,
+        }
         tx.commit().await?;
         Ok(())
     }
@@ -392,9 +410,31 @@ impl Db {
         .bind(job)
         .execute(&mut *tx)
         .await?;
+        // Results still waiting for checkers are kept as they are: nobody will look at them now.
+        sqlx::query(
+            "UPDATE verifications SET state = 'cancelled', decided_at_ms = $1
+             WHERE state = 'open' AND task_id IN (SELECT id FROM tasks WHERE job_id = $2)",
+        )
+        .bind(now_ms)
+        .bind(job)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query("UPDATE tasks SET state = 'uploaded' WHERE job_id = $1 AND state = 'verifying'")
+            .bind(job)
+            .execute(&mut *tx)
+            .await?;
         tx.commit().await?;
         Ok(())
     }
+}
+
+/// How a finished attempt went, as its agent reports it.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Finished<'a> {
+    /// The end of Blender's output.
+    pub log: &'a str,
+    /// Blender's own time for the attempt, when the agent measured it.
+    pub render_ms: Option<i64>,
 }
 
 /// What a progress report carries besides the lease: the share done and the tail of Blender's log.
@@ -433,7 +473,21 @@ fn lease_held(rows: u64) -> Result<(), TaskError> {
     Ok(())
 }
 
-type Tx<'a> = sqlx::Transaction<'a, sqlx::Any>;
+pub(super) type Tx<'a> = sqlx::Transaction<'a, sqlx::Any>;
+
+/// Completes `job` if it is active and every task is done (accepted unchecked, or verified).
+pub(super) async fn complete_job_if_done(tx: &mut Tx<'_>, job: JobId, now_ms: i64) -> Result<(), DbError> {
+    sqlx::query(
+        "UPDATE jobs SET state = 'completed', finished_at_ms = $1
+         WHERE id = $2 AND state = 'active'
+           AND NOT EXISTS (SELECT 1 FROM tasks WHERE job_id = $2 AND state NOT IN ('uploaded', 'verified'))",
+    )
+    .bind(now_ms)
+    .bind(job)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
 
 /// Closes the running attempt row. An empty `log` keeps the live tail the agent last reported.
 async fn end_attempt(

@@ -45,6 +45,10 @@ fn job(owner: UserId, name: &str, tier_rank: i64, tasks: usize) -> NewJob {
     }
 }
 
+fn finished(log: &str) -> Finished<'_> {
+    Finished { log, render_ms: Some(1_000) }
+}
+
 fn progress(percent: i64) -> Progress<'static> {
     Progress { percent, log_tail: "" }
 }
@@ -127,13 +131,13 @@ async fn a_taken_over_lease_cannot_overwrite_the_new_result(db: Db) {
     assert_eq!(db.requeue_expired(NOW + LEASE + 1).await.expect("sweep"), vec![stale.task]);
     let fresh = db.lease_task(&offer(b), NOW + LEASE + 2, LEASE).await.expect("lease").expect("task");
     assert_eq!((fresh.task, fresh.attempt), (stale.task, 2));
-    let late = db.finish_task(stale.task, stale.attempt, a, "stale log", NOW + LEASE + 3).await;
+    let late = db.finish_task(stale.task, stale.attempt, a, &finished("stale log"), None, NOW + LEASE + 3).await;
     assert!(matches!(late, Err(TaskError::LeaseLost)), "{late:?}");
     assert!(matches!(
         db.extend_lease(stale.task, stale.attempt, a, &progress(50), NOW + 2 * LEASE).await,
         Err(TaskError::LeaseLost)
     ));
-    db.finish_task(fresh.task, fresh.attempt, b, "fresh log", NOW + LEASE + 4).await.expect("finish");
+    db.finish_task(fresh.task, fresh.attempt, b, &finished("fresh log"), None, NOW + LEASE + 4).await.expect("finish");
     let logs: Vec<String> = sqlx::query_scalar("SELECT log FROM task_attempts WHERE outcome = 'uploaded'")
         .fetch_all(db.reader())
         .await
@@ -202,7 +206,7 @@ async fn failed_and_finished_tasks_can_be_rendered_again_with_fresh_attempts(db:
     let (owner, a, b) = setup(&db).await;
     let job_id = db.create_job(&job(owner, "again", 1, 2), NOW).await.expect("job");
     let first = db.lease_task(&offer(a), NOW, LEASE).await.expect("lease").expect("task");
-    db.finish_task(first.task, first.attempt, a, "", NOW).await.expect("finish");
+    db.finish_task(first.task, first.attempt, a, &finished(""), None, NOW).await.expect("finish");
     for _ in 0..3 {
         let lease = db.lease_task(&offer(b), NOW, LEASE).await.expect("lease").expect("task");
         db.fail_task(lease.task, lease.attempt, b, "crash", "", NOW).await.expect("fail");
@@ -264,7 +268,9 @@ async fn each_attempt_keeps_its_error_and_log_for_the_owner_only(db: Db) {
         .await
         .expect("fail");
     let third = db.lease_task(&offer(a), NOW + 4 * LEASE, LEASE).await.expect("lease").expect("task");
-    db.finish_task(third.task, third.attempt, a, "Fra:1 | Finished", NOW + 4 * LEASE + 2_000).await.expect("done");
+    db.finish_task(third.task, third.attempt, a, &finished("Fra:1 | Finished"), None, NOW + 4 * LEASE + 2_000)
+        .await
+        .expect("done");
 
     let attempts = db.task_attempts(owner, job_id, first.task).await.expect("read").expect("owned");
     let seen: Vec<(i64, &str, Option<&str>, &str)> =

@@ -48,6 +48,10 @@ impl LivenessChecker {
                 work.notify_waiters();
             }
         }
+        let expired = self.db.expire_verdict_leases(now_ms).await?;
+        if expired > 0 {
+            tracing::info!(verdicts = expired, "verdict leases expired: the checks go to other checkers");
+        }
         let changes = self.db.sweep_silent_nodes(now_ms).await?;
         for change in &changes {
             tracing::info!(node = change.node, "node missed its heartbeats: offline");

@@ -22,10 +22,11 @@ use serde::Deserialize;
 use super::blobs::{self, UploadError};
 use crate::clock::now_ms;
 use crate::db::nodes::NodeKind;
-use crate::db::tasks::{Lease, Progress, TaskError};
+use crate::db::tasks::{Finished, Lease, Progress, TaskError};
 use crate::db::DbError;
 use crate::nodes::agent_auth::AgentNode;
 use crate::state::AppState;
+use crate::verify::service::Intake;
 
 /// The longest an agent's lease request is held open.
 const MAX_WAIT: Duration = Duration::from_secs(25);
@@ -279,8 +280,27 @@ async fn done(
     if !missing.is_empty() {
         return Err(TaskApiError::BadRequest(format!("frames {missing:?} have no uploaded output yet")));
     }
-    state.db.finish_task(task, report.attempt, node.id, &report.log_tail, now_ms()).await?;
-    tracing::info!(task, attempt = report.attempt, node = node.id, "task done");
+    let intake = crate::verify::agent_api::verifier(&state).intake(task, report.attempt, node.id).await;
+    let plan = match intake.map_err(|error| TaskApiError::Internal(error.to_string()))? {
+        Intake::Accept(plan) => plan,
+        Intake::Refuse(why) => {
+            // Not a valid output: the attempt fails like a render error and the task goes to another try.
+            let error = format!("the output was refused: {why}");
+            state.db.fail_task(task, report.attempt, node.id, &error, &report.log_tail, now_ms()).await?;
+            tracing::warn!(task, attempt = report.attempt, node = node.id, %error, "output refused");
+            state.work_available.notify_waiters();
+            super::publish_task(&state.db, &state.bus, task).await;
+            return Err(TaskApiError::BadRequest(error));
+        }
+    };
+    let render_ms = report.render_seconds.filter(|s| s.is_finite() && *s >= 0.0).map(|s| (s * 1000.0) as i64);
+    let finished = Finished { log: &report.log_tail, render_ms };
+    let checked = plan.is_some();
+    state.db.finish_task(task, report.attempt, node.id, &finished, plan.as_ref(), now_ms()).await?;
+    tracing::info!(task, attempt = report.attempt, node = node.id, checked, "task done");
+    if checked {
+        state.verify_available.notify_waiters();
+    }
     super::publish_task(&state.db, &state.bus, task).await;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -146,3 +146,14 @@ macro_rules! on_both_backends {
         )+
     };
 }
+
+/// A small PNG that passes the coordinator's checks of a rendered frame: `width`×`height`, not one flat colour
+/// (a gradient shifted by `seed`, so different frames differ).
+pub fn test_png(width: u32, height: u32, seed: u8) -> Vec<u8> {
+    let image = image::RgbaImage::from_fn(width, height, |x, y| {
+        image::Rgba([(x as u8).wrapping_add(seed), (y as u8).wrapping_mul(3), seed, 255])
+    });
+    let mut bytes = std::io::Cursor::new(Vec::new());
+    image.write_to(&mut bytes, image::ImageFormat::Png).expect("png");
+    bytes.into_inner()
+}

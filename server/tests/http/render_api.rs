@@ -7,7 +7,7 @@ use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
 use crate::agents::create_worker;
-use crate::helpers::{spawn_app_with, TestApp};
+use crate::helpers::{spawn_app_with, test_png, TestApp};
 
 /// Bytes that pass the `.blend` check (the API stores scenes; agents are what open them).
 fn fake_blend() -> Vec<u8> {
@@ -123,7 +123,7 @@ async fn a_job_goes_from_upload_to_completed_through_the_agent_protocol(backend:
 
     let progress = json!({ "attempt": first.attempt, "percent": 50, "log_tail": "Sample 2/4" });
     assert_eq!(post(&app, &token, &progress_path(first.task_id), progress).await, 200);
-    let png = b"\x89PNG fake frame".to_vec();
+    let png = test_png(64, 36, 1);
     let sha = hex::encode(Sha256::digest(&png));
     assert_eq!(put_frame(&app, &token, &first, 1, &png, &sha).await, 204);
     let early = post(&app, &token, &done_path(first.task_id), json!({ "attempt": 1, "log_tail": "" })).await;
@@ -231,7 +231,15 @@ async fn oversized_scenes_and_hostile_names_leave_nothing_on_disk(backend: Backe
 
     let mut huge = b"BLENDER-v304".to_vec();
     huge.extend(std::iter::repeat_n(1u8, 64 * 1024));
-    let refused = upload(&app, &cookie, huge).await;
+    // On its own connection: the coordinator answers 413 before the body ends and closes that connection.
+    let refused = reqwest::Client::new()
+        .put(app.url("/api/v1/scenes"))
+        .header("Cookie", &cookie)
+        .header("Origin", app.origin())
+        .body(huge)
+        .send()
+        .await
+        .expect("upload");
     assert_eq!(refused.status(), 413);
     assert!(refused.text().await.expect("text").contains("8192 bytes"), "the limit is named");
     assert_eq!(files_below(store.path()), Vec::<String>::new(), "no partial object is left behind");
@@ -258,7 +266,43 @@ async fn oversized_scenes_and_hostile_names_leave_nothing_on_disk(backend: Backe
     assert!(!store.path().parent().expect("parent").join("escape.blend").exists());
 }
 
+async fn an_output_that_is_not_the_jobs_image_is_refused_and_the_task_retried(backend: Backend) {
+    let app = spawn_app_with(backend, |_| {}).await;
+    let (_, cookie) = app.sign_in_as("Ada").await;
+    let uploaded: Value = upload(&app, &cookie, fake_blend()).await.json().await.expect("json");
+    let token = registered_worker(&app, &cookie, "box").await;
+    let job = json!({ "scene_key": uploaded["scene_key"], "form": form("1", "1") });
+    assert_eq!(app.post_json("/api/v1/jobs", &job, Some(&cookie)).await.status(), 201);
+    for (attempt, body, why) in [
+        (1, b"\x89PNG\r\n\x1a\nnot an image".to_vec(), "does not decode"),
+        (2, test_png(32, 18, 1), "32×18, not 64×36"),
+    ] {
+        let task = lease(&app, &token, 0).await.expect("the task");
+        assert_eq!(task.attempt, attempt);
+        let sha = hex::encode(Sha256::digest(&body));
+        assert_eq!(put_frame(&app, &token, &task, 1, &body, &sha).await, 204, "stored before it is judged");
+        let done = app
+            .client
+            .post(app.url(&done_path(task.task_id)))
+            .bearer_auth(&token)
+            .json(&json!({ "attempt": attempt, "log_tail": "" }))
+            .send()
+            .await
+            .expect("done");
+        assert_eq!(done.status(), 400);
+        let error = done.json::<Value>().await.expect("json")["error"].as_str().unwrap_or_default().to_string();
+        assert!(error.contains(why), "{error}");
+    }
+    let details: Value = app.get_with_cookie("/api/v1/jobs", &cookie).await.json().await.expect("json");
+    assert_eq!(details[0]["state"], "active", "the task waits for a third attempt: {details}");
+    let attempts: Value =
+        app.get_with_cookie(&format!("/api/v1/jobs/{}", details[0]["id"]), &cookie).await.json().await.expect("json");
+    assert_eq!(attempts["tasks"][0]["state"], "queued");
+    assert!(attempts["tasks"][0]["last_error"].as_str().unwrap_or_default().contains("refused"));
+}
+
 crate::on_both_backends!(
+    an_output_that_is_not_the_jobs_image_is_refused_and_the_task_retried,
     oversized_scenes_and_hostile_names_leave_nothing_on_disk,
     a_job_goes_from_upload_to_completed_through_the_agent_protocol,
     lost_leases_bad_uploads_and_strangers_are_refused,

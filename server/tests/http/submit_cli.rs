@@ -10,7 +10,7 @@ use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
 use crate::agents::create_worker;
-use crate::helpers::{spawn_app, TestApp};
+use crate::helpers::{spawn_app, test_png, TestApp};
 
 // The CLI is only an HTTP client, so one backend is enough here: the API behind it is tested on both elsewhere.
 
@@ -188,12 +188,14 @@ async fn follow_waits_for_the_render_and_download_saves_every_frame() {
     let args: Vec<&str> = args.into_iter().chain([out_dir.to_str().expect("utf-8 path")]).collect();
     let envs = [("PICTOR_URL", app.address.as_str()), ("PICTOR_API_KEY", key.as_str())];
     let cli = pictor_submit(&args, &envs);
+    // Frames at the CLI's default resolution, as the coordinator checks them.
+    let (frame_one, frame_two) = (test_png(1920, 1080, 1), test_png(1920, 1080, 2));
     let agent = async {
         let task = lease(&app, &token).await;
         assert_eq!(task.frames, vec![1, 2]);
         // Let the CLI see the job active first, so the state lines have something to show.
         tokio::time::sleep(std::time::Duration::from_millis(1_200)).await;
-        complete(&app, &token, &task, &[(1, b"\x89PNG frame one"), (2, b"\x89PNG frame two")]).await;
+        complete(&app, &token, &task, &[(1, &frame_one), (2, &frame_two)]).await;
         task.job_id
     };
     let (output, job) = tokio::join!(cli, agent);
@@ -201,8 +203,8 @@ async fn follow_waits_for_the_render_and_download_saves_every_frame() {
     assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
     let out = stdout(&output);
     assert!(out.contains(&format!("job {job} active")) && out.contains(&format!("job {job} completed")), "{out}");
-    assert_eq!(std::fs::read(out_dir.join("frame_0001.png")).expect("frame 1"), b"\x89PNG frame one");
-    assert_eq!(std::fs::read(out_dir.join("frame_0002.png")).expect("frame 2"), b"\x89PNG frame two");
+    assert_eq!(std::fs::read(out_dir.join("frame_0001.png")).expect("frame 1"), frame_one);
+    assert_eq!(std::fs::read(out_dir.join("frame_0002.png")).expect("frame 2"), frame_two);
     let mut names: Vec<String> = std::fs::read_dir(&out_dir)
         .expect("dir")
         .map(|entry| entry.expect("entry").file_name().to_string_lossy().into_owned())

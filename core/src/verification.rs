@@ -1,0 +1,215 @@
+//! Verification of workers' results by checkers: which crops to re-render, what a checker reports, and how its
+//! SSIM measurements become a verdict. Shared by the coordinator (planning, aggregation) and the checker agent.
+
+use serde::{Deserialize, Serialize};
+
+use crate::agent_protocol::{RenderSettings, TileRegion};
+
+/// `POST` [`VerificationLeaseRequest`] → 200 [`VerificationAssignment`], or 204 when nothing waits (long poll).
+pub const VERIFY_LEASE_PATH: &str = "/api/agent/v1/verifications/lease";
+
+/// `GET` → the worker's output for `frame` of the verification, as uploaded (only for the checker leasing it).
+pub fn verification_output_path(verification_id: i64, frame: i64) -> String {
+    format!("/api/agent/v1/verifications/{verification_id}/frames/{frame}")
+}
+
+/// `POST` [`VerdictReport`] → 204; 409 when the verdict lease was lost.
+pub fn verdict_path(verification_id: i64) -> String {
+    format!("/api/agent/v1/verifications/{verification_id}/verdict")
+}
+
+/// SSIM limits: at or above `pass` the crop matches, below `fail` it does not, in between nobody can tell.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Thresholds {
+    pub pass: f64,
+    pub fail: f64,
+}
+
+/// Calibrated on real renders of the sample scene (see BENCHMARKS.md, "Verification calibration"): honest
+/// re-renders of a crop score above 0.99 whatever the thread count, tampered ones (noise, fewer samples, a shift,
+/// another frame, blank) below 0.9 in all but a few crops that landed on flat background.
+pub const DEFAULT_THRESHOLDS: Thresholds = Thresholds { pass: 0.97, fail: 0.90 };
+
+/// Crops per round and their side, as a share of the image's shorter side, with a floor in pixels. Round 2 (after an
+/// unsure round 1) looks at more and larger crops.
+pub const ROUND_ONE: CropPlan = CropPlan { count: 3, side_percent: 1.0, min_side: 8 };
+pub const ROUND_TWO: CropPlan = CropPlan { count: 5, side_percent: 4.0, min_side: 24 };
+
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct CropPlan {
+    pub count: u32,
+    pub side_percent: f64,
+    pub min_side: u32,
+}
+
+impl CropPlan {
+    /// The side of a square crop in an image whose shorter side is `short`, never larger than the image.
+    pub fn side(&self, short: u32) -> u32 {
+        let scaled = (f64::from(short) * self.side_percent / 100.0).round() as u32;
+        scaled.max(self.min_side).min(short).max(1)
+    }
+}
+
+/// One crop to re-render: a frame and a square region in Blender's pixel coordinates (from the bottom left).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Crop {
+    pub frame: i64,
+    pub region: TileRegion,
+}
+
+/// Picks `plan.count` crops over `frames` inside `area` (the whole image, or a tile) of an image whose shorter side
+/// is `short`; `random` yields numbers in `[0, 1)`.
+pub fn choose_crops(
+    plan: &CropPlan,
+    frames: &[i64],
+    area: TileRegion,
+    short: u32,
+    mut random: impl FnMut() -> f64,
+) -> Vec<Crop> {
+    let width = area.max_x.saturating_sub(area.min_x);
+    let height = area.max_y.saturating_sub(area.min_y);
+    if frames.is_empty() || width == 0 || height == 0 {
+        return Vec::new();
+    }
+    let side = plan.side(short).min(width).min(height);
+    let mut pick = |span: u32| ((random() * f64::from(span + 1)) as u32).min(span);
+    (0..plan.count)
+        .map(|_| {
+            let frame = frames[(pick(frames.len() as u32 - 1)) as usize];
+            let x = area.min_x + pick(width - side);
+            let y = area.min_y + pick(height - side);
+            Crop { frame, region: TileRegion { min_x: x, max_x: x + side, min_y: y, max_y: y + side } }
+        })
+        .collect()
+}
+
+/// What a checker is asked to do: re-render `crops` of a job's frames with the job's exact settings and compare
+/// them with the worker's pixels. The worker is not named.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct VerificationAssignment {
+    pub verification_id: i64,
+    pub job_id: i64,
+    pub scene_sha256: String,
+    pub settings: RenderSettings,
+    pub crops: Vec<Crop>,
+    pub thresholds: Thresholds,
+    /// Submit the verdict within this long, or the slot goes to another checker.
+    pub lease_ms: u64,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VerificationLeaseRequest {
+    /// How long the coordinator may hold the request open waiting for work (capped by it).
+    pub wait_ms: u64,
+}
+
+/// The checker's judgement of a result.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Verdict {
+    Pass,
+    Fail,
+    Unsure,
+}
+
+impl Verdict {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Verdict::Pass => "pass",
+            Verdict::Fail => "fail",
+            Verdict::Unsure => "unsure",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "pass" => Some(Verdict::Pass),
+            "fail" => Some(Verdict::Fail),
+            "unsure" => Some(Verdict::Unsure),
+            _ => None,
+        }
+    }
+}
+
+/// The verdict for a set of crop scores: every crop must match; one clear mismatch fails the result.
+pub fn verdict_for(ssims: &[f64], thresholds: &Thresholds) -> Verdict {
+    let Some(worst) = ssims.iter().copied().reduce(f64::min) else { return Verdict::Unsure };
+    if worst.is_nan() {
+        Verdict::Unsure
+    } else if worst >= thresholds.pass {
+        Verdict::Pass
+    } else if worst < thresholds.fail {
+        Verdict::Fail
+    } else {
+        Verdict::Unsure
+    }
+}
+
+/// One crop's comparison.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct CropMeasurement {
+    pub ssim: f64,
+    /// Mean absolute difference per channel, 0–255.
+    pub mean_abs_diff: f64,
+}
+
+/// What a checker sends back.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct VerdictReport {
+    pub verdict: Verdict,
+    /// One per crop, in the assignment's order.
+    pub crops: Vec<CropMeasurement>,
+    /// Seconds Blender spent re-rendering the crops (the verification's compute).
+    pub render_seconds: f64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn whole(width: u32, height: u32) -> TileRegion {
+        TileRegion { min_x: 0, max_x: width, min_y: 0, max_y: height }
+    }
+
+    #[test]
+    fn crops_are_one_percent_of_the_short_side_with_a_floor() {
+        assert_eq!(ROUND_ONE.side(1080), 11);
+        assert_eq!(ROUND_ONE.side(180), 8, "never under 8 pixels");
+        assert_eq!(ROUND_ONE.side(5), 5, "never larger than the image");
+        assert_eq!(ROUND_TWO.side(1080), 43);
+    }
+
+    #[test]
+    fn crops_lie_inside_their_area_and_frames() {
+        let mut state = 7_u64;
+        let mut random = move || {
+            state = state.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
+            (state >> 11) as f64 / (1_u64 << 53) as f64
+        };
+        let tile = TileRegion { min_x: 100, max_x: 160, min_y: 20, max_y: 50 };
+        for _ in 0..200 {
+            for crop in choose_crops(&ROUND_ONE, &[4, 5, 6], tile, 1080, &mut random) {
+                let r = crop.region;
+                assert!(r.min_x >= 100 && r.max_x <= 160 && r.min_y >= 20 && r.max_y <= 50, "{r:?}");
+                assert_eq!((r.max_x - r.min_x, r.max_y - r.min_y), (11, 11));
+                assert!([4, 5, 6].contains(&crop.frame));
+            }
+        }
+        // The extremes are reachable: random() → 0 and → just under 1.
+        let low = choose_crops(&ROUND_ONE, &[1], whole(64, 36), 36, || 0.0);
+        assert_eq!(low[0].region, TileRegion { min_x: 0, max_x: 8, min_y: 0, max_y: 8 });
+        let high = choose_crops(&ROUND_ONE, &[1, 2], whole(64, 36), 36, || 0.999_999);
+        assert_eq!((high[0].frame, high[0].region.max_x, high[0].region.max_y), (2, 64, 36));
+        assert!(choose_crops(&ROUND_ONE, &[], whole(64, 36), 36, || 0.5).is_empty());
+    }
+
+    #[test]
+    fn one_bad_crop_fails_and_the_middle_is_unsure() {
+        let t = DEFAULT_THRESHOLDS;
+        assert_eq!(verdict_for(&[0.999, 0.995, 0.98], &t), Verdict::Pass);
+        assert_eq!(verdict_for(&[0.999, 0.5, 0.98], &t), Verdict::Fail);
+        assert_eq!(verdict_for(&[0.999, 0.93], &t), Verdict::Unsure);
+        assert_eq!(verdict_for(&[], &t), Verdict::Unsure);
+        assert_eq!(verdict_for(&[f64::NAN], &t), Verdict::Unsure);
+    }
+}

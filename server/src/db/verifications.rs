@@ -1,0 +1,187 @@
+//! Verifications of workers' results: who can check, leasing a check to a checker (one documented query), what it
+//! may download, and expiry of verdict leases. Verdicts and their consequences are in `verdicts.rs`.
+
+use sqlx::Row;
+
+use super::nodes::NodeId;
+use super::tasks::{JobId, TaskId};
+use super::users::UserId;
+use super::{Backend, Db, DbError};
+
+pub type VerificationId = i64;
+
+/// What the planner needs to know about the worker whose result came in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct WorkerTrust {
+    pub owner: UserId,
+    /// Consecutive results that passed a check.
+    pub valid_streak: i64,
+    /// Rejected repeatedly: every result is checked from now on.
+    pub flagged: bool,
+}
+
+/// A check to store with a finished attempt.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NewVerification {
+    pub crops_json: String,
+    pub quorum: i64,
+}
+
+/// A verification leased to a checker, with what it needs to build the assignment.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LeasedVerification {
+    pub id: VerificationId,
+    pub job: JobId,
+    pub task: TaskId,
+    pub crops_json: String,
+    pub expires_at_ms: i64,
+}
+
+/// The object holding a verification's worker output for one frame.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct VerifiedOutput {
+    pub object_key: String,
+}
+
+/// The lease query for checkers: the oldest open verification this checker may take. One statement:
+/// - open, and an audit only for the checker it was made for (audits first: they are quick and must not wait);
+/// - the worker belongs to another owner (no one checks their own machines);
+/// - the checker has the job's engine;
+/// - the checker has not given a verdict on it already;
+/// - fewer verdicts given or in progress than its quorum needs.
+///
+/// Parameters: $1 checker node, $2 checker owner, $3 checker engines.
+const NEXT_VERIFICATION: &str = "
+    SELECT v.id FROM verifications v
+      JOIN tasks t ON t.id = v.task_id
+      JOIN jobs j ON j.id = t.job_id
+      JOIN nodes w ON w.id = v.worker_node_id
+    WHERE v.state = 'open'
+      AND (v.audit_node_id IS NULL OR v.audit_node_id = $1)
+      AND w.owner_id <> $2
+      AND (',' || $3 || ',') LIKE ('%,' || j.engine || ',%')
+      AND NOT EXISTS (SELECT 1 FROM verdicts d WHERE d.verification_id = v.id AND d.checker_node_id = $1)
+      AND (SELECT COUNT(*) FROM verdicts d WHERE d.verification_id = v.id AND d.state <> 'expired') < v.quorum
+    ORDER BY CASE WHEN v.audit_node_id IS NULL THEN 1 ELSE 0 END, v.id
+    LIMIT 1";
+
+/// Checkers counted as able to check a result: online, enabled, not suspended, and of another owner.
+const ELIGIBLE_CHECKERS: &str = "
+    SELECT COUNT(*) FROM nodes
+    WHERE kind = 'checker' AND online = 1 AND disabled_at_ms IS NULL AND deleted_at_ms IS NULL
+      AND suspended_at_ms IS NULL AND owner_id <> $1
+      AND (',' || engines || ',') LIKE ('%,' || $2 || ',%')";
+
+impl Db {
+    /// The trust of the worker `node`.
+    pub async fn worker_trust(&self, node: NodeId) -> Result<WorkerTrust, DbError> {
+        let row: Option<(i64, i64, Option<i64>)> =
+            sqlx::query_as("SELECT owner_id, valid_streak, flagged_at_ms FROM nodes WHERE id = $1")
+                .bind(node)
+                .fetch_optional(self.reader())
+                .await?;
+        let (owner, valid_streak, flagged) = row.ok_or(DbError::NotFound("node"))?;
+        Ok(WorkerTrust { owner, valid_streak, flagged: flagged.is_some() })
+    }
+
+    /// How many checkers could check a result of `worker_owner` rendered with `engine` right now.
+    pub async fn eligible_checkers(&self, worker_owner: UserId, engine: &str) -> Result<i64, DbError> {
+        Ok(sqlx::query_scalar(ELIGIBLE_CHECKERS).bind(worker_owner).bind(engine).fetch_one(self.reader()).await?)
+    }
+
+    /// Leases the next verification to `checker` until `now_ms + lease_ms`; `None` if nothing waits for it.
+    /// On PostgreSQL the verification row is locked with `SKIP LOCKED`, so two checkers racing for the last slot
+    /// of a quorum do not both get it; SQLite has a single writer.
+    pub async fn lease_verification(
+        &self,
+        checker: NodeId,
+        checker_owner: UserId,
+        engines: &str,
+        now_ms: i64,
+        lease_ms: i64,
+    ) -> Result<Option<LeasedVerification>, DbError> {
+        let lock = match self.backend() {
+            Backend::Postgres => " FOR UPDATE OF v SKIP LOCKED",
+            Backend::Sqlite => "",
+        };
+        let mut tx = self.writer().begin().await?;
+        let id: Option<i64> = sqlx::query_scalar(&format!("{NEXT_VERIFICATION}{lock}"))
+            .bind(checker)
+            .bind(checker_owner)
+            .bind(engines)
+            .fetch_optional(&mut *tx)
+            .await?;
+        let Some(id) = id else { return Ok(None) };
+        sqlx::query(
+            "INSERT INTO verdicts (verification_id, checker_node_id, leased_at_ms, lease_expires_at_ms)
+             VALUES ($1, $2, $3, $4)",
+        )
+        .bind(id)
+        .bind(checker)
+        .bind(now_ms)
+        .bind(now_ms + lease_ms)
+        .execute(&mut *tx)
+        .await?;
+        let row = sqlx::query(
+            "SELECT v.id, t.job_id, v.task_id, v.crops_json FROM verifications v JOIN tasks t ON t.id = v.task_id
+             WHERE v.id = $1",
+        )
+        .bind(id)
+        .fetch_one(&mut *tx)
+        .await?;
+        let leased = LeasedVerification {
+            id: row.try_get("id")?,
+            job: row.try_get("job_id")?,
+            task: row.try_get("task_id")?,
+            crops_json: row.try_get("crops_json")?,
+            expires_at_ms: now_ms + lease_ms,
+        };
+        tx.commit().await?;
+        Ok(Some(leased))
+    }
+
+    /// The worker's output of `frame` as `checker` must see it (the tampered copy for an audit), if `checker`
+    /// holds a lease on the verification.
+    pub async fn verification_output(
+        &self,
+        verification: VerificationId,
+        checker: NodeId,
+        frame: i64,
+    ) -> Result<Option<VerifiedOutput>, DbError> {
+        let key: Option<String> = sqlx::query_scalar(
+            "SELECT COALESCE(v.audit_key, o.object_key) FROM verifications v
+               JOIN verdicts d ON d.verification_id = v.id AND d.checker_node_id = $2 AND d.state = 'leased'
+               LEFT JOIN task_outputs o ON o.task_id = v.task_id AND o.attempt = v.attempt AND o.frame = $3
+             WHERE v.id = $1 AND v.state = 'open'",
+        )
+        .bind(verification)
+        .bind(checker)
+        .bind(frame)
+        .fetch_optional(self.reader())
+        .await?
+        .flatten();
+        Ok(key.map(|object_key| VerifiedOutput { object_key }))
+    }
+
+    /// Verdict leases past their expiry free their slot for another checker. Returns how many expired.
+    pub async fn expire_verdict_leases(&self, now_ms: i64) -> Result<u64, DbError> {
+        let result =
+            sqlx::query("UPDATE verdicts SET state = 'expired' WHERE state = 'leased' AND lease_expires_at_ms < $1")
+                .bind(now_ms)
+                .execute(self.writer())
+                .await?;
+        Ok(result.rows_affected())
+    }
+
+    /// A verification's crops and the task it checks.
+    pub async fn verification_crops(&self, verification: VerificationId) -> Result<Option<(String, TaskId)>, DbError> {
+        Ok(sqlx::query_as("SELECT crops_json, task_id FROM verifications WHERE id = $1")
+            .bind(verification)
+            .fetch_optional(self.reader())
+            .await?)
+    }
+}
+
+#[cfg(test)]
+#[path = "verifications_tests.rs"]
+mod tests;

@@ -1,0 +1,254 @@
+//! Tests of checks and verdicts on SQLite and PostgreSQL: leasing by quorum, passing, rejecting (with the worker's
+//! unchecked results), unsure rounds, audits, expiry, and cancellation.
+
+use pictor_core::verification::Verdict;
+
+use super::*;
+use crate::db::nodes::NodeKind;
+use crate::db::tasks::{Finished, NewJob, NewTask, TaskError, WorkerOffer};
+use crate::db::verdicts::{Settlement, VerdictInput};
+
+const NOW: i64 = 1_800_000_000_000;
+const LEASE: i64 = 60_000;
+const ENGINES: &str = "cycles,eevee,workbench";
+
+struct World {
+    db: Db,
+    creator: UserId,
+    worker: NodeId,
+    checkers: Vec<NodeId>,
+    checker_owner: UserId,
+}
+
+async fn node(db: &Db, owner: UserId, kind: NodeKind, name: &str) -> NodeId {
+    let id = db.create_node(owner, kind, name, NOW).await.expect("node");
+    db.set_node_capabilities(id, ENGINES, 0, "").await.expect("capabilities");
+    db.register_node(id, "test", "{}", None, 5_000, NOW).await.expect("online");
+    id
+}
+
+async fn world(db: Db, checkers: usize) -> World {
+    let creator = db.create_user("Ada", NOW).await.expect("user");
+    let lender = db.create_user("Grace", NOW).await.expect("user");
+    let checker_owner = db.create_user("Linus", NOW).await.expect("user");
+    let worker = node(&db, lender, NodeKind::Worker, "w").await;
+    let mut ids = Vec::new();
+    for index in 0..checkers {
+        ids.push(node(&db, checker_owner, NodeKind::Checker, &format!("c{index}")).await);
+    }
+    World { db, creator, worker, checkers: ids, checker_owner }
+}
+
+async fn job_with(world: &World, tasks: usize) -> JobId {
+    let job = NewJob {
+        owner: world.creator,
+        name: "checked".into(),
+        spec_json: "{}".into(),
+        scene_key: "scenes/x.blend".into(),
+        scene_sha256: "00".into(),
+        tier_rank: 1,
+        engine: "cycles".into(),
+        max_price_micro_per_minute: 1_000_000,
+        min_vram_bytes: 0,
+        gpu_model: None,
+        tags: vec![],
+        max_attempts: 3,
+        tasks: (1..=tasks).map(|frame| NewTask { frames: frame.to_string(), tile_index: None }).collect(),
+    };
+    world.db.create_job(&job, NOW).await.expect("job")
+}
+
+fn offer(node: NodeId) -> WorkerOffer {
+    WorkerOffer { node, engines: ENGINES.into(), ..WorkerOffer::default() }
+}
+
+/// The worker renders the next task; `quorum` asks for a check of it (`None`: accepted unchecked).
+async fn render(world: &World, quorum: Option<i64>) -> TaskId {
+    let lease = world.db.lease_task(&offer(world.worker), NOW, LEASE).await.expect("lease").expect("a task");
+    let frame: i64 = lease.frames.parse().expect("one frame");
+    let key = format!("outputs/{}/{}/{}/{frame}.png", lease.job, lease.task, lease.attempt);
+    world.db.record_output(lease.task, lease.attempt, world.worker, frame, &key, "00", 10, NOW).await.expect("output");
+    let check = quorum.map(|quorum| NewVerification { crops_json: "[]".into(), quorum });
+    let finished = Finished { log: "", render_ms: Some(2_000) };
+    world.db.finish_task(lease.task, lease.attempt, world.worker, &finished, check.as_ref(), NOW).await.expect("done");
+    lease.task
+}
+
+async fn lease_check(world: &World, checker: NodeId) -> Option<LeasedVerification> {
+    world.db.lease_verification(checker, world.checker_owner, ENGINES, NOW, LEASE).await.expect("lease")
+}
+
+fn said(verdict: Verdict) -> VerdictInput {
+    let min_ssim = match verdict {
+        Verdict::Pass => 0.999,
+        Verdict::Fail => 0.2,
+        Verdict::Unsure => 0.93,
+    };
+    VerdictInput { verdict, min_ssim: Some(min_ssim), measurements_json: "[]".into(), render_ms: 150 }
+}
+
+async fn give(world: &World, verification: VerificationId, checker: NodeId, verdict: Verdict) -> Settlement {
+    world.db.record_verdict(verification, checker, &said(verdict), "[\"round two\"]", NOW).await.expect("verdict")
+}
+
+async fn task_state(db: &Db, task: TaskId) -> String {
+    sqlx::query_scalar("SELECT state FROM tasks WHERE id = $1").bind(task).fetch_one(db.reader()).await.expect("task")
+}
+
+async fn job_state(db: &Db, job: JobId) -> String {
+    sqlx::query_scalar("SELECT state FROM jobs WHERE id = $1").bind(job).fetch_one(db.reader()).await.expect("job")
+}
+
+async fn streak(db: &Db, node: NodeId) -> i64 {
+    db.worker_trust(node).await.expect("trust").valid_streak
+}
+
+async fn three_checkers_decide_by_majority_and_the_outvoted_one_loses_standing(db: Db) {
+    let world = world(db, 4).await;
+    let job = job_with(&world, 1).await;
+    assert_eq!(
+        world
+            .db
+            .eligible_checkers(world.db.worker_trust(world.worker).await.expect("t").owner, "cycles")
+            .await
+            .expect("n"),
+        4
+    );
+    let task = render(&world, Some(3)).await;
+    assert_eq!(task_state(&world.db, task).await, "verifying");
+    assert_eq!(job_state(&world.db, job).await, "active", "a result waiting for checkers does not finish the job");
+
+    let mut leased = Vec::new();
+    for checker in &world.checkers[..3] {
+        leased.push(lease_check(&world, *checker).await.expect("a check"));
+    }
+    assert!(leased.iter().all(|check| check.id == leased[0].id && check.task == task));
+    assert_eq!(lease_check(&world, world.checkers[3]).await, None, "the quorum is full");
+    assert_eq!(lease_check(&world, world.checkers[0]).await, None, "nobody checks the same result twice");
+
+    let id = leased[0].id;
+    assert_eq!(give(&world, id, world.checkers[0], Verdict::Pass).await, Settlement::Pending);
+    assert_eq!(give(&world, id, world.checkers[1], Verdict::Fail).await, Settlement::Pending);
+    assert_eq!(give(&world, id, world.checkers[2], Verdict::Pass).await, Settlement::Passed { task, job });
+    assert_eq!(task_state(&world.db, task).await, "verified");
+    assert_eq!(job_state(&world.db, job).await, "completed");
+    assert_eq!(streak(&world.db, world.worker).await, 1);
+    let (_, outvoted) = world.db.checker_counts(world.checkers[1]).await.expect("read").expect("checker");
+    assert_eq!((outvoted.verdicts, outvoted.agreed, outvoted.disagreed), (1, 0, 1));
+    let (_, agreed) = world.db.checker_counts(world.checkers[0]).await.expect("read").expect("checker");
+    assert_eq!((agreed.agreed, agreed.disagreed, agreed.suspended), (1, 0, false));
+    // A late or repeated verdict changes nothing.
+    let again = world.db.record_verdict(id, world.checkers[0], &said(Verdict::Fail), "[]", NOW).await;
+    assert!(matches!(again, Err(TaskError::LeaseLost)), "{again:?}");
+}
+
+async fn a_rejected_result_is_rendered_again_with_the_workers_unchecked_ones(db: Db) {
+    let world = world(db, 1).await;
+    let job = job_with(&world, 4).await;
+    let unchecked = render(&world, None).await;
+    assert_eq!(task_state(&world.db, unchecked).await, "uploaded");
+    let bad = render(&world, Some(1)).await;
+    let check = lease_check(&world, world.checkers[0]).await.expect("a check");
+    let settlement = give(&world, check.id, world.checkers[0], Verdict::Fail).await;
+    assert_eq!(
+        settlement,
+        Settlement::Rejected { task: bad, job, worker: world.worker, requeued: vec![bad, unchecked] }
+    );
+    assert_eq!(task_state(&world.db, bad).await, "queued");
+    assert_eq!(task_state(&world.db, unchecked).await, "queued");
+    let outcomes: Vec<(i64, String, i64)> =
+        sqlx::query_as("SELECT task_id, outcome, checked FROM task_attempts ORDER BY task_id")
+            .fetch_all(world.db.reader())
+            .await
+            .expect("attempts");
+    assert_eq!(outcomes, vec![(unchecked, "rejected".into(), 0), (bad, "rejected".into(), 1)]);
+    let trust = world.db.worker_trust(world.worker).await.expect("trust");
+    assert_eq!((trust.valid_streak, trust.flagged), (0, false));
+
+    // A second rejection on the job blocklists the worker for it; another worker takes the tasks.
+    let again = render(&world, Some(1)).await;
+    let check = lease_check(&world, world.checkers[0]).await.expect("a check");
+    assert!(matches!(give(&world, check.id, world.checkers[0], Verdict::Fail).await, Settlement::Rejected { .. }));
+    assert_eq!(task_state(&world.db, again).await, "queued");
+    assert_eq!(world.db.lease_task(&offer(world.worker), NOW, LEASE).await.expect("lease"), None, "blocklisted");
+    let lender = world.db.worker_trust(world.worker).await.expect("trust").owner;
+    let honest = node(&world.db, lender, NodeKind::Worker, "honest").await;
+    let retry = world.db.lease_task(&offer(honest), NOW, LEASE).await.expect("lease").expect("a task");
+    assert!([bad, unchecked].contains(&retry.task), "the rejected work goes to another worker");
+    assert!(retry.attempt >= 2);
+}
+
+async fn a_checker_never_checks_the_workers_of_its_own_owner(db: Db) {
+    let world = world(db, 0).await;
+    let lender = world.db.worker_trust(world.worker).await.expect("trust").owner;
+    let own = node(&world.db, lender, NodeKind::Checker, "own").await;
+    assert_eq!(world.db.eligible_checkers(lender, "cycles").await.expect("count"), 0);
+    job_with(&world, 1).await;
+    render(&world, Some(1)).await;
+    let leased = world.db.lease_verification(own, lender, ENGINES, NOW, LEASE).await.expect("lease");
+    assert_eq!(leased, None);
+}
+
+async fn an_unsure_round_is_followed_by_a_larger_one_and_unsure_again_rejects(db: Db) {
+    let world = world(db, 1).await;
+    job_with(&world, 1).await;
+    let task = render(&world, Some(1)).await;
+    let first = lease_check(&world, world.checkers[0]).await.expect("round one");
+    assert_eq!(give(&world, first.id, world.checkers[0], Verdict::Unsure).await, Settlement::NextRound { task });
+    assert_eq!(task_state(&world.db, task).await, "verifying");
+    // The same checker may look at the second round: it is a new check with other crops.
+    let second = lease_check(&world, world.checkers[0]).await.expect("round two");
+    assert_ne!(second.id, first.id);
+    assert_eq!(second.crops_json, "[\"round two\"]");
+    assert!(matches!(give(&world, second.id, world.checkers[0], Verdict::Unsure).await, Settlement::Rejected { .. }));
+    assert_eq!(task_state(&world.db, task).await, "queued");
+}
+
+async fn an_audit_goes_to_its_checker_alone_and_calling_it_good_suspends(db: Db) {
+    let world = world(db, 2).await;
+    job_with(&world, 1).await;
+    let task = render(&world, Some(1)).await;
+    let check = lease_check(&world, world.checkers[0]).await.expect("a check");
+    give(&world, check.id, world.checkers[0], Verdict::Pass).await;
+    let source = world.db.audit_candidate(world.checker_owner).await.expect("read").expect("a verified result");
+    assert_eq!(source.task, task);
+    let lender = world.db.worker_trust(world.worker).await.expect("trust").owner;
+    assert_eq!(world.db.audit_candidate(lender).await.expect("read"), None, "never the checker owner's own work");
+
+    let liar = world.checkers[1];
+    world.db.create_audit(&source, "[]", liar, "audits/x.png", NOW).await.expect("audit");
+    assert!(world.db.open_audit_exists(liar).await.expect("read"));
+    assert_eq!(lease_check(&world, world.checkers[0]).await, None, "an audit is for its checker only");
+    let audit = lease_check(&world, liar).await.expect("the audit");
+    let output = world.db.verification_output(audit.id, liar, 1).await.expect("read").expect("output");
+    assert_eq!(output.object_key, "audits/x.png", "the checker is shown the tampered copy");
+    assert_eq!(give(&world, audit.id, liar, Verdict::Pass).await, Settlement::Audit { checker: liar, suspended: true });
+    assert!(world.db.checker_suspended(liar).await.expect("read"));
+    assert_eq!(task_state(&world.db, task).await, "verified", "an audit never touches the task");
+}
+
+async fn an_expired_verdict_lease_frees_the_slot_and_cancel_closes_checks(db: Db) {
+    let world = world(db, 2).await;
+    let job = job_with(&world, 2).await;
+    let task = render(&world, Some(1)).await;
+    let slow = lease_check(&world, world.checkers[0]).await.expect("a check");
+    assert_eq!(lease_check(&world, world.checkers[1]).await, None);
+    assert_eq!(world.db.expire_verdict_leases(NOW + LEASE + 1).await.expect("sweep"), 1);
+    let taken = lease_check(&world, world.checkers[1]).await.expect("the freed slot");
+    assert_eq!(taken.id, slow.id);
+    let late = world.db.record_verdict(slow.id, world.checkers[0], &said(Verdict::Pass), "[]", NOW).await;
+    assert!(matches!(late, Err(TaskError::LeaseLost)));
+
+    world.db.cancel_job(world.creator, job, NOW).await.expect("cancel");
+    assert_eq!(task_state(&world.db, task).await, "uploaded", "the result is kept, unchecked");
+    assert_eq!(give(&world, taken.id, world.checkers[1], Verdict::Pass).await, Settlement::Closed);
+}
+
+crate::both_backends!(
+    three_checkers_decide_by_majority_and_the_outvoted_one_loses_standing,
+    a_rejected_result_is_rendered_again_with_the_workers_unchecked_ones,
+    a_checker_never_checks_the_workers_of_its_own_owner,
+    an_unsure_round_is_followed_by_a_larger_one_and_unsure_again_rejects,
+    an_audit_goes_to_its_checker_alone_and_calling_it_good_suspends,
+    an_expired_verdict_lease_frees_the_slot_and_cancel_closes_checks,
+);

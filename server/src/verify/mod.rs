@@ -1,0 +1,9 @@
+//! Verification: cheap checks of every result, the planner (which results checkers re-render), verdicts by quorum,
+//! audits of checkers, and the checkers' side of the agent protocol.
+
+pub mod agent_api;
+pub mod aggregate;
+pub mod audit;
+pub mod cheap_checks;
+pub mod planner;
+pub mod service;

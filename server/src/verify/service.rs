@@ -1,0 +1,233 @@
+//! The verification service: inspects finished results, plans checks, leases them to checkers (with audits now and
+//! then), and turns verdicts into their consequences and live updates.
+
+use std::sync::Arc;
+
+use object_store::path::Path as ObjectPath;
+use object_store::ObjectStore;
+use pictor_core::agent_protocol::RenderSettings;
+use pictor_core::checkers::CheckerLive;
+use pictor_core::events::Event;
+use pictor_core::jobs::JobSpec;
+use pictor_core::verification::{
+    verdict_for, Crop, Thresholds, VerdictReport, VerificationAssignment, ROUND_ONE, ROUND_TWO,
+};
+
+use super::cheap_checks::{inspect, Inspection};
+use super::planner::{check_probability, crops_for, quorum, task_area};
+use crate::config::VerificationConfig;
+use crate::db::nodes::TokenNode;
+use crate::db::tasks::{JobId, TaskError, TaskId};
+use crate::db::verdicts::{Settlement, VerdictInput};
+use crate::db::verifications::{NewVerification, VerificationId};
+use crate::db::{Db, DbError};
+use crate::events::EventBus;
+
+/// Why a verification request failed.
+#[derive(Debug, thiserror::Error)]
+pub enum VerifyError {
+    #[error("{0}")]
+    BadReport(String),
+    #[error("this verification's lease was lost (expired, or decided without you): drop it")]
+    LeaseLost,
+    #[error("not found")]
+    NotFound,
+    #[error(transparent)]
+    Db(#[from] DbError),
+    #[error("the object store failed: {0}")]
+    Store(#[from] object_store::Error),
+    #[error("stored data is not valid: {0}")]
+    Corrupt(String),
+}
+
+impl From<TaskError> for VerifyError {
+    fn from(error: TaskError) -> Self {
+        match error {
+            TaskError::LeaseLost => VerifyError::LeaseLost,
+            TaskError::Db(db) => VerifyError::Db(db),
+        }
+    }
+}
+
+/// What the cheap checks made of a finished attempt.
+pub enum Intake {
+    /// Plan this (a check, or `None`: accept unchecked).
+    Accept(Option<NewVerification>),
+    /// The output is not valid: fail the attempt with this reason.
+    Refuse(String),
+}
+
+#[derive(Clone)]
+pub struct Verifier {
+    pub db: Db,
+    pub store: Arc<dyn ObjectStore>,
+    pub bus: EventBus,
+    pub config: VerificationConfig,
+}
+
+/// The render settings a job's tasks (and the checks of their results) use.
+pub fn render_settings(spec: &JobSpec) -> RenderSettings {
+    let engine = match spec.engine {
+        pictor_core::jobs::Engine::Cycles => "CYCLES",
+        // The agent maps this to BLENDER_EEVEE_NEXT on the Blender versions that call it so.
+        pictor_core::jobs::Engine::Eevee => "BLENDER_EEVEE",
+        pictor_core::jobs::Engine::Workbench => "BLENDER_WORKBENCH",
+    };
+    RenderSettings {
+        engine: engine.to_string(),
+        file_format: spec.format.blender_name().to_string(),
+        extension: spec.format.extension().to_string(),
+        resolution_x: spec.resolution_x,
+        resolution_y: spec.resolution_y,
+        resolution_percent: spec.resolution_percent,
+        samples: spec.samples,
+    }
+}
+
+fn frames_of(list: &str) -> Vec<i64> {
+    list.split(',').filter_map(|frame| frame.trim().parse().ok()).collect()
+}
+
+fn crops_json(crops: &[Crop]) -> String {
+    serde_json::to_string(crops).unwrap_or_else(|_| "[]".to_string())
+}
+
+impl Verifier {
+    fn thresholds(&self) -> Thresholds {
+        Thresholds { pass: self.config.pass_ssim, fail: self.config.fail_ssim }
+    }
+
+    async fn spec_of(&self, job: JobId) -> Result<(JobSpec, String), VerifyError> {
+        let info = self.db.job_render_info(job).await?.ok_or(VerifyError::NotFound)?;
+        let spec = serde_json::from_str(&info.spec_json).map_err(|e| VerifyError::Corrupt(e.to_string()))?;
+        Ok((spec, info.scene_sha256))
+    }
+
+    /// Inspects every frame `node` uploaded for this attempt, then decides whether checkers re-render it.
+    pub async fn intake(&self, task: TaskId, attempt: i64, node: i64) -> Result<Intake, VerifyError> {
+        let (job, tile, frames) = self.db.task_frames(task).await?.ok_or(VerifyError::NotFound)?;
+        let (spec, _) = self.spec_of(job).await?;
+        let area = task_area(&spec, tile);
+        let mut suspicious = false;
+        for (frame, key) in self.db.attempt_outputs(task, attempt).await? {
+            let bytes = self.store.get(&ObjectPath::from(key.as_str())).await?.bytes().await?;
+            let (format, size) = (spec.format, spec.output_size());
+            let inspection = tokio::task::spawn_blocking(move || inspect(&bytes, format, size, area))
+                .await
+                .map_err(|e| VerifyError::Corrupt(e.to_string()))?;
+            match inspection {
+                Inspection::Fine => {}
+                Inspection::Uniform => suspicious = true,
+                Inspection::Bad(why) => return Ok(Intake::Refuse(format!("frame {frame}: {why}"))),
+            }
+        }
+        let trust = self.db.worker_trust(node).await?;
+        let engine = spec.engine.label().to_ascii_lowercase();
+        let Some(quorum) = quorum(self.config.quorum, self.db.eligible_checkers(trust.owner, &engine).await?) else {
+            // Nobody could check it: accepted as rendered (the job page shows it unchecked).
+            return Ok(Intake::Accept(None));
+        };
+        if rand::random::<f64>() >= check_probability(&trust, suspicious) {
+            return Ok(Intake::Accept(None));
+        }
+        let crops = crops_for(&spec, &frames_of(&frames), tile, &ROUND_ONE, rand::random::<f64>);
+        Ok(Intake::Accept(Some(NewVerification { crops_json: crops_json(&crops), quorum })))
+    }
+
+    /// The next check for `checker`, an audit now and then; `None` when nothing waits.
+    pub async fn lease(&self, checker: &TokenNode, now_ms: i64) -> Result<Option<VerificationAssignment>, VerifyError> {
+        if self.db.checker_suspended(checker.id).await? {
+            return Ok(None);
+        }
+        if self.config.audit_rate > 0.0 && rand::random::<f64>() < self.config.audit_rate {
+            if let Err(error) = super::audit::create(self, checker, now_ms).await {
+                tracing::warn!(%error, checker = checker.id, "could not prepare an audit");
+            }
+        }
+        let engines = self.db.worker_offer(checker.id).await?.engines;
+        let lease_ms = i64::try_from(self.config.lease_ms).unwrap_or(300_000);
+        let Some(leased) = self.db.lease_verification(checker.id, checker.owner, &engines, now_ms, lease_ms).await?
+        else {
+            return Ok(None);
+        };
+        let (spec, scene_sha256) = self.spec_of(leased.job).await?;
+        let crops: Vec<Crop> =
+            serde_json::from_str(&leased.crops_json).map_err(|e| VerifyError::Corrupt(e.to_string()))?;
+        Ok(Some(VerificationAssignment {
+            verification_id: leased.id,
+            job_id: leased.job,
+            scene_sha256,
+            settings: render_settings(&spec),
+            crops,
+            thresholds: self.thresholds(),
+            lease_ms: self.config.lease_ms,
+        }))
+    }
+
+    /// Records a checker's verdict and applies what it decides; the report must be consistent with its own
+    /// measurements.
+    pub async fn submit(
+        &self,
+        checker: &TokenNode,
+        verification: VerificationId,
+        report: &VerdictReport,
+        now_ms: i64,
+    ) -> Result<Settlement, VerifyError> {
+        let (stored, task) = self.db.verification_crops(verification).await?.ok_or(VerifyError::NotFound)?;
+        let crops: Vec<Crop> = serde_json::from_str(&stored).map_err(|e| VerifyError::Corrupt(e.to_string()))?;
+        if report.crops.len() != crops.len() {
+            return Err(VerifyError::BadReport(format!(
+                "{} measurements for {} crops",
+                report.crops.len(),
+                crops.len()
+            )));
+        }
+        let ssims: Vec<f64> = report.crops.iter().map(|crop| crop.ssim).collect();
+        if ssims.iter().any(|ssim| !(-1.0..=1.0).contains(ssim)) || !report.render_seconds.is_finite() {
+            return Err(VerifyError::BadReport("SSIM must be between -1 and 1".into()));
+        }
+        if verdict_for(&ssims, &self.thresholds()) != report.verdict {
+            return Err(VerifyError::BadReport("the verdict does not follow from the measurements".into()));
+        }
+        let (job, tile, frames) = self.db.task_frames(task).await?.ok_or(VerifyError::NotFound)?;
+        let (spec, _) = self.spec_of(job).await?;
+        let next = crops_for(&spec, &frames_of(&frames), tile, &ROUND_TWO, rand::random::<f64>);
+        let input = VerdictInput {
+            verdict: report.verdict,
+            min_ssim: ssims.iter().copied().reduce(f64::min),
+            measurements_json: serde_json::to_string(&report.crops).unwrap_or_default(),
+            render_ms: (report.render_seconds.max(0.0) * 1000.0) as i64,
+        };
+        let settlement = self.db.record_verdict(verification, checker.id, &input, &crops_json(&next), now_ms).await?;
+        tracing::info!(verification, checker = checker.id, verdict = report.verdict.as_str(), ?settlement, "verdict");
+        self.publish(checker, &settlement).await;
+        Ok(settlement)
+    }
+
+    /// Live updates: the checker's counts to its owner, changed tasks to their job's owner.
+    async fn publish(&self, checker: &TokenNode, settlement: &Settlement) {
+        let mut checkers = vec![checker.id];
+        let tasks: Vec<TaskId> = match settlement {
+            Settlement::Passed { task, .. } | Settlement::NextRound { task } => vec![*task],
+            Settlement::Rejected { requeued, .. } => requeued.clone(),
+            Settlement::Audit { checker, .. } => {
+                checkers.push(*checker);
+                vec![]
+            }
+            Settlement::Pending | Settlement::Closed => vec![],
+        };
+        for task in tasks {
+            crate::render::publish_task(&self.db, &self.bus, task).await;
+        }
+        checkers.dedup();
+        for node in checkers {
+            match self.db.checker_counts(node).await {
+                Ok(Some((owner_id, counts))) => {
+                    self.bus.publish(Event::Checker(CheckerLive { node_id: node, owner_id, counts }))
+                }
+                Ok(None) => {}
+                Err(error) => tracing::warn!(%error, node, "cannot publish a checker update"),
+            }
+        }
+    }
+}
