@@ -11,6 +11,10 @@ use pictor_core::agent_protocol::{
     HeartbeatRequest, HeartbeatResponse, LeaseRequest, NodeConfigFile, ProgressAnswer, ProgressReport, RegisterRequest,
     RegisterResponse, TaskAssignment, HEARTBEAT_PATH, LEASE_PATH, OFFLINE_PATH, REGISTER_PATH,
 };
+use pictor_core::verification::{
+    verdict_path, verification_output_path, VerdictReport, VerificationAssignment, VerificationLeaseRequest,
+    VERIFY_LEASE_PATH,
+};
 use reqwest::StatusCode;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -160,6 +164,41 @@ impl Client {
             .timeout(TRANSFER_TIMEOUT)
             .body(body);
         check(request.send().await.map_err(transport)?).await.map(drop)
+    }
+
+    /// Asks for a check to make (checker nodes), waiting up to `wait`; `None` when nothing waits.
+    pub async fn lease_verification(&self, wait: Duration) -> Result<Option<VerificationAssignment>, ClientError> {
+        let body = VerificationLeaseRequest { wait_ms: u64::try_from(wait.as_millis()).unwrap_or(u64::MAX) };
+        let request = self.http.post(self.url(VERIFY_LEASE_PATH)).bearer_auth(&self.token).json(&body);
+        let response = check(request.timeout(wait + LEASE_GRACE).send().await.map_err(transport)?).await?;
+        if response.status() == StatusCode::NO_CONTENT {
+            return Ok(None);
+        }
+        let assignment = response.json().await.map_err(|e| unreadable(VERIFY_LEASE_PATH, &e))?;
+        Ok(Some(assignment))
+    }
+
+    /// Streams the worker's output of `frame` under check into `dest`.
+    pub async fn download_verification_output(
+        &self,
+        verification_id: i64,
+        frame: i64,
+        dest: &Path,
+    ) -> Result<(), ClientError> {
+        let path = verification_output_path(verification_id, frame);
+        let request = self.http.get(self.url(&path)).bearer_auth(&self.token).timeout(TRANSFER_TIMEOUT);
+        let response = check(request.send().await.map_err(transport)?).await?;
+        let local = |e: std::io::Error| ClientError::Download(format!("cannot store {}: {e}", dest.display()));
+        let mut file = tokio::fs::File::create(dest).await.map_err(local)?;
+        let mut body = response.bytes_stream();
+        while let Some(chunk) = body.next().await {
+            file.write_all(&chunk.map_err(transport)?).await.map_err(local)?;
+        }
+        file.flush().await.map_err(local)
+    }
+
+    pub async fn verdict(&self, verification_id: i64, report: &VerdictReport) -> Result<(), ClientError> {
+        self.post_empty(&verdict_path(verification_id), report).await
     }
 
     pub async fn done(&self, task_id: i64, report: &DoneReport) -> Result<(), ClientError> {

@@ -34,6 +34,9 @@ if hasattr(scene, 'cycles'):
 if render.engine.startswith('BLENDER_EEVEE'):
     scene.eevee.taa_render_samples = samples
 render.image_settings.file_format = env['PICTOR_FILE_FORMAT']
+# Dithering adds random noise when writing 8-bit images: it would make two renders of one pixel differ, and
+# checkers compare pixels.
+render.dither_intensity = 0.0
 tile = env.get('PICTOR_TILE', '')
 if tile:
     render.use_border = True

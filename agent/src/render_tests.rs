@@ -214,3 +214,28 @@ fn blender_pid(scene: &Path) -> Option<i32> {
         String::from_utf8_lossy(&cmdline).contains(&needle).then_some(pid)
     })
 }
+
+#[tokio::test]
+async fn crops_re_rendered_in_a_warm_blender_match_the_full_frame() {
+    let dir = tempfile::tempdir().unwrap();
+    let Some((blender, scene)) = sample_scene(dir.path()).await else { return };
+    let s = settings("CYCLES");
+    let full = render_once(&blender, &scene, &dir.path().join("full"), &s, None).await;
+    let version = v(3, 4);
+    let key = crate::crop_render::renderer_key("scene", &s);
+    let mut renderer =
+        crate::crop_render::CropRenderer::start(&blender, version, &scene, &s, key).await.expect("starts");
+    let regions = [
+        TileRegion { min_x: 0, max_x: 8, min_y: 0, max_y: 8 },
+        TileRegion { min_x: 28, max_x: 36, min_y: 14, max_y: 22 },
+        TileRegion { min_x: 56, max_x: 64, min_y: 28, max_y: 36 },
+    ];
+    for (index, region) in regions.into_iter().enumerate() {
+        let out = dir.path().join(format!("crop-{index}.png"));
+        renderer.render(3, region, &out).await.expect("crop renders");
+        assert_eq!(png_size(&out), (8, 8), "cropped to the border");
+        let measured = crate::compare::compare_files(&full.output, &out, region, (64, 36)).expect("compared");
+        eprintln!("crop {region:?}: {measured:?}");
+        assert!(measured.ssim > 0.99, "an honest crop matches: {measured:?}");
+    }
+}

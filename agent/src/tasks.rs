@@ -14,6 +14,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::backoff::Backoff;
 use crate::blender::BlenderVersion;
+use crate::cheat::Cheating;
 use crate::client::{Client, ClientError};
 use crate::outbox::{self, Entry, Manifest, Outbox};
 use crate::render::{self, FrameJob, Live, RenderError};
@@ -37,6 +38,8 @@ pub struct Tasks<'a> {
     /// Scratch space for Blender's outputs before they move to the outbox.
     pub render_dir: PathBuf,
     pub terminal: Terminal,
+    /// Test-only: fake some frames (debug builds only; see `cheat`).
+    pub cheat: Option<Cheating>,
 }
 
 /// How a leased task ended, before delivery.
@@ -176,19 +179,30 @@ impl Tasks<'_> {
             if let Err(e) = crate::work_dir::ensure(&out_dir) {
                 return Rendered::Failed(RenderError::Io(std::io::Error::other(e)));
             }
+            let cheating = self.cheat.filter(Cheating::strikes);
+            let (asked, settings) = match cheating {
+                Some(cheating) => cheating.render_instead(frame, &task.settings),
+                None => (frame, task.settings.clone()),
+            };
             let job = FrameJob {
                 blender,
                 version,
                 scene,
                 out_dir: &out_dir,
-                frame,
-                settings: &task.settings,
+                frame: asked,
+                settings: &settings,
                 tile: task.tile,
             };
             let done = match render::render_frame(&job, live, cancel).await {
                 Ok(done) => done,
                 Err(e) => return Rendered::Failed(e),
             };
+            if let Some(cheating) = cheating {
+                tracing::warn!("cheating on frame {frame} ({:?}), as this test agent was told", cheating.cheat);
+                if let Err(e) = cheating.tamper(&done.output) {
+                    return Rendered::Failed(RenderError::Failed { message: e, log_tail: String::new() });
+                }
+            }
             tracing::info!("frame {frame} rendered in {:.1} s", done.elapsed.as_secs_f64());
             render_seconds += done.elapsed.as_secs_f64();
             match self.outbox.add_frame(task.task_id, task.attempt, frame, &done.output).await {

@@ -1,9 +1,11 @@
-//! Worker mode: probe the machine, register, then heartbeat until told to stop, reconnecting whenever the
-//! coordinator goes away; beside the heartbeats, the work loop ([`crate::tasks`]) leases and renders tasks while
-//! the node is registered and awake.
+//! A node's life, as a worker or a checker: probe the machine, register, then heartbeat until told to stop,
+//! reconnecting whenever the coordinator goes away; beside the heartbeats, the work loop leases and renders tasks
+//! ([`crate::tasks`]) or checks results ([`crate::checks`]) while the node is registered and awake.
 
 use std::convert::Infallible;
+use std::future::Future;
 use std::path::PathBuf;
+use std::pin::Pin;
 use std::time::Duration;
 
 use indicatif::ProgressBar;
@@ -13,6 +15,8 @@ use tokio::time::Instant;
 
 use crate::backoff::Backoff;
 use crate::blender::BlenderVersion;
+use crate::cheat::{Cheating, Lie};
+use crate::checks::Checks;
 use crate::client::{Client, ClientError};
 use crate::config::{self, ConfigError};
 use crate::metrics::Sampler;
@@ -32,6 +36,24 @@ const LONGEST_INTERVAL: Duration = Duration::from_secs(600);
 pub struct Options {
     pub config: PathBuf,
     pub benchmark: bool,
+    pub role: Role,
+}
+
+/// What the node does with its Blender.
+pub enum Role {
+    /// Renders tasks; `cheat` fakes some frames (tests only).
+    Worker { cheat: Option<Cheating> },
+    /// Checks workers' results; `lie` claims a verdict whatever it measured (tests only).
+    Checker { lie: Option<Lie> },
+}
+
+impl Role {
+    fn name(&self) -> &'static str {
+        match self {
+            Role::Worker { .. } => "worker",
+            Role::Checker { .. } => "checker",
+        }
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -51,13 +73,14 @@ pub async fn run(options: Options, terminal: Terminal) -> Result<(), WorkerError
     let config = config::load(&options.config)?;
     let client = Client::new(&config)?;
     let mut signals = shutdown::listen().map_err(WorkerError::Signals)?;
-    tracing::info!("pictor-agent {AGENT_VERSION}: worker node {} of {}", config.node_id, config.coordinator_url);
+    let role = options.role.name();
+    tracing::info!("pictor-agent {AGENT_VERSION}: {role} node {} of {}", config.node_id, config.coordinator_url);
     let work_dir = work_dir::resolve(config.work_dir.as_deref());
     work_dir::ensure(&work_dir).map_err(WorkerError::WorkDir)?;
     tracing::info!("work directory: {}", work_dir.display());
 
     let signal = tokio::select! {
-        fatal = serve(&config, &work_dir, options.benchmark, &client, &terminal) => {
+        fatal = serve(&config, &work_dir, options.benchmark, &options.role, &client, &terminal) => {
             terminal.clear();
             return Err(match fatal { Err(e) => e, Ok(never) => match never {} });
         }
@@ -82,6 +105,7 @@ async fn serve(
     config: &NodeConfigFile,
     work_dir: &std::path::Path,
     run_benchmarks: bool,
+    role: &Role,
     client: &Client,
     terminal: &Terminal,
 ) -> Result<Infallible, WorkerError> {
@@ -90,17 +114,28 @@ async fn serve(
     let (hardware, blender) = probe(&config.blender_paths, run_benchmarks, terminal).await;
     let request = RegisterRequest { agent_version: AGENT_VERSION.into(), hardware };
     let (may_work, may_work_rx) = watch::channel(false);
-    let tasks = Tasks {
-        client,
-        blender,
-        scenes: SceneCache::new(work_dir, scene_cache::DEFAULT_LIMIT_BYTES),
-        outbox: Outbox::new(work_dir),
-        render_dir: work_dir.join("render"),
-        terminal: terminal.clone(),
+    let scenes = SceneCache::new(work_dir, scene_cache::DEFAULT_LIMIT_BYTES);
+    let work: Pin<Box<dyn Future<Output = Result<Infallible, ClientError>> + '_>> = match role {
+        Role::Worker { cheat } => Box::pin(
+            Tasks {
+                client,
+                blender,
+                scenes,
+                outbox: Outbox::new(work_dir),
+                render_dir: work_dir.join("render"),
+                terminal: terminal.clone(),
+                cheat: *cheat,
+            }
+            .run(may_work_rx),
+        ),
+        Role::Checker { lie } => Box::pin(
+            Checks { client, blender, scenes, dir: work_dir.join("checks"), terminal: terminal.clone(), lie: *lie }
+                .run(may_work_rx),
+        ),
     };
     tokio::select! {
         fatal = register_and_heartbeat(&request, client, &mut sampler, terminal, &may_work) => fatal,
-        fatal = tasks.run(may_work_rx) => Err(match fatal { Err(e) => e.into(), Ok(never) => match never {} }),
+        fatal = work => Err(match fatal { Err(e) => e.into(), Ok(never) => match never {} }),
     }
 }
 

@@ -30,6 +30,11 @@ pub fn workers() -> Result<crate::ports::SharedWorkers, AppError> {
     use_context::<crate::ports::SharedWorkers>().ok_or(AppError::Unavailable)
 }
 
+/// The checker service the coordinator provided.
+pub fn checkers() -> Result<crate::ports::SharedCheckers, AppError> {
+    use_context::<crate::ports::SharedCheckers>().ok_or(AppError::Unavailable)
+}
+
 /// The job service the coordinator provided.
 pub fn jobs() -> Result<crate::ports::SharedJobs, AppError> {
     use_context::<crate::ports::SharedJobs>().ok_or(AppError::Unavailable)

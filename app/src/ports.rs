@@ -3,6 +3,7 @@
 use std::sync::Arc;
 
 use pictor_core::accounts::{AccountOverview, CreatedApiKey, Viewer};
+use pictor_core::checkers::CheckersOverview;
 use pictor_core::jobs::{AttemptView, JobDetails, JobSummary};
 use pictor_core::network::NetworkSample;
 use pictor_core::signin::SignInOptions;
@@ -48,6 +49,19 @@ pub trait WorkerService: Send + Sync {
 
 /// The form in which [`WorkerService`] is put into Leptos context.
 pub type SharedWorkers = Arc<dyn WorkerService>;
+
+/// The viewer's checker nodes: list with their records, onboarding (config file with a fresh token), removal.
+#[async_trait::async_trait]
+pub trait CheckerService: Send + Sync {
+    async fn overview(&self, viewer: &Viewer) -> Result<CheckersOverview, AppError>;
+    async fn create(&self, viewer: &Viewer, name: &str) -> Result<IssuedNodeConfig, AppError>;
+    /// A new token; the old one stops working at once.
+    async fn reissue_token(&self, viewer: &Viewer, checker: i64) -> Result<IssuedNodeConfig, AppError>;
+    async fn delete(&self, viewer: &Viewer, checker: i64) -> Result<(), AppError>;
+}
+
+/// The form in which [`CheckerService`] is put into Leptos context.
+pub type SharedCheckers = Arc<dyn CheckerService>;
 
 /// The viewer's render jobs.
 #[async_trait::async_trait]

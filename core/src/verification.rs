@@ -83,6 +83,56 @@ pub fn choose_crops(
         .collect()
 }
 
+/// Where a worker's image of one frame shows something: for each square cell of a grid laid over the task's area
+/// (from its bottom-left corner, cells of the crop's side), how much the pixels vary.
+#[derive(Clone, Debug, PartialEq)]
+pub struct DetailGrid {
+    pub frame: i64,
+    pub cell: u32,
+    pub columns: u32,
+    pub rows: u32,
+    /// Row-major from the bottom row; non-negative.
+    pub weights: Vec<f64>,
+}
+
+/// Crops for one check, guided by where the frames show detail: the first is placed uniformly at random over the
+/// area (so that no part of a frame is safe to fake), the others on cells drawn with probability proportional to
+/// their detail (so that a sparse scene — an object on a plain background — is not checked on background alone).
+/// Without a grid (or with no detail anywhere) every crop is placed uniformly.
+pub fn choose_crops_guided(
+    plan: &CropPlan,
+    frames: &[i64],
+    area: TileRegion,
+    short: u32,
+    grids: &[DetailGrid],
+    mut random: impl FnMut() -> f64,
+) -> Vec<Crop> {
+    let mut crops = choose_crops(plan, frames, area, short, &mut random);
+    let side = crops.first().map_or(0, |crop| crop.region.max_x - crop.region.min_x);
+    for crop in crops.iter_mut().skip(1) {
+        let Some(grid) = grids.iter().find(|grid| grid.frame == crop.frame) else { continue };
+        let total: f64 = grid.weights.iter().sum();
+        if total.is_nan() || total <= 0.0 || grid.cell == 0 {
+            continue;
+        }
+        let mut target = random() * total;
+        let mut chosen = grid.weights.len() - 1;
+        for (index, weight) in grid.weights.iter().enumerate() {
+            if target < *weight {
+                chosen = index;
+                break;
+            }
+            target -= weight;
+        }
+        let (column, row) = (chosen as u32 % grid.columns.max(1), chosen as u32 / grid.columns.max(1));
+        // The crop covers its cell, moved back inside the area where the cell hangs over its edge.
+        let x = (area.min_x + column * grid.cell).min(area.max_x.saturating_sub(side));
+        let y = (area.min_y + row * grid.cell).min(area.max_y.saturating_sub(side));
+        crop.region = TileRegion { min_x: x, max_x: x + side, min_y: y, max_y: y + side };
+    }
+    crops
+}
+
 /// What a checker is asked to do: re-render `crops` of a job's frames with the job's exact settings and compare
 /// them with the worker's pixels. The worker is not named.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -201,6 +251,39 @@ mod tests {
         let high = choose_crops(&ROUND_ONE, &[1, 2], whole(64, 36), 36, || 0.999_999);
         assert_eq!((high[0].frame, high[0].region.max_x, high[0].region.max_y), (2, 64, 36));
         assert!(choose_crops(&ROUND_ONE, &[], whole(64, 36), 36, || 0.5).is_empty());
+    }
+
+    #[test]
+    fn guided_crops_land_where_the_frame_shows_detail_but_the_first_does_not_have_to() {
+        // A 64×36 frame with detail in one 8-pixel cell only: column 3, row 2.
+        let mut weights = vec![0.0; 8 * 5];
+        weights[2 * 8 + 3] = 5.0;
+        let grid = DetailGrid { frame: 1, cell: 8, columns: 8, rows: 5, weights };
+        let mut state = 11_u64;
+        let mut random = move || {
+            state = state.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
+            (state >> 11) as f64 / (1_u64 << 53) as f64
+        };
+        for _ in 0..50 {
+            let crops =
+                choose_crops_guided(&ROUND_ONE, &[1], whole(64, 36), 36, std::slice::from_ref(&grid), &mut random);
+            assert_eq!(crops.len(), 3);
+            for crop in &crops[1..] {
+                assert_eq!((crop.region.min_x, crop.region.min_y), (24, 16), "{crop:?}");
+            }
+        }
+        // A cell on the top edge is moved down so the crop stays inside the image.
+        let mut weights = vec![0.0; 8 * 5];
+        weights[4 * 8 + 7] = 1.0;
+        let edge = DetailGrid { frame: 1, cell: 8, columns: 8, rows: 5, weights };
+        let crops = choose_crops_guided(&ROUND_ONE, &[1], whole(64, 36), 36, &[edge], || 0.5);
+        assert_eq!(crops[1].region, TileRegion { min_x: 56, max_x: 64, min_y: 28, max_y: 36 });
+        // No detail anywhere: all uniform, as without a grid.
+        let flat = DetailGrid { frame: 1, cell: 8, columns: 8, rows: 5, weights: vec![0.0; 40] };
+        assert_eq!(
+            choose_crops_guided(&ROUND_ONE, &[1], whole(64, 36), 36, &[flat], || 0.25),
+            choose_crops(&ROUND_ONE, &[1], whole(64, 36), 36, || 0.25)
+        );
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! The browser's subscription to the coordinator's event stream (`/api/v1/events`), for live pages.
 
 #[cfg(feature = "hydrate")]
-pub use browser::follow_events;
+pub use browser::{follow_events, follow_kinds};
 
 #[cfg(feature = "hydrate")]
 mod browser {
@@ -13,7 +13,12 @@ mod browser {
 
     /// Calls `on_event` for every event named `kind` until it returns `false` (its page is gone), then closes the
     /// connection. Reconnects are left to the browser's EventSource.
-    pub fn follow_events(kind: &'static str, mut on_event: impl FnMut(Event) -> bool + 'static) {
+    pub fn follow_events(kind: &'static str, on_event: impl FnMut(Event) -> bool + 'static) {
+        follow_kinds(vec![kind], on_event);
+    }
+
+    /// As [`follow_events`], for events of any of `kinds`, over one connection.
+    pub fn follow_kinds(kinds: Vec<&'static str>, mut on_event: impl FnMut(Event) -> bool + 'static) {
         leptos::task::spawn_local(async move {
             let mut source = match EventSource::new(EVENTS_URL) {
                 Ok(source) => source,
@@ -22,13 +27,17 @@ mod browser {
                     return;
                 }
             };
-            let mut stream = match source.subscribe(kind) {
-                Ok(stream) => stream,
-                Err(error) => {
-                    leptos::logging::error!("cannot subscribe to {kind} events: {error:?}");
-                    return;
+            let mut streams = Vec::new();
+            for kind in kinds {
+                match source.subscribe(kind) {
+                    Ok(stream) => streams.push(Box::pin(stream)),
+                    Err(error) => {
+                        leptos::logging::error!("cannot subscribe to {kind} events: {error:?}");
+                        return;
+                    }
                 }
-            };
+            }
+            let mut stream = futures::stream::select_all(streams);
             while let Some(item) = stream.next().await {
                 let Ok((_, message)) = item else { continue };
                 let Some(text) = message.data().as_string() else { continue };

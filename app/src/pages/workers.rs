@@ -43,18 +43,22 @@ pub fn config_download_href(text: &str) -> String {
 #[component]
 pub fn IssuedConfig(issued: IssuedNodeConfig) -> impl IntoView {
     let href = config_download_href(&issued.config_toml);
+    // `worker.toml` or `checker.toml`: the agent's mode has the same name.
+    let mode = issued.file_name.trim_end_matches(".toml").to_string();
     view! {
         <div class="issued-config" data-testid="issued-config">
             <p class="note">
-                "This file holds the worker's secret token and is shown only once. Keep it private; "
-                "if it leaks, re-issue the token on the worker's page."
+                {format!(
+                    "This file holds the {mode}'s secret token and is shown only once. Keep it private; \
+                     if it leaks, re-issue the token."
+                )}
             </p>
             <pre class="config-text" data-testid="config-text">{issued.config_toml.clone()}</pre>
             <div class="row-actions">
                 <a class="button" href=href download=issued.file_name.clone() data-testid="download-config">
                     {format!("Download {}", issued.file_name)}
                 </a>
-                <code class="muted">{format!("pictor-agent worker --config {}", issued.file_name)}</code>
+                <code class="muted">{format!("pictor-agent {mode} --config {}", issued.file_name)}</code>
             </div>
         </div>
     }

@@ -5,7 +5,9 @@ use std::sync::Arc;
 use axum::Router;
 use leptos::prelude::provide_context;
 use leptos_axum::{generate_route_list, LeptosRoutes};
-use pictor_app::ports::{NetworkStatsSource, SharedAccounts, SharedJobs, SharedNetworkStats, SharedWorkers};
+use pictor_app::ports::{
+    NetworkStatsSource, SharedAccounts, SharedCheckers, SharedJobs, SharedNetworkStats, SharedWorkers,
+};
 use pictor_app::{shell, App};
 use pictor_core::network::NetworkSample;
 
@@ -37,6 +39,10 @@ pub fn mount(router: Router<AppState>, state: &AppState) -> Router<AppState> {
         db: state.db.clone(),
         public_origin: state.auth.public_origin.clone(),
     });
+    let checkers: SharedCheckers = Arc::new(crate::nodes::checkers::DbCheckers {
+        db: state.db.clone(),
+        public_origin: state.auth.public_origin.clone(),
+    });
     let jobs: SharedJobs =
         Arc::new(crate::render::service::DbJobs { db: state.db.clone(), work_available: state.work_available.clone() });
     let options = state.leptos_options.clone();
@@ -49,6 +55,7 @@ pub fn mount(router: Router<AppState>, state: &AppState) -> Router<AppState> {
                 provide_context(accounts.clone());
                 provide_context(workers.clone());
                 provide_context(jobs.clone());
+                provide_context(checkers.clone());
             },
             move || shell(options.clone()),
         )

@@ -1,6 +1,7 @@
 //! HTTP surface: health, metrics, the event stream and the dashboard, wired into one router.
 
 pub mod accounts;
+pub mod checkers;
 pub mod dashboard;
 pub mod health;
 pub mod workers;
@@ -21,6 +22,7 @@ pub fn router(state: AppState) -> Router {
         .merge(crate::auth::oidc_routes::router())
         .merge(crate::nodes::agent_api::router())
         .merge(workers::router())
+        .merge(checkers::router())
         .merge(crate::render::jobs_api::router())
         .merge(crate::render::agent_tasks::router())
         .merge(crate::verify::agent_api::router());

@@ -2,6 +2,7 @@
 
 pub mod agent_api;
 pub mod agent_auth;
+pub mod checkers;
 pub mod config_file;
 pub mod demo;
 pub mod liveness;

@@ -44,7 +44,7 @@ pub async fn create(verifier: &Verifier, checker: &TokenNode, now_ms: i64) -> Re
     let Some(source) = verifier.db.audit_candidate(checker.owner).await? else { return Ok(()) };
     let info = verifier.db.job_render_info(source.job).await?.ok_or(VerifyError::NotFound)?;
     let spec = serde_json::from_str(&info.spec_json).map_err(|e| VerifyError::Corrupt(e.to_string()))?;
-    let crops = crops_for(&spec, &[source.frame], source.tile_index, &ROUND_ONE, rand::random::<f64>);
+    let crops = crops_for(&spec, &[source.frame], source.tile_index, &ROUND_ONE, &[], rand::random::<f64>);
     let original = verifier.store.get(&ObjectPath::from(source.object_key.as_str())).await?.bytes().await?;
     let tamper_crops = crops.clone();
     let (bytes, format) = tokio::task::spawn_blocking(move || tamper(&original, &tamper_crops))

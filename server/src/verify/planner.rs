@@ -15,7 +15,7 @@
 
 use pictor_core::agent_protocol::TileRegion;
 use pictor_core::jobs::{tiles, JobSpec, Split};
-use pictor_core::verification::{choose_crops, Crop, CropPlan};
+use pictor_core::verification::{choose_crops_guided, Crop, CropPlan, DetailGrid};
 
 use crate::db::verifications::WorkerTrust;
 
@@ -56,16 +56,23 @@ pub fn task_area(spec: &JobSpec, tile_index: Option<i64>) -> TileRegion {
     }
 }
 
-/// Crops for one round of checking a task's result.
+/// Crops for one round of checking a task's result, guided by the detail of the worker's images where known.
 pub fn crops_for(
     spec: &JobSpec,
     frames: &[i64],
     tile_index: Option<i64>,
     plan: &CropPlan,
+    detail: &[DetailGrid],
     random: impl FnMut() -> f64,
 ) -> Vec<Crop> {
     let (width, height) = spec.output_size();
-    choose_crops(plan, frames, task_area(spec, tile_index), width.min(height), random)
+    choose_crops_guided(plan, frames, task_area(spec, tile_index), width.min(height), detail, random)
+}
+
+/// The side of a round's crops for a job (the size of a detail cell).
+pub fn crop_side(spec: &JobSpec, plan: &CropPlan) -> u32 {
+    let (width, height) = spec.output_size();
+    plan.side(width.min(height))
 }
 
 #[cfg(test)]
@@ -117,7 +124,7 @@ mod tests {
         let spec = form.validate().expect("valid");
         let area = task_area(&spec, Some(3));
         assert_eq!(area, TileRegion { min_x: 100, max_x: 200, min_y: 50, max_y: 100 });
-        let crops = crops_for(&spec, &[3], Some(3), &pictor_core::verification::ROUND_TWO, || 0.999);
+        let crops = crops_for(&spec, &[3], Some(3), &pictor_core::verification::ROUND_TWO, &[], || 0.999);
         assert!(crops.iter().all(|c| c.region.max_x <= 200 && c.region.min_y >= 50 && c.frame == 3));
     }
 }

@@ -10,11 +10,11 @@ use pictor_core::checkers::CheckerLive;
 use pictor_core::events::Event;
 use pictor_core::jobs::JobSpec;
 use pictor_core::verification::{
-    verdict_for, Crop, Thresholds, VerdictReport, VerificationAssignment, ROUND_ONE, ROUND_TWO,
+    verdict_for, Crop, DetailGrid, Thresholds, VerdictReport, VerificationAssignment, ROUND_ONE, ROUND_TWO,
 };
 
-use super::cheap_checks::{inspect, Inspection};
-use super::planner::{check_probability, crops_for, quorum, task_area};
+use super::cheap_checks::{inspect_with_detail, Inspection};
+use super::planner::{check_probability, crop_side, crops_for, quorum, task_area};
 use crate::config::VerificationConfig;
 use crate::db::nodes::TokenNode;
 use crate::db::tasks::{JobId, TaskError, TaskId};
@@ -108,17 +108,22 @@ impl Verifier {
         let (job, tile, frames) = self.db.task_frames(task).await?.ok_or(VerifyError::NotFound)?;
         let (spec, _) = self.spec_of(job).await?;
         let area = task_area(&spec, tile);
+        let cell = crop_side(&spec, &ROUND_ONE);
         let mut suspicious = false;
+        let mut detail = Vec::new();
         for (frame, key) in self.db.attempt_outputs(task, attempt).await? {
             let bytes = self.store.get(&ObjectPath::from(key.as_str())).await?.bytes().await?;
             let (format, size) = (spec.format, spec.output_size());
-            let inspection = tokio::task::spawn_blocking(move || inspect(&bytes, format, size, area))
+            let inspected = tokio::task::spawn_blocking(move || inspect_with_detail(&bytes, format, size, area, cell))
                 .await
                 .map_err(|e| VerifyError::Corrupt(e.to_string()))?;
-            match inspection {
+            match inspected.inspection {
                 Inspection::Fine => {}
                 Inspection::Uniform => suspicious = true,
                 Inspection::Bad(why) => return Ok(Intake::Refuse(format!("frame {frame}: {why}"))),
+            }
+            if let Some((columns, rows, weights)) = inspected.detail {
+                detail.push(DetailGrid { frame, cell, columns, rows, weights });
             }
         }
         let trust = self.db.worker_trust(node).await?;
@@ -130,7 +135,7 @@ impl Verifier {
         if rand::random::<f64>() >= check_probability(&trust, suspicious) {
             return Ok(Intake::Accept(None));
         }
-        let crops = crops_for(&spec, &frames_of(&frames), tile, &ROUND_ONE, rand::random::<f64>);
+        let crops = crops_for(&spec, &frames_of(&frames), tile, &ROUND_ONE, &detail, rand::random::<f64>);
         Ok(Intake::Accept(Some(NewVerification { crops_json: crops_json(&crops), quorum })))
     }
 
@@ -191,7 +196,7 @@ impl Verifier {
         }
         let (job, tile, frames) = self.db.task_frames(task).await?.ok_or(VerifyError::NotFound)?;
         let (spec, _) = self.spec_of(job).await?;
-        let next = crops_for(&spec, &frames_of(&frames), tile, &ROUND_TWO, rand::random::<f64>);
+        let next = crops_for(&spec, &frames_of(&frames), tile, &ROUND_TWO, &[], rand::random::<f64>);
         let input = VerdictInput {
             verdict: report.verdict,
             min_ssim: ssims.iter().copied().reduce(f64::min),

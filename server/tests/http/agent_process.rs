@@ -31,13 +31,18 @@ pub struct Agent {
 
 impl Agent {
     pub fn start(config: &str, extra: &[&str]) -> Self {
+        Self::start_as("worker", config, extra)
+    }
+
+    /// An agent in `mode` (`worker` or `checker`) with the config file `config`.
+    pub fn start_as(mode: &str, config: &str, extra: &[&str]) -> Self {
         let dir = tempfile::tempdir().expect("dir");
-        let path = dir.path().join("worker.toml");
+        let path = dir.path().join(format!("{mode}.toml"));
         std::fs::write(&path, config).expect("config");
         let log = dir.path().join("agent.log");
         let output = std::fs::File::create(&log).expect("log");
         let child = Command::new(agent_binary())
-            .arg("worker")
+            .arg(mode)
             .arg("--config")
             .arg(&path)
             .args(extra)

@@ -14,3 +14,4 @@ mod render_api;
 mod render_blender;
 mod render_safety;
 mod submit_cli;
+mod verification_blender;
