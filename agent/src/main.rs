@@ -1,30 +1,6 @@
 //! `pictor-agent`: one binary for a node of the network, as a `worker` (renders) or a `checker` (verifies).
 
-mod backoff;
-mod benchmark;
-mod blender;
-mod cheat;
-mod checks;
-mod client;
-mod compare;
-mod config;
-mod crop_render;
-mod exec;
-mod hardware;
-mod metrics;
-mod nvidia;
-mod outbox;
-mod render;
-mod render_log;
-mod scene_cache;
-mod shutdown;
-mod status;
-mod tasks;
-mod telemetry;
-mod terminal;
-mod work_dir;
-mod worker;
-
+use pictor_agent::{cheat, telemetry, terminal, worker};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;

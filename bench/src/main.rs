@@ -1,6 +1,7 @@
 //! `pictor-bench`: load generators for the coordinator. Each subcommand starts the real coordinator binary on a
 //! fresh database and prints its figures (see BENCHMARKS.md for the commands and results).
 
+mod calibrate;
 mod coordinator;
 mod heartbeats;
 mod overhead;
@@ -23,6 +24,9 @@ enum Command {
     Tasks(tasks::Args),
     /// A real agent rendering frames through the coordinator, against bare `blender -b` for the same frames
     AgentOverhead(overhead::Args),
+    /// The experiment behind the checkers' crops and SSIM thresholds: honest and tampered renders, real crop
+    /// re-renders, false-accept and false-reject rates
+    Calibrate(calibrate::Args),
 }
 
 #[tokio::main]
@@ -31,5 +35,6 @@ async fn main() {
         Command::Heartbeats(args) => heartbeats::run(args).await,
         Command::Tasks(args) => tasks::run(args).await,
         Command::AgentOverhead(args) => overhead::run(args).await,
+        Command::Calibrate(args) => calibrate::run(args).await,
     }
 }

@@ -231,3 +231,46 @@ crate::on_both_backends!(
     a_cheating_worker_is_caught_and_its_frames_rendered_again_by_an_honest_one,
     a_lying_checker_in_the_minority_is_outvoted_and_loses_standing,
 );
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_audit_catches_a_checker_that_calls_everything_good_and_suspends_it() {
+    let app = spawn_app_with(Backend::Sqlite, |config| {
+        config.heartbeat_interval_ms = 500;
+        // Every lease may become an audit once a verified result exists to make one from.
+        config.verification.audit_rate = 1.0;
+    })
+    .await;
+    let (_, creator) = app.sign_in_as("Ada").await;
+    let (_, liar_owner) = app.sign_in_as("Eve").await;
+    let work = tempfile::tempdir().expect("work");
+    let (liar, liar_agent) = start_checker(&app, &liar_owner, "lazy", work.path(), &["--lie", "pass"]).await;
+    let (worker, worker_agent) = start_agent(&app, &creator, "honest", work.path()).await;
+    wait_online(&app, &[liar, worker], &[&liar_agent, &worker_agent]).await;
+    submit(&app, &creator, sample_scene(work.path()), "1-2", (96, 54), 8).await;
+
+    let deadline = Instant::now() + Duration::from_secs(180);
+    loop {
+        let listed = checker_counts(&app, &liar_owner).await;
+        if listed["checkers"][0]["counts"]["suspended"] == true {
+            break;
+        }
+        let logs = format!("{}\n----\n{}", liar_agent.log(), worker_agent.log());
+        assert!(Instant::now() < deadline, "not suspended: {listed}\n{logs}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let audits: Vec<(String, Option<String>)> = sqlx::query_as(
+        "SELECT v.state, d.verdict FROM verifications v JOIN verdicts d ON d.verification_id = v.id
+         WHERE v.audit_node_id IS NOT NULL",
+    )
+    .fetch_all(app.db.reader())
+    .await
+    .expect("audits");
+    assert_eq!(audits, vec![("passed".to_string(), Some("pass".to_string()))], "it called the tampered copy good");
+    let leased: Option<i64> =
+        sqlx::query_scalar("SELECT COUNT(*) FROM verdicts WHERE checker_node_id = $1 AND state = 'leased'")
+            .bind(liar)
+            .fetch_optional(app.db.reader())
+            .await
+            .expect("count");
+    assert_eq!(leased, Some(0), "a suspended checker holds no checks");
+}
