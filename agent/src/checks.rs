@@ -130,16 +130,19 @@ impl Checks<'_> {
         }
         let settings = crop_settings(&assignment.settings);
         let key = renderer_key(&assignment.scene_sha256, &settings);
+        // Blender's start and scene load count as this check's compute: it is the price of a cold checker.
+        let mut render_seconds = 0.0;
         if warm.as_ref().map(CropRenderer::key) != Some(key.as_str()) {
             bar.set_message(format!("check {id} · starting Blender"));
+            let starting = std::time::Instant::now();
             let started = CropRenderer::start(blender, version, &scene, &settings, key)
                 .await
                 .map_err(|e| CheckFailure::Local(e.to_string()))?;
+            render_seconds += starting.elapsed().as_secs_f64();
             *warm = Some(started);
         }
         let renderer = warm.as_mut().ok_or_else(|| CheckFailure::Local("no Blender".into()))?;
         let mut measurements = Vec::new();
-        let mut render_seconds = 0.0;
         for (index, crop) in assignment.crops.iter().enumerate() {
             bar.set_message(format!("check {id} · crop {}/{}", index + 1, assignment.crops.len()));
             let out = crop_file(&self.dir, id, index, &settings.extension);

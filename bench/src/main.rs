@@ -6,6 +6,7 @@ mod coordinator;
 mod heartbeats;
 mod overhead;
 mod tasks;
+mod verification;
 
 use clap::{Parser, Subcommand};
 
@@ -27,6 +28,9 @@ enum Command {
     /// The experiment behind the checkers' crops and SSIM thresholds: honest and tampered renders, real crop
     /// re-renders, false-accept and false-reject rates
     Calibrate(calibrate::Args),
+    /// A job rendered by an honest and a cheating worker and checked by a real checker: verification compute as a
+    /// share of render compute, cheated frames caught
+    Verification(verification::Args),
 }
 
 #[tokio::main]
@@ -36,5 +40,6 @@ async fn main() {
         Command::Tasks(args) => tasks::run(args).await,
         Command::AgentOverhead(args) => overhead::run(args).await,
         Command::Calibrate(args) => calibrate::run(args).await,
+        Command::Verification(args) => verification::run(args).await,
     }
 }
