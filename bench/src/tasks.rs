@@ -56,6 +56,7 @@ async fn create_job(db: &Db, owner: i64, tasks: u32) -> i64 {
         min_vram_gib: String::new(),
         gpu_model: String::new(),
         tags: String::new(),
+        budget: String::new(),
     };
     let spec = form.validate().expect("a valid job");
     let job = NewJob {
@@ -72,6 +73,11 @@ async fn create_job(db: &Db, owner: i64, tasks: u32) -> i64 {
         tags: vec![],
         max_attempts: 3,
         tasks: tasks_of(&spec),
+        escrow_micro: 0,
+        estimate_micro: 0,
+        estimate_source: String::new(),
+        budget_micro: None,
+        checker_share_percent: 10,
     };
     db.create_job(&job, 0).await.expect("job")
 }

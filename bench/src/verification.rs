@@ -3,7 +3,7 @@
 //! of cheated frames caught, then the same policy simulated over many jobs for the per-job odds.
 
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
 use pictor_server::db::Backend;

@@ -164,6 +164,9 @@ pub struct JobForm {
     pub min_vram_gib: String,
     pub gpu_model: String,
     pub tags: String,
+    /// The most the job may spend, in credits (`12.5`); empty: its estimate.
+    #[serde(default)]
+    pub budget: String,
 }
 
 /// How the job is cut into tasks.
@@ -188,6 +191,9 @@ pub struct JobSpec {
     pub min_vram_gib: u32,
     pub gpu_model: Option<String>,
     pub tags: Vec<String>,
+    /// The creator's spending cap in micro-credits, if they set one.
+    #[serde(default)]
+    pub budget_micro: Option<i64>,
 }
 
 impl JobSpec {
@@ -205,6 +211,9 @@ impl JobSpec {
         }
     }
 }
+
+/// The largest budget a job may be given: a billion credits.
+pub const MAX_BUDGET_MICRO: i64 = 1_000_000_000 * 1_000_000;
 
 /// Reads a whole number within `range`, or says which field is wrong and why.
 fn number(field: &str, text: &str, range: std::ops::RangeInclusive<u32>, errors: &mut Vec<FieldError>) -> u32 {
@@ -252,6 +261,21 @@ impl JobForm {
             fail("tags", message);
             Vec::new()
         });
+        let budget_micro = if self.budget.trim().is_empty() {
+            None
+        } else {
+            match crate::workers::parse_credits(&self.budget) {
+                Ok(micro) if (1..=MAX_BUDGET_MICRO).contains(&micro) => Some(micro),
+                Ok(_) => {
+                    fail("budget", "a budget must be more than 0 and at most 1 000 000 000 credits".into());
+                    None
+                }
+                Err(message) => {
+                    fail("budget", message);
+                    None
+                }
+            }
+        };
         let gpu_model = Some(self.gpu_model.trim().to_string()).filter(|model| !model.is_empty());
         if gpu_model.as_ref().is_some_and(|model| model.chars().count() > 64) {
             fail("gpu_model", "at most 64 characters".into());
@@ -296,6 +320,7 @@ impl JobForm {
                 min_vram_gib,
                 gpu_model,
                 tags,
+                budget_micro,
             }),
             _ => Err(errors),
         }
@@ -390,6 +415,7 @@ mod tests {
             min_vram_gib: String::new(),
             gpu_model: String::new(),
             tags: "gpu".into(),
+            budget: String::new(),
         }
     }
 

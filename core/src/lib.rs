@@ -6,6 +6,7 @@ pub mod checkers;
 pub mod events;
 pub mod frames;
 pub mod jobs;
+pub mod ledger;
 pub mod network;
 pub mod sections;
 pub mod signin;

@@ -45,6 +45,40 @@ pub struct Config {
     pub oidc: OidcConfig,
     /// How checkers verify workers' results.
     pub verification: VerificationConfig,
+    /// Money: welcome credits, the checker pool's share, epochs, the payment provider's webhook secret.
+    pub ledger: LedgerConfig,
+}
+
+/// Credits and rewards.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LedgerConfig {
+    /// Credits every new account starts with (`"10"`, `"0.5"`; `"0"` for none).
+    pub welcome_credits: String,
+    /// The checker pool's share of every payment for a task, in percent.
+    pub checker_share_percent: u32,
+    /// How long an epoch lasts; at its end the checker pool is shared out.
+    pub epoch_ms: u64,
+    /// The secret the payment provider signs its webhook calls with (HMAC-SHA256); unset: the webhook is off.
+    pub payment_webhook_secret: Option<String>,
+}
+
+impl Default for LedgerConfig {
+    fn default() -> Self {
+        Self {
+            welcome_credits: "10".into(),
+            checker_share_percent: 10,
+            epoch_ms: 7 * 24 * 3_600_000,
+            payment_webhook_secret: None,
+        }
+    }
+}
+
+impl LedgerConfig {
+    /// Welcome credits in micro-credits (checked when the configuration loads).
+    pub fn welcome_micro(&self) -> i64 {
+        pictor_core::workers::parse_credits(&self.welcome_credits).unwrap_or(0)
+    }
 }
 
 /// Checking workers' results by re-rendering crops.
@@ -113,6 +147,7 @@ impl Default for Config {
             task_lease_ms: 60_000,
             oidc: OidcConfig::default(),
             verification: VerificationConfig::default(),
+            ledger: LedgerConfig::default(),
         }
     }
 }
@@ -140,6 +175,8 @@ pub enum ConfigError {
     OidcIncomplete,
     #[error("verification: {0}")]
     BadVerification(&'static str),
+    #[error("ledger: {0}")]
+    BadLedger(&'static str),
 }
 
 impl Config {
@@ -200,6 +237,22 @@ impl Config {
         }
         if !(0.0 < check.fail_ssim && check.fail_ssim <= check.pass_ssim && check.pass_ssim <= 1.0) {
             return Err(ConfigError::BadVerification("need 0 < fail_ssim <= pass_ssim <= 1"));
+        }
+        let ledger = &self.ledger;
+        match pictor_core::workers::parse_credits(&ledger.welcome_credits) {
+            Ok(micro) if micro <= 1_000_000 * 1_000_000 => {}
+            _ => {
+                return Err(ConfigError::BadLedger("welcome_credits must be an amount like 10 or 0.5, at most 1000000"))
+            }
+        }
+        if ledger.checker_share_percent > 50 {
+            return Err(ConfigError::BadLedger("checker_share_percent must be between 0 and 50"));
+        }
+        if !(1_000..=366 * 24 * 3_600_000).contains(&ledger.epoch_ms) {
+            return Err(ConfigError::BadLedger("epoch_ms must be between 1000 and a year"));
+        }
+        if ledger.payment_webhook_secret.as_ref().is_some_and(|secret| secret.len() < 16) {
+            return Err(ConfigError::BadLedger("payment_webhook_secret must be at least 16 characters"));
         }
         Ok(())
     }

@@ -93,6 +93,7 @@ impl Application {
             work_available: Arc::new(tokio::sync::Notify::new()),
             verify_available: Arc::new(tokio::sync::Notify::new()),
             verification: config.verification.clone(),
+            ledger: config.ledger.clone(),
         };
         let router = crate::api::router(state.clone());
         tracing::info!(%address, database = state.db.backend().name(), "coordinator ready");

@@ -38,4 +38,6 @@ pub struct AppState {
     pub verify_available: Arc<tokio::sync::Notify>,
     #[from_ref(skip)]
     pub verification: crate::config::VerificationConfig,
+    #[from_ref(skip)]
+    pub ledger: crate::config::LedgerConfig,
 }

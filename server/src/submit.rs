@@ -70,6 +70,9 @@ pub struct SubmitArgs {
     /// Only workers with all of these tags (comma-separated)
     #[arg(long)]
     pub tags: Option<String>,
+    /// The most the job may spend, in credits (default: its estimate)
+    #[arg(long, value_name = "CREDITS")]
+    pub budget: Option<String>,
     /// Wait for the job to end, showing its progress; exit 1 if it fails or is cancelled
     #[arg(long)]
     pub follow: bool,
@@ -162,6 +165,7 @@ fn job_form(args: &SubmitArgs) -> Result<JobForm, SubmitError> {
         min_vram_gib: args.min_vram_gib.clone().unwrap_or_default(),
         gpu_model: args.gpu_model.clone().unwrap_or_default(),
         tags: args.tags.clone().unwrap_or_default(),
+        budget: args.budget.clone().unwrap_or_default(),
     };
     form.validate().map_err(|errors| {
         let text = errors.iter().map(|e| format!("{}: {}", e.field, e.message)).collect::<Vec<_>>().join("; ");

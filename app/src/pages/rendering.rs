@@ -31,6 +31,7 @@ fn defaults() -> JobForm {
         min_vram_gib: String::new(),
         gpu_model: String::new(),
         tags: String::new(),
+        budget: String::new(),
     }
 }
 
@@ -109,6 +110,7 @@ fn NewJob(submitted: RwSignal<u64>) -> impl IntoView {
             min_vram_gib: get("min_vram_gib"),
             gpu_model: get("gpu_model"),
             tags: get("tags"),
+            budget: get("budget"),
         };
         // Checked here first so mistakes are named before a large upload starts; the server checks again.
         if let Err(errors) = form.validate() {

@@ -238,6 +238,30 @@ impl Db {
             .collect())
     }
 
+    /// The latest finished attempts at `engine` with their render time, job spec and frames (for estimates).
+    pub async fn recent_renders(&self, engine: &str, limit: i64) -> Result<Vec<(i64, String, String)>, DbError> {
+        Ok(sqlx::query_as(
+            "SELECT a.render_ms, j.spec_json, t.frames FROM task_attempts a
+               JOIN tasks t ON t.id = a.task_id JOIN jobs j ON j.id = t.job_id
+             WHERE j.engine = $1 AND a.render_ms > 0 AND a.outcome IN ('uploaded', 'verified')
+             ORDER BY a.id DESC LIMIT $2",
+        )
+        .bind(engine)
+        .bind(limit)
+        .fetch_all(self.reader())
+        .await?)
+    }
+
+    /// The prices of the network's enabled workers (micro-credits per render-minute).
+    pub async fn worker_prices(&self) -> Result<Vec<i64>, DbError> {
+        Ok(sqlx::query_scalar(
+            "SELECT price_micro_per_minute FROM nodes
+             WHERE kind = 'worker' AND disabled_at_ms IS NULL AND deleted_at_ms IS NULL AND last_seen_at_ms IS NOT NULL",
+        )
+        .fetch_all(self.reader())
+        .await?)
+    }
+
     /// Stores what a worker can render (from its registration) for the lease query.
     pub async fn set_node_capabilities(
         &self,

@@ -4,13 +4,20 @@ pub mod accounts;
 pub mod api_keys;
 pub mod audits;
 pub mod checkers;
+pub mod credits;
+pub mod epochs;
 pub mod jobs;
+pub mod ledger;
 pub mod network;
 pub mod node_liveness;
 pub mod node_metrics;
 pub mod node_views;
 pub mod nodes;
+pub mod notifications;
 pub mod oidc_logins;
+pub mod payments;
+pub mod payouts;
+pub mod rewards;
 pub mod sessions;
 pub mod tasks;
 pub mod users;
@@ -69,6 +76,8 @@ pub enum DbError {
     Conflict(&'static str),
     #[error("stored data is not valid: {0}")]
     Corrupt(&'static str),
+    #[error("not enough credit: {available} micro-credits available, {needed} needed")]
+    InsufficientCredit { available: i64, needed: i64 },
     #[error("database query failed: {0}")]
     Query(#[from] sqlx::Error),
 }

@@ -6,6 +6,7 @@
 
 use sqlx::Row;
 
+use super::ledger::{balance_in, transfer_in, Account, LedgerError, Transfer};
 use super::nodes::NodeId;
 use super::users::UserId;
 use super::verifications::NewVerification;
@@ -32,7 +33,18 @@ pub struct NewJob {
     pub tags: Vec<String>,
     pub max_attempts: i64,
     pub tasks: Vec<NewTask>,
+    /// Moved from the owner's credit into the job's escrow on creation (the estimate, or the budget cap).
+    pub escrow_micro: i64,
+    pub estimate_micro: i64,
+    /// How the estimate was made: "history" or "default".
+    pub estimate_source: String,
+    pub budget_micro: Option<i64>,
+    /// The checker pool's share of every payment, in percent.
+    pub checker_share_percent: i64,
 }
+
+/// A user's credit below this after a job took its escrow is worth a notification.
+pub const LOW_BALANCE_MICRO: i64 = 1_000_000;
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct NewTask {
@@ -117,8 +129,9 @@ impl Db {
         let mut tx = self.writer().begin().await?;
         let id: i64 = sqlx::query_scalar(
             "INSERT INTO jobs (owner_id, name, state, created_at_ms, spec_json, scene_key, scene_sha256, tier_rank,
-                               engine, max_price_micro_per_minute, min_vram_bytes, gpu_model, max_attempts)
-             VALUES ($1, $2, 'queued', $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING id",
+                               engine, max_price_micro_per_minute, min_vram_bytes, gpu_model, max_attempts,
+                               estimate_micro, estimate_source, budget_micro, checker_share_percent)
+             VALUES ($1, $2, 'queued', $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16) RETURNING id",
         )
         .bind(job.owner)
         .bind(&job.name)
@@ -132,6 +145,10 @@ impl Db {
         .bind(job.min_vram_bytes)
         .bind(job.gpu_model.as_deref())
         .bind(job.max_attempts)
+        .bind(job.estimate_micro)
+        .bind(&job.estimate_source)
+        .bind(job.budget_micro)
+        .bind(job.checker_share_percent)
         .fetch_one(&mut *tx)
         .await?;
         for tag in &job.tags {
@@ -153,6 +170,32 @@ impl Db {
             .bind(job.max_attempts)
             .execute(&mut *tx)
             .await?;
+        }
+        if job.escrow_micro > 0 {
+            let escrow = Transfer::new(
+                format!("job:{id}:escrow"),
+                Account::Credit(job.owner),
+                Account::Escrow(id),
+                job.escrow_micro,
+                "escrow",
+            )
+            .job(id);
+            match transfer_in(&mut tx, &escrow, now_ms).await {
+                Ok(_) => {}
+                // Nothing is created: the transaction is dropped, so the job and its tasks vanish with it.
+                Err(LedgerError::Insufficient { available, needed }) => {
+                    return Err(DbError::InsufficientCredit { available, needed })
+                }
+                Err(LedgerError::NotPositive) => {}
+                Err(LedgerError::Db(error)) => return Err(error),
+            }
+            if balance_in(&mut tx, Account::Credit(job.owner)).await? < LOW_BALANCE_MICRO {
+                let text = format!(
+                    "Your credit is low after job “{}” reserved its budget: top up to keep rendering.",
+                    job.name
+                );
+                super::notifications::notify_in(&mut tx, job.owner, "low_balance", &text, Some(id), now_ms).await?;
+            }
         }
         tx.commit().await?;
         Ok(id)
@@ -195,13 +238,17 @@ impl Db {
             tile_index: row.try_get("tile_index")?,
             expires_at_ms: now_ms + lease_ms,
         };
-        sqlx::query("INSERT INTO task_attempts (task_id, attempt, node_id, started_at_ms) VALUES ($1, $2, $3, $4)")
-            .bind(lease.task)
-            .bind(lease.attempt)
-            .bind(offer.node)
-            .bind(now_ms)
-            .execute(&mut *tx)
-            .await?;
+        sqlx::query(
+            "INSERT INTO task_attempts (task_id, attempt, node_id, started_at_ms, price_micro_per_minute)
+             VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(lease.task)
+        .bind(lease.attempt)
+        .bind(offer.node)
+        .bind(now_ms)
+        .bind(offer.price_micro_per_minute)
+        .execute(&mut *tx)
+        .await?;
         sqlx::query("UPDATE jobs SET state = 'active' WHERE id = $1 AND state = 'queued'")
             .bind(lease.job)
             .execute(&mut *tx)
@@ -283,7 +330,11 @@ impl Db {
                 .execute(&mut *tx)
                 .await?;
             }
-            None => complete_job_if_done(&mut tx, job, now_ms).await?,
+            None => {
+                // Accepted as it is: paid now (and taken back if its worker is caught cheating on this job).
+                super::payments::pay_attempt(&mut tx, task, attempt, now_ms).await?;
+                complete_job_if_done(&mut tx, job, now_ms).await?;
+            }
         }
         tx.commit().await?;
         Ok(())
@@ -345,7 +396,13 @@ impl Db {
     /// Renders the owner's chosen tasks again (failed ones, or finished ones to re-render): they go back to the queue
     /// with a fresh budget of attempts, and the job becomes active again. Leased tasks are left alone.
     /// Returns how many tasks were requeued.
-    pub async fn rerender_tasks(&self, owner: UserId, job: JobId, tasks: &[TaskId]) -> Result<u64, DbError> {
+    pub async fn rerender_tasks(
+        &self,
+        owner: UserId,
+        job: JobId,
+        tasks: &[TaskId],
+        now_ms: i64,
+    ) -> Result<u64, DbError> {
         let mut tx = self.writer().begin().await?;
         let state: Option<String> = sqlx::query_scalar("SELECT state FROM jobs WHERE id = $1 AND owner_id = $2")
             .bind(job)
@@ -372,6 +429,8 @@ impl Db {
             .rows_affected();
         }
         if requeued > 0 {
+            // Paid for up front, like the job itself; without the credit nothing changes.
+            super::payments::fund_rerender(&mut tx, job, i64::try_from(requeued).unwrap_or(i64::MAX), now_ms).await?;
             sqlx::query("UPDATE jobs SET state = 'active', finished_at_ms = NULL WHERE id = $1")
                 .bind(job)
                 .execute(&mut *tx)
@@ -423,6 +482,7 @@ impl Db {
             .bind(job)
             .execute(&mut *tx)
             .await?;
+        super::payments::refund_job(&mut tx, job, now_ms).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -475,17 +535,42 @@ fn lease_held(rows: u64) -> Result<(), TaskError> {
 
 pub(super) type Tx<'a> = sqlx::Transaction<'a, sqlx::Any>;
 
-/// Completes `job` if it is active and every task is done (accepted unchecked, or verified).
+/// Completes `job` if it is active (or paused) and every task is done (accepted unchecked, or verified): the rest
+/// of its escrow goes back to its owner, who is told.
 pub(super) async fn complete_job_if_done(tx: &mut Tx<'_>, job: JobId, now_ms: i64) -> Result<(), DbError> {
-    sqlx::query(
+    let completed: Option<(i64, String)> = sqlx::query_as(
         "UPDATE jobs SET state = 'completed', finished_at_ms = $1
-         WHERE id = $2 AND state = 'active'
-           AND NOT EXISTS (SELECT 1 FROM tasks WHERE job_id = $2 AND state NOT IN ('uploaded', 'verified'))",
+         WHERE id = $2 AND state IN ('active', 'paused')
+           AND NOT EXISTS (SELECT 1 FROM tasks WHERE job_id = $2 AND state NOT IN ('uploaded', 'verified'))
+         RETURNING owner_id, name",
     )
     .bind(now_ms)
     .bind(job)
-    .execute(&mut **tx)
+    .fetch_optional(&mut **tx)
     .await?;
+    if let Some((owner, name)) = completed {
+        super::payments::refund_job(tx, job, now_ms).await?;
+        let text = format!("Job “{name}” is complete: every frame is in.");
+        super::notifications::notify_in(tx, owner, "job_finished", &text, Some(job), now_ms).await?;
+    }
+    Ok(())
+}
+
+/// Fails an active (or paused) job after one of its tasks ran out of attempts: refunded, and its owner told.
+pub(super) async fn fail_job(tx: &mut Tx<'_>, job: JobId, now_ms: i64) -> Result<(), DbError> {
+    let failed: Option<(i64, String)> = sqlx::query_as(
+        "UPDATE jobs SET state = 'failed', finished_at_ms = $1 WHERE id = $2 AND state IN ('active', 'paused')
+         RETURNING owner_id, name",
+    )
+    .bind(now_ms)
+    .bind(job)
+    .fetch_optional(&mut **tx)
+    .await?;
+    if let Some((owner, name)) = failed {
+        super::payments::refund_job(tx, job, now_ms).await?;
+        let text = format!("Job “{name}” failed: a task ran out of attempts. Its unused budget was refunded.");
+        super::notifications::notify_in(tx, owner, "job_failed", &text, Some(job), now_ms).await?;
+    }
     Ok(())
 }
 
@@ -543,11 +628,7 @@ async fn give_back(
     let Some((job, state)) = row else { return Err(TaskError::LeaseLost) };
     end_attempt(tx, task, attempt, ended.outcome, Some(ended.error), ended.log, now_ms).await?;
     if state == "failed" {
-        sqlx::query("UPDATE jobs SET state = 'failed', finished_at_ms = $1 WHERE id = $2 AND state = 'active'")
-            .bind(now_ms)
-            .bind(job)
-            .execute(&mut **tx)
-            .await?;
+        fail_job(tx, job, now_ms).await?;
     }
     Ok(job)
 }

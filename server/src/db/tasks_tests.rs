@@ -23,6 +23,7 @@ fn spec_json(name: &str, tasks: usize) -> String {
         min_vram_gib: String::new(),
         gpu_model: String::new(),
         tags: String::new(),
+        budget: String::new(),
     };
     serde_json::to_string(&form.validate().expect("valid form")).expect("json")
 }
@@ -42,6 +43,11 @@ fn job(owner: UserId, name: &str, tier_rank: i64, tasks: usize) -> NewJob {
         tags: vec![],
         max_attempts: 3,
         tasks: (1..=tasks).map(|frame| NewTask { frames: frame.to_string(), tile_index: None }).collect(),
+        escrow_micro: 0,
+        estimate_micro: 0,
+        estimate_source: String::new(),
+        budget_micro: None,
+        checker_share_percent: 10,
     }
 }
 
@@ -215,8 +221,8 @@ async fn failed_and_finished_tasks_can_be_rendered_again_with_fresh_attempts(db:
     let failed: TaskId =
         sqlx::query_scalar("SELECT id FROM tasks WHERE state = 'failed'").fetch_one(db.reader()).await.expect("id");
     let stranger = db.create_user("Mallory", NOW).await.expect("user");
-    assert!(matches!(db.rerender_tasks(stranger, job_id, &[failed]).await, Err(DbError::NotFound(_))));
-    assert_eq!(db.rerender_tasks(owner, job_id, &[failed, first.task, 999]).await.expect("again"), 2);
+    assert!(matches!(db.rerender_tasks(stranger, job_id, &[failed], NOW).await, Err(DbError::NotFound(_))));
+    assert_eq!(db.rerender_tasks(owner, job_id, &[failed, first.task, 999], NOW).await.expect("again"), 2);
     assert_eq!(job_state(&db, job_id).await, "active");
     let retried = db.lease_task(&offer(a), NOW, LEASE).await.expect("lease").expect("task");
     assert_eq!((retried.task, retried.attempt), (first.task, 2), "re-render of the finished frame, in task order");

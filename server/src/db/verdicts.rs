@@ -255,6 +255,7 @@ async fn accept(tx: &mut Tx<'_>, open: &Open, now_ms: i64) -> Result<(), DbError
     .bind(open.worker)
     .execute(&mut **tx)
     .await?;
+    super::payments::pay_attempt(tx, open.task, open.attempt, now_ms).await?;
     complete_job_if_done(tx, open.job, now_ms).await
 }
 
@@ -334,16 +335,17 @@ async fn reject(tx: &mut Tx<'_>, open: &Open, reason: &str, now_ms: i64) -> Resu
             .bind(attempt)
             .execute(&mut **tx)
             .await?;
+        // It was paid when accepted: taken back, to pay for the render that replaces it.
+        super::payments::claw_back(tx, task, attempt, now_ms).await?;
         requeued.push(task);
     }
     // A task that ran out of attempts fails its job, as any failed task does.
-    sqlx::query(
-        "UPDATE jobs SET state = 'failed', finished_at_ms = $1
-         WHERE id = $2 AND state = 'active' AND EXISTS (SELECT 1 FROM tasks WHERE job_id = $2 AND state = 'failed')",
-    )
-    .bind(now_ms)
-    .bind(open.job)
-    .execute(&mut **tx)
-    .await?;
+    let failed: Option<i64> = sqlx::query_scalar("SELECT 1 FROM tasks WHERE job_id = $1 AND state = 'failed' LIMIT 1")
+        .bind(open.job)
+        .fetch_optional(&mut **tx)
+        .await?;
+    if failed.is_some() {
+        super::tasks::fail_job(tx, open.job, now_ms).await?;
+    }
     Ok(requeued)
 }

@@ -54,6 +54,11 @@ async fn job_with(world: &World, tasks: usize) -> JobId {
         tags: vec![],
         max_attempts: 3,
         tasks: (1..=tasks).map(|frame| NewTask { frames: frame.to_string(), tile_index: None }).collect(),
+        escrow_micro: 0,
+        estimate_micro: 0,
+        estimate_source: String::new(),
+        budget_micro: None,
+        checker_share_percent: 10,
     };
     world.db.create_job(&job, NOW).await.expect("job")
 }

@@ -37,6 +37,7 @@ pub fn router() -> Router<AppState> {
 fn db_error(error: DbError) -> RestError {
     match error {
         DbError::NotFound(_) => AppError::NotFound.into(),
+        insufficient @ DbError::InsufficientCredit { .. } => AppError::BadRequest(insufficient.to_string()).into(),
         other => {
             tracing::error!(error = %other, "job request failed");
             AppError::Unavailable.into()
@@ -127,6 +128,7 @@ async fn submit(
     if state.store.head(&ObjectPath::from(request.scene_key.as_str())).await.is_err() {
         return Err(AppError::BadRequest("no such scene: upload it first".into()).into());
     }
+    let estimate = super::estimate::estimate(&state.db, &spec).await.map_err(db_error)?;
     let job = NewJob {
         owner: viewer.user_id,
         name: spec.name.clone(),
@@ -141,6 +143,12 @@ async fn submit(
         tags: spec.tags.clone(),
         max_attempts: 3,
         tasks: tasks_of(&spec),
+        // The creator's cap if set (the job never spends more), else the estimate; topped up from credit as needed.
+        escrow_micro: spec.budget_micro.unwrap_or(estimate.total_micro),
+        estimate_micro: estimate.total_micro,
+        estimate_source: estimate.source.clone(),
+        budget_micro: spec.budget_micro,
+        checker_share_percent: i64::from(state.ledger.checker_share_percent),
     };
     let id = state.db.create_job(&job, now_ms()).await.map_err(db_error)?;
     state.work_available.notify_waiters();

@@ -3,6 +3,7 @@
 pub mod agent_tasks;
 pub mod archive;
 pub mod blobs;
+pub mod estimate;
 pub mod jobs_api;
 pub mod service;
 pub mod stitch;

@@ -18,6 +18,7 @@ fn to_app_error(error: DbError) -> AppError {
     match error {
         DbError::NotFound(_) => AppError::NotFound,
         DbError::Conflict(why) => AppError::BadRequest(why.to_string()),
+        insufficient @ DbError::InsufficientCredit { .. } => AppError::BadRequest(insufficient.to_string()),
         other => {
             tracing::error!(error = %other, "job request failed");
             AppError::Unavailable
@@ -50,7 +51,7 @@ impl JobService for DbJobs {
         if tasks.len() > 10_000 {
             return Err(AppError::BadRequest("at most 10 000 tasks at once".into()));
         }
-        let requeued = self.db.rerender_tasks(viewer.user_id, job, &tasks).await.map_err(to_app_error)?;
+        let requeued = self.db.rerender_tasks(viewer.user_id, job, &tasks, now_ms()).await.map_err(to_app_error)?;
         self.work_available.notify_waiters();
         Ok(requeued)
     }

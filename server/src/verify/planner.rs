@@ -120,6 +120,7 @@ mod tests {
             min_vram_gib: String::new(),
             gpu_model: String::new(),
             tags: String::new(),
+            budget: String::new(),
         };
         let spec = form.validate().expect("valid");
         let area = task_area(&spec, Some(3));

@@ -1,0 +1,319 @@
+//! Tests of the ledger and of the money moved by jobs, on SQLite and PostgreSQL: idempotent transfers, escrow,
+//! payment at the worker's price, refunds, pausing and resuming, claw-backs, epochs and payouts — with the
+//! invariants checked after each.
+
+use pictor_core::verification::Verdict;
+
+use super::*;
+use crate::db::nodes::{NodeId, NodeKind};
+use crate::db::tasks::{Finished, NewJob, NewTask, WorkerOffer};
+use crate::db::verdicts::{Settlement, VerdictInput};
+use crate::db::verifications::NewVerification;
+
+const NOW: i64 = 1_800_000_000_000;
+const CREDIT: i64 = 1_000_000;
+const ENGINES: &str = "cycles";
+
+async fn assert_sound(db: &Db) {
+    assert_eq!(db.check_ledger().await.expect("check"), Vec::<String>::new());
+}
+
+struct World {
+    db: Db,
+    creator: UserId,
+    lender: UserId,
+    worker: NodeId,
+}
+
+/// A creator with `credit` credits, and a worker of another user at 1 credit per render-minute.
+async fn world(db: Db, credit: i64) -> World {
+    let creator = db.create_user("Ada", NOW).await.expect("user");
+    let lender = db.create_user("Grace", NOW).await.expect("user");
+    let worker = db.create_node(lender, NodeKind::Worker, "w", NOW).await.expect("node");
+    sqlx::query("UPDATE nodes SET price_micro_per_minute = $1, engines = $2 WHERE id = $3")
+        .bind(CREDIT)
+        .bind(ENGINES)
+        .bind(worker)
+        .execute(db.writer())
+        .await
+        .expect("price");
+    if credit > 0 {
+        db.top_up(creator, credit, "grant:start", "grant", "", NOW).await.expect("top up");
+    }
+    World { db, creator, lender, worker }
+}
+
+fn job(world: &World, tasks: usize, escrow: i64) -> NewJob {
+    NewJob {
+        owner: world.creator,
+        name: "paid".into(),
+        spec_json: "{}".into(),
+        scene_key: "scenes/x.blend".into(),
+        scene_sha256: "00".into(),
+        tier_rank: 1,
+        engine: "cycles".into(),
+        max_price_micro_per_minute: 5 * CREDIT,
+        min_vram_bytes: 0,
+        gpu_model: None,
+        tags: vec![],
+        max_attempts: 3,
+        tasks: (1..=tasks).map(|frame| NewTask { frames: frame.to_string(), tile_index: None }).collect(),
+        escrow_micro: escrow,
+        estimate_micro: escrow,
+        estimate_source: "history".into(),
+        budget_micro: None,
+        checker_share_percent: 10,
+    }
+}
+
+fn offer(node: NodeId) -> WorkerOffer {
+    WorkerOffer { node, engines: ENGINES.into(), price_micro_per_minute: CREDIT, ..WorkerOffer::default() }
+}
+
+/// The worker renders the next task in `seconds` of Blender time; `check` asks for a check (quorum 1).
+async fn render(world: &World, seconds: i64, check: bool) -> (i64, i64) {
+    let lease = world.db.lease_task(&offer(world.worker), NOW, 60_000).await.expect("lease").expect("a task");
+    let finished = Finished { log: "", render_ms: Some(seconds * 1000) };
+    let verification = check.then(|| NewVerification { crops_json: "[]".into(), quorum: 1 });
+    world
+        .db
+        .finish_task(lease.task, lease.attempt, world.worker, &finished, verification.as_ref(), NOW)
+        .await
+        .expect("done");
+    (lease.task, lease.attempt)
+}
+
+async fn job_state(db: &Db, job: i64) -> String {
+    sqlx::query_scalar("SELECT state FROM jobs WHERE id = $1").bind(job).fetch_one(db.reader()).await.expect("job")
+}
+
+async fn transfers_are_idempotent_and_never_overdraw(db: Db) {
+    let user = db.create_user("Ada", NOW).await.expect("user");
+    let grant = Transfer::new("grant:1", Account::External, Account::Credit(user), 5 * CREDIT, "grant");
+    assert_eq!(db.transfer(&grant, NOW).await.expect("grant"), Moved::Now);
+    assert_eq!(db.transfer(&grant, NOW).await.expect("again"), Moved::Before, "the same key moves nothing twice");
+    assert_eq!(db.balance(Account::Credit(user)).await.expect("balance"), 5 * CREDIT);
+    assert_eq!(db.balance(Account::External).await.expect("balance"), -5 * CREDIT, "the outside world paid it");
+    let too_much = Transfer::new("spend:1", Account::Credit(user), Account::Platform, 6 * CREDIT, "test");
+    assert!(
+        matches!(db.transfer(&too_much, NOW).await, Err(LedgerError::Insufficient { available, .. }) if available == 5 * CREDIT)
+    );
+    let nothing = Transfer::new("spend:2", Account::Credit(user), Account::Platform, 0, "test");
+    assert!(matches!(db.transfer(&nothing, NOW).await, Err(LedgerError::NotPositive)));
+    let negative = Transfer::new("spend:3", Account::Credit(user), Account::Platform, -1, "test");
+    assert!(matches!(db.transfer(&negative, NOW).await, Err(LedgerError::NotPositive)));
+    assert_eq!(db.balance(Account::Credit(user)).await.expect("balance"), 5 * CREDIT, "refusals change nothing");
+    // The key of a refused transfer stays free: the whole transaction was rolled back.
+    let fine = Transfer::new("spend:1", Account::Credit(user), Account::Platform, CREDIT, "test");
+    assert_eq!(db.transfer(&fine, NOW).await.expect("spend"), Moved::Now);
+    assert_sound(&db).await;
+}
+
+async fn two_concurrent_payments_of_one_thing_pay_once(db: Db) {
+    let user = db.create_user("Ada", NOW).await.expect("user");
+    db.top_up(user, 10 * CREDIT, "grant:1", "grant", "", NOW).await.expect("top up");
+    let mut racers = Vec::new();
+    for _ in 0..8 {
+        let db = db.clone();
+        racers.push(tokio::spawn(async move {
+            let pay = Transfer::new(
+                "task:1:attempt:1:worker",
+                Account::Credit(user),
+                Account::Earnings(user),
+                3 * CREDIT,
+                "pay_worker",
+            );
+            db.transfer(&pay, NOW).await.expect("pay")
+        }));
+    }
+    let mut now = 0;
+    for racer in racers {
+        now += usize::from(racer.await.expect("joined") == Moved::Now);
+    }
+    assert_eq!(now, 1, "exactly one of eight racers moved the money");
+    assert_eq!(db.balance(Account::Earnings(user)).await.expect("balance"), 3 * CREDIT);
+    assert_sound(&db).await;
+}
+
+async fn a_job_escrows_pays_each_accepted_result_and_refunds_the_rest(db: Db) {
+    let world = world(db, 20 * CREDIT).await;
+    let id = world.db.create_job(&job(&world, 2, 10 * CREDIT), NOW).await.expect("job");
+    assert_eq!(world.db.balance(Account::Credit(world.creator)).await.expect("b"), 10 * CREDIT);
+    assert_eq!(world.db.balance(Account::Escrow(id)).await.expect("b"), 10 * CREDIT);
+    // 90 s at 1 credit a minute: 1.5 credits, 10 % to the checker pool.
+    render(&world, 90, false).await;
+    assert_eq!(world.db.balance(Account::Earnings(world.lender)).await.expect("b"), 1_350_000);
+    assert_eq!(world.db.balance(Account::CheckerPool).await.expect("b"), 150_000);
+    // The second result waits for a checker: paid once it passes.
+    let (task, _) = render(&world, 60, true).await;
+    assert_eq!(world.db.balance(Account::Earnings(world.lender)).await.expect("b"), 1_350_000, "not paid yet");
+    let checker_owner = world.db.create_user("Linus", NOW).await.expect("user");
+    let checker = world.db.create_node(checker_owner, NodeKind::Checker, "c", NOW).await.expect("node");
+    let check = world
+        .db
+        .lease_verification(checker, checker_owner, ENGINES, NOW, 60_000)
+        .await
+        .expect("lease")
+        .expect("a check");
+    let pass =
+        VerdictInput { verdict: Verdict::Pass, min_ssim: Some(1.0), measurements_json: "[]".into(), render_ms: 10 };
+    assert_eq!(
+        world.db.record_verdict(check.id, checker, &pass, "[]", NOW).await.expect("verdict"),
+        Settlement::Passed { task, job: id }
+    );
+    assert_eq!(world.db.balance(Account::Earnings(world.lender)).await.expect("b"), 2_250_000);
+    // The job is complete: 2.5 credits spent, 7.5 back to the creator's credit.
+    assert_eq!(job_state(&world.db, id).await, "completed");
+    assert_eq!(world.db.balance(Account::Escrow(id)).await.expect("b"), 0);
+    assert_eq!(world.db.balance(Account::Credit(world.creator)).await.expect("b"), 17_500_000);
+    let overview = world.db.ledger_overview(world.creator).await.expect("overview");
+    assert_eq!((overview.credit_micro, overview.reserved_micro), (17_500_000, 0));
+    let notes = world.db.notifications_of(world.creator, 10).await.expect("notes");
+    assert!(notes.iter().any(|note| note.kind == "job_finished"), "{notes:?}");
+    assert_sound(&world.db).await;
+}
+
+async fn a_job_beyond_the_credit_is_refused_and_nothing_is_created(db: Db) {
+    let world = world(db, 2 * CREDIT).await;
+    let refused = world.db.create_job(&job(&world, 3, 5 * CREDIT), NOW).await;
+    assert!(
+        matches!(refused, Err(DbError::InsufficientCredit { available, needed }) if available == 2 * CREDIT && needed == 5 * CREDIT)
+    );
+    let jobs: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM jobs").fetch_one(world.db.reader()).await.expect("n");
+    let tasks: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM tasks").fetch_one(world.db.reader()).await.expect("n");
+    assert_eq!((jobs, tasks), (0, 0));
+    assert_eq!(world.db.balance(Account::Credit(world.creator)).await.expect("b"), 2 * CREDIT);
+    assert_sound(&world.db).await;
+}
+
+async fn a_job_pauses_when_credit_runs_out_and_resumes_after_a_top_up(db: Db) {
+    let world = world(db, 3 * CREDIT).await;
+    // Three one-minute tasks, one credit each, but only two credits in escrow and one left in credit.
+    let id = world.db.create_job(&job(&world, 4, 2 * CREDIT), NOW).await.expect("job");
+    render(&world, 60, false).await;
+    assert_eq!(job_state(&world.db, id).await, "active", "the escrow still covers the next one");
+    render(&world, 60, false).await;
+    // The escrow is empty: refilled from the last credit for one more task, then nothing is left for the fourth.
+    assert_eq!(job_state(&world.db, id).await, "active");
+    render(&world, 60, false).await;
+    assert_eq!(job_state(&world.db, id).await, "paused");
+    assert_eq!(
+        world.db.lease_task(&offer(world.worker), NOW, 60_000).await.expect("lease"),
+        None,
+        "no work while paused"
+    );
+    let notes = world.db.notifications_of(world.creator, 10).await.expect("notes");
+    assert!(notes.iter().any(|note| note.kind == "job_paused"), "{notes:?}");
+    let topped = world.db.top_up(world.creator, 5 * CREDIT, "payment:p1", "payment", "", NOW).await.expect("top up");
+    assert_eq!(topped.resumed, vec![id]);
+    assert_eq!(job_state(&world.db, id).await, "active");
+    render(&world, 60, false).await;
+    assert_eq!(job_state(&world.db, id).await, "completed");
+    assert_eq!(
+        world.db.balance(Account::Earnings(world.lender)).await.expect("b"),
+        4 * 900_000,
+        "every task paid in full"
+    );
+    assert_sound(&world.db).await;
+}
+
+async fn cancelling_refunds_the_rest_and_a_caught_cheater_gives_back_its_pay(db: Db) {
+    let world = world(db, 10 * CREDIT).await;
+    let id = world.db.create_job(&job(&world, 3, 6 * CREDIT), NOW).await.expect("job");
+    let (unchecked, _) = render(&world, 60, false).await;
+    assert_eq!(world.db.balance(Account::Earnings(world.lender)).await.expect("b"), 900_000);
+    // Its next result is rejected: the unchecked one is requeued and its pay taken back.
+    render(&world, 60, true).await;
+    let checker_owner = world.db.create_user("Linus", NOW).await.expect("user");
+    let checker = world.db.create_node(checker_owner, NodeKind::Checker, "c", NOW).await.expect("node");
+    let check = world
+        .db
+        .lease_verification(checker, checker_owner, ENGINES, NOW, 60_000)
+        .await
+        .expect("lease")
+        .expect("a check");
+    let fail =
+        VerdictInput { verdict: Verdict::Fail, min_ssim: Some(0.1), measurements_json: "[]".into(), render_ms: 10 };
+    let settled = world.db.record_verdict(check.id, checker, &fail, "[]", NOW).await.expect("verdict");
+    assert!(matches!(settled, Settlement::Rejected { ref requeued, .. } if requeued.contains(&unchecked)));
+    assert_eq!(world.db.balance(Account::Earnings(world.lender)).await.expect("b"), 0, "paid back");
+    assert!(world.db.ledger_history(world.lender, Some("clawback"), 10).await.expect("history").len() == 1);
+    world.db.cancel_job(world.creator, id, NOW).await.expect("cancel");
+    assert_eq!(world.db.balance(Account::Escrow(id)).await.expect("b"), 0);
+    // Everything came back: what the rejected worker was paid (and the pool's share of it) was taken back.
+    assert_eq!(world.db.balance(Account::Credit(world.creator)).await.expect("b"), 10 * CREDIT);
+    assert_sound(&world.db).await;
+}
+
+async fn an_epoch_shares_the_pool_by_agreeing_verdicts_and_payouts_hold_then_settle(db: Db) {
+    let world = world(db, 0).await;
+    let (a, b) = (world.db.create_user("A", NOW).await.expect("u"), world.db.create_user("B", NOW).await.expect("u"));
+    let checker_a = world.db.create_node(a, NodeKind::Checker, "a", NOW).await.expect("node");
+    let checker_b = world.db.create_node(b, NodeKind::Checker, "b", NOW).await.expect("node");
+    let seed = Transfer::new("seed", Account::External, Account::CheckerPool, 1_000, "pay_pool");
+    world.db.transfer(&seed, NOW).await.expect("seed");
+    // Verdicts that agreed with the quorum inside the first epoch: two by a's checkers, one by b's.
+    sqlx::query("INSERT INTO jobs (owner_id, name, created_at_ms) VALUES ($1, 'j', $2)")
+        .bind(world.creator)
+        .bind(NOW)
+        .execute(world.db.writer())
+        .await
+        .expect("job");
+    sqlx::query("INSERT INTO tasks (job_id, created_at_ms) VALUES (1, $1)")
+        .bind(NOW)
+        .execute(world.db.writer())
+        .await
+        .expect("task");
+    sqlx::query(
+        "INSERT INTO verifications (task_id, attempt, worker_node_id, crops_json, quorum, created_at_ms)
+         VALUES (1, 1, $1, '[]', 3, $2)",
+    )
+    .bind(world.worker)
+    .bind(NOW)
+    .execute(world.db.writer())
+    .await
+    .expect("verification");
+    let checker_a2 = world.db.create_node(a, NodeKind::Checker, "a2", NOW).await.expect("node");
+    for (checker, at) in [(checker_a, NOW + 1), (checker_b, NOW + 2), (checker_a2, NOW + 3)] {
+        sqlx::query(
+            "INSERT INTO verdicts (verification_id, checker_node_id, state, leased_at_ms, lease_expires_at_ms, verdict,
+                                   agrees, submitted_at_ms)
+             VALUES (1, $1, 'submitted', $2, $2, 'pass', 1, $2)",
+        )
+        .bind(checker)
+        .bind(at)
+        .execute(world.db.writer())
+        .await
+        .expect("verdict");
+    }
+    let closed = world.db.close_epochs(10_000, NOW + 20_000).await.expect("close");
+    assert_eq!(closed.len(), 2, "two whole epochs passed");
+    assert_eq!((closed[0].pool_micro, closed[0].distributed_micro), (1_000, 999), "a remainder stays in the pool");
+    assert_eq!(world.db.balance(Account::Earnings(a)).await.expect("b"), 666, "two of three agreeing verdicts");
+    assert_eq!(world.db.balance(Account::Earnings(b)).await.expect("b"), 333);
+    assert_eq!(world.db.balance(Account::CheckerPool).await.expect("b"), 1);
+
+    // Payouts: nothing above the earnings; held at once; paid or returned by an operator.
+    let address = format!("0x{}", "a".repeat(64));
+    assert!(matches!(world.db.request_payout(a, 667, &address, NOW).await, Err(LedgerError::Insufficient { .. })));
+    assert!(world.db.payouts_of(a).await.expect("payouts").is_empty(), "a refused request leaves no trace");
+    let paid = world.db.request_payout(a, 600, &address, NOW).await.expect("request");
+    let returned = world.db.request_payout(a, 66, &address, NOW).await.expect("request");
+    assert_eq!(world.db.balance(Account::Earnings(a)).await.expect("b"), 0);
+    world.db.decide_payout(paid, world.creator, true, "0xtx", NOW).await.expect("paid");
+    world.db.decide_payout(returned, world.creator, false, "wrong address", NOW).await.expect("returned");
+    assert!(world.db.decide_payout(paid, world.creator, true, "again", NOW).await.is_err(), "decided once");
+    assert_eq!(world.db.balance(Account::Earnings(a)).await.expect("b"), 66);
+    assert_eq!(world.db.balance(Account::Payouts(a)).await.expect("b"), 0);
+    assert_sound(&world.db).await;
+}
+
+crate::both_backends!(
+    transfers_are_idempotent_and_never_overdraw,
+    two_concurrent_payments_of_one_thing_pay_once,
+    a_job_escrows_pays_each_accepted_result_and_refunds_the_rest,
+    a_job_beyond_the_credit_is_refused_and_nothing_is_created,
+    a_job_pauses_when_credit_runs_out_and_resumes_after_a_top_up,
+    cancelling_refunds_the_rest_and_a_caught_cheater_gives_back_its_pay,
+    an_epoch_shares_the_pool_by_agreeing_verdicts_and_payouts_hold_then_settle,
+);
