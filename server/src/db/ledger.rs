@@ -349,3 +349,7 @@ impl Db {
 #[cfg(test)]
 #[path = "ledger_tests.rs"]
 mod tests;
+
+#[cfg(test)]
+#[path = "ledger_props.rs"]
+mod props;
