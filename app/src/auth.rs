@@ -35,6 +35,11 @@ pub fn checkers() -> Result<crate::ports::SharedCheckers, AppError> {
     use_context::<crate::ports::SharedCheckers>().ok_or(AppError::Unavailable)
 }
 
+/// The ledger service the coordinator provided.
+pub fn ledger() -> Result<crate::ports::SharedLedger, AppError> {
+    use_context::<crate::ports::SharedLedger>().ok_or(AppError::Unavailable)
+}
+
 /// The job service the coordinator provided.
 pub fn jobs() -> Result<crate::ports::SharedJobs, AppError> {
     use_context::<crate::ports::SharedJobs>().ok_or(AppError::Unavailable)

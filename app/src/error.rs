@@ -14,6 +14,8 @@ pub enum AppError {
     #[error("not found (or not yours)")]
     NotFound,
     #[error("{0}")]
+    Forbidden(String),
+    #[error("{0}")]
     TooLarge(String),
     #[error("the coordinator cannot answer right now; try again in a moment")]
     Unavailable,
@@ -28,6 +30,7 @@ impl AppError {
             AppError::Unauthorized => 401,
             AppError::BadRequest(_) => 400,
             AppError::NotFound => 404,
+            AppError::Forbidden(_) => 403,
             AppError::TooLarge(_) => 413,
             AppError::Unavailable | AppError::Transport(_) => 503,
         }

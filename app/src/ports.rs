@@ -4,7 +4,8 @@ use std::sync::Arc;
 
 use pictor_core::accounts::{AccountOverview, CreatedApiKey, Viewer};
 use pictor_core::checkers::CheckersOverview;
-use pictor_core::jobs::{AttemptView, JobDetails, JobSummary};
+use pictor_core::jobs::{AttemptView, JobDetails, JobForm, JobSummary};
+use pictor_core::ledger::{CreditView, Estimate, Payout, RewardsOverview};
 use pictor_core::network::NetworkSample;
 use pictor_core::signin::SignInOptions;
 use pictor_core::workers::{IssuedNodeConfig, WorkerDetails, WorkerSettings, WorkersOverview};
@@ -62,6 +63,29 @@ pub trait CheckerService: Send + Sync {
 
 /// The form in which [`CheckerService`] is put into Leptos context.
 pub type SharedCheckers = Arc<dyn CheckerService>;
+
+/// The viewer's money: credit and ledger, rewards, payouts, notifications; and, for operators, grants and payouts.
+#[async_trait::async_trait]
+pub trait LedgerService: Send + Sync {
+    /// `kind` filters the ledger (`None`: everything).
+    async fn credit(&self, viewer: &Viewer, kind: Option<String>) -> Result<CreditView, AppError>;
+    async fn rewards(&self, viewer: &Viewer) -> Result<RewardsOverview, AppError>;
+    async fn request_payout(&self, viewer: &Viewer, amount: &str, address: &str) -> Result<(), AppError>;
+    async fn mark_notifications_read(&self, viewer: &Viewer) -> Result<(), AppError>;
+    /// Where notifications are also sent (signed with `secret`); an empty URL turns it off.
+    async fn set_webhook(&self, viewer: &Viewer, url: &str, secret: &str) -> Result<(), AppError>;
+    /// Operators only: adds credit to a user's account.
+    async fn grant(&self, viewer: &Viewer, user: i64, amount: &str, memo: &str) -> Result<(), AppError>;
+    /// Operators only: the payouts waiting for a decision.
+    async fn requested_payouts(&self, viewer: &Viewer) -> Result<Vec<Payout>, AppError>;
+    /// Operators only: marks a payout paid (with the transaction's reference) or rejected (with a reason).
+    async fn decide_payout(&self, viewer: &Viewer, payout: i64, paid: bool, reference: &str) -> Result<(), AppError>;
+    /// What a job would cost now.
+    async fn estimate(&self, viewer: &Viewer, form: JobForm) -> Result<Estimate, AppError>;
+}
+
+/// The form in which [`LedgerService`] is put into Leptos context.
+pub type SharedLedger = Arc<dyn LedgerService>;
 
 /// The viewer's render jobs.
 #[async_trait::async_trait]

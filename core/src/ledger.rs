@@ -140,6 +140,45 @@ pub struct Notification {
     pub read: bool,
 }
 
+/// The Credit page: money at a glance, the ledger, spending per day, notifications and settings.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct CreditView {
+    pub overview: LedgerOverview,
+    pub entries: Vec<LedgerEntry>,
+    /// Credit spent on jobs per UTC day (escrows net of refunds), oldest first: (day start, micro-credits).
+    pub spending_by_day: Vec<(i64, i64)>,
+    pub notifications: Vec<Notification>,
+    pub webhook_url: Option<String>,
+    /// Operators may grant credit and settle payouts.
+    pub is_operator: bool,
+}
+
+/// The most credits one grant, payment, budget or payout may move: a billion.
+pub const MAX_AMOUNT_MICRO: i64 = 1_000_000_000 * 1_000_000;
+
+/// An amount of credits typed by a person (`12.5`): positive, at most [`MAX_AMOUNT_MICRO`], exact to the
+/// micro-credit.
+pub fn parse_amount(text: &str) -> Result<i64, String> {
+    let micro = crate::workers::parse_credits(text)?;
+    if micro <= 0 {
+        return Err("the amount must be more than 0".into());
+    }
+    if micro > MAX_AMOUNT_MICRO {
+        return Err("the amount must be at most 1 000 000 000 credits".into());
+    }
+    Ok(micro)
+}
+
+/// An Aptos account address in its long form (`0x` and 64 lower-case hex digits); short forms are padded.
+pub fn normalize_aptos_address(text: &str) -> Result<String, String> {
+    let text = text.trim();
+    let hex = text.strip_prefix("0x").or_else(|| text.strip_prefix("0X")).unwrap_or(text);
+    if hex.is_empty() || hex.len() > 64 || !hex.chars().all(|c| c.is_ascii_hexdigit()) {
+        return Err(format!("{text:?} is not an Aptos address (0x and up to 64 hex digits)"));
+    }
+    Ok(format!("0x{:0>64}", hex.to_ascii_lowercase()))
+}
+
 /// The CSV of a ledger, one line per entry (RFC 4180 quoting).
 pub fn ledger_csv(entries: &[LedgerEntry]) -> String {
     let quote = |text: &str| {
@@ -173,6 +212,26 @@ pub fn ledger_csv(entries: &[LedgerEntry]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn amounts_are_positive_exact_and_bounded() {
+        assert_eq!(parse_amount("12.5"), Ok(12_500_000));
+        assert_eq!(parse_amount("0.000001"), Ok(1));
+        assert!(parse_amount("0").is_err());
+        assert!(parse_amount("-3").is_err());
+        assert!(parse_amount("1e9").is_err());
+        assert!(parse_amount("1000000001").is_err());
+        assert!(parse_amount("0.0000001").is_err(), "finer than a micro-credit");
+    }
+
+    #[test]
+    fn aptos_addresses_are_normalised_or_refused() {
+        assert_eq!(normalize_aptos_address("0x1"), Ok(format!("0x{}1", "0".repeat(63))));
+        assert_eq!(normalize_aptos_address(&format!("0x{}", "AB".repeat(32))), Ok(format!("0x{}", "ab".repeat(32))));
+        assert!(normalize_aptos_address("0x").is_err());
+        assert!(normalize_aptos_address("0xzz").is_err());
+        assert!(normalize_aptos_address(&format!("0x{}", "a".repeat(65))).is_err());
+    }
 
     #[test]
     fn the_csv_quotes_what_needs_quoting() {

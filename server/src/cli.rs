@@ -1,4 +1,4 @@
-//! Command line of the `pictor` binary: `pictor [--config FILE] [serve|check-config|demo-worker|submit]`.
+//! Command line of the `pictor` binary: `pictor [--config FILE] [serve|check-config|demo-worker|submit|admin]`.
 
 use std::path::PathBuf;
 
@@ -46,6 +46,9 @@ pub enum Command {
     /// Upload a .blend and submit a render job to a coordinator (with an API key from the account page);
     /// --follow waits for it, --download DIR fetches its frames
     Submit(Box<crate::submit::SubmitArgs>),
+    /// Operator commands on this coordinator's database: grant credit, make operators, check the ledger
+    #[command(subcommand)]
+    Admin(crate::admin::AdminCommand),
 }
 
 /// Runs the chosen command to completion.
@@ -74,6 +77,11 @@ pub fn run(cli: Cli) -> Result<(), StartupError> {
             runtime.block_on(serve(config))
         }
         Command::Submit(args) => submit(*args),
+        Command::Admin(admin) => {
+            let runtime =
+                tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(StartupError::Runtime)?;
+            runtime.block_on(crate::admin::run(&config, admin))
+        }
     }
 }
 

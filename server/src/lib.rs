@@ -1,5 +1,6 @@
 //! The Pictor coordinator: dashboard, agent API, scheduler, verification, ledger, events.
 
+pub mod admin;
 pub mod api;
 pub mod auth;
 pub mod cli;
@@ -8,6 +9,7 @@ pub mod config;
 pub mod db;
 pub mod events;
 pub mod metrics;
+pub mod money;
 pub mod nodes;
 pub mod render;
 pub mod startup;

@@ -51,6 +51,8 @@ pub struct Application {
     state: AppState,
     sampler: NetworkSampler,
     liveness: LivenessChecker,
+    epochs: crate::money::epochs::EpochCloser,
+    webhooks: crate::money::webhooks::WebhookSender,
     address: SocketAddr,
 }
 
@@ -99,7 +101,9 @@ impl Application {
         tracing::info!(%address, database = state.db.backend().name(), "coordinator ready");
         let liveness = LivenessChecker::new(state.db.clone(), state.bus.clone(), config.heartbeat_interval_ms)
             .with_work_signal(state.work_available.clone());
-        Ok(Self { listener, router, state, sampler, liveness, address })
+        let epochs = crate::money::epochs::EpochCloser::new(state.db.clone(), config.ledger.epoch_ms);
+        let webhooks = crate::money::webhooks::WebhookSender::new(state.db.clone());
+        Ok(Self { listener, router, state, sampler, liveness, epochs, webhooks, address })
     }
 
     /// The port actually bound (useful with port 0 in tests).
@@ -121,11 +125,15 @@ impl Application {
         let shutdown = self.state.shutdown.clone();
         let sampler = tokio::spawn(self.sampler.run(shutdown.clone()));
         let liveness = tokio::spawn(self.liveness.run(shutdown.clone()));
+        let epochs = tokio::spawn(self.epochs.run(shutdown.clone()));
+        let webhooks = tokio::spawn(self.webhooks.run(shutdown.clone()));
         let served =
             axum::serve(self.listener, self.router).with_graceful_shutdown(shutdown.clone().cancelled_owned()).await;
         shutdown.cancel();
         let _ = sampler.await;
         let _ = liveness.await;
+        let _ = epochs.await;
+        let _ = webhooks.await;
         self.state.db.close().await;
         served.map_err(StartupError::Serve)
     }

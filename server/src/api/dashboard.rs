@@ -6,7 +6,7 @@ use axum::Router;
 use leptos::prelude::provide_context;
 use leptos_axum::{generate_route_list, LeptosRoutes};
 use pictor_app::ports::{
-    NetworkStatsSource, SharedAccounts, SharedCheckers, SharedJobs, SharedNetworkStats, SharedWorkers,
+    NetworkStatsSource, SharedAccounts, SharedCheckers, SharedJobs, SharedLedger, SharedNetworkStats, SharedWorkers,
 };
 use pictor_app::{shell, App};
 use pictor_core::network::NetworkSample;
@@ -43,6 +43,7 @@ pub fn mount(router: Router<AppState>, state: &AppState) -> Router<AppState> {
         db: state.db.clone(),
         public_origin: state.auth.public_origin.clone(),
     });
+    let ledger: SharedLedger = Arc::new(crate::money::api::service(state));
     let jobs: SharedJobs =
         Arc::new(crate::render::service::DbJobs { db: state.db.clone(), work_available: state.work_available.clone() });
     let options = state.leptos_options.clone();
@@ -56,6 +57,7 @@ pub fn mount(router: Router<AppState>, state: &AppState) -> Router<AppState> {
                 provide_context(workers.clone());
                 provide_context(jobs.clone());
                 provide_context(checkers.clone());
+                provide_context(ledger.clone());
             },
             move || shell(options.clone()),
         )

@@ -25,7 +25,8 @@ pub fn router(state: AppState) -> Router {
         .merge(checkers::router())
         .merge(crate::render::jobs_api::router())
         .merge(crate::render::agent_tasks::router())
-        .merge(crate::verify::agent_api::router());
+        .merge(crate::verify::agent_api::router())
+        .merge(crate::money::api::router());
     dashboard::mount(api, &state)
         .layer(axum::middleware::from_fn_with_state(state.clone(), crate::auth::guard::guard))
         .layer(axum::middleware::from_fn_with_state(state.metrics.clone(), crate::metrics::count_requests))

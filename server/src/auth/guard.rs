@@ -32,6 +32,10 @@ const PUBLIC_REST: &[&str] = &["/api/v1/events"];
 
 const AGENT_PREFIX: &str = "/api/agent/";
 
+/// Calls from other servers, authenticated by an HMAC signature of their body (checked by their handler), not by a
+/// session or an API key.
+const SIGNED_WEBHOOKS: &[&str] = &[crate::money::api::PAYMENT_WEBHOOK_PATH];
+
 /// Site files (WASM, CSS, ECharts, icons) are public and served often: no session lookup for them.
 const STATIC_PREFIXES: &[&str] = &["/pkg/", "/vendor/", "/favicon.svg"];
 
@@ -41,7 +45,7 @@ pub async fn guard(State(state): State<AppState>, mut request: Request, next: Ne
         return next.run(request).await;
     }
     // Agents authenticate with their node token (nodes::agent_auth), never with a session or an API key.
-    if path.starts_with(AGENT_PREFIX) {
+    if path.starts_with(AGENT_PREFIX) || SIGNED_WEBHOOKS.contains(&path) {
         return next.run(request).await;
     }
     let now = now_ms();

@@ -132,6 +132,7 @@ async fn petra_verify(
         return Ok(Json(json!({ "redirect": "/account" })).into_response());
     }
     let user = state.db.find_or_create_user(&identity, now).await?;
+    super::welcome(&state, user, now).await;
     let cookie = session::start(&state.db, &state.auth, user, now).await?;
     let mut response = Json(json!({ "redirect": "/" })).into_response();
     session::set_cookie(response.headers_mut(), cookie);

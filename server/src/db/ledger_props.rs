@@ -32,8 +32,16 @@ enum Op {
 fn op() -> impl Strategy<Value = Op> {
     prop_oneof![
         (0..2usize, 1..30i64).prop_map(|(user, credits)| Op::TopUp { user, credits }),
-        (0..2usize, 1..4usize, 0..15i64).prop_map(|(user, tasks, escrow_credits)| Op::Submit { user, tasks, escrow_credits }),
-        (0..2usize, 1..150i64, any::<bool>()).prop_map(|(worker, seconds, checked)| Op::Render { worker, seconds, checked }),
+        (0..2usize, 1..4usize, 0..15i64).prop_map(|(user, tasks, escrow_credits)| Op::Submit {
+            user,
+            tasks,
+            escrow_credits
+        }),
+        (0..2usize, 1..150i64, any::<bool>()).prop_map(|(worker, seconds, checked)| Op::Render {
+            worker,
+            seconds,
+            checked
+        }),
         any::<bool>().prop_map(|pass| Op::Verdict { pass }),
         (0..6usize).prop_map(|job| Op::Cancel { job }),
         (0..6usize).prop_map(|job| Op::Rerender { job }),
@@ -147,7 +155,11 @@ async fn play(db: &Db, net: &mut Network, op: &Op) {
                         .fetch_one(db.reader())
                         .await
                         .expect("owner"),
-                    sqlx::query_scalar("SELECT id FROM tasks WHERE job_id = $1").bind(id).fetch_all(db.reader()).await.expect("tasks"),
+                    sqlx::query_scalar("SELECT id FROM tasks WHERE job_id = $1")
+                        .bind(id)
+                        .fetch_all(db.reader())
+                        .await
+                        .expect("tasks"),
                 );
                 let _ = db.rerender_tasks(owner, *id, &tasks, now).await;
             }

@@ -8,6 +8,7 @@ mod coordinator_restart;
 mod events;
 mod health;
 mod helpers;
+mod money;
 mod oidc;
 mod pages;
 mod render_api;

@@ -1,0 +1,80 @@
+//! `pictor admin …`: the operator's commands on the coordinator's own database — grant credit, make a user an
+//! operator, and check the ledger's invariants on the live data.
+
+use clap::Subcommand;
+use pictor_core::ledger::parse_amount;
+
+use crate::clock::now_ms;
+use crate::config::Config;
+use crate::db::Db;
+use crate::startup::StartupError;
+
+#[derive(Debug, Subcommand)]
+pub enum AdminCommand {
+    /// Add credit to a user's account (from outside the network: a grant)
+    Grant {
+        /// The user's id (shown on their account page)
+        #[arg(long)]
+        user: i64,
+        /// Credits, exact to the micro-credit: 25 or 0.5
+        #[arg(long)]
+        credits: String,
+        /// A note kept with the transfer
+        #[arg(long, default_value = "")]
+        memo: String,
+    },
+    /// Let a user grant credit and settle payouts from the dashboard (--revoke takes it back)
+    Operator {
+        #[arg(long)]
+        user: i64,
+        #[arg(long)]
+        revoke: bool,
+    },
+    /// Verify the ledger: balances sum to zero, none below zero but the outside world's, every balance equals its
+    /// transfers, no task attempt paid twice. Exit status 1 when anything is wrong.
+    CheckLedger,
+}
+
+async fn open(config: &Config) -> Result<Db, StartupError> {
+    let db = Db::connect(&config.database_url()).await?;
+    db.migrate().await?;
+    Ok(db)
+}
+
+pub async fn run(config: &Config, command: AdminCommand) -> Result<(), StartupError> {
+    let db = open(config).await?;
+    let result = match command {
+        AdminCommand::Grant { user, credits, memo } => {
+            let amount = parse_amount(&credits).map_err(|why| StartupError::Invalid(format!("--credits: {why}")))?;
+            let key = format!("grant:{}", uuid::Uuid::new_v4().simple());
+            let memo = if memo.is_empty() { "granted from the command line".to_string() } else { memo };
+            db.top_up(user, amount, &key, "grant", &memo, now_ms())
+                .await
+                .map(|top_up| {
+                    println!("granted {credits} credits to user {user} ({} paused jobs resumed)", top_up.resumed.len())
+                })
+                .map_err(|error| StartupError::Invalid(format!("grant refused: {error}")))
+        }
+        AdminCommand::Operator { user, revoke } => db
+            .set_operator(user, !revoke)
+            .await
+            .map(|()| println!("user {user} is {}an operator", if revoke { "no longer " } else { "" }))
+            .map_err(|error| StartupError::Invalid(error.to_string())),
+        AdminCommand::CheckLedger => {
+            let violations = db.check_ledger().await?;
+            if violations.is_empty() {
+                println!(
+                    "ledger ok: balances sum to zero, none below zero, all match their transfers, none paid twice"
+                );
+                Ok(())
+            } else {
+                for violation in &violations {
+                    println!("{violation}");
+                }
+                Err(StartupError::Invalid(format!("the ledger has {} problem(s)", violations.len())))
+            }
+        }
+    };
+    db.close().await;
+    result
+}
