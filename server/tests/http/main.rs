@@ -16,3 +16,4 @@ mod render_blender;
 mod render_safety;
 mod submit_cli;
 mod verification_blender;
+mod money_blender;

@@ -21,7 +21,7 @@ async fn app_without_audits(backend: Backend) -> TestApp {
 }
 
 /// A checker of `cookie`'s account, started with its own work directory and `extra` flags.
-async fn start_checker(
+pub async fn start_checker(
     app: &TestApp,
     cookie: &str,
     name: &str,
@@ -41,7 +41,7 @@ async fn start_checker(
 }
 
 /// Waits until every one of `nodes` is online (checkers must be, to be counted when results come in).
-async fn wait_online(app: &TestApp, nodes: &[i64], agents: &[&Agent]) {
+pub async fn wait_online(app: &TestApp, nodes: &[i64], agents: &[&Agent]) {
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
         let mut online = 0;
