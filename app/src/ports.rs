@@ -8,7 +8,7 @@ use pictor_core::jobs::{AttemptView, JobDetails, JobForm, JobSummary};
 use pictor_core::ledger::{CreditView, Estimate, Payout, RewardsOverview};
 use pictor_core::network::NetworkSample;
 use pictor_core::signin::SignInOptions;
-use pictor_core::workers::{IssuedNodeConfig, WorkerDetails, WorkerSettings, WorkersOverview};
+use pictor_core::workers::{IssuedNodeConfig, WorkerDetails, WorkerSettings, WorkerTaskPage, WorkersOverview};
 
 use crate::error::AppError;
 
@@ -46,6 +46,8 @@ pub trait WorkerService: Send + Sync {
     async fn reissue_token(&self, viewer: &Viewer, worker: i64) -> Result<IssuedNodeConfig, AppError>;
     async fn update_settings(&self, viewer: &Viewer, worker: i64, settings: WorkerSettings) -> Result<(), AppError>;
     async fn delete(&self, viewer: &Viewer, worker: i64) -> Result<(), AppError>;
+    /// Page `page` (from 1) of the worker's task history, newest first.
+    async fn task_history(&self, viewer: &Viewer, worker: i64, page: i64) -> Result<WorkerTaskPage, AppError>;
 }
 
 /// The form in which [`WorkerService`] is put into Leptos context.

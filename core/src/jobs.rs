@@ -372,6 +372,20 @@ pub struct JobDetails {
     pub tasks: Vec<TaskView>,
     /// How long a finished attempt of this job took on average, for the ETA; `None` before the first one.
     pub avg_task_ms: Option<i64>,
+    pub cost: JobCost,
+}
+
+/// What a job was expected to cost and what it has cost so far, in micro-credits.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JobCost {
+    pub estimate_micro: i64,
+    /// "history" or "default": how the estimate was made.
+    pub estimate_source: String,
+    pub budget_micro: Option<i64>,
+    /// Paid to workers and the checker pool (net of anything taken back).
+    pub spent_micro: i64,
+    /// Still held for the job (refunded when it ends).
+    pub escrow_micro: i64,
 }
 
 /// One attempt at a task: who ran it, when, how it ended, and Blender's log.

@@ -143,6 +143,8 @@ pub struct Notification {
 /// The Credit page: money at a glance, the ledger, spending per day, notifications and settings.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct CreditView {
+    /// The viewer's account number, which the operator needs to grant credit.
+    pub user_id: i64,
     pub overview: LedgerOverview,
     pub entries: Vec<LedgerEntry>,
     /// Credit spent on jobs per UTC day (escrows net of refunds), oldest first: (day start, micro-credits).

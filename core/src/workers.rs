@@ -250,6 +250,36 @@ pub struct WorkersOverview {
     pub earned_micro: i64,
     pub tasks_done: i64,
     pub tasks_failed: i64,
+    /// Tasks the workers finished per hour over the last day, oldest first: (hour start, count).
+    pub tasks_per_hour: Vec<(i64, i64)>,
+    /// What the workers earned per UTC day over the last 30 days, oldest first: (day start, micro-credits).
+    pub earnings_by_day: Vec<(i64, i64)>,
+}
+
+/// One attempt in a worker's task history.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WorkerTaskRow {
+    pub job_id: i64,
+    pub job_name: String,
+    pub task_id: i64,
+    pub frames: String,
+    pub attempt: i64,
+    /// running, uploaded, verified, rejected, failed, expired, cancelled.
+    pub outcome: String,
+    pub started_at_ms: i64,
+    pub ended_at_ms: Option<i64>,
+    pub render_ms: Option<i64>,
+    /// What the attempt was paid (net of anything taken back).
+    pub paid_micro: i64,
+}
+
+/// A page of a worker's task history, newest first.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WorkerTaskPage {
+    pub rows: Vec<WorkerTaskRow>,
+    pub page: i64,
+    pub pages: i64,
+    pub total: i64,
 }
 
 impl WorkersOverview {

@@ -1,16 +1,20 @@
 //! Reusable pieces of the dashboard.
 
+pub mod daily_chart;
 pub mod empty_state;
 pub mod job_list;
 pub mod job_submit;
 pub mod layout;
+pub mod ledger_table;
 pub mod live_events;
 pub mod metrics_chart;
 pub mod network_chart;
 pub mod network_panel;
+pub mod operator_panel;
 pub mod petra;
 pub mod sidebar;
 pub mod task_attempts;
 pub mod task_cell;
 pub mod theme_toggle;
 pub mod user_menu;
+pub mod worker_tasks;

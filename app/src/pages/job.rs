@@ -112,6 +112,7 @@ pub fn JobPage() -> impl IntoView {
                                 spec.format.label(),
                                 spec.tier.label()
                             );
+                            let cost = cost_line(&job.cost);
                             let total = job.tasks.len();
                             let ids: Vec<(i64, String)> = job.tasks.iter().map(|t| (t.id, t.state.clone())).collect();
                             // Every task's state now: live updates over what the page was rendered with.
@@ -158,6 +159,7 @@ pub fn JobPage() -> impl IntoView {
                                 <section class="page-head">
                                     <h1 data-testid="job-title">{job.summary.name.clone()}</h1>
                                     <p class="muted">{summary}</p>
+                                    <p class="muted" data-testid="job-cost">{cost}</p>
                                 </section>
                                 <section class="panel stack">
                                     <header class="panel-head">
@@ -229,6 +231,27 @@ pub fn JobPage() -> impl IntoView {
     }
 }
 
+/// "1.25 credits spent of an estimated 1.4 (89 %, from the network's history) · 0.15 still held".
+pub fn cost_line(cost: &pictor_core::jobs::JobCost) -> String {
+    use pictor_core::workers::format_credits;
+    let source = if cost.estimate_source == "history" { "from the network's history" } else { "a first guess" };
+    let estimate = if cost.estimate_micro > 0 {
+        format!(
+            " of an estimated {} ({} %, {source})",
+            format_credits(cost.estimate_micro),
+            cost.spent_micro * 100 / cost.estimate_micro
+        )
+    } else {
+        String::new()
+    };
+    let budget = cost.budget_micro.map(|b| format!(" · budget cap {}", format_credits(b))).unwrap_or_default();
+    format!(
+        "{} credits spent{estimate} · {} still held{budget}",
+        format_credits(cost.spent_micro),
+        format_credits(cost.escrow_micro)
+    )
+}
+
 /// The job's state as its tasks say it is now: done when every task is, active once one is leased.
 fn live_job_state(rendered: &str, tasks: &[String]) -> String {
     let finished = |state: &String| matches!(state.as_str(), "uploaded" | "verified");
@@ -243,6 +266,20 @@ fn live_job_state(rendered: &str, tasks: &[String]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_cost_reads_against_the_estimate() {
+        let cost = pictor_core::jobs::JobCost {
+            estimate_micro: 2_000_000,
+            estimate_source: "history".into(),
+            budget_micro: None,
+            spent_micro: 1_500_000,
+            escrow_micro: 500_000,
+        };
+        assert_eq!(cost_line(&cost), "1.5 credits spent of an estimated 2 (75 %, from the network's history) · 0.5 still held");
+        let free = pictor_core::jobs::JobCost::default();
+        assert_eq!(cost_line(&free), "0 credits spent · 0 still held");
+    }
 
     #[test]
     fn the_job_state_follows_its_tasks() {

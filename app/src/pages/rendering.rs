@@ -4,9 +4,30 @@
 use leptos::prelude::*;
 use leptos_meta::Title;
 use pictor_core::jobs::{Engine, JobForm, JobSummary, OutputFormat, PriorityTier};
+use pictor_core::ledger::Estimate;
+use pictor_core::workers::format_credits;
 
 use crate::components::job_list::JobList;
 use crate::error::AppError;
+
+#[server]
+pub async fn estimate_job(form: JobForm) -> Result<Estimate, AppError> {
+    let viewer = crate::auth::require_viewer()?;
+    crate::error::answer(crate::auth::ledger()?.estimate(&viewer, form).await)
+}
+
+/// "About 2.4 credits: 10 frames, 3.1 s each at 0.5 credits per render-minute (from the network's history)."
+pub fn estimate_text(estimate: &Estimate) -> String {
+    let source = if estimate.source == "history" { "from the network's history" } else { "no history yet: a first guess" };
+    format!(
+        "About {} credits: {} frame(s), {:.1} s of rendering per task at {} credits per render-minute ({source}). \
+         Submitting reserves this (or your budget cap) from your credit; what is not spent comes back.",
+        format_credits(estimate.total_micro),
+        estimate.frames,
+        estimate.seconds_per_task,
+        format_credits(estimate.price_micro_per_minute)
+    )
+}
 
 #[server]
 pub async fn load_jobs() -> Result<Vec<JobSummary>, AppError> {
@@ -84,6 +105,7 @@ fn NewJob(submitted: RwSignal<u64>) -> impl IntoView {
         ("Min VRAM (GiB)", "min_vram_gib", RwSignal::new(start.min_vram_gib), "any"),
         ("GPU model", "gpu_model", RwSignal::new(start.gpu_model), "any"),
         ("Worker tags", "tags", RwSignal::new(start.tags), "any"),
+        ("Budget cap (credits)", "budget", RwSignal::new(start.budget), "the estimate"),
     ];
     let engine = RwSignal::new(start.engine);
     let format = RwSignal::new(start.format);
@@ -93,25 +115,33 @@ fn NewJob(submitted: RwSignal<u64>) -> impl IntoView {
     let (problem, set_problem) = signal(None::<String>);
     let get =
         move |name: &str| fields.iter().find(|field| field.1 == name).map(|field| field.2.get()).unwrap_or_default();
+    let current = move || JobForm {
+        name: get("name"),
+        frames: get("frames"),
+        chunk_size: get("chunk_size"),
+        tiles: get("tiles"),
+        resolution_x: get("resolution_x"),
+        resolution_y: get("resolution_y"),
+        resolution_percent: get("resolution_percent"),
+        samples: get("samples"),
+        engine: engine.get(),
+        format: format.get(),
+        tier: tier.get(),
+        min_vram_gib: get("min_vram_gib"),
+        gpu_model: get("gpu_model"),
+        tags: get("tags"),
+        budget: get("budget"),
+    };
+    let estimate = Action::new(move |form: &JobForm| estimate_job(form.clone()));
+    let estimated = move || {
+        estimate.value().get().map(|result| match result {
+            Ok(estimate) => estimate_text(&estimate),
+            Err(error) => error.to_string(),
+        })
+    };
     let submit = move |event: leptos::ev::SubmitEvent| {
         event.prevent_default();
-        let form = JobForm {
-            name: get("name"),
-            frames: get("frames"),
-            chunk_size: get("chunk_size"),
-            tiles: get("tiles"),
-            resolution_x: get("resolution_x"),
-            resolution_y: get("resolution_y"),
-            resolution_percent: get("resolution_percent"),
-            samples: get("samples"),
-            engine: engine.get(),
-            format: format.get(),
-            tier: tier.get(),
-            min_vram_gib: get("min_vram_gib"),
-            gpu_model: get("gpu_model"),
-            tags: get("tags"),
-            budget: get("budget"),
-        };
+        let form = current();
         // Checked here first so mistakes are named before a large upload starts; the server checks again.
         if let Err(errors) = form.validate() {
             let text = errors.iter().map(|e| format!("{}: {}", e.field, e.message)).collect::<Vec<_>>().join("; ");
@@ -155,10 +185,23 @@ fn NewJob(submitted: RwSignal<u64>) -> impl IntoView {
                 <Choice label="Engine" name="engine" value=engine options=Engine::ALL.iter().map(|e| e.label()).collect() />
                 <Choice label="Output" name="format" value=format options=OutputFormat::ALL.iter().map(|f| f.label()).collect() />
                 <Choice label="Tier" name="tier" value=tier options=PriorityTier::ALL.iter().map(|t| t.label()).collect() />
-                <button class="button" type="submit" disabled=move || busy.get() data-testid="submit-job">
-                    {move || if busy.get() { "Uploading…" } else { "Submit job" }}
-                </button>
+                <div class="row-actions">
+                    <button
+                        class="button ghost"
+                        type="button"
+                        data-testid="estimate-job"
+                        on:click=move |_| {
+                            estimate.dispatch(current());
+                        }
+                    >
+                        "Estimate cost"
+                    </button>
+                    <button class="button" type="submit" disabled=move || busy.get() data-testid="submit-job">
+                        {move || if busy.get() { "Uploading…" } else { "Submit job" }}
+                    </button>
+                </div>
             </form>
+            {move || estimated().map(|text| view! { <p class="estimate" data-testid="job-estimate">{text}</p> })}
             <p class="form-error" role="alert" data-testid="job-error">{move || problem.get()}</p>
         </section>
     }

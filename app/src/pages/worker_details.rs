@@ -15,6 +15,7 @@ use super::workers::{ago, IssuedConfig, StatusBadge};
 #[cfg(feature = "hydrate")]
 use crate::components::metrics_chart::push_recent;
 use crate::components::metrics_chart::UtilisationPoint;
+use crate::components::worker_tasks::WorkerTasks;
 use crate::error::AppError;
 #[cfg(feature = "hydrate")]
 use pictor_core::events::Event;
@@ -217,6 +218,11 @@ pub fn WorkerDetailsPage() -> impl IntoView {
                                         )}
                                     </p>
                                 </section>
+                                <WorkerTasks
+                                    worker=details.summary.id
+                                    earned_micro=details.summary.earned_micro
+                                    tasks_done=details.summary.tasks_done
+                                />
                                 <HardwarePanel hardware=details.hardware.clone() agent=details.agent_version.clone() />
                                 <SettingsPanel details=details.clone() save />
                                 <TokenPanel worker=details.summary.id reissue delete />

@@ -208,9 +208,9 @@ pub fn WorkersPage() -> impl IntoView {
                                             <span class="kpi-value" data-testid="earned">{format_credits(overview.earned_micro)}</span>
                                         </div>
                                     </div>
-                                    <p class="note">
+                                    <p class="note" data-testid="task-stats">
                                         {format!(
-                                            "Tasks finished: {} · failed: {}. Earnings and task charts fill in once your workers render jobs.",
+                                            "Tasks finished: {} · failed or rejected: {}.",
                                             overview.tasks_done,
                                             overview.tasks_failed,
                                         )}
@@ -219,6 +219,7 @@ pub fn WorkersPage() -> impl IntoView {
                                         .then(|| {
                                             view! {
                                                 <div id="fleet-chart" class="chart" data-testid="fleet-chart"></div>
+                                                <WorkerCharts tasks_per_hour=overview.tasks_per_hour.clone() earnings_by_day=overview.earnings_by_day.clone() />
                                             }
                                         })}
                                 </section>
@@ -267,6 +268,37 @@ pub fn fleet_average(latest: &HashMap<i64, UtilisationPoint>, at_ms: i64) -> Uti
         cpu: fresh.iter().map(|point| point.cpu).sum::<f64>() / count,
         gpu: (!gpus.is_empty()).then(|| gpus.iter().sum::<f64>() / gpus.len() as f64),
         ram: fresh.iter().map(|point| point.ram).sum::<f64>() / count,
+    }
+}
+
+/// Tasks finished per hour over the last day, and earnings per day over the last month.
+#[component]
+fn WorkerCharts(tasks_per_hour: Vec<(i64, i64)>, earnings_by_day: Vec<(i64, i64)>) -> impl IntoView {
+    Effect::new(move |_| {
+        #[cfg(feature = "hydrate")]
+        {
+            use crate::components::daily_chart::{draw_bars, draw_daily, fill_days, fill_hours};
+            let now = js_sys::Date::now() as i64;
+            let hours = fill_hours(&tasks_per_hour, now, 24);
+            let labels = hours.iter().map(|(hour, _)| pictor_core::time::format_utc(*hour)[11..16].to_string()).collect();
+            let counts = hours.iter().map(|(_, count)| *count as f64).collect();
+            draw_bars("tasks-chart", "Tasks finished", labels, counts, "tasks");
+            draw_daily("worker-earnings-chart", "Earned", &fill_days(&earnings_by_day, now, 30));
+        }
+        #[cfg(not(feature = "hydrate"))]
+        let _ = (&tasks_per_hour, &earnings_by_day);
+    });
+    view! {
+        <div class="chart-pair">
+            <div>
+                <h3>"Tasks finished per hour (UTC, last 24 h)"</h3>
+                <div id="tasks-chart" class="chart small" data-testid="tasks-chart"></div>
+            </div>
+            <div>
+                <h3>"Earnings per day (last 30 days)"</h3>
+                <div id="worker-earnings-chart" class="chart small" data-testid="worker-earnings-chart"></div>
+            </div>
+        </div>
     }
 }
 

@@ -23,6 +23,7 @@ pub fn router() -> Router<AppState> {
         .route("/api/v1/workers/{id}", delete(remove))
         .route("/api/v1/workers/{id}/token", post(reissue))
         .route("/api/v1/workers/{id}/settings", put(settings))
+        .route("/api/v1/workers/{id}/tasks", get(tasks))
 }
 
 /// [`AppError`] as a REST answer.
@@ -103,6 +104,26 @@ async fn remove(
 ) -> Result<StatusCode, RestError> {
     service(&state).delete(&viewer, id).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Deserialize)]
+pub struct PageQuery {
+    #[serde(default = "first_page")]
+    pub page: i64,
+}
+
+fn first_page() -> i64 {
+    1
+}
+
+/// A page of the worker's task history (20 attempts, newest first): `?page=2`.
+async fn tasks(
+    State(state): State<AppState>,
+    Extension(viewer): Extension<Viewer>,
+    Path(id): Path<i64>,
+    axum::extract::Query(query): axum::extract::Query<PageQuery>,
+) -> Result<Json<pictor_core::workers::WorkerTaskPage>, RestError> {
+    Ok(Json(service(&state).task_history(&viewer, id, query.page).await?))
 }
 
 async fn settings(

@@ -1,6 +1,6 @@
 //! Reading render jobs (lists, details, what an agent needs) and recording uploaded frames.
 
-use pictor_core::jobs::{AttemptView, JobDetails, JobSpec, JobSummary, TaskView};
+use pictor_core::jobs::{AttemptView, JobCost, JobDetails, JobSpec, JobSummary, TaskView};
 use sqlx::Row;
 
 use super::nodes::NodeId;
@@ -86,7 +86,26 @@ impl Db {
         .bind(job)
         .fetch_one(self.reader())
         .await?;
-        Ok(Some(JobDetails { summary: summary(&row)?, spec, tasks, avg_task_ms: avg_task_ms.map(|ms| ms as i64) }))
+        let (estimate_micro, estimate_source, budget_micro): (i64, String, Option<i64>) =
+            sqlx::query_as("SELECT estimate_micro, estimate_source, budget_micro FROM jobs WHERE id = $1")
+                .bind(job)
+                .fetch_one(self.reader())
+                .await?;
+        let spent_micro: i64 = sqlx::query_scalar(
+            "SELECT CAST(COALESCE(SUM(CASE WHEN kind = 'clawback' THEN -amount_micro ELSE amount_micro END), 0) AS BIGINT)
+             FROM ledger_transfers WHERE job_id = $1 AND kind IN ('pay_worker', 'pay_pool', 'clawback')",
+        )
+        .bind(job)
+        .fetch_one(self.reader())
+        .await?;
+        let cost = JobCost {
+            estimate_micro,
+            estimate_source,
+            budget_micro,
+            spent_micro,
+            escrow_micro: self.balance(super::ledger::Account::Escrow(job)).await?,
+        };
+        Ok(Some(JobDetails { summary: summary(&row)?, spec, tasks, avg_task_ms: avg_task_ms.map(|ms| ms as i64), cost }))
     }
 
     /// Every attempt at one task of the owner's job, oldest first; `None` if the task is not in their job.

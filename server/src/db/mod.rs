@@ -12,6 +12,7 @@ pub mod network;
 pub mod node_liveness;
 pub mod node_metrics;
 pub mod node_views;
+pub mod node_stats;
 pub mod nodes;
 pub mod notifications;
 pub mod oidc_logins;

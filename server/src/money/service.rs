@@ -84,6 +84,7 @@ impl LedgerService for DbLedger {
         let user = viewer.user_id;
         let kind = kind.filter(|kind| !kind.is_empty());
         Ok(CreditView {
+            user_id: user,
             overview: self.db.ledger_overview(user).await.map_err(db_error)?,
             entries: self.db.ledger_history(user, kind.as_deref(), HISTORY).await.map_err(db_error)?,
             spending_by_day: self.spending_by_day(user, now_ms() - CHART_DAYS * DAY_MS).await?,

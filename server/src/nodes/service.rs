@@ -3,7 +3,7 @@
 use pictor_app::ports::WorkerService;
 use pictor_app::AppError;
 use pictor_core::accounts::{clean_name, Viewer, MAX_DISPLAY_NAME};
-use pictor_core::workers::{IssuedNodeConfig, WorkerDetails, WorkerSettings, WorkersOverview};
+use pictor_core::workers::{IssuedNodeConfig, WorkerDetails, WorkerSettings, WorkerTaskPage, WorkersOverview};
 
 use super::config_file;
 use crate::clock::now_ms;
@@ -34,20 +34,50 @@ fn to_app_error(error: DbError) -> AppError {
 #[async_trait::async_trait]
 impl WorkerService for DbWorkers {
     async fn overview(&self, viewer: &Viewer) -> Result<WorkersOverview, AppError> {
-        let nodes = self.db.nodes_of(viewer.user_id, NodeKind::Worker, now_ms()).await.map_err(to_app_error)?;
-        let workers: Vec<_> = nodes.into_iter().map(|node| node.summary).collect();
+        let now = now_ms();
+        let nodes = self.db.nodes_of(viewer.user_id, NodeKind::Worker, now).await.map_err(to_app_error)?;
+        let stats = self.db.worker_stats(viewer.user_id).await.map_err(to_app_error)?;
+        let mut failed = 0;
+        let workers: Vec<_> = nodes
+            .into_iter()
+            .map(|node| {
+                let mut summary = node.summary;
+                if let Some((_, done, failures, earned)) = stats.iter().find(|(id, ..)| *id == summary.id) {
+                    summary.tasks_done = *done;
+                    summary.earned_micro = *earned;
+                    failed += failures;
+                }
+                summary
+            })
+            .collect();
+        let earnings_by_day = self
+            .db
+            .earnings_by_day(viewer.user_id, now - 30 * 24 * HOUR_MS)
+            .await
+            .map_err(to_app_error)?;
         Ok(WorkersOverview {
             earned_micro: workers.iter().map(|worker| worker.earned_micro).sum(),
             tasks_done: workers.iter().map(|worker| worker.tasks_done).sum(),
-            tasks_failed: 0,
+            tasks_failed: failed,
+            tasks_per_hour: self.db.tasks_per_hour(viewer.user_id, now - 24 * HOUR_MS).await.map_err(to_app_error)?,
+            earnings_by_day,
             workers,
         })
+    }
+
+    async fn task_history(&self, viewer: &Viewer, worker: i64, page: i64) -> Result<WorkerTaskPage, AppError> {
+        self.db.worker_task_history(viewer.user_id, worker, page).await.map_err(to_app_error)?.ok_or(AppError::NotFound)
     }
 
     async fn details(&self, viewer: &Viewer, worker: i64) -> Result<WorkerDetails, AppError> {
         let now = now_ms();
         let node = self.db.node_of(viewer.user_id, worker, now).await.map_err(to_app_error)?;
-        let node = node.ok_or(AppError::NotFound)?;
+        let mut node = node.ok_or(AppError::NotFound)?;
+        let stats = self.db.worker_stats(viewer.user_id).await.map_err(to_app_error)?;
+        if let Some((_, done, _, earned)) = stats.iter().find(|(id, ..)| *id == worker) {
+            node.summary.tasks_done = *done;
+            node.summary.earned_micro = *earned;
+        }
         Ok(WorkerDetails {
             recent: self.db.metric_history(worker, FINE, now - HOUR_MS).await.map_err(to_app_error)?,
             day: self.db.metric_history(worker, COARSE, now - 24 * HOUR_MS).await.map_err(to_app_error)?,
