@@ -22,6 +22,10 @@ test('submit the sample scene, a real agent renders it, frames appear live', asy
   const created = await page.request.post('/api/v1/workers', { data: { name: 'render-box' }, headers: { Origin: baseURL! } });
   expect(created.status()).toBe(201);
   const issued = await created.json();
+  // Tagged, and the job targets the tag: tests run side by side on one coordinator and any worker may take any job.
+  const details = await (await page.request.get(`/api/v1/workers/${issued.node_id}`)).json();
+  const settings = { ...details.summary.settings, tags: ['render-live'] };
+  expect((await page.request.put(`/api/v1/workers/${issued.node_id}/settings`, { data: settings, headers: { Origin: baseURL! } })).status()).toBe(204);
   const dir = mkdtempSync(join(tmpdir(), 'pictor-render-'));
   const config = join(dir, 'worker.toml');
   writeFileSync(config, `${issued.config_toml}work_dir = ${JSON.stringify(join(dir, 'work'))}\n`);
@@ -33,6 +37,7 @@ test('submit the sample scene, a real agent renders it, frames appear live', asy
   await page.getByTestId('job-frames').fill('1-4');
   await page.getByTestId('job-resolution_x').fill('160');
   await page.getByTestId('job-resolution_y').fill('90');
+  await page.getByTestId('job-tags').fill('render-live');
   await page.getByTestId('submit-job').click();
   await page.getByTestId('job-row').filter({ hasText: 'Live cube' }).getByRole('link', { name: 'Live cube' }).click();
   await expect(page.getByTestId('task-cell')).toHaveCount(4);

@@ -47,7 +47,7 @@ mod browser {
     /// Draws `days` (day start, micro-credits) as credits per day into the element `element_id`, if it is there.
     pub fn draw_daily(element_id: &str, series_name: &str, days: &[(i64, i64)]) {
         let labels: Vec<String> = days.iter().map(|(day, _)| day_label(*day)[5..].to_string()).collect();
-        let credits: Vec<f64> = days.iter().map(|(_, micro)| (*micro as f64 / 10_000.0).round() / 100.0).collect();
+        let credits: Vec<f64> = days.iter().map(|(_, micro)| *micro as f64 / 1_000_000.0).collect();
         draw_bars(element_id, series_name, labels, credits, "credits");
     }
 
@@ -62,7 +62,9 @@ mod browser {
         }
         let dark = crate::components::theme_toggle::current_theme_is_dark();
         let (text, grid) = if dark { ("#aab3c5", "#2a3142") } else { ("#4a5568", "#e2e8f0") };
+        // Drawn at once (no growing bars): the page shows the figures, not an animation.
         let chart = Chart::new()
+            .animation(false)
             .background_color("transparent")
             .color(vec![Color::from("#7c5cff")])
             .tooltip(Tooltip::new().trigger(Trigger::Axis))

@@ -90,7 +90,11 @@ fn CreditBody(
     let unread = credit.notifications.iter().filter(|note| !note.read).count();
     let csv = move || {
         let kind = kind.get();
-        if kind.is_empty() { "/api/v1/ledger.csv".to_string() } else { format!("/api/v1/ledger.csv?kind={kind}") }
+        if kind.is_empty() {
+            "/api/v1/ledger.csv".to_string()
+        } else {
+            format!("/api/v1/ledger.csv?kind={kind}")
+        }
     };
     view! {
         <section class="panel" data-testid="credit-summary">

@@ -276,7 +276,10 @@ mod tests {
             spent_micro: 1_500_000,
             escrow_micro: 500_000,
         };
-        assert_eq!(cost_line(&cost), "1.5 credits spent of an estimated 2 (75 %, from the network's history) · 0.5 still held");
+        assert_eq!(
+            cost_line(&cost),
+            "1.5 credits spent of an estimated 2 (75 %, from the network's history) · 0.5 still held"
+        );
         let free = pictor_core::jobs::JobCost::default();
         assert_eq!(cost_line(&free), "0 credits spent · 0 still held");
     }

@@ -18,7 +18,8 @@ pub async fn estimate_job(form: JobForm) -> Result<Estimate, AppError> {
 
 /// "About 2.4 credits: 10 frames, 3.1 s each at 0.5 credits per render-minute (from the network's history)."
 pub fn estimate_text(estimate: &Estimate) -> String {
-    let source = if estimate.source == "history" { "from the network's history" } else { "no history yet: a first guess" };
+    let source =
+        if estimate.source == "history" { "from the network's history" } else { "no history yet: a first guess" };
     format!(
         "About {} credits: {} frame(s), {:.1} s of rendering per task at {} credits per render-minute ({source}). \
          Submitting reserves this (or your budget cap) from your credit; what is not spent comes back.",

@@ -280,7 +280,8 @@ fn WorkerCharts(tasks_per_hour: Vec<(i64, i64)>, earnings_by_day: Vec<(i64, i64)
             use crate::components::daily_chart::{draw_bars, draw_daily, fill_days, fill_hours};
             let now = js_sys::Date::now() as i64;
             let hours = fill_hours(&tasks_per_hour, now, 24);
-            let labels = hours.iter().map(|(hour, _)| pictor_core::time::format_utc(*hour)[11..16].to_string()).collect();
+            let labels =
+                hours.iter().map(|(hour, _)| pictor_core::time::format_utc(*hour)[11..16].to_string()).collect();
             let counts = hours.iter().map(|(_, count)| *count as f64).collect();
             draw_bars("tasks-chart", "Tasks finished", labels, counts, "tasks");
             draw_daily("worker-earnings-chart", "Earned", &fill_days(&earnings_by_day, now, 30));

@@ -105,7 +105,13 @@ impl Db {
             spent_micro,
             escrow_micro: self.balance(super::ledger::Account::Escrow(job)).await?,
         };
-        Ok(Some(JobDetails { summary: summary(&row)?, spec, tasks, avg_task_ms: avg_task_ms.map(|ms| ms as i64), cost }))
+        Ok(Some(JobDetails {
+            summary: summary(&row)?,
+            spec,
+            tasks,
+            avg_task_ms: avg_task_ms.map(|ms| ms as i64),
+            cost,
+        }))
     }
 
     /// Every attempt at one task of the owner's job, oldest first; `None` if the task is not in their job.

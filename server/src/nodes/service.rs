@@ -50,11 +50,8 @@ impl WorkerService for DbWorkers {
                 summary
             })
             .collect();
-        let earnings_by_day = self
-            .db
-            .earnings_by_day(viewer.user_id, now - 30 * 24 * HOUR_MS)
-            .await
-            .map_err(to_app_error)?;
+        let earnings_by_day =
+            self.db.earnings_by_day(viewer.user_id, now - 30 * 24 * HOUR_MS).await.map_err(to_app_error)?;
         Ok(WorkersOverview {
             earned_micro: workers.iter().map(|worker| worker.earned_micro).sum(),
             tasks_done: workers.iter().map(|worker| worker.tasks_done).sum(),

@@ -86,15 +86,22 @@ async fn balances_on_the_pages_equal_the_ledger_and_a_cancel_refunds_the_rest(ba
 
     // A longer job, cancelled once a frame is in: what it did not spend comes back.
     let long = submit(&app, &creator, scene, "1-12", (96, 54), 8).await;
-    wait_for_job(&app, &creator, long, &[&worker_agent, &checker_agent], |j| j["summary"]["tasks_done"].as_i64() >= Some(1)).await;
+    wait_for_job(&app, &creator, long, &[&worker_agent, &checker_agent], |j| {
+        j["summary"]["tasks_done"].as_i64() >= Some(1)
+    })
+    .await;
     assert_eq!(app.post_json(&format!("/api/v1/jobs/{long}/cancel"), &json!({}), Some(&creator)).await.status(), 204);
     tokio::time::sleep(Duration::from_millis(500)).await;
-    let spent = paid(&app, "pay_worker", None).await + paid(&app, "pay_pool", None).await
-        - paid(&app, "clawback", None).await;
+    let spent =
+        paid(&app, "pay_worker", None).await + paid(&app, "pay_pool", None).await - paid(&app, "clawback", None).await;
     let ledger = json_of(&app, "/api/v1/ledger", &creator).await;
     assert_eq!(ledger["overview"]["credit_micro"].as_i64(), Some(100_000_000 - spent), "{ledger}");
     assert_eq!(ledger["overview"]["reserved_micro"].as_i64(), Some(0));
-    assert!(ledger["entries"].as_array().expect("entries").iter().any(|e| e["kind"] == "refund" && e["job_id"] == long));
+    assert!(ledger["entries"]
+        .as_array()
+        .expect("entries")
+        .iter()
+        .any(|e| e["kind"] == "refund" && e["job_id"] == long));
     assert_eq!(app.db.check_ledger().await.expect("check"), Vec::<String>::new());
 }
 

@@ -145,10 +145,16 @@ async fn a_job_goes_from_upload_to_completed_through_the_agent_protocol(backend:
     // My Workers counts them, per hour too, and the worker's history lists each attempt.
     let workers: Value = app.get_with_cookie("/api/v1/workers", &cookie).await.json().await.expect("json");
     assert_eq!((workers["tasks_done"].as_i64(), workers["workers"][0]["tasks_done"].as_i64()), (Some(2), Some(2)));
-    let per_hour: i64 = workers["tasks_per_hour"].as_array().expect("hours").iter().map(|h| h[1].as_i64().unwrap_or(0)).sum();
+    let per_hour: i64 =
+        workers["tasks_per_hour"].as_array().expect("hours").iter().map(|h| h[1].as_i64().unwrap_or(0)).sum();
     assert_eq!(per_hour, 2);
     let worker = workers["workers"][0]["id"].as_i64().expect("id");
-    let history: Value = app.get_with_cookie(&format!("/api/v1/workers/{worker}/tasks?page=1"), &cookie).await.json().await.expect("json");
+    let history: Value = app
+        .get_with_cookie(&format!("/api/v1/workers/{worker}/tasks?page=1"), &cookie)
+        .await
+        .json()
+        .await
+        .expect("json");
     assert_eq!((history["total"].as_i64(), history["pages"].as_i64()), (Some(2), Some(1)));
     assert_eq!(history["rows"][0]["frames"], "3", "newest first");
     assert_eq!(history["rows"][1]["outcome"], "uploaded");
