@@ -39,7 +39,7 @@ fn settings_expr(args: &Args) -> String {
     format!(
         "import bpy; s = bpy.context.scene; s.render.engine = 'CYCLES'; s.cycles.samples = {}; \
          s.cycles.use_denoising = False; s.render.resolution_x = {}; s.render.resolution_y = {}; \
-         s.render.resolution_percent = 100",
+         s.render.resolution_percentage = 100; s.render.dither_intensity = 0.0",
         args.samples, args.width, args.height
     )
 }

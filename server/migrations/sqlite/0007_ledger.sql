@@ -93,3 +93,6 @@ CREATE TABLE webhook_deliveries (
     last_error      TEXT
 );
 CREATE INDEX webhook_deliveries_due ON webhook_deliveries (delivered_at_ms, next_attempt_at_ms);
+
+-- The lease query takes a job's first queued task, and payments count a job's tasks by state, through this index.
+CREATE INDEX tasks_by_job_state ON tasks (job_id, state, id);

@@ -61,6 +61,10 @@ pub(super) async fn pay_attempt(tx: &mut Tx<'_>, task: TaskId, attempt: i64, now
     } else {
         (worker, pool)
     };
+    if worker + pool == 0 {
+        // A free worker (or an empty escrow): nothing moves, nothing to watch.
+        return Ok(0);
+    }
     let worker_owner: i64 = row.try_get("worker_owner")?;
     let key = format!("task:{task}:attempt:{attempt}");
     let mut paid = 0;

@@ -349,3 +349,56 @@ async fn reject(tx: &mut Tx<'_>, open: &Open, reason: &str, now_ms: i64) -> Resu
     }
     Ok(requeued)
 }
+
+/// How long a check may wait with no checker to take it before the result is accepted as it is.
+pub const UNCHECKED_AFTER_MS: i64 = 30 * 60_000;
+
+impl Db {
+    /// Checks nobody can take any more: open longer than `max_wait_ms`, no verdict given or in progress, and no
+    /// eligible checker heard from recently (the network lost its checkers). Their results are accepted unchecked —
+    /// paid, and their jobs completed when done — so that no job waits forever; stale audits are dropped.
+    /// Returns the tasks accepted.
+    pub async fn accept_when_no_checker_remains(&self, now_ms: i64, max_wait_ms: i64) -> Result<Vec<TaskId>, DbError> {
+        let stale: Vec<(i64, i64, i64, Option<i64>, i64, String)> = sqlx::query_as(
+            "SELECT v.id, v.task_id, v.attempt, v.audit_node_id, w.owner_id, j.engine
+             FROM verifications v JOIN tasks t ON t.id = v.task_id JOIN jobs j ON j.id = t.job_id
+               JOIN nodes w ON w.id = v.worker_node_id
+             WHERE v.state = 'open' AND v.created_at_ms < $1
+               AND NOT EXISTS (SELECT 1 FROM verdicts d WHERE d.verification_id = v.id AND d.state <> 'expired')
+             ORDER BY v.id",
+        )
+        .bind(now_ms - max_wait_ms)
+        .fetch_all(self.reader())
+        .await?;
+        let mut accepted = Vec::new();
+        for (verification, task, attempt, audit, owner, engine) in stale {
+            if audit.is_none() && self.eligible_checkers(owner, &engine, now_ms).await? > 0 {
+                continue;
+            }
+            let mut tx = self.writer().begin().await?;
+            let closed = sqlx::query(
+                "UPDATE verifications SET state = 'cancelled', decided_at_ms = $1 WHERE id = $2 AND state = 'open'",
+            )
+            .bind(now_ms)
+            .bind(verification)
+            .execute(&mut *tx)
+            .await?;
+            if closed.rows_affected() == 1 && audit.is_none() {
+                let job: Option<i64> = sqlx::query_scalar(
+                    "UPDATE tasks SET state = 'uploaded' WHERE id = $1 AND attempt = $2 AND state = 'verifying' RETURNING job_id",
+                )
+                .bind(task)
+                .bind(attempt)
+                .fetch_optional(&mut *tx)
+                .await?;
+                if let Some(job) = job {
+                    super::payments::pay_attempt(&mut tx, task, attempt, now_ms).await?;
+                    complete_job_if_done(&mut tx, job, now_ms).await?;
+                    accepted.push(task);
+                }
+            }
+            tx.commit().await?;
+        }
+        Ok(accepted)
+    }
+}

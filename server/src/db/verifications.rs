@@ -65,12 +65,17 @@ const NEXT_VERIFICATION: &str = "
     ORDER BY CASE WHEN v.audit_node_id IS NULL THEN 1 ELSE 0 END, v.id
     LIMIT 1";
 
-/// Checkers counted as able to check a result: online, enabled, not suspended, and of another owner.
+/// Checkers counted as able to check a result: seen since `$3` (online, or busy enough to miss a heartbeat or two —
+/// a result must not go unchecked because the checkers were slow to answer), enabled, not suspended, of another
+/// owner, with the engine.
 const ELIGIBLE_CHECKERS: &str = "
     SELECT COUNT(*) FROM nodes
-    WHERE kind = 'checker' AND online = 1 AND disabled_at_ms IS NULL AND deleted_at_ms IS NULL
+    WHERE kind = 'checker' AND last_seen_at_ms >= $3 AND disabled_at_ms IS NULL AND deleted_at_ms IS NULL
       AND suspended_at_ms IS NULL AND owner_id <> $1
       AND (',' || engines || ',') LIKE ('%,' || $2 || ',%')";
+
+/// How recently a checker must have been heard from to count toward checks.
+pub const CHECKER_RECENT_MS: i64 = 10 * 60_000;
 
 impl Db {
     /// The trust of the worker `node`.
@@ -84,9 +89,14 @@ impl Db {
         Ok(WorkerTrust { owner, valid_streak, flagged: flagged.is_some() })
     }
 
-    /// How many checkers could check a result of `worker_owner` rendered with `engine` right now.
-    pub async fn eligible_checkers(&self, worker_owner: UserId, engine: &str) -> Result<i64, DbError> {
-        Ok(sqlx::query_scalar(ELIGIBLE_CHECKERS).bind(worker_owner).bind(engine).fetch_one(self.reader()).await?)
+    /// How many checkers could check a result of `worker_owner` rendered with `engine` at `now_ms`.
+    pub async fn eligible_checkers(&self, worker_owner: UserId, engine: &str, now_ms: i64) -> Result<i64, DbError> {
+        Ok(sqlx::query_scalar(ELIGIBLE_CHECKERS)
+            .bind(worker_owner)
+            .bind(engine)
+            .bind(now_ms - CHECKER_RECENT_MS)
+            .fetch_one(self.reader())
+            .await?)
     }
 
     /// Leases the next verification to `checker` until `now_ms + lease_ms`; `None` if nothing waits for it.

@@ -114,11 +114,20 @@ async fn three_checkers_decide_by_majority_and_the_outvoted_one_loses_standing(d
     assert_eq!(
         world
             .db
-            .eligible_checkers(world.db.worker_trust(world.worker).await.expect("t").owner, "cycles")
+            .eligible_checkers(world.db.worker_trust(world.worker).await.expect("t").owner, "cycles", NOW)
             .await
             .expect("n"),
         4
     );
+    // A checker busy enough to miss heartbeats still counts; one silent for over ten minutes does not.
+    let owner = world.db.worker_trust(world.worker).await.expect("t").owner;
+    sqlx::query("UPDATE nodes SET online = 0 WHERE id = $1")
+        .bind(world.checkers[3])
+        .execute(world.db.writer())
+        .await
+        .expect("offline");
+    assert_eq!(world.db.eligible_checkers(owner, "cycles", NOW + 60_000).await.expect("n"), 4);
+    assert_eq!(world.db.eligible_checkers(owner, "cycles", NOW + 11 * 60_000).await.expect("n"), 0);
     let task = render(&world, Some(3)).await;
     assert_eq!(task_state(&world.db, task).await, "verifying");
     assert_eq!(job_state(&world.db, job).await, "active", "a result waiting for checkers does not finish the job");
@@ -187,7 +196,7 @@ async fn a_checker_never_checks_the_workers_of_its_own_owner(db: Db) {
     let world = world(db, 0).await;
     let lender = world.db.worker_trust(world.worker).await.expect("trust").owner;
     let own = node(&world.db, lender, NodeKind::Checker, "own").await;
-    assert_eq!(world.db.eligible_checkers(lender, "cycles").await.expect("count"), 0);
+    assert_eq!(world.db.eligible_checkers(lender, "cycles", NOW).await.expect("count"), 0);
     job_with(&world, 1).await;
     render(&world, Some(1)).await;
     let leased = world.db.lease_verification(own, lender, ENGINES, NOW, LEASE).await.expect("lease");
@@ -249,7 +258,24 @@ async fn an_expired_verdict_lease_frees_the_slot_and_cancel_closes_checks(db: Db
     assert_eq!(give(&world, taken.id, world.checkers[1], Verdict::Pass).await, Settlement::Closed);
 }
 
+async fn a_check_no_checker_can_take_is_accepted_after_a_while(db: Db) {
+    let world = world(db, 1).await;
+    let job = job_with(&world, 1).await;
+    let task = render(&world, Some(1)).await;
+    let wait = crate::db::verdicts::UNCHECKED_AFTER_MS;
+    // Its checker is still around (heard from just now): the check waits.
+    world.db.record_heartbeat(world.checkers[0], NOW + wait).await.expect("heartbeat");
+    assert_eq!(world.db.accept_when_no_checker_remains(NOW + wait + 1, wait).await.expect("sweep"), Vec::<i64>::new());
+    // Gone for good: accepted as it is, and the job completes.
+    let later = NOW + wait + crate::db::verifications::CHECKER_RECENT_MS + 1_000;
+    assert_eq!(world.db.accept_when_no_checker_remains(later, wait).await.expect("sweep"), vec![task]);
+    assert_eq!(task_state(&world.db, task).await, "uploaded");
+    assert_eq!(job_state(&world.db, job).await, "completed");
+    assert_eq!(world.db.accept_when_no_checker_remains(later, wait).await.expect("again"), Vec::<i64>::new(), "once");
+}
+
 crate::both_backends!(
+    a_check_no_checker_can_take_is_accepted_after_a_while,
     three_checkers_decide_by_majority_and_the_outvoted_one_loses_standing,
     a_rejected_result_is_rendered_again_with_the_workers_unchecked_ones,
     a_checker_never_checks_the_workers_of_its_own_owner,

@@ -52,6 +52,13 @@ impl LivenessChecker {
         if expired > 0 {
             tracing::info!(verdicts = expired, "verdict leases expired: the checks go to other checkers");
         }
+        let unchecked = self.db.accept_when_no_checker_remains(now_ms, crate::db::verdicts::UNCHECKED_AFTER_MS).await?;
+        if !unchecked.is_empty() {
+            tracing::warn!(tasks = ?unchecked, "no checker left to check these results: accepted unchecked");
+            for task in &unchecked {
+                crate::render::publish_task(&self.db, &self.bus, *task).await;
+            }
+        }
         let changes = self.db.sweep_silent_nodes(now_ms).await?;
         for change in &changes {
             tracing::info!(node = change.node, "node missed its heartbeats: offline");

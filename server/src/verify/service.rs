@@ -128,7 +128,8 @@ impl Verifier {
         }
         let trust = self.db.worker_trust(node).await?;
         let engine = spec.engine.label().to_ascii_lowercase();
-        let Some(quorum) = quorum(self.config.quorum, self.db.eligible_checkers(trust.owner, &engine).await?) else {
+        let eligible = self.db.eligible_checkers(trust.owner, &engine, crate::clock::now_ms()).await?;
+        let Some(quorum) = quorum(self.config.quorum, eligible) else {
             // Nobody could check it: accepted as rendered (the job page shows it unchecked).
             return Ok(Intake::Accept(None));
         };
