@@ -302,6 +302,13 @@ async fn done(
         state.verify_available.notify_waiters();
     }
     super::publish_task(&state.db, &state.bus, task).await;
+    // The worker's owner sees its task count and earnings move on My Workers.
+    state.bus.publish(pictor_core::events::Event::Worker(pictor_core::workers::WorkerLive {
+        node_id: node.id,
+        owner_id: node.owner,
+        status: pictor_core::workers::NodeStatus::Online,
+        metrics: None,
+    }));
     Ok(StatusCode::NO_CONTENT)
 }
 
