@@ -61,6 +61,9 @@ export default defineConfig({
         PICTOR_STATS_INTERVAL_MS: '500',
         // Agents heartbeat every second, so "offline" shows within seconds.
         PICTOR_HEARTBEAT_INTERVAL_MS: '1000',
+        // Tests share one coordinator: once a test's checker has stopped, others' results wait seconds, not
+        // the default half hour, for a checker that is not coming.
+        PICTOR_VERIFICATION__UNCHECKED_AFTER_MS: '5000',
         PICTOR_OIDC__PROVIDER_NAME: 'Test IdP',
         PICTOR_OIDC__ISSUER_URL: `http://127.0.0.1:${idpPort}`,
         PICTOR_OIDC__CLIENT_ID: 'pictor-test',

@@ -13,26 +13,12 @@ use tokio::process::{Child, ChildStdin, ChildStdout, Command};
 use crate::blender::BlenderVersion;
 use crate::render::{output_size, script_env, RenderError};
 
-/// Applies the job's settings (as the render script does, from the environment), then renders each requested crop
+/// Applies the job's settings with the worker's own settings script, line for line, then renders each requested crop
 /// as a border render cropped to the border. Blender truncates `fraction × size` to whole pixels, so a quarter pixel
 /// is added to land exactly on the requested pixel edges.
-pub const CROP_SERVER_SCRIPT: &str = r#"import os, sys, json, bpy
-env = os.environ
-scene = bpy.context.scene
-render = scene.render
-render.engine = env['PICTOR_ENGINE']
-render.resolution_x = int(env['PICTOR_RESOLUTION_X'])
-render.resolution_y = int(env['PICTOR_RESOLUTION_Y'])
-render.resolution_percentage = int(env['PICTOR_RESOLUTION_PERCENT'])
-samples = int(env['PICTOR_SAMPLES'])
-if hasattr(scene, 'cycles'):
-    scene.cycles.use_denoising = False
-    if render.engine == 'CYCLES':
-        scene.cycles.samples = samples
-if render.engine.startswith('BLENDER_EEVEE'):
-    scene.eevee.taa_render_samples = samples
-render.image_settings.file_format = env['PICTOR_FILE_FORMAT']
-render.dither_intensity = 0.0
+pub const CROP_SERVER_SCRIPT: &str = concat!(
+    crate::settings_script!(),
+    r#"import sys, json
 render.use_border = True
 render.use_crop_to_border = True
 render.use_persistent_data = True
@@ -49,7 +35,8 @@ for line in sys.stdin:
     render.filepath = crop['out']
     bpy.ops.render.render(write_still=True)
     print('PICTOR_DONE', flush=True)
-"#;
+"#
+);
 
 /// How long a warm Blender waits for the next crop before it is stopped.
 pub const IDLE_LIMIT: Duration = Duration::from_secs(120);

@@ -15,9 +15,12 @@ use tokio_util::sync::CancellationToken;
 use crate::blender::BlenderVersion;
 use crate::render_log::RenderLog;
 
-/// Applied after the scene is loaded and before the frame renders. The job's values come in through the
-/// environment, so nothing from the network is ever spliced into Python source.
-pub const SETTINGS_SCRIPT: &str = r#"import os, bpy
+/// The settings script's source as a literal, so the checker's crop script can start with the very same lines
+/// (`concat!` takes literals only): a check re-renders exactly as the worker rendered.
+#[macro_export]
+macro_rules! settings_script {
+    () => {
+        r#"import os, bpy
 env = os.environ
 scene = bpy.context.scene
 render = scene.render
@@ -45,7 +48,13 @@ if tile:
     render.border_min_x, render.border_max_x, render.border_min_y, render.border_max_y = map(float, tile.split(','))
 else:
     render.use_border = False
-"#;
+"#
+    };
+}
+
+/// Applied after the scene is loaded and before the frame renders. The job's values come in through the
+/// environment, so nothing from the network is ever spliced into Python source.
+pub const SETTINGS_SCRIPT: &str = settings_script!();
 
 /// The name Blender gives outputs: `frame_0005.png` for frame 5 (`#` is replaced by the zero-padded frame).
 const OUTPUT_PATTERN: &str = "frame_####";

@@ -19,18 +19,14 @@ use pictor_core::verification::{choose_crops_guided, verdict_for, CropPlan, Deta
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
+use crate::render_job::FrameShape;
+
 #[derive(clap::Args)]
 pub struct Args {
-    #[arg(long, default_value = "samples/spinning-cube.blend")]
-    scene: PathBuf,
+    #[command(flatten)]
+    shape: FrameShape,
     #[arg(long, default_value_t = 6)]
     frames: i64,
-    #[arg(long, default_value_t = 320)]
-    width: u32,
-    #[arg(long, default_value_t = 180)]
-    height: u32,
-    #[arg(long, default_value_t = 32)]
-    samples: u32,
     /// Crops rendered per frame, size and placement (the pools checks are drawn from).
     #[arg(long, default_value_t = 24)]
     pool: usize,
@@ -176,12 +172,12 @@ pub async fn run(args: Args) {
         engine: "CYCLES".into(),
         file_format: "PNG".into(),
         extension: "png".into(),
-        resolution_x: args.width,
-        resolution_y: args.height,
+        resolution_x: args.shape.width,
+        resolution_y: args.shape.height,
         resolution_percent: 100,
-        samples: args.samples,
+        samples: args.shape.samples,
     };
-    let low = RenderSettings { samples: (args.samples / 4).max(1), ..settings.clone() };
+    let low = RenderSettings { samples: (args.shape.samples / 4).max(1), ..settings.clone() };
     // Another scene: Blender's own default (a grey cube), rendered with the same settings.
     let other_scene = work.path().join("other.blend");
     let made = std::process::Command::new(&blender)
@@ -193,30 +189,31 @@ pub async fn run(args: Args) {
     assert!(made.success(), "cannot make the other scene");
 
     let mut random = Random(2026);
-    let shorter = args.width.min(args.height);
+    let shorter = args.shape.width.min(args.shape.height);
     // scores[size][variant] = per (frame, placement) pools of SSIMs.
     let mut uniform_scores = vec![vec![Vec::<Vec<f64>>::new(); VARIANTS.len()]; SIZES.len()];
     let mut guided_scores = uniform_scores.clone();
     let mut crop_seconds = Vec::new();
     let mut full_seconds = Vec::new();
     let key = renderer_key("calibration", &settings);
-    let mut renderer = CropRenderer::start(&blender, version, &args.scene, &settings, key).await.expect("blender");
+    let mut renderer =
+        CropRenderer::start(&blender, version, &args.shape.scene, &settings, key).await.expect("blender");
     for frame in 1..=args.frames {
         let dir = work.path().join(format!("frame-{frame}"));
         let render_started = Instant::now();
-        let honest = render_full(&blender, version, &args.scene, frame, &settings, &dir.join("h"), false).await;
+        let honest = render_full(&blender, version, &args.shape.scene, frame, &settings, &dir.join("h"), false).await;
         full_seconds.push(render_started.elapsed().as_secs_f64());
         let images = [
             honest.clone(),
-            render_full(&blender, version, &args.scene, frame, &settings, &dir.join("t1"), true).await,
+            render_full(&blender, version, &args.shape.scene, frame, &settings, &dir.join("t1"), true).await,
             noisy(&honest, &mut random),
-            render_full(&blender, version, &args.scene, frame, &low, &dir.join("low"), false).await,
+            render_full(&blender, version, &args.shape.scene, frame, &low, &dir.join("low"), false).await,
             shifted(&honest, 2),
-            render_full(&blender, version, &args.scene, frame + 1, &settings, &dir.join("next"), false).await,
-            RgbImage::from_pixel(args.width, args.height, Rgb([0, 0, 0])),
+            render_full(&blender, version, &args.shape.scene, frame + 1, &settings, &dir.join("next"), false).await,
+            RgbImage::from_pixel(args.shape.width, args.shape.height, Rgb([0, 0, 0])),
             render_full(&blender, version, &other_scene, frame, &settings, &dir.join("other"), false).await,
         ];
-        let whole = TileRegion { min_x: 0, max_x: args.width, min_y: 0, max_y: args.height };
+        let whole = TileRegion { min_x: 0, max_x: args.shape.width, min_y: 0, max_y: args.shape.height };
         for (size_index, (_, size)) in SIZES.iter().enumerate() {
             let plan = CropPlan { count: args.pool as u32, ..*size };
             let side = plan.side(shorter);
@@ -246,9 +243,9 @@ pub async fn run(args: Args) {
     println!(
         "\ncost: a full {}×{} frame at {} samples took {:.2} s; one crop in the warm Blender {:.3} s on average \
          (three crops = {:.1} % of a frame)",
-        args.width,
-        args.height,
-        args.samples,
+        args.shape.width,
+        args.shape.height,
+        args.shape.samples,
         mean(&full_seconds),
         mean(&crop_seconds),
         300.0 * mean(&crop_seconds) / mean(&full_seconds)

@@ -5,6 +5,7 @@ mod calibrate;
 mod coordinator;
 mod heartbeats;
 mod overhead;
+mod render_job;
 mod tasks;
 mod verification;
 

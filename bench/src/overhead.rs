@@ -8,24 +8,18 @@ use std::time::{Duration, Instant};
 
 use pictor_server::db::Backend;
 use pictor_server::testing::TestDb;
-use serde_json::{json, Value};
+use serde_json::json;
 
 use crate::coordinator::Coordinator;
+use crate::render_job::{send, submit, wait_until_completed, FrameShape};
 
 #[derive(clap::Args)]
 pub struct Args {
-    /// The scene to render.
-    #[arg(long, default_value = "samples/spinning-cube.blend")]
-    scene: PathBuf,
+    #[command(flatten)]
+    shape: FrameShape,
     /// How many frames (1..=N).
     #[arg(long, default_value_t = 12)]
     frames: u32,
-    #[arg(long, default_value_t = 320)]
-    width: u32,
-    #[arg(long, default_value_t = 180)]
-    height: u32,
-    #[arg(long, default_value_t = 32)]
-    samples: u32,
     #[arg(long, default_value = "target/release/pictor")]
     coordinator: PathBuf,
     #[arg(long, default_value = "target/release/pictor-agent")]
@@ -40,7 +34,7 @@ fn settings_expr(args: &Args) -> String {
         "import bpy; s = bpy.context.scene; s.render.engine = 'CYCLES'; s.cycles.samples = {}; \
          s.cycles.use_denoising = False; s.render.resolution_x = {}; s.render.resolution_y = {}; \
          s.render.resolution_percentage = 100; s.render.dither_intensity = 0.0",
-        args.samples, args.width, args.height
+        args.shape.samples, args.shape.width, args.shape.height
     )
 }
 
@@ -49,7 +43,7 @@ fn bare_blender(args: &Args, out: &Path) -> Duration {
     for frame in 1..=args.frames {
         let status = Command::new("blender")
             .args(["-b", "--disable-autoexec"])
-            .arg(&args.scene)
+            .arg(&args.shape.scene)
             .args(["--python-exit-code", "1", "--python-expr", &settings_expr(args), "-o"])
             .arg(out.join("frame_####"))
             .args(["-F", "PNG", "-f", &frame.to_string()])
@@ -71,12 +65,6 @@ impl Drop for AgentProcess {
     }
 }
 
-async fn json_of(request: reqwest::RequestBuilder) -> Value {
-    let response = request.send().await.expect("request");
-    assert!(response.status().is_success(), "{}", response.status());
-    response.json().await.expect("json")
-}
-
 async fn through_pictor(args: &Args, work: &Path) -> Duration {
     let test_db = TestDb::new(Backend::Sqlite).await;
     let user = test_db.db.create_user("bench", 0).await.expect("user");
@@ -85,7 +73,7 @@ async fn through_pictor(args: &Args, work: &Path) -> Duration {
     let base = coordinator.base.clone();
     let client = reqwest::Client::new();
     let issued =
-        json_of(client.post(format!("{base}/api/v1/workers")).bearer_auth(&key).json(&json!({"name": "one"}))).await;
+        send(client.post(format!("{base}/api/v1/workers")).bearer_auth(&key).json(&json!({"name": "one"}))).await;
     let config = work.join("worker.toml");
     let toml = format!("{}work_dir = {:?}\n", issued["config_toml"].as_str().expect("config"), work.join("agent"));
     std::fs::write(&config, toml).expect("config");
@@ -100,37 +88,15 @@ async fn through_pictor(args: &Args, work: &Path) -> Duration {
     let node = issued["node_id"].as_i64().expect("node id");
     // Registered and idle before the clock starts.
     loop {
-        let worker = json_of(client.get(format!("{base}/api/v1/workers/{node}")).bearer_auth(&key)).await;
+        let worker = send(client.get(format!("{base}/api/v1/workers/{node}")).bearer_auth(&key)).await;
         if worker["summary"]["status"] == "online" {
             break;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    let scene = std::fs::read(&args.scene).expect("scene (run scripts/setup)");
     let started = Instant::now();
-    let uploaded = json_of(client.put(format!("{base}/api/v1/scenes")).bearer_auth(&key).body(scene)).await;
-    let form = json!({
-        "name": "overhead", "frames": format!("1-{}", args.frames), "chunk_size": "1", "tiles": "",
-        "resolution_x": args.width.to_string(), "resolution_y": args.height.to_string(), "resolution_percent": "100",
-        "samples": args.samples.to_string(), "engine": "Cycles", "format": "PNG", "tier": "Standard",
-        "min_vram_gib": "", "gpu_model": "", "tags": ""
-    });
-    let submitted = json_of(
-        client
-            .post(format!("{base}/api/v1/jobs"))
-            .bearer_auth(&key)
-            .json(&json!({ "scene_key": uploaded["scene_key"], "form": form })),
-    )
-    .await;
-    let job = submitted["job_id"].as_i64().expect("job id");
-    loop {
-        let details = json_of(client.get(format!("{base}/api/v1/jobs/{job}")).bearer_auth(&key)).await;
-        match details["summary"]["state"].as_str() {
-            Some("completed") => break,
-            Some("failed" | "cancelled") => panic!("the job ended badly: {details}"),
-            _ => tokio::time::sleep(Duration::from_millis(50)).await,
-        }
-    }
+    let job = submit(&client, &base, &key, "overhead", args.frames, &args.shape).await;
+    wait_until_completed(&client, &base, &key, job, Duration::from_millis(50)).await;
     started.elapsed()
 }
 
@@ -141,7 +107,7 @@ pub async fn run(args: Args) {
     let per = |total: Duration| total.as_secs_f64() / f64::from(args.frames);
     println!(
         "frames              {} at {}×{}, {} samples (Cycles)",
-        args.frames, args.width, args.height, args.samples
+        args.frames, args.shape.width, args.shape.height, args.shape.samples
     );
     println!("bare blender -b     {:.2} s = {:.2} s per frame", bare.as_secs_f64(), per(bare));
     println!(

@@ -41,23 +41,7 @@ pub struct Args {
 
 /// One job of `tasks` single-frame tasks, stored directly (the agents then only speak HTTP).
 async fn create_job(db: &Db, owner: i64, tasks: u32) -> i64 {
-    let form = JobForm {
-        name: "bench".into(),
-        frames: format!("1-{tasks}"),
-        chunk_size: "1".into(),
-        tiles: String::new(),
-        resolution_x: "64".into(),
-        resolution_y: "36".into(),
-        resolution_percent: "100".into(),
-        samples: "1".into(),
-        engine: "Cycles".into(),
-        format: "PNG".into(),
-        tier: "Standard".into(),
-        min_vram_gib: String::new(),
-        gpu_model: String::new(),
-        tags: String::new(),
-        budget: String::new(),
-    };
+    let form = JobForm::cycles_png("bench", &format!("1-{tasks}"), 64, 36, 1);
     let spec = form.validate().expect("a valid job");
     let job = NewJob {
         owner,

@@ -8,22 +8,17 @@ use std::time::{Duration, Instant};
 
 use pictor_server::db::Backend;
 use pictor_server::testing::TestDb;
-use serde_json::{json, Value};
+use serde_json::json;
 
 use crate::coordinator::Coordinator;
+use crate::render_job::{send, submit, wait_until_completed, FrameShape};
 
 #[derive(clap::Args)]
 pub struct Args {
-    #[arg(long, default_value = "samples/spinning-cube.blend")]
-    scene: PathBuf,
+    #[command(flatten)]
+    shape: FrameShape,
     #[arg(long, default_value_t = 100)]
     frames: u32,
-    #[arg(long, default_value_t = 320)]
-    width: u32,
-    #[arg(long, default_value_t = 180)]
-    height: u32,
-    #[arg(long, default_value_t = 32)]
-    samples: u32,
     /// How the cheating worker fakes frames: blank, noise, wrong-frame or low-samples.
     #[arg(long, default_value = "low-samples")]
     cheat: String,
@@ -76,12 +71,6 @@ impl Drop for AgentProcess {
     }
 }
 
-async fn send(request: reqwest::RequestBuilder) -> Value {
-    let response = request.send().await.expect("request");
-    assert!(response.status().is_success(), "{}", response.status());
-    response.json().await.unwrap_or(Value::Null)
-}
-
 /// A node of `key`'s account (`workers` or `checkers`) with its config written to `dir/<name>.toml`.
 async fn node(client: &reqwest::Client, base: &str, key: &str, kind: &str, name: &str, dir: &Path) -> PathBuf {
     let issued =
@@ -124,31 +113,9 @@ pub async fn run(args: Args) {
         }
     }
 
-    let scene = std::fs::read(&args.scene).expect("scene (run scripts/setup)");
-    let uploaded = send(client.put(format!("{base}/api/v1/scenes")).bearer_auth(&keys[0]).body(scene)).await;
-    let form = json!({
-        "name": "verification bench", "frames": format!("1-{}", args.frames), "chunk_size": "1", "tiles": "",
-        "resolution_x": args.width.to_string(), "resolution_y": args.height.to_string(), "resolution_percent": "100",
-        "samples": args.samples.to_string(), "engine": "Cycles", "format": "PNG", "tier": "Standard",
-        "min_vram_gib": "", "gpu_model": "", "tags": ""
-    });
-    let submitted = send(
-        client
-            .post(format!("{base}/api/v1/jobs"))
-            .bearer_auth(&keys[0])
-            .json(&json!({ "scene_key": uploaded["scene_key"], "form": form })),
-    )
-    .await;
-    let job = submitted["job_id"].as_i64().expect("job");
+    let job = submit(&client, &base, &keys[0], "verification bench", args.frames, &args.shape).await;
     let started = Instant::now();
-    loop {
-        let details = send(client.get(format!("{base}/api/v1/jobs/{job}")).bearer_auth(&keys[0])).await;
-        match details["summary"]["state"].as_str() {
-            Some("completed") => break,
-            Some("failed" | "cancelled") => panic!("the job ended badly: {}", details["summary"]),
-            _ => tokio::time::sleep(Duration::from_millis(500)).await,
-        }
-    }
+    wait_until_completed(&client, &base, &keys[0], job, Duration::from_millis(500)).await;
     let wall = started.elapsed();
     drop((checker, honest));
     let cheater_log = cheater.log();
@@ -192,9 +159,9 @@ pub async fn run(args: Args) {
     println!(
         "job                 {} frames at {}×{}, {} samples; one worker cheats ({}) on {:.0} % of its frames",
         args.frames,
-        args.width,
-        args.height,
-        args.samples,
+        args.shape.width,
+        args.shape.height,
+        args.shape.samples,
         args.cheat,
         args.cheat_rate * 100.0
     );

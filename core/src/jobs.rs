@@ -230,6 +230,24 @@ fn number(field: &str, text: &str, range: std::ops::RangeInclusive<u32>, errors:
 }
 
 impl JobForm {
+    /// The everyday job as typed: Cycles to PNG in the Standard tier, one frame per task, whole frames, no
+    /// requirements or budget.
+    pub fn cycles_png(name: &str, frames: &str, width: u32, height: u32, samples: u32) -> Self {
+        JobForm {
+            name: name.to_string(),
+            frames: frames.to_string(),
+            chunk_size: "1".into(),
+            resolution_x: width.to_string(),
+            resolution_y: height.to_string(),
+            resolution_percent: "100".into(),
+            samples: samples.to_string(),
+            engine: Engine::Cycles.label().into(),
+            format: OutputFormat::Png.label().into(),
+            tier: PriorityTier::Standard.label().into(),
+            ..JobForm::default()
+        }
+    }
+
     /// Every field checked; all problems reported at once.
     pub fn validate(&self) -> Result<JobSpec, Vec<FieldError>> {
         let mut errors = Vec::new();

@@ -1,22 +1,10 @@
 // Checker Nodes with real agents: create a checker in the UI, run `pictor-agent checker` with its config, watch it
 // come online; another account's worker renders a job, and the checker's verdict count rises without a reload.
 import { test, expect } from '@playwright/test';
-import { spawn, ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
-import { collectErrors, screenshot, signIn, waitForHydration } from './support';
-
-const agentBin = process.env.E2E_AGENT_BIN ?? resolve(__dirname, '../../target/debug/pictor-agent');
-const sampleScene = resolve(__dirname, '../../samples/spinning-cube.blend');
-
-function startAgent(mode: 'worker' | 'checker', config: string): { agent: ChildProcess; log: () => string } {
-  let output = '';
-  const agent = spawn(agentBin, [mode, '--config', config, '--no-benchmark'], { stdio: ['ignore', 'pipe', 'pipe'] });
-  agent.stdout?.on('data', (chunk) => (output += chunk));
-  agent.stderr?.on('data', (chunk) => (output += chunk));
-  return { agent, log: () => output };
-}
+import { join } from 'node:path';
+import { collectErrors, RunningAgent, sampleScene, screenshot, signIn, startAgent, waitForHydration } from './support';
 
 test('a checker node goes online and its verdicts rise live as another account renders', async ({ page, browser, baseURL }) => {
   test.skip(!existsSync(sampleScene), 'run scripts/setup to make samples/spinning-cube.blend');
@@ -41,7 +29,7 @@ test('a checker node goes online and its verdicts rise live as another account r
   await waitForHydration(page);
   const row = page.getByTestId('checker-row').filter({ hasText: 'e2e-verifier' });
   const checker = startAgent('checker', checkerConfig);
-  const others: ChildProcess[] = [];
+  const others: RunningAgent[] = [];
   try {
     await expect(row.locator('.status'), checker.log()).toHaveAttribute('data-status', 'online', { timeout: 60_000 });
     await expect(page.getByTestId('checkers-online')).toHaveText('1');
@@ -57,7 +45,7 @@ test('a checker node goes online and its verdicts rise live as another account r
     const workerConfig = join(dir, 'worker.toml');
     writeFileSync(workerConfig, `${(await created.json()).config_toml}work_dir = ${JSON.stringify(join(dir, 'worker'))}\n`);
     const worker = startAgent('worker', workerConfig);
-    others.push(worker.agent);
+    others.push(worker);
     const scene = await lender.request.put('/api/v1/scenes', { data: readFileSync(sampleScene), headers });
     expect(scene.status()).toBe(201);
     const form = {
@@ -76,8 +64,7 @@ test('a checker node goes online and its verdicts rise live as another account r
     await screenshot(page, 'checkers-live');
     await context.close();
   } finally {
-    checker.agent.kill('SIGKILL');
-    others.forEach((agent) => agent.kill('SIGKILL'));
+    await Promise.all([checker, ...others].map((agent) => agent.stop()));
   }
   expect(errors).toEqual([]);
 });

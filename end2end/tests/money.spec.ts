@@ -2,15 +2,12 @@
 // then the Credit page (balance, ledger, filter, CSV, spending chart), the Rewards page (earnings, chart, payouts)
 // and My Workers (task stats, charts, history).
 import { test, expect } from '@playwright/test';
-import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
-import { collectErrors, screenshot, signIn, waitForHydration } from './support';
+import { join } from 'node:path';
+import { collectErrors, sampleScene, screenshot, signIn, startAgent, waitForHydration } from './support';
 
-const sampleScene = resolve(__dirname, '../../samples/spinning-cube.blend');
-const agentBin = process.env.E2E_AGENT_BIN ?? resolve(__dirname, '../../target/debug/pictor-agent');
 
 test('a paid job shows on Credit, Rewards and My Workers', async ({ page, baseURL }) => {
   test.skip(!existsSync(sampleScene), 'run scripts/setup to make samples/spinning-cube.blend');
@@ -33,10 +30,7 @@ test('a paid job shows on Credit, Rewards and My Workers', async ({ page, baseUR
   const dir = mkdtempSync(join(tmpdir(), 'pictor-money-'));
   const config = join(dir, 'worker.toml');
   writeFileSync(config, `${issued.config_toml}work_dir = ${JSON.stringify(join(dir, 'work'))}\n`);
-  let log = '';
-  const agent = spawn(agentBin, ['worker', '--config', config, '--no-benchmark'], { stdio: ['ignore', 'pipe', 'pipe'] });
-  agent.stdout?.on('data', (chunk) => (log += chunk));
-  agent.stderr?.on('data', (chunk) => (log += chunk));
+  const agent = startAgent('worker', config);
   try {
     await page.goto('/rendering');
     await waitForHydration(page);
@@ -46,13 +40,13 @@ test('a paid job shows on Credit, Rewards and My Workers', async ({ page, baseUR
     await page.getByTestId('job-resolution_x').fill('160');
     await page.getByTestId('job-resolution_y').fill('90');
     await page.getByTestId('job-tags').fill('money-e2e');
-    await expect.poll(() => log, { timeout: 60_000 }).toContain('registered as node');
+    await expect.poll(agent.log, { timeout: 60_000 }).toContain('registered as node');
     await page.getByTestId('estimate-job').click();
     await expect(page.getByTestId('job-estimate')).toContainText('credits per render-minute');
     await page.getByTestId('submit-job').click();
     await page.getByTestId('job-row').filter({ hasText: 'Paid cube' }).getByRole('link', { name: 'Paid cube' }).click();
     await waitForHydration(page);
-    await expect(page.getByTestId('job-state'), log).toHaveText('completed', { timeout: 120_000 });
+    await expect(page.getByTestId('job-state'), agent.log()).toHaveText('completed', { timeout: 120_000 });
     await page.reload();
     await expect(page.getByTestId('job-cost')).toContainText('credits spent');
 
@@ -95,7 +89,7 @@ test('a paid job shows on Credit, Rewards and My Workers', async ({ page, baseUR
     await expect(page.getByTestId('worker-earned')).toContainText(/[3-9] results accepted/);
     await screenshot(page, 'worker-tasks');
   } finally {
-    agent.kill('SIGKILL');
+    await agent.stop();
   }
   // The payout above the earnings was refused with a 400 on purpose; the browser logs that response.
   expect(errors.filter((error) => !error.includes('status of 400'))).toEqual([]);

@@ -2,15 +2,12 @@
 // watch its frames render — task cells turn done and show thumbnails without a reload; open a frame, read a task's
 // attempts and log, download the zip, then render one again.
 import { test, expect } from '@playwright/test';
-import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
-import { collectErrors, screenshot, signIn, waitForHydration } from './support';
+import { join } from 'node:path';
+import { collectErrors, sampleScene, screenshot, signIn, startAgent, waitForHydration } from './support';
 
-const sampleScene = resolve(__dirname, '../../samples/spinning-cube.blend');
-const agentBin = process.env.E2E_AGENT_BIN ?? resolve(__dirname, '../../target/debug/pictor-agent');
 
 test('submit the sample scene, a real agent renders it, frames appear live', async ({ page, baseURL }) => {
   test.skip(!existsSync(sampleScene), 'run scripts/setup to make samples/spinning-cube.blend');
@@ -43,14 +40,11 @@ test('submit the sample scene, a real agent renders it, frames appear live', asy
   await expect(page.getByTestId('task-cell')).toHaveCount(4);
   await waitForHydration(page);
 
-  let log = '';
-  const agent = spawn(agentBin, ['worker', '--config', config, '--no-benchmark'], { stdio: ['ignore', 'pipe', 'pipe'] });
-  agent.stdout?.on('data', (chunk) => (log += chunk));
-  agent.stderr?.on('data', (chunk) => (log += chunk));
+  const agent = startAgent('worker', config);
   try {
     const cells = page.getByTestId('task-cell');
     for (let index = 0; index < 4; index++) {
-      await expect(cells.nth(index), log).toHaveAttribute('data-state', 'uploaded', { timeout: 120_000 });
+      await expect(cells.nth(index), agent.log()).toHaveAttribute('data-state', 'uploaded', { timeout: 120_000 });
     }
     await expect(page.getByTestId('job-progress')).toHaveText('4 of 4 done');
     await expect(page.getByTestId('job-state')).toHaveText('completed');
@@ -84,7 +78,7 @@ test('submit the sample scene, a real agent renders it, frames appear live', asy
     await expect(cells.nth(1)).toHaveAttribute('data-state', 'uploaded', { timeout: 60_000 });
     await expect(page.getByTestId('job-progress')).toHaveText('4 of 4 done');
   } finally {
-    agent.kill('SIGINT');
+    await agent.stop();
   }
   expect(errors).toEqual([]);
 });

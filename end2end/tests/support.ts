@@ -1,7 +1,8 @@
-// Helpers shared by the end-to-end specs: hydration wait, error capture, screenshots.
+// Helpers shared by the end-to-end specs: hydration wait, error capture, screenshots, sign-in, real agents.
 import { expect, Page } from '@playwright/test';
+import { ChildProcess, spawn } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { installWallet, TestWallet } from './wallet';
 
 export const SCREENSHOTS = join(__dirname, '..', 'screenshots');
@@ -35,4 +36,32 @@ export async function signIn(page: Page): Promise<TestWallet> {
   await expect(page.locator('h1')).toHaveText('Overview');
   await waitForHydration(page);
   return wallet;
+}
+
+export const sampleScene = resolve(__dirname, '../../samples/spinning-cube.blend');
+const agentBin = process.env.E2E_AGENT_BIN ?? resolve(__dirname, '../../target/debug/pictor-agent');
+
+/** A real `pictor-agent` process and everything it printed so far. */
+export interface RunningAgent {
+  process: ChildProcess;
+  log: () => string;
+  /** Ctrl-C, as a person would: the agent signs off (a checker gives back its checks); killed if it lingers. */
+  stop: () => Promise<void>;
+}
+
+/** Starts `pictor-agent <mode> --config <config>` (benchmark skipped unless `args` says otherwise). */
+export function startAgent(mode: 'worker' | 'checker', config: string, args: string[] = ['--no-benchmark']): RunningAgent {
+  let output = '';
+  const child = spawn(agentBin, [mode, '--config', config, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  child.stdout?.on('data', (chunk) => (output += chunk));
+  child.stderr?.on('data', (chunk) => (output += chunk));
+  const exited = new Promise<void>((done) => child.once('exit', () => done()));
+  const stop = async () => {
+    if (child.exitCode !== null || child.signalCode !== null) return;
+    child.kill('SIGINT');
+    const lingering = setTimeout(() => child.kill('SIGKILL'), 10_000);
+    await exited;
+    clearTimeout(lingering);
+  };
+  return { process: child, log: () => output, stop };
 }

@@ -1,21 +1,10 @@
 // My Workers with the real agent: create a worker in the UI, download its config, run `pictor-agent worker` with it,
 // watch it come online and its metrics chart move without reload, stop it and watch it go offline.
 import { test, expect } from '@playwright/test';
-import { spawn, ChildProcess } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
-import { collectErrors, screenshot, signIn, waitForHydration } from './support';
-
-const agentBin = process.env.E2E_AGENT_BIN ?? resolve(__dirname, '../../target/debug/pictor-agent');
-
-function startAgent(config: string): { agent: ChildProcess; log: () => string } {
-  let output = '';
-  const agent = spawn(agentBin, ['worker', '--config', config], { stdio: ['ignore', 'pipe', 'pipe'] });
-  agent.stdout?.on('data', (chunk) => (output += chunk));
-  agent.stderr?.on('data', (chunk) => (output += chunk));
-  return { agent, log: () => output };
-}
+import { join } from 'node:path';
+import { collectErrors, screenshot, signIn, startAgent, waitForHydration } from './support';
 
 test('create a worker, run the real agent with its config, watch it live, stop it', async ({ page }) => {
   test.setTimeout(180_000);
@@ -40,7 +29,7 @@ test('create a worker, run the real agent with its config, watch it live, stop i
   await expect(status).toHaveAttribute('data-status', 'new');
 
   // The real agent: probes the machine, benchmarks the installed Blender, registers, heartbeats.
-  const { agent, log } = startAgent(config);
+  const { process: agent, log, stop } = startAgent('worker', config, []);
   try {
     await expect(status, log()).toHaveAttribute('data-status', 'online', { timeout: 120_000 });
     await expect(page.getByTestId('count-online')).toHaveText('1');
@@ -63,7 +52,7 @@ test('create a worker, run the real agent with its config, watch it live, stop i
     agent.kill('SIGINT');
     await expect(page.getByTestId('worker-title').locator('..').locator('.status')).toHaveAttribute('data-status', 'offline', { timeout: 15_000 });
   } finally {
-    agent.kill('SIGKILL');
+    await stop();
   }
   expect(log()).toContain('registered');
   expect(errors).toEqual([]);

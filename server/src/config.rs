@@ -95,12 +95,21 @@ pub struct VerificationConfig {
     pub pass_ssim: f64,
     /// SSIM below which a crop does not match (in between: unsure, look again with larger crops).
     pub fail_ssim: f64,
+    /// How long a result waits for checks when no checker is left to take them, before it is accepted as it is.
+    pub unchecked_after_ms: u64,
 }
 
 impl Default for VerificationConfig {
     fn default() -> Self {
         let thresholds = pictor_core::verification::DEFAULT_THRESHOLDS;
-        Self { quorum: 3, audit_rate: 0.02, lease_ms: 300_000, pass_ssim: thresholds.pass, fail_ssim: thresholds.fail }
+        Self {
+            quorum: 3,
+            audit_rate: 0.02,
+            lease_ms: 300_000,
+            pass_ssim: thresholds.pass,
+            fail_ssim: thresholds.fail,
+            unchecked_after_ms: crate::db::verdicts::UNCHECKED_AFTER_MS.unsigned_abs(),
+        }
     }
 }
 
@@ -235,6 +244,9 @@ impl Config {
         if !(1_000..=86_400_000).contains(&check.lease_ms) {
             return Err(ConfigError::BadVerification("lease_ms must be between 1000 and 86400000"));
         }
+        if !(1_000..=7 * 86_400_000).contains(&check.unchecked_after_ms) {
+            return Err(ConfigError::BadVerification("unchecked_after_ms must be between 1000 and 604800000"));
+        }
         if !(0.0 < check.fail_ssim && check.fail_ssim <= check.pass_ssim && check.pass_ssim <= 1.0) {
             return Err(ConfigError::BadVerification("need 0 < fail_ssim <= pass_ssim <= 1"));
         }
@@ -329,6 +341,12 @@ mod tests {
             jail.set_env("PICTOR_VERIFICATION__PASS_SSIM", "0.9");
             let error = Config::load(None).expect_err("fail above pass").to_string();
             assert!(error.contains("fail_ssim"), "{error}");
+            jail.set_env("PICTOR_VERIFICATION__PASS_SSIM", "0.999");
+            jail.set_env("PICTOR_VERIFICATION__UNCHECKED_AFTER_MS", "5000");
+            assert_eq!(Config::load(None).expect("loads").verification.unchecked_after_ms, 5_000);
+            jail.set_env("PICTOR_VERIFICATION__UNCHECKED_AFTER_MS", "10");
+            let error = Config::load(None).expect_err("too short").to_string();
+            assert!(error.contains("unchecked_after_ms"), "{error}");
             Ok(())
         });
     }

@@ -100,7 +100,8 @@ impl Application {
         let router = crate::api::router(state.clone());
         tracing::info!(%address, database = state.db.backend().name(), "coordinator ready");
         let liveness = LivenessChecker::new(state.db.clone(), state.bus.clone(), config.heartbeat_interval_ms)
-            .with_work_signal(state.work_available.clone());
+            .with_work_signal(state.work_available.clone())
+            .with_unchecked_after(config.verification.unchecked_after_ms);
         let epochs = crate::money::epochs::EpochCloser::new(state.db.clone(), config.ledger.epoch_ms);
         let webhooks = crate::money::webhooks::WebhookSender::new(state.db.clone());
         Ok(Self { listener, router, state, sampler, liveness, epochs, webhooks, address })

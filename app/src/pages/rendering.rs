@@ -38,23 +38,7 @@ pub async fn load_jobs() -> Result<Vec<JobSummary>, AppError> {
 
 /// The form's starting values: the sample scene's animation at its own resolution.
 fn defaults() -> JobForm {
-    JobForm {
-        name: String::new(),
-        frames: "1-10".into(),
-        chunk_size: "1".into(),
-        tiles: String::new(),
-        resolution_x: "320".into(),
-        resolution_y: "180".into(),
-        resolution_percent: "100".into(),
-        samples: "16".into(),
-        engine: Engine::Cycles.label().into(),
-        format: OutputFormat::Png.label().into(),
-        tier: PriorityTier::Standard.label().into(),
-        min_vram_gib: String::new(),
-        gpu_model: String::new(),
-        tags: String::new(),
-        budget: String::new(),
-    }
+    JobForm::cycles_png("", "1-10", 320, 180, 16)
 }
 
 /// A text field of the job form, bound to its signal.

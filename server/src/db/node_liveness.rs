@@ -26,7 +26,7 @@ impl Db {
     ) -> Result<(), DbError> {
         let result = sqlx::query(
             "UPDATE nodes SET agent_version = $1, hardware_json = $2, benchmark_score = $3, online = 1,
-                    last_seen_at_ms = $4, heartbeat_interval_ms = $5
+                    last_seen_at_ms = $4, heartbeat_interval_ms = $5, signed_off_at_ms = NULL
              WHERE id = $6 AND deleted_at_ms IS NULL AND disabled_at_ms IS NULL",
         )
         .bind(agent_version)
@@ -44,7 +44,7 @@ impl Db {
     pub async fn record_heartbeat(&self, node: NodeId, now_ms: i64) -> Result<bool, DbError> {
         // Two statements instead of reading the old state first: the common case (already online) is one write.
         let came_online = sqlx::query(
-            "UPDATE nodes SET last_seen_at_ms = $1, online = 1
+            "UPDATE nodes SET last_seen_at_ms = $1, online = 1, signed_off_at_ms = NULL
              WHERE id = $2 AND online = 0 AND deleted_at_ms IS NULL AND disabled_at_ms IS NULL",
         )
         .bind(now_ms)
@@ -69,9 +69,10 @@ impl Db {
         Ok(false)
     }
 
-    /// The agent signed off; `true` if it was online.
-    pub async fn mark_node_offline(&self, node: NodeId) -> Result<bool, DbError> {
-        let result = sqlx::query("UPDATE nodes SET online = 0 WHERE id = $1 AND online = 1")
+    /// The agent signed off at `now_ms`; `true` if it was online.
+    pub async fn mark_node_offline(&self, node: NodeId, now_ms: i64) -> Result<bool, DbError> {
+        let result = sqlx::query("UPDATE nodes SET online = 0, signed_off_at_ms = $1 WHERE id = $2 AND online = 1")
+            .bind(now_ms)
             .bind(node)
             .execute(self.writer())
             .await?;
@@ -114,8 +115,8 @@ mod tests {
         assert_eq!(swept, vec![LivenessChange { node, owner }]);
         assert_eq!(db.sweep_silent_nodes(NOW + 60_000).await.expect("sweep"), vec![], "reported once");
         assert!(db.record_heartbeat(node, NOW + 70_000).await.expect("beat"), "back online");
-        assert!(db.mark_node_offline(node).await.expect("offline"));
-        assert!(!db.mark_node_offline(node).await.expect("offline"), "already offline");
+        assert!(db.mark_node_offline(node, NOW).await.expect("offline"));
+        assert!(!db.mark_node_offline(node, NOW).await.expect("offline"), "already offline");
     }
 
     async fn a_disabled_or_deleted_node_cannot_heartbeat(db: Db) {

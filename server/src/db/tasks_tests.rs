@@ -8,23 +8,7 @@ const LEASE: i64 = 30_000;
 
 /// A valid job spec (the job page reads it back), rendering frames 1 to `tasks`.
 fn spec_json(name: &str, tasks: usize) -> String {
-    let form = pictor_core::jobs::JobForm {
-        name: name.into(),
-        frames: format!("1-{tasks}"),
-        chunk_size: "1".into(),
-        tiles: String::new(),
-        resolution_x: "64".into(),
-        resolution_y: "36".into(),
-        resolution_percent: "100".into(),
-        samples: "1".into(),
-        engine: "Cycles".into(),
-        format: "PNG".into(),
-        tier: "Standard".into(),
-        min_vram_gib: String::new(),
-        gpu_model: String::new(),
-        tags: String::new(),
-        budget: String::new(),
-    };
+    let form = pictor_core::jobs::JobForm::cycles_png(name, &format!("1-{tasks}"), 64, 36, 1);
     serde_json::to_string(&form.validate().expect("valid form")).expect("json")
 }
 

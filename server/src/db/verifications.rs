@@ -70,11 +70,12 @@ const NEXT_VERIFICATION: &str = "
 /// owner, with the engine.
 const ELIGIBLE_CHECKERS: &str = "
     SELECT COUNT(*) FROM nodes
-    WHERE kind = 'checker' AND last_seen_at_ms >= $3 AND disabled_at_ms IS NULL AND deleted_at_ms IS NULL
+    WHERE kind = 'checker' AND last_seen_at_ms >= $3 AND signed_off_at_ms IS NULL
+      AND disabled_at_ms IS NULL AND deleted_at_ms IS NULL
       AND suspended_at_ms IS NULL AND owner_id <> $1
       AND (',' || engines || ',') LIKE ('%,' || $2 || ',%')";
 
-/// How recently a checker must have been heard from to count toward checks.
+/// How recently a checker must have been heard from to count toward checks (unless it signed off).
 pub const CHECKER_RECENT_MS: i64 = 10 * 60_000;
 
 impl Db {
@@ -178,6 +179,16 @@ impl Db {
         let result =
             sqlx::query("UPDATE verdicts SET state = 'expired' WHERE state = 'leased' AND lease_expires_at_ms < $1")
                 .bind(now_ms)
+                .execute(self.writer())
+                .await?;
+        Ok(result.rows_affected())
+    }
+
+    /// Gives back the checks `checker` had leased, because it signed off: other checkers can take them at once.
+    pub async fn release_verdict_leases_of(&self, checker: NodeId) -> Result<u64, DbError> {
+        let result =
+            sqlx::query("UPDATE verdicts SET state = 'expired' WHERE state = 'leased' AND checker_node_id = $1")
+                .bind(checker)
                 .execute(self.writer())
                 .await?;
         Ok(result.rows_affected())

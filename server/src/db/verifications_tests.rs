@@ -274,7 +274,30 @@ async fn a_check_no_checker_can_take_is_accepted_after_a_while(db: Db) {
     assert_eq!(world.db.accept_when_no_checker_remains(later, wait).await.expect("again"), Vec::<i64>::new(), "once");
 }
 
+async fn a_checker_that_signed_off_stops_counting_until_it_is_back(db: Db) {
+    let world = world(db, 2).await;
+    let owner = world.db.worker_trust(world.worker).await.expect("t").owner;
+    assert!(world.db.mark_node_offline(world.checkers[0], NOW + 1_000).await.expect("sign off"));
+    assert_eq!(world.db.eligible_checkers(owner, "cycles", NOW + 2_000).await.expect("n"), 1, "stopped on purpose");
+    // Its results are checked by the one left; with both gone, a fresh result is not held for checks.
+    assert!(world.db.mark_node_offline(world.checkers[1], NOW + 1_000).await.expect("sign off"));
+    assert_eq!(world.db.eligible_checkers(owner, "cycles", NOW + 2_000).await.expect("n"), 0);
+    assert!(world.db.record_heartbeat(world.checkers[0], NOW + 3_000).await.expect("back"));
+    world.db.register_node(world.checkers[1], "test", "{}", None, 5_000, NOW + 3_000).await.expect("registered");
+    assert_eq!(world.db.eligible_checkers(owner, "cycles", NOW + 4_000).await.expect("n"), 2, "both back");
+
+    // A checker that signs off mid-check gives its check back at once, not when its lease runs out.
+    job_with(&world, 1).await;
+    render(&world, Some(1)).await;
+    let leaving = lease_check(&world, world.checkers[0]).await.expect("a check");
+    assert_eq!(lease_check(&world, world.checkers[1]).await, None, "quorum of one: taken");
+    assert_eq!(world.db.release_verdict_leases_of(world.checkers[0]).await.expect("release"), 1);
+    assert_eq!(lease_check(&world, world.checkers[1]).await.expect("given back").id, leaving.id);
+    assert_eq!(world.db.release_verdict_leases_of(world.checkers[0]).await.expect("again"), 0);
+}
+
 crate::both_backends!(
+    a_checker_that_signed_off_stops_counting_until_it_is_back,
     a_check_no_checker_can_take_is_accepted_after_a_while,
     three_checkers_decide_by_majority_and_the_outvoted_one_loses_standing,
     a_rejected_result_is_rendered_again_with_the_workers_unchecked_ones,

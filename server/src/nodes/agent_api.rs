@@ -219,8 +219,11 @@ async fn heartbeat(
 }
 
 async fn offline(State(state): State<AppState>, AgentNode(node): AgentNode) -> Result<StatusCode, AgentApiError> {
-    if state.db.mark_node_offline(node.id).await? {
+    if state.db.mark_node_offline(node.id, now_ms()).await? {
         tracing::info!(node = node.id, "node signed off");
+        if state.db.release_verdict_leases_of(node.id).await? > 0 {
+            state.verify_available.notify_waiters();
+        }
         state.bus.publish(Event::Worker(WorkerLive {
             node_id: node.id,
             owner_id: node.owner,

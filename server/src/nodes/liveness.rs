@@ -20,6 +20,7 @@ pub struct LivenessChecker {
     bus: EventBus,
     interval: Duration,
     work_available: Option<std::sync::Arc<tokio::sync::Notify>>,
+    unchecked_after_ms: i64,
 }
 
 impl LivenessChecker {
@@ -27,7 +28,14 @@ impl LivenessChecker {
     /// the third missed heartbeat.
     pub fn new(db: Db, bus: EventBus, heartbeat_interval_ms: u64) -> Self {
         let interval = Duration::from_millis((heartbeat_interval_ms / 2).clamp(100, 1_000));
-        Self { db, bus, interval, work_available: None }
+        let unchecked_after_ms = crate::db::verdicts::UNCHECKED_AFTER_MS;
+        Self { db, bus, interval, work_available: None, unchecked_after_ms }
+    }
+
+    /// How long a result waits for checks no checker is left to take (the default is 30 minutes).
+    pub fn with_unchecked_after(mut self, unchecked_after_ms: u64) -> Self {
+        self.unchecked_after_ms = i64::try_from(unchecked_after_ms).unwrap_or(i64::MAX);
+        self
     }
 
     /// Also requeues expired task leases, waking agents waiting for work.
@@ -52,7 +60,7 @@ impl LivenessChecker {
         if expired > 0 {
             tracing::info!(verdicts = expired, "verdict leases expired: the checks go to other checkers");
         }
-        let unchecked = self.db.accept_when_no_checker_remains(now_ms, crate::db::verdicts::UNCHECKED_AFTER_MS).await?;
+        let unchecked = self.db.accept_when_no_checker_remains(now_ms, self.unchecked_after_ms).await?;
         if !unchecked.is_empty() {
             tracing::warn!(tasks = ?unchecked, "no checker left to check these results: accepted unchecked");
             for task in &unchecked {

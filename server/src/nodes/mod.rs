@@ -6,4 +6,5 @@ pub mod checkers;
 pub mod config_file;
 pub mod demo;
 pub mod liveness;
+pub mod registry;
 pub mod service;

@@ -2,14 +2,14 @@
 
 use pictor_app::ports::WorkerService;
 use pictor_app::AppError;
-use pictor_core::accounts::{clean_name, Viewer, MAX_DISPLAY_NAME};
+use pictor_core::accounts::Viewer;
 use pictor_core::workers::{IssuedNodeConfig, WorkerDetails, WorkerSettings, WorkerTaskPage, WorkersOverview};
 
-use super::config_file;
+use super::registry::{self, node_error};
 use crate::clock::now_ms;
 use crate::db::node_metrics::{COARSE, FINE};
 use crate::db::nodes::NodeKind;
-use crate::db::{Db, DbError};
+use crate::db::Db;
 
 /// A user may run this many workers.
 pub const MAX_WORKERS_PER_USER: usize = 200;
@@ -21,22 +21,12 @@ pub struct DbWorkers {
     pub public_origin: String,
 }
 
-fn to_app_error(error: DbError) -> AppError {
-    match error {
-        DbError::NotFound(_) => AppError::NotFound,
-        other => {
-            tracing::error!(error = %other, "worker request failed");
-            AppError::Unavailable
-        }
-    }
-}
-
 #[async_trait::async_trait]
 impl WorkerService for DbWorkers {
     async fn overview(&self, viewer: &Viewer) -> Result<WorkersOverview, AppError> {
         let now = now_ms();
-        let nodes = self.db.nodes_of(viewer.user_id, NodeKind::Worker, now).await.map_err(to_app_error)?;
-        let stats = self.db.worker_stats(viewer.user_id).await.map_err(to_app_error)?;
+        let nodes = self.db.nodes_of(viewer.user_id, NodeKind::Worker, now).await.map_err(node_error)?;
+        let stats = self.db.worker_stats(viewer.user_id).await.map_err(node_error)?;
         let mut failed = 0;
         let workers: Vec<_> = nodes
             .into_iter()
@@ -51,33 +41,33 @@ impl WorkerService for DbWorkers {
             })
             .collect();
         let earnings_by_day =
-            self.db.earnings_by_day(viewer.user_id, now - 30 * 24 * HOUR_MS).await.map_err(to_app_error)?;
+            self.db.earnings_by_day(viewer.user_id, now - 30 * 24 * HOUR_MS).await.map_err(node_error)?;
         Ok(WorkersOverview {
             earned_micro: workers.iter().map(|worker| worker.earned_micro).sum(),
             tasks_done: workers.iter().map(|worker| worker.tasks_done).sum(),
             tasks_failed: failed,
-            tasks_per_hour: self.db.tasks_per_hour(viewer.user_id, now - 24 * HOUR_MS).await.map_err(to_app_error)?,
+            tasks_per_hour: self.db.tasks_per_hour(viewer.user_id, now - 24 * HOUR_MS).await.map_err(node_error)?,
             earnings_by_day,
             workers,
         })
     }
 
     async fn task_history(&self, viewer: &Viewer, worker: i64, page: i64) -> Result<WorkerTaskPage, AppError> {
-        self.db.worker_task_history(viewer.user_id, worker, page).await.map_err(to_app_error)?.ok_or(AppError::NotFound)
+        self.db.worker_task_history(viewer.user_id, worker, page).await.map_err(node_error)?.ok_or(AppError::NotFound)
     }
 
     async fn details(&self, viewer: &Viewer, worker: i64) -> Result<WorkerDetails, AppError> {
         let now = now_ms();
-        let node = self.db.node_of(viewer.user_id, worker, now).await.map_err(to_app_error)?;
+        let node = self.db.node_of(viewer.user_id, worker, now).await.map_err(node_error)?;
         let mut node = node.ok_or(AppError::NotFound)?;
-        let stats = self.db.worker_stats(viewer.user_id).await.map_err(to_app_error)?;
+        let stats = self.db.worker_stats(viewer.user_id).await.map_err(node_error)?;
         if let Some((_, done, _, earned)) = stats.iter().find(|(id, ..)| *id == worker) {
             node.summary.tasks_done = *done;
             node.summary.earned_micro = *earned;
         }
         Ok(WorkerDetails {
-            recent: self.db.metric_history(worker, FINE, now - HOUR_MS).await.map_err(to_app_error)?,
-            day: self.db.metric_history(worker, COARSE, now - 24 * HOUR_MS).await.map_err(to_app_error)?,
+            recent: self.db.metric_history(worker, FINE, now - HOUR_MS).await.map_err(node_error)?,
+            day: self.db.metric_history(worker, COARSE, now - 24 * HOUR_MS).await.map_err(node_error)?,
             summary: node.summary,
             hardware: node.hardware,
             agent_version: node.agent_version,
@@ -86,33 +76,19 @@ impl WorkerService for DbWorkers {
     }
 
     async fn create(&self, viewer: &Viewer, name: &str) -> Result<IssuedNodeConfig, AppError> {
-        let name = clean_name(name, MAX_DISPLAY_NAME).map_err(AppError::BadRequest)?;
-        let now = now_ms();
-        let existing = self.db.nodes_of(viewer.user_id, NodeKind::Worker, now).await.map_err(to_app_error)?;
-        if existing.len() >= MAX_WORKERS_PER_USER {
-            return Err(AppError::BadRequest(format!("at most {MAX_WORKERS_PER_USER} workers per account")));
-        }
-        let (token, hash) = config_file::new_token();
-        let id = self
-            .db
-            .issue_node(viewer.user_id, NodeKind::Worker, &name, Some(&hash), now)
-            .await
-            .map_err(to_app_error)?;
-        Ok(config_file::issue(&self.public_origin, id, &name, NodeKind::Worker, token))
+        registry::register(&self.db, &self.public_origin, viewer, NodeKind::Worker, name, MAX_WORKERS_PER_USER).await
     }
 
     async fn reissue_token(&self, viewer: &Viewer, worker: i64) -> Result<IssuedNodeConfig, AppError> {
-        let (token, hash) = config_file::new_token();
-        let name = self.db.reissue_node_token(viewer.user_id, worker, &hash).await.map_err(to_app_error)?;
-        Ok(config_file::issue(&self.public_origin, worker, &name, NodeKind::Worker, token))
+        registry::reissue(&self.db, &self.public_origin, viewer, NodeKind::Worker, worker).await
     }
 
     async fn update_settings(&self, viewer: &Viewer, worker: i64, settings: WorkerSettings) -> Result<(), AppError> {
         settings.validate().map_err(AppError::BadRequest)?;
-        self.db.update_worker_settings(viewer.user_id, worker, &settings, now_ms()).await.map_err(to_app_error)
+        self.db.update_worker_settings(viewer.user_id, worker, &settings, now_ms()).await.map_err(node_error)
     }
 
     async fn delete(&self, viewer: &Viewer, worker: i64) -> Result<(), AppError> {
-        self.db.delete_node(viewer.user_id, worker, now_ms()).await.map_err(to_app_error)
+        self.db.delete_node(viewer.user_id, worker, now_ms()).await.map_err(node_error)
     }
 }

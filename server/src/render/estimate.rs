@@ -78,22 +78,9 @@ mod tests {
     use pictor_core::jobs::JobForm;
 
     fn spec(frames: &str, tiles: &str) -> JobSpec {
-        JobForm {
-            name: "e".into(),
-            frames: frames.into(),
-            chunk_size: "2".into(),
-            tiles: tiles.into(),
-            resolution_x: "100".into(),
-            resolution_y: "100".into(),
-            resolution_percent: "100".into(),
-            samples: "10".into(),
-            engine: "Cycles".into(),
-            format: "PNG".into(),
-            tier: "Standard".into(),
-            ..JobForm::default()
-        }
-        .validate()
-        .expect("valid")
+        JobForm { chunk_size: "2".into(), tiles: tiles.into(), ..JobForm::cycles_png("e", frames, 100, 100, 10) }
+            .validate()
+            .expect("valid")
     }
 
     #[test]

@@ -106,21 +106,8 @@ mod tests {
     #[test]
     fn a_tiles_crops_stay_inside_the_tile() {
         let form = pictor_core::jobs::JobForm {
-            name: "t".into(),
-            frames: "3".into(),
-            chunk_size: "1".into(),
             tiles: "4".into(),
-            resolution_x: "200".into(),
-            resolution_y: "100".into(),
-            resolution_percent: "100".into(),
-            samples: "1".into(),
-            engine: "Cycles".into(),
-            format: "PNG".into(),
-            tier: "Standard".into(),
-            min_vram_gib: String::new(),
-            gpu_model: String::new(),
-            tags: String::new(),
-            budget: String::new(),
+            ..pictor_core::jobs::JobForm::cycles_png("t", "3", 200, 100, 1)
         };
         let spec = form.validate().expect("valid");
         let area = task_area(&spec, Some(3));
