@@ -87,6 +87,12 @@ test('a paid job shows on Credit, Rewards and My Workers', async ({ page, baseUR
     // Its three frames (it may have rendered other tests' untargeted jobs too).
     await expect.poll(() => page.getByTestId('worker-task-row').count()).toBeGreaterThanOrEqual(3);
     await expect(page.getByTestId('worker-earned')).toContainText(/[3-9] results accepted/);
+    await expect(page.getByTestId('task-page')).toHaveText(/^page 1 of 1 · [3-9] attempts$/);
+    await expect(page.getByTestId('older-tasks')).toBeDisabled();
+    await expect(page.getByTestId('older-tasks')).toHaveText('Older');
+    // Reached by a link, not a reload: the charts are drawn once their elements are in place.
+    await expect(page.locator('#worker-chart canvas')).toHaveCount(1);
+    await expect(page.locator('#worker-day-chart canvas')).toHaveCount(1);
     await screenshot(page, 'worker-tasks');
   } finally {
     await agent.stop();

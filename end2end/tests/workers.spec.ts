@@ -46,6 +46,7 @@ test('create a worker, run the real agent with its config, watch it live, stop i
     const before = Number(await chart.getAttribute('data-points'));
     await expect.poll(async () => Number(await chart.getAttribute('data-points')), { timeout: 20_000 }).toBeGreaterThanOrEqual(before + 2);
     await expect(chart.locator('canvas')).toHaveCount(1);
+    await expect(page.locator('#worker-day-chart canvas')).toHaveCount(1);
     await screenshot(page, 'worker-details');
 
     // Ctrl-C: the agent signs off and the page shows it without a reload.

@@ -44,22 +44,27 @@ mod browser {
 
     use super::day_label;
 
-    /// Draws `days` (day start, micro-credits) as credits per day into the element `element_id`, if it is there.
-    pub fn draw_daily(element_id: &str, series_name: &str, days: &[(i64, i64)]) {
+    /// Draws `days` (day start, micro-credits) as credits per day into the element `element_id` once it is there.
+    pub fn draw_daily(element_id: &'static str, series_name: &'static str, days: &[(i64, i64)]) {
         let labels: Vec<String> = days.iter().map(|(day, _)| day_label(*day)[5..].to_string()).collect();
         let credits: Vec<f64> = days.iter().map(|(_, micro)| *micro as f64 / 1_000_000.0).collect();
         draw_bars(element_id, series_name, labels, credits, "credits");
     }
 
-    /// Draws one bar per label into the element `element_id`, if it is there.
-    pub fn draw_bars(element_id: &str, series_name: &str, labels: Vec<String>, values: Vec<f64>, unit: &str) {
-        let present = web_sys::window()
-            .and_then(|window| window.document())
-            .and_then(|document| document.get_element_by_id(element_id))
-            .is_some();
-        if !present {
-            return;
-        }
+    /// Draws one bar per label into the element `element_id` once it is there.
+    pub fn draw_bars(
+        element_id: &'static str,
+        series_name: &'static str,
+        labels: Vec<String>,
+        values: Vec<f64>,
+        unit: &'static str,
+    ) {
+        crate::components::when_mounted::when_mounted(element_id, move || {
+            draw_now(element_id, series_name, labels, values, unit)
+        });
+    }
+
+    fn draw_now(element_id: &str, series_name: &str, labels: Vec<String>, values: Vec<f64>, unit: &str) {
         let dark = crate::components::theme_toggle::current_theme_is_dark();
         let (text, grid) = if dark { ("#aab3c5", "#2a3142") } else { ("#4a5568", "#e2e8f0") };
         // Drawn at once (no growing bars): the page shows the figures, not an animation.

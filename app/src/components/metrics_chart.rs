@@ -81,6 +81,8 @@ mod browser {
         let cpu: Vec<f64> = points.iter().map(|p| round1(p.cpu)).collect();
         let ram: Vec<f64> = points.iter().map(|p| round1(p.ram)).collect();
         let has_gpu = points.iter().any(|p| p.gpu.is_some());
+        // A line needs two points; one or two alone are shown as dots.
+        let dots = points.len() < 3;
         let mut chart = Chart::new()
             .background_color("transparent")
             .color(["#7c5cff", "#38bdf8", "#22c55e"].into_iter().map(Color::from).collect())
@@ -97,12 +99,12 @@ mod browser {
                     .axis_label(AxisLabel::new().color(text))
                     .split_line(SplitLine::new().line_style(LineStyle::new().color(grid))),
             )
-            .series(Line::new().name("CPU %").smooth(true).show_symbol(false).data(cpu));
+            .series(Line::new().name("CPU %").smooth(true).show_symbol(dots).data(cpu));
         if has_gpu {
             let gpu: Vec<f64> = points.iter().map(|p| round1(p.gpu.unwrap_or_default())).collect();
-            chart = chart.series(Line::new().name("GPU %").smooth(true).show_symbol(false).data(gpu));
+            chart = chart.series(Line::new().name("GPU %").smooth(true).show_symbol(dots).data(gpu));
         }
-        chart.series(Line::new().name("RAM %").smooth(true).show_symbol(false).data(ram))
+        chart.series(Line::new().name("RAM %").smooth(true).show_symbol(dots).data(ram))
     }
 }
 

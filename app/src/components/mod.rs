@@ -17,4 +17,5 @@ pub mod task_attempts;
 pub mod task_cell;
 pub mod theme_toggle;
 pub mod user_menu;
+pub mod when_mounted;
 pub mod worker_tasks;

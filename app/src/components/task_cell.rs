@@ -36,12 +36,13 @@ pub fn TaskCell(
     let current = Signal::derive(move || live.with(|live| live.get(&id).cloned().unwrap_or_else(|| rendered.clone())));
     let label = task_label(&task);
     let error = task.last_error.clone().unwrap_or_default();
-    // The first frame of a finished task, as its thumbnail (tiles of one image share the stitched frame).
+    // The first frame of an accepted task, as its thumbnail (tiles of one image share the stitched frame). A result
+    // still being checked is not served yet: the creator gets only what passed.
     let first_frame = task.frames.split(',').next().unwrap_or_default().to_string();
     let frame_url = format!("/api/v1/jobs/{job}/frames/{first_frame}");
     let thumbnail = move || {
         let state = current.get().state;
-        matches!(state.as_str(), "uploaded" | "verifying" | "verified").then(|| {
+        matches!(state.as_str(), "uploaded" | "verified").then(|| {
             view! {
                 <a href=frame_url.clone() rel="external" target="_blank" data-testid="thumbnail-link">
                     <img class="thumbnail" loading="lazy" alt=format!("frame {first_frame}") src=frame_url.clone() />

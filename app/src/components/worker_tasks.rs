@@ -82,11 +82,11 @@ fn TaskTable(history: WorkerTaskPage, page: RwSignal<i64>) -> impl IntoView {
             </table>
         </div>
         <div class="row-actions pager">
-            <button class="button ghost small" type="button" disabled=current <= 1 on:click=move |_| page.update(|p| *p -= 1)>
+            <button class="button ghost small" type="button" disabled={current <= 1} on:click=move |_| page.update(|p| *p -= 1)>
                 "Newer"
             </button>
             <span class="muted" data-testid="task-page">{format!("page {current} of {pages} · {} attempts", history.total)}</span>
-            <button class="button ghost small" type="button" disabled=current >= pages on:click=move |_| page.update(|p| *p += 1)>
+            <button class="button ghost small" type="button" data-testid="older-tasks" disabled={current >= pages} on:click=move |_| page.update(|p| *p += 1)>
                 "Older"
             </button>
         </div>

@@ -122,13 +122,20 @@ pub fn WorkerDetailsPage() -> impl IntoView {
         let Some(Ok(loaded)) = details.get() else { return false };
         #[cfg(feature = "hydrate")]
         {
+            use crate::components::metrics_chart::{draw, ChartSlot};
+            use crate::components::when_mounted::when_mounted;
+            use std::cell::RefCell;
+            use std::rc::Rc;
             let id = loaded.summary.id;
             points.set(loaded.recent.iter().map(UtilisationPoint::from).collect());
-            let mut day_chart: crate::components::metrics_chart::ChartSlot = None;
             let day: Vec<UtilisationPoint> = loaded.day.iter().map(UtilisationPoint::from).collect();
-            crate::components::metrics_chart::draw(&mut day_chart, "worker-day-chart", &day);
-            let mut chart: crate::components::metrics_chart::ChartSlot = None;
-            points.with_untracked(|points| crate::components::metrics_chart::draw(&mut chart, "worker-chart", points));
+            when_mounted("worker-day-chart", move || draw(&mut None, "worker-day-chart", &day));
+            // One chart for the page, drawn once the element is there and updated by each heartbeat.
+            let chart: Rc<RefCell<ChartSlot>> = Rc::new(RefCell::new(None));
+            let first = chart.clone();
+            when_mounted("worker-chart", move || {
+                points.with_untracked(|points| draw(&mut first.borrow_mut(), "worker-chart", points))
+            });
             crate::components::live_events::follow_events("worker", move |event| {
                 let Event::Worker(live) = event else { return true };
                 if live.node_id != id {
@@ -141,9 +148,7 @@ pub fn WorkerDetailsPage() -> impl IntoView {
                     last_seen.set(Some(metrics.at_ms));
                     points.update(|points| push_recent(points, UtilisationPoint::from(&metrics), 720));
                     heartbeats.update(|count| *count += 1);
-                    points.with_untracked(|points| {
-                        crate::components::metrics_chart::draw(&mut chart, "worker-chart", points)
-                    });
+                    points.with_untracked(|points| draw(&mut chart.borrow_mut(), "worker-chart", points));
                 }
                 true
             });

@@ -342,6 +342,21 @@ impl Db {
                 violations.push(format!("task {task} was paid {payments} times for {delivered} delivered attempts"));
             }
         }
+        // No job takes more from its owner than its budget (reserved and refilled, less refunds).
+        let over_budget: Vec<(i64, i64, i64)> = sqlx::query_as(
+            "SELECT j.id, j.budget_micro,
+                    CAST(SUM(CASE WHEN t.kind = 'refund' THEN -t.amount_micro ELSE t.amount_micro END) AS BIGINT)
+             FROM jobs j JOIN ledger_transfers t ON t.job_id = j.id AND t.kind IN ('escrow', 'refill', 'refund')
+             WHERE j.budget_micro IS NOT NULL
+             GROUP BY j.id, j.budget_micro",
+        )
+        .fetch_all(self.reader())
+        .await?;
+        for (job, budget, committed) in over_budget {
+            if committed > budget {
+                violations.push(format!("job {job} took {committed} against a budget of {budget}"));
+            }
+        }
         Ok(violations)
     }
 }

@@ -19,23 +19,44 @@ const CREDIT: i64 = 1_000_000;
 
 #[derive(Clone, Debug)]
 enum Op {
-    TopUp { user: usize, credits: i64 },
-    Submit { user: usize, tasks: usize, escrow_credits: i64 },
-    Render { worker: usize, seconds: i64, checked: bool },
-    Verdict { pass: bool },
-    Cancel { job: usize },
-    Rerender { job: usize },
+    TopUp {
+        user: usize,
+        credits: i64,
+    },
+    /// `budgeted`: the escrow is also the job's budget cap.
+    Submit {
+        user: usize,
+        tasks: usize,
+        escrow_credits: i64,
+        budgeted: bool,
+    },
+    Render {
+        worker: usize,
+        seconds: i64,
+        checked: bool,
+    },
+    Verdict {
+        pass: bool,
+    },
+    Cancel {
+        job: usize,
+    },
+    Rerender {
+        job: usize,
+    },
     Epoch,
-    Payout { user: usize, credits: i64, paid: bool },
+    Payout {
+        user: usize,
+        credits: i64,
+        paid: bool,
+    },
 }
 
 fn op() -> impl Strategy<Value = Op> {
     prop_oneof![
         (0..2usize, 1..30i64).prop_map(|(user, credits)| Op::TopUp { user, credits }),
-        (0..2usize, 1..4usize, 0..15i64).prop_map(|(user, tasks, escrow_credits)| Op::Submit {
-            user,
-            tasks,
-            escrow_credits
+        (0..2usize, 1..4usize, 0..15i64, any::<bool>()).prop_map(|(user, tasks, escrow_credits, budgeted)| {
+            Op::Submit { user, tasks, escrow_credits, budgeted }
         }),
         (0..2usize, 1..150i64, any::<bool>()).prop_map(|(worker, seconds, checked)| Op::Render {
             worker,
@@ -88,7 +109,7 @@ async fn play(db: &Db, net: &mut Network, op: &Op) {
             let key = format!("grant:{now}");
             db.top_up(net.users[user], credits * CREDIT, &key, "grant", "", now).await.expect("top up");
         }
-        Op::Submit { user, tasks, escrow_credits } => {
+        Op::Submit { user, tasks, escrow_credits, budgeted } => {
             let job = NewJob {
                 owner: net.users[user],
                 name: "p".into(),
@@ -106,7 +127,7 @@ async fn play(db: &Db, net: &mut Network, op: &Op) {
                 escrow_micro: escrow_credits * CREDIT,
                 estimate_micro: escrow_credits * CREDIT,
                 estimate_source: "default".into(),
-                budget_micro: None,
+                budget_micro: budgeted.then_some(escrow_credits * CREDIT),
                 checker_share_percent: 10,
             };
             // Refused for want of credit, or created: both are fine, the invariants must hold either way.

@@ -308,7 +308,50 @@ async fn an_epoch_shares_the_pool_by_agreeing_verdicts_and_payouts_hold_then_set
     assert_sound(&world.db).await;
 }
 
+async fn a_short_escrow_is_topped_up_from_credit_so_results_are_paid_in_full(db: Db) {
+    let world = world(db, 10 * CREDIT).await;
+    // The estimate was low: half a credit held for two one-minute tasks, both rendering at once.
+    let id = world.db.create_job(&job(&world, 2, CREDIT / 2), NOW).await.expect("job");
+    let first = world.db.lease_task(&offer(world.worker), NOW, 60_000).await.expect("lease").expect("a task");
+    let second = world.db.lease_task(&offer(world.worker), NOW, 60_000).await.expect("lease").expect("a task");
+    let finished = Finished { log: "", render_ms: Some(60_000) };
+    for lease in [first, second] {
+        world.db.finish_task(lease.task, lease.attempt, world.worker, &finished, None, NOW).await.expect("done");
+    }
+    assert_eq!(world.db.balance(Account::Earnings(world.lender)).await.expect("b"), 2 * 900_000, "both in full");
+    assert_eq!(job_state(&world.db, id).await, "completed");
+    assert_eq!(world.db.balance(Account::Credit(world.creator)).await.expect("b"), 8 * CREDIT);
+    assert_sound(&world.db).await;
+}
+
+async fn a_budget_caps_what_a_job_spends_and_a_spent_budget_refuses_a_rerender(db: Db) {
+    let world = world(db, 10 * CREDIT).await;
+    let budget = 3 * CREDIT / 2;
+    let capped = NewJob { budget_micro: Some(budget), ..job(&world, 3, budget) };
+    let id = world.db.create_job(&capped, NOW).await.expect("job");
+    // Two one-minute tasks at once: the second is paid only what is left of the budget, never from more credit.
+    let first = world.db.lease_task(&offer(world.worker), NOW, 60_000).await.expect("lease").expect("a task");
+    let second = world.db.lease_task(&offer(world.worker), NOW, 60_000).await.expect("lease").expect("a task");
+    let finished = Finished { log: "", render_ms: Some(60_000) };
+    for lease in [&first, &second] {
+        world.db.finish_task(lease.task, lease.attempt, world.worker, &finished, None, NOW).await.expect("done");
+    }
+    let spent = world.db.balance(Account::Earnings(world.lender)).await.expect("b")
+        + world.db.balance(Account::CheckerPool).await.expect("b");
+    assert_eq!(spent, budget, "the budget, to the micro-credit");
+    assert_eq!(world.db.balance(Account::Credit(world.creator)).await.expect("b"), 10 * CREDIT - budget);
+    assert_eq!(job_state(&world.db, id).await, "paused", "no third task past the budget");
+    let notes = world.db.notifications_of(world.creator, 10).await.expect("notes");
+    assert!(notes.iter().any(|note| note.kind == "job_paused" && note.text.contains("budget")), "{notes:?}");
+    let again = world.db.rerender_tasks(world.creator, id, &[first.task], NOW).await;
+    assert!(matches!(again, Err(DbError::Conflict(why)) if why.contains("budget")), "{again:?}");
+    assert_eq!(world.db.balance(Account::Credit(world.creator)).await.expect("b"), 10 * CREDIT - budget);
+    assert_sound(&world.db).await;
+}
+
 crate::both_backends!(
+    a_short_escrow_is_topped_up_from_credit_so_results_are_paid_in_full,
+    a_budget_caps_what_a_job_spends_and_a_spent_budget_refuses_a_rerender,
     transfers_are_idempotent_and_never_overdraw,
     two_concurrent_payments_of_one_thing_pay_once,
     a_job_escrows_pays_each_accepted_result_and_refunds_the_rest,

@@ -52,9 +52,15 @@ pub(super) async fn pay_attempt(tx: &mut Tx<'_>, task: TaskId, attempt: i64, now
         ms.unwrap_or(0),
         row.try_get("checker_share_percent")?,
     );
-    // Never more than the escrow holds: the job pauses before it runs dry, but a task already running may cost
-    // more than was left; it is then paid what there is, in proportion.
-    let available = balance_in(tx, Account::Escrow(job)).await?;
+    // The work is done at the agreed price: an escrow that falls short (the estimate was low, or several tasks
+    // finished at once) is topped up from the owner's credit, within the job's budget. Only if that is not enough
+    // is the attempt paid what there is, in proportion.
+    let mut available = balance_in(tx, Account::Escrow(job)).await?;
+    if worker + pool > available {
+        let owner: i64 =
+            sqlx::query_scalar("SELECT owner_id FROM jobs WHERE id = $1").bind(job).fetch_one(&mut **tx).await?;
+        available += refill(tx, job, owner, worker + pool - available, now_ms).await?;
+    }
     let (worker, pool) = if worker + pool > available {
         let scaled = |part: i64| (i128::from(part) * i128::from(available) / i128::from(worker + pool)) as i64;
         (scaled(worker), scaled(pool))
@@ -166,9 +172,26 @@ async fn spent(tx: &mut Tx<'_>, job: JobId) -> Result<(i64, i64), DbError> {
     .await?)
 }
 
-/// Moves up to `wanted` from the owner's credit into the job's escrow; returns what was moved.
+/// How much more may go into `job`'s escrow: without a budget, anything; with one, the budget less what the owner
+/// has put in so far (reserved and refilled, less what came back as refunds).
+async fn budget_room(tx: &mut Tx<'_>, job: JobId) -> Result<i64, DbError> {
+    let (budget, committed): (Option<i64>, i64) = sqlx::query_as(
+        "SELECT budget_micro,
+                CAST(COALESCE((SELECT SUM(CASE WHEN kind = 'refund' THEN -amount_micro ELSE amount_micro END)
+                               FROM ledger_transfers
+                               WHERE job_id = $1 AND kind IN ('escrow', 'refill', 'refund')), 0) AS BIGINT)
+         FROM jobs WHERE id = $1",
+    )
+    .bind(job)
+    .fetch_one(&mut **tx)
+    .await?;
+    Ok(budget.map_or(i64::MAX, |budget| (budget - committed).max(0)))
+}
+
+/// Moves up to `wanted` from the owner's credit into the job's escrow, never past the job's budget; returns what
+/// was moved.
 async fn refill(tx: &mut Tx<'_>, job: JobId, owner: i64, wanted: i64, now_ms: i64) -> Result<i64, DbError> {
-    let amount = wanted.min(balance_in(tx, Account::Credit(owner)).await?);
+    let amount = wanted.min(balance_in(tx, Account::Credit(owner)).await?).min(budget_room(tx, job).await?);
     if amount <= 0 {
         return Ok(0);
     }
@@ -189,14 +212,14 @@ async fn refill(tx: &mut Tx<'_>, job: JobId, owner: i64, wanted: i64, now_ms: i6
     Ok(amount)
 }
 
-/// After a payment: if the escrow cannot pay for the tasks in flight and one more at the job's average cost so
-/// far, it is refilled from the owner's credit for the rest of the job; if the credit cannot cover that, the job
+/// After a payment: if the escrow cannot pay for the tasks in flight (rendering or being checked) and one more at
+/// the job's average cost so far, it is refilled from the owner's credit for the rest of the job; if the credit cannot cover that, the job
 /// pauses (no new tasks are handed out) and its owner is told.
 async fn pause_if_running_dry(tx: &mut Tx<'_>, job: JobId, now_ms: i64) -> Result<(), DbError> {
     let row = sqlx::query(
         "SELECT owner_id, name, state,
                 (SELECT COUNT(*) FROM tasks WHERE job_id = $1 AND state = 'queued') AS queued,
-                (SELECT COUNT(*) FROM tasks WHERE job_id = $1 AND state = 'leased') AS leased
+                (SELECT COUNT(*) FROM tasks WHERE job_id = $1 AND state IN ('leased', 'verifying')) AS leased
          FROM jobs WHERE id = $1",
     )
     .bind(job)
@@ -223,7 +246,11 @@ async fn pause_if_running_dry(tx: &mut Tx<'_>, job: JobId, now_ms: i64) -> Resul
         .execute(&mut **tx)
         .await?;
     let name: String = row.try_get("name")?;
-    let text = format!("Job “{name}” paused: it ran out of credit. Top up your credit to resume it.");
+    let text = if budget_room(tx, job).await? == 0 {
+        format!("Job “{name}” paused: it reached its budget. Cancel it to get back what it still holds.")
+    } else {
+        format!("Job “{name}” paused: it ran out of credit. Top up your credit to resume it.")
+    };
     super::notifications::notify_in(tx, owner, "job_paused", &text, Some(job), now_ms).await
 }
 
@@ -257,7 +284,7 @@ pub(super) async fn resume_paused_jobs(tx: &mut Tx<'_>, owner: i64, now_ms: i64)
 }
 
 /// Funds a re-render of `tasks` tasks of `job` from the owner's credit, at the job's average cost per task so far
-/// (or its estimate per task); refused, changing nothing, when the credit cannot cover it.
+/// (or its estimate per task); refused, changing nothing, when the credit or the job's budget cannot cover it.
 pub(super) async fn fund_rerender(tx: &mut Tx<'_>, job: JobId, tasks: i64, now_ms: i64) -> Result<(), DbError> {
     let (owner, estimate, total): (i64, i64, i64) = sqlx::query_as(
         "SELECT owner_id, estimate_micro, (SELECT COUNT(*) FROM tasks WHERE job_id = $1) FROM jobs WHERE id = $1",
@@ -270,6 +297,9 @@ pub(super) async fn fund_rerender(tx: &mut Tx<'_>, job: JobId, tasks: i64, now_m
     let needed = per_task * tasks - balance_in(tx, Account::Escrow(job)).await?;
     if needed <= 0 {
         return Ok(());
+    }
+    if budget_room(tx, job).await? < needed {
+        return Err(DbError::Conflict("the job's budget is spent"));
     }
     let available = balance_in(tx, Account::Credit(owner)).await?;
     if available < needed {
