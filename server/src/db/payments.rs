@@ -213,8 +213,8 @@ async fn refill(tx: &mut Tx<'_>, job: JobId, owner: i64, wanted: i64, now_ms: i6
 }
 
 /// After a payment: if the escrow cannot pay for the tasks in flight (rendering or being checked) and one more at
-/// the job's average cost so far, it is refilled from the owner's credit for the rest of the job; if the credit cannot cover that, the job
-/// pauses (no new tasks are handed out) and its owner is told.
+/// the job's average cost so far, it is refilled from the owner's credit for the rest of the job; if the credit (or
+/// the job's budget) cannot cover that, the job pauses (no new tasks are handed out) and its owner is told.
 async fn pause_if_running_dry(tx: &mut Tx<'_>, job: JobId, now_ms: i64) -> Result<(), DbError> {
     let row = sqlx::query(
         "SELECT owner_id, name, state,
