@@ -61,7 +61,10 @@ async fn balances_on_the_pages_equal_the_ledger_and_a_cancel_refunds_the_rest(ba
     wait_for_job(&app, &creator, job, &[&worker_agent, &checker_agent], |j| j["summary"]["state"] == "completed").await;
     let (to_worker, to_pool) = (paid(&app, "pay_worker", Some(job)).await, paid(&app, "pay_pool", Some(job)).await);
     assert!(to_worker > 0 && to_pool > 0, "the worker and the pool were paid: {to_worker} {to_pool}");
-    assert_eq!(to_pool, (to_worker + to_pool) / 10, "the pool's share is a tenth");
+    // Each of the three payments gives the pool a tenth rounded down, so the sum may fall short of a tenth of the
+    // total by less than one micro-credit a payment.
+    let tenth = (to_worker + to_pool) / 10;
+    assert!(to_pool <= tenth && tenth - to_pool < 3, "the pool's share is a tenth: {to_pool} of {to_worker}+{to_pool}");
     let ledger = json_of(&app, "/api/v1/ledger", &creator).await;
     assert_eq!(ledger["overview"]["credit_micro"].as_i64(), Some(100_000_000 - to_worker - to_pool), "{ledger}");
     assert_eq!(ledger["overview"]["reserved_micro"].as_i64(), Some(0), "the rest was refunded");
