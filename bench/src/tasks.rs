@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use pictor_core::agent_protocol::{done_path, output_path, BlenderInstall, TaskAssignment, LEASE_PATH};
 use pictor_core::jobs::JobForm;
-use pictor_server::db::tasks::NewJob;
+use pictor_server::db::job_lifecycle::NewJob;
 use pictor_server::db::Db;
 use pictor_server::render::jobs_api::tasks_of;
 use serde_json::json;

@@ -7,9 +7,10 @@ use pictor_core::verification::Verdict;
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestCaseError, TestRunner};
 
+use crate::db::job_lifecycle::{NewJob, NewTask};
 use crate::db::ledger::Account;
 use crate::db::nodes::NodeKind;
-use crate::db::tasks::{Finished, NewJob, NewTask, WorkerOffer};
+use crate::db::tasks::{Finished, WorkerOffer};
 use crate::db::verdicts::VerdictInput;
 use crate::db::verifications::NewVerification;
 use crate::db::{Backend, Db};

@@ -5,8 +5,9 @@
 use pictor_core::verification::Verdict;
 
 use super::*;
+use crate::db::job_lifecycle::{NewJob, NewTask};
 use crate::db::nodes::{NodeId, NodeKind};
-use crate::db::tasks::{Finished, NewJob, NewTask, WorkerOffer};
+use crate::db::tasks::{Finished, WorkerOffer};
 use crate::db::verdicts::{Settlement, VerdictInput};
 use crate::db::verifications::NewVerification;
 

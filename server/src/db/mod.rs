@@ -6,6 +6,7 @@ pub mod audits;
 pub mod checkers;
 pub mod credits;
 pub mod epochs;
+pub mod job_lifecycle;
 pub mod jobs;
 pub mod ledger;
 pub mod network;

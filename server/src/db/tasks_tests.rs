@@ -1,7 +1,9 @@
 //! Tests of the task gateway and the lease query, on SQLite and PostgreSQL.
 
 use super::*;
+use crate::db::job_lifecycle::{NewJob, NewTask};
 use crate::db::nodes::NodeKind;
+use crate::db::users::UserId;
 
 const NOW: i64 = 1_800_000_000_000;
 const LEASE: i64 = 30_000;

@@ -5,8 +5,9 @@
 
 use pictor_core::verification::Verdict;
 
+use super::job_lifecycle::{complete_job_if_done, fail_job};
 use super::nodes::NodeId;
-use super::tasks::{complete_job_if_done, JobId, TaskError, TaskId, Tx};
+use super::tasks::{JobId, TaskError, TaskId, Tx};
 use super::verifications::VerificationId;
 use super::{Db, DbError};
 use crate::verify::aggregate::{agrees, decide, should_suspend, Outcome};
@@ -345,7 +346,7 @@ async fn reject(tx: &mut Tx<'_>, open: &Open, reason: &str, now_ms: i64) -> Resu
         .fetch_optional(&mut **tx)
         .await?;
     if failed.is_some() {
-        super::tasks::fail_job(tx, open.job, now_ms).await?;
+        fail_job(tx, open.job, now_ms).await?;
     }
     Ok(requeued)
 }

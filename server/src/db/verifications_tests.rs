@@ -4,8 +4,9 @@
 use pictor_core::verification::Verdict;
 
 use super::*;
+use crate::db::job_lifecycle::{NewJob, NewTask};
 use crate::db::nodes::NodeKind;
-use crate::db::tasks::{Finished, NewJob, NewTask, TaskError, WorkerOffer};
+use crate::db::tasks::{Finished, TaskError, WorkerOffer};
 use crate::db::verdicts::{Settlement, VerdictInput};
 
 const NOW: i64 = 1_800_000_000_000;

@@ -18,7 +18,7 @@ use serde_json::json;
 use super::blobs::{self, UploadError};
 use crate::api::workers::RestError;
 use crate::clock::now_ms;
-use crate::db::tasks::{NewJob, NewTask};
+use crate::db::job_lifecycle::{NewJob, NewTask};
 use crate::db::DbError;
 use crate::state::AppState;
 
