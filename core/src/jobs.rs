@@ -412,6 +412,9 @@ pub struct AttemptView {
     pub attempt: i64,
     pub node_id: i64,
     pub node_name: String,
+    /// The Blender the worker rendered it with (empty when its agent did not say).
+    #[serde(default)]
+    pub blender_version: String,
     pub started_at_ms: i64,
     pub ended_at_ms: Option<i64>,
     /// running, uploaded, verified, rejected, failed, expired, cancelled.

@@ -53,8 +53,13 @@ fn attempt_view(attempt: AttemptView) -> impl IntoView {
         || "running".to_string(),
         |ended| format!("took {}", format_duration(ended - attempt.started_at_ms)),
     );
+    let blender = if attempt.blender_version.is_empty() {
+        String::new()
+    } else {
+        format!(" · Blender {}", attempt.blender_version)
+    };
     let heading = format!(
-        "Attempt {} · {} · started {} UTC · {took}",
+        "Attempt {} · {}{blender} · started {} UTC · {took}",
         attempt.attempt,
         attempt.node_name,
         format_utc(attempt.started_at_ms)

@@ -3,7 +3,7 @@
 use pictor_core::jobs::{AttemptView, JobCost, JobDetails, JobSpec, JobSummary, TaskView};
 use sqlx::Row;
 
-use super::nodes::NodeId;
+use super::nodes::{Capabilities, NodeId};
 use super::tasks::{JobId, TaskError, TaskId, WorkerOffer};
 use super::users::UserId;
 use super::{Db, DbError};
@@ -132,7 +132,8 @@ impl Db {
         .await?;
         let Some(live_log) = live_log else { return Ok(None) };
         let rows = sqlx::query(
-            "SELECT a.attempt, a.node_id, n.name, a.started_at_ms, a.ended_at_ms, a.outcome, a.error, a.log
+            "SELECT a.attempt, a.node_id, n.name, a.blender_version, a.started_at_ms, a.ended_at_ms, a.outcome, a.error,
+                    a.log
              FROM task_attempts a JOIN nodes n ON n.id = a.node_id
              WHERE a.task_id = $1 ORDER BY a.attempt",
         )
@@ -148,6 +149,7 @@ impl Db {
                     attempt: row.try_get("attempt")?,
                     node_id: row.try_get("node_id")?,
                     node_name: row.try_get("name")?,
+                    blender_version: row.try_get("blender_version")?,
                     started_at_ms: row.try_get("started_at_ms")?,
                     ended_at_ms: row.try_get("ended_at_ms")?,
                     error: row.try_get("error")?,
@@ -287,21 +289,18 @@ impl Db {
         .await?)
     }
 
-    /// Stores what a worker can render (from its registration) for the lease query.
-    pub async fn set_node_capabilities(
-        &self,
-        node: NodeId,
-        engines: &str,
-        vram_bytes: i64,
-        gpu_models: &str,
-    ) -> Result<(), DbError> {
-        sqlx::query("UPDATE nodes SET engines = $1, vram_bytes = $2, gpu_models = $3 WHERE id = $4")
-            .bind(engines)
-            .bind(vram_bytes)
-            .bind(gpu_models)
-            .bind(node)
-            .execute(self.writer())
-            .await?;
+    /// Stores what a node can render (from its registration) for the lease queries.
+    pub async fn set_node_capabilities(&self, node: NodeId, capabilities: &Capabilities) -> Result<(), DbError> {
+        sqlx::query(
+            "UPDATE nodes SET engines = $1, vram_bytes = $2, gpu_models = $3, blender_version = $4 WHERE id = $5",
+        )
+        .bind(&capabilities.engines)
+        .bind(capabilities.vram_bytes)
+        .bind(&capabilities.gpu_models)
+        .bind(&capabilities.blender_version)
+        .bind(node)
+        .execute(self.writer())
+        .await?;
         Ok(())
     }
 

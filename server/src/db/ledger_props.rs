@@ -146,7 +146,11 @@ async fn play(db: &Db, net: &mut Network, op: &Op) {
             };
             if let Some(lease) = db.lease_task(&offer, now, 60_000).await.expect("lease") {
                 let finished = Finished { log: "", render_ms: Some(seconds * 1_000) };
-                let check = checked.then(|| NewVerification { crops_json: "[]".into(), quorum: 1 });
+                let check = checked.then(|| NewVerification {
+                    crops_json: "[]".into(),
+                    quorum: 1,
+                    blender_version: String::new(),
+                });
                 db.finish_task(lease.task, lease.attempt, node, &finished, check.as_ref(), now).await.expect("done");
             }
         }

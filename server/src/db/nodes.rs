@@ -32,6 +32,19 @@ impl NodeKind {
     }
 }
 
+/// What a node can render, from its registration: what the lease queries match on.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Capabilities {
+    /// Comma-separated lower-case engine names, from every Blender it has.
+    pub engines: String,
+    /// Its largest GPU memory.
+    pub vram_bytes: i64,
+    /// Its GPU models, ` | `-separated.
+    pub gpu_models: String,
+    /// The Blender it renders with (its first); checks go to checkers with the same one.
+    pub blender_version: String,
+}
+
 /// The node a token belongs to, as the agent API needs it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct TokenNode {

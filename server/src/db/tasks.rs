@@ -130,8 +130,8 @@ impl Db {
             expires_at_ms: now_ms + lease_ms,
         };
         sqlx::query(
-            "INSERT INTO task_attempts (task_id, attempt, node_id, started_at_ms, price_micro_per_minute)
-             VALUES ($1, $2, $3, $4, $5)",
+            "INSERT INTO task_attempts (task_id, attempt, node_id, started_at_ms, price_micro_per_minute, blender_version)
+             VALUES ($1, $2, $3, $4, $5, (SELECT blender_version FROM nodes WHERE id = $3))",
         )
         .bind(lease.task)
         .bind(lease.attempt)
@@ -209,8 +209,9 @@ impl Db {
         match verification {
             Some(check) => {
                 sqlx::query(
-                    "INSERT INTO verifications (task_id, attempt, worker_node_id, crops_json, quorum, created_at_ms)
-                     VALUES ($1, $2, $3, $4, $5, $6)",
+                    "INSERT INTO verifications (task_id, attempt, worker_node_id, crops_json, quorum, created_at_ms,
+                                                blender_version)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7)",
                 )
                 .bind(task)
                 .bind(attempt)
@@ -218,6 +219,7 @@ impl Db {
                 .bind(&check.crops_json)
                 .bind(check.quorum)
                 .bind(now_ms)
+                .bind(&check.blender_version)
                 .execute(&mut *tx)
                 .await?;
             }

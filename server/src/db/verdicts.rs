@@ -149,8 +149,8 @@ impl Db {
             Outcome::Unsure => {
                 sqlx::query(
                     "INSERT INTO verifications (task_id, attempt, worker_node_id, round, crops_json, quorum,
-                                                created_at_ms)
-                     VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                                                created_at_ms, blender_version)
+                     SELECT $1, $2, $3, $4, $5, $6, $7, blender_version FROM verifications WHERE id = $8",
                 )
                 .bind(open.task)
                 .bind(open.attempt)
@@ -159,6 +159,7 @@ impl Db {
                 .bind(next_round_crops)
                 .bind(open.quorum)
                 .bind(now_ms)
+                .bind(verification)
                 .execute(&mut *tx)
                 .await?;
                 Settlement::NextRound { task: open.task }
@@ -351,17 +352,21 @@ async fn reject(tx: &mut Tx<'_>, open: &Open, reason: &str, now_ms: i64) -> Resu
     Ok(requeued)
 }
 
+/// A check waiting with no verdict: id, task, attempt, audited checker, worker owner, engine, Blender version.
+type WaitingRow = (i64, i64, i64, Option<i64>, i64, String, String);
+
 /// How long a check may wait with no checker to take it before the result is accepted as it is.
 pub const UNCHECKED_AFTER_MS: i64 = 30 * 60_000;
 
 impl Db {
     /// Checks nobody can take any more: open longer than `max_wait_ms`, no verdict given or in progress, and no
     /// eligible checker heard from recently (the network lost its checkers). Their results are accepted unchecked —
-    /// paid, and their jobs completed when done — so that no job waits forever; stale audits are dropped.
-    /// Returns the tasks accepted.
+    /// paid, and their jobs completed when done — so that no job waits forever; stale audits are dropped. A check
+    /// waiting for the worker's Blender version, which no eligible checker runs any more, is opened to checkers of
+    /// any version instead: checked another way rather than not at all. Returns the tasks accepted.
     pub async fn accept_when_no_checker_remains(&self, now_ms: i64, max_wait_ms: i64) -> Result<Vec<TaskId>, DbError> {
-        let stale: Vec<(i64, i64, i64, Option<i64>, i64, String)> = sqlx::query_as(
-            "SELECT v.id, v.task_id, v.attempt, v.audit_node_id, w.owner_id, j.engine
+        let stale: Vec<WaitingRow> = sqlx::query_as(
+            "SELECT v.id, v.task_id, v.attempt, v.audit_node_id, w.owner_id, j.engine, v.blender_version
              FROM verifications v JOIN tasks t ON t.id = v.task_id JOIN jobs j ON j.id = t.job_id
                JOIN nodes w ON w.id = v.worker_node_id
              WHERE v.state = 'open' AND v.created_at_ms < $1
@@ -372,8 +377,15 @@ impl Db {
         .fetch_all(self.reader())
         .await?;
         let mut accepted = Vec::new();
-        for (verification, task, attempt, audit, owner, engine) in stale {
-            if audit.is_none() && self.eligible_checkers(owner, &engine, now_ms).await? > 0 {
+        for (verification, task, attempt, audit, owner, engine, blender) in stale {
+            if audit.is_none() && self.eligible_checkers(owner, &engine, &blender, now_ms).await? > 0 {
+                continue;
+            }
+            if audit.is_none() && !blender.is_empty() && self.eligible_checkers(owner, &engine, "", now_ms).await? > 0 {
+                sqlx::query("UPDATE verifications SET blender_version = '' WHERE id = $1 AND state = 'open'")
+                    .bind(verification)
+                    .execute(self.writer())
+                    .await?;
                 continue;
             }
             let mut tx = self.writer().begin().await?;

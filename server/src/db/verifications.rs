@@ -25,6 +25,8 @@ pub struct WorkerTrust {
 pub struct NewVerification {
     pub crops_json: String,
     pub quorum: i64,
+    /// The Blender its checkers must run (the one that rendered the result); empty: any.
+    pub blender_version: String,
 }
 
 /// A verification leased to a checker, with what it needs to build the assignment.
@@ -46,7 +48,7 @@ pub struct VerifiedOutput {
 /// The lease query for checkers: the oldest open verification this checker may take. One statement:
 /// - open, and an audit only for the checker it was made for (audits first: they are quick and must not wait);
 /// - the worker belongs to another owner (no one checks their own machines);
-/// - the checker has the job's engine;
+/// - the checker has the job's engine, and the Blender the check asks for (if it asks for one);
 /// - the checker has not given a verdict on it already;
 /// - fewer verdicts given or in progress than its quorum needs.
 ///
@@ -60,6 +62,7 @@ const NEXT_VERIFICATION: &str = "
       AND (v.audit_node_id IS NULL OR v.audit_node_id = $1)
       AND w.owner_id <> $2
       AND (',' || $3 || ',') LIKE ('%,' || j.engine || ',%')
+      AND (v.blender_version = '' OR v.blender_version = (SELECT c.blender_version FROM nodes c WHERE c.id = $1))
       AND NOT EXISTS (SELECT 1 FROM verdicts d WHERE d.verification_id = v.id AND d.checker_node_id = $1)
       AND (SELECT COUNT(*) FROM verdicts d WHERE d.verification_id = v.id AND d.state <> 'expired') < v.quorum
     ORDER BY CASE WHEN v.audit_node_id IS NULL THEN 1 ELSE 0 END, v.id
@@ -67,13 +70,14 @@ const NEXT_VERIFICATION: &str = "
 
 /// Checkers counted as able to check a result: seen since `$3` (online, or busy enough to miss a heartbeat or two —
 /// a result must not go unchecked because the checkers were slow to answer), enabled, not suspended, of another
-/// owner, with the engine.
+/// owner, with the engine and (if `$4` names one) that Blender.
 const ELIGIBLE_CHECKERS: &str = "
     SELECT COUNT(*) FROM nodes
     WHERE kind = 'checker' AND last_seen_at_ms >= $3 AND signed_off_at_ms IS NULL
       AND disabled_at_ms IS NULL AND deleted_at_ms IS NULL
       AND suspended_at_ms IS NULL AND owner_id <> $1
-      AND (',' || engines || ',') LIKE ('%,' || $2 || ',%')";
+      AND (',' || engines || ',') LIKE ('%,' || $2 || ',%')
+      AND ($4 = '' OR blender_version = $4)";
 
 /// How recently a checker must have been heard from to count toward checks (unless it signed off).
 pub const CHECKER_RECENT_MS: i64 = 10 * 60_000;
@@ -90,14 +94,32 @@ impl Db {
         Ok(WorkerTrust { owner, valid_streak, flagged: flagged.is_some() })
     }
 
-    /// How many checkers could check a result of `worker_owner` rendered with `engine` at `now_ms`.
-    pub async fn eligible_checkers(&self, worker_owner: UserId, engine: &str, now_ms: i64) -> Result<i64, DbError> {
+    /// How many checkers could check a result of `worker_owner` rendered with `engine` at `now_ms`: running
+    /// Blender `blender_version`, or any Blender if it is empty.
+    pub async fn eligible_checkers(
+        &self,
+        worker_owner: UserId,
+        engine: &str,
+        blender_version: &str,
+        now_ms: i64,
+    ) -> Result<i64, DbError> {
         Ok(sqlx::query_scalar(ELIGIBLE_CHECKERS)
             .bind(worker_owner)
             .bind(engine)
             .bind(now_ms - CHECKER_RECENT_MS)
+            .bind(blender_version)
             .fetch_one(self.reader())
             .await?)
+    }
+
+    /// The Blender version that rendered `task`'s `attempt` (empty if its agent did not say).
+    pub async fn attempt_blender_version(&self, task: TaskId, attempt: i64) -> Result<String, DbError> {
+        Ok(sqlx::query_scalar("SELECT blender_version FROM task_attempts WHERE task_id = $1 AND attempt = $2")
+            .bind(task)
+            .bind(attempt)
+            .fetch_optional(self.reader())
+            .await?
+            .unwrap_or_default())
     }
 
     /// Leases the next verification to `checker` until `now_ms + lease_ms`; `None` if nothing waits for it.

@@ -5,7 +5,7 @@ use pictor_core::verification::Verdict;
 
 use super::*;
 use crate::db::job_lifecycle::{NewJob, NewTask};
-use crate::db::nodes::NodeKind;
+use crate::db::nodes::{Capabilities, NodeKind};
 use crate::db::tasks::{Finished, TaskError, WorkerOffer};
 use crate::db::verdicts::{Settlement, VerdictInput};
 
@@ -21,9 +21,16 @@ struct World {
     checker_owner: UserId,
 }
 
+/// The Blender every node of these tests runs unless a test says otherwise.
+const BLENDER: &str = "4.2.3";
+
+fn capabilities(blender_version: &str) -> Capabilities {
+    Capabilities { engines: ENGINES.into(), blender_version: blender_version.into(), ..Capabilities::default() }
+}
+
 async fn node(db: &Db, owner: UserId, kind: NodeKind, name: &str) -> NodeId {
     let id = db.create_node(owner, kind, name, NOW).await.expect("node");
-    db.set_node_capabilities(id, ENGINES, 0, "").await.expect("capabilities");
+    db.set_node_capabilities(id, &capabilities(BLENDER)).await.expect("capabilities");
     db.register_node(id, "test", "{}", None, 5_000, NOW).await.expect("online");
     id
 }
@@ -68,13 +75,18 @@ fn offer(node: NodeId) -> WorkerOffer {
     WorkerOffer { node, engines: ENGINES.into(), ..WorkerOffer::default() }
 }
 
-/// The worker renders the next task; `quorum` asks for a check of it (`None`: accepted unchecked).
+/// The worker renders the next task; `quorum` asks for a check of it by any Blender (`None`: accepted unchecked).
 async fn render(world: &World, quorum: Option<i64>) -> TaskId {
+    let check =
+        quorum.map(|quorum| NewVerification { crops_json: "[]".into(), quorum, blender_version: String::new() });
+    render_checked(world, check).await
+}
+
+async fn render_checked(world: &World, check: Option<NewVerification>) -> TaskId {
     let lease = world.db.lease_task(&offer(world.worker), NOW, LEASE).await.expect("lease").expect("a task");
     let frame: i64 = lease.frames.parse().expect("one frame");
     let key = format!("outputs/{}/{}/{}/{frame}.png", lease.job, lease.task, lease.attempt);
     world.db.record_output(lease.task, lease.attempt, world.worker, frame, &key, "00", 10, NOW).await.expect("output");
-    let check = quorum.map(|quorum| NewVerification { crops_json: "[]".into(), quorum });
     let finished = Finished { log: "", render_ms: Some(2_000) };
     world.db.finish_task(lease.task, lease.attempt, world.worker, &finished, check.as_ref(), NOW).await.expect("done");
     lease.task
@@ -115,7 +127,7 @@ async fn three_checkers_decide_by_majority_and_the_outvoted_one_loses_standing(d
     assert_eq!(
         world
             .db
-            .eligible_checkers(world.db.worker_trust(world.worker).await.expect("t").owner, "cycles", NOW)
+            .eligible_checkers(world.db.worker_trust(world.worker).await.expect("t").owner, "cycles", "", NOW)
             .await
             .expect("n"),
         4
@@ -127,8 +139,8 @@ async fn three_checkers_decide_by_majority_and_the_outvoted_one_loses_standing(d
         .execute(world.db.writer())
         .await
         .expect("offline");
-    assert_eq!(world.db.eligible_checkers(owner, "cycles", NOW + 60_000).await.expect("n"), 4);
-    assert_eq!(world.db.eligible_checkers(owner, "cycles", NOW + 11 * 60_000).await.expect("n"), 0);
+    assert_eq!(world.db.eligible_checkers(owner, "cycles", "", NOW + 60_000).await.expect("n"), 4);
+    assert_eq!(world.db.eligible_checkers(owner, "cycles", "", NOW + 11 * 60_000).await.expect("n"), 0);
     let task = render(&world, Some(3)).await;
     assert_eq!(task_state(&world.db, task).await, "verifying");
     assert_eq!(job_state(&world.db, job).await, "active", "a result waiting for checkers does not finish the job");
@@ -197,7 +209,7 @@ async fn a_checker_never_checks_the_workers_of_its_own_owner(db: Db) {
     let world = world(db, 0).await;
     let lender = world.db.worker_trust(world.worker).await.expect("trust").owner;
     let own = node(&world.db, lender, NodeKind::Checker, "own").await;
-    assert_eq!(world.db.eligible_checkers(lender, "cycles", NOW).await.expect("count"), 0);
+    assert_eq!(world.db.eligible_checkers(lender, "cycles", "", NOW).await.expect("count"), 0);
     job_with(&world, 1).await;
     render(&world, Some(1)).await;
     let leased = world.db.lease_verification(own, lender, ENGINES, NOW, LEASE).await.expect("lease");
@@ -279,13 +291,13 @@ async fn a_checker_that_signed_off_stops_counting_until_it_is_back(db: Db) {
     let world = world(db, 2).await;
     let owner = world.db.worker_trust(world.worker).await.expect("t").owner;
     assert!(world.db.mark_node_offline(world.checkers[0], NOW + 1_000).await.expect("sign off"));
-    assert_eq!(world.db.eligible_checkers(owner, "cycles", NOW + 2_000).await.expect("n"), 1, "stopped on purpose");
+    assert_eq!(world.db.eligible_checkers(owner, "cycles", "", NOW + 2_000).await.expect("n"), 1, "stopped on purpose");
     // Its results are checked by the one left; with both gone, a fresh result is not held for checks.
     assert!(world.db.mark_node_offline(world.checkers[1], NOW + 1_000).await.expect("sign off"));
-    assert_eq!(world.db.eligible_checkers(owner, "cycles", NOW + 2_000).await.expect("n"), 0);
+    assert_eq!(world.db.eligible_checkers(owner, "cycles", "", NOW + 2_000).await.expect("n"), 0);
     assert!(world.db.record_heartbeat(world.checkers[0], NOW + 3_000).await.expect("back"));
     world.db.register_node(world.checkers[1], "test", "{}", None, 5_000, NOW + 3_000).await.expect("registered");
-    assert_eq!(world.db.eligible_checkers(owner, "cycles", NOW + 4_000).await.expect("n"), 2, "both back");
+    assert_eq!(world.db.eligible_checkers(owner, "cycles", "", NOW + 4_000).await.expect("n"), 2, "both back");
 
     // A checker that signs off mid-check gives its check back at once, not when its lease runs out.
     job_with(&world, 1).await;
@@ -297,7 +309,37 @@ async fn a_checker_that_signed_off_stops_counting_until_it_is_back(db: Db) {
     assert_eq!(world.db.release_verdict_leases_of(world.checkers[0]).await.expect("again"), 0);
 }
 
+async fn a_check_goes_to_checkers_running_the_blender_that_rendered_it(db: Db) {
+    let world = world(db, 2).await;
+    let (same, other) = (world.checkers[0], world.checkers[1]);
+    world.db.set_node_capabilities(other, &capabilities("3.6.0")).await.expect("older Blender");
+    let owner = world.db.worker_trust(world.worker).await.expect("t").owner;
+    assert_eq!(world.db.eligible_checkers(owner, "cycles", BLENDER, NOW).await.expect("n"), 1);
+    assert_eq!(world.db.eligible_checkers(owner, "cycles", "", NOW).await.expect("n"), 2, "any Blender");
+
+    job_with(&world, 2).await;
+    let check = NewVerification { crops_json: "[]".into(), quorum: 1, blender_version: BLENDER.into() };
+    let task = render_checked(&world, Some(check)).await;
+    assert_eq!(world.db.attempt_blender_version(task, 1).await.expect("version"), BLENDER, "the attempt says");
+    assert_eq!(lease_check(&world, other).await, None, "another Blender may not reproduce the frame");
+    let leased = lease_check(&world, same).await.expect("the same Blender takes it");
+    // Unsure: the second round asks for the same Blender.
+    assert!(matches!(give(&world, leased.id, same, Verdict::Unsure).await, Settlement::NextRound { .. }));
+    assert_eq!(lease_check(&world, other).await, None, "round two keeps the version");
+
+    // The checker with that Blender leaves for good: after the wait, the check is opened to any version rather
+    // than accepted unchecked.
+    let second = lease_check(&world, same).await.expect("round two");
+    world.db.release_verdict_leases_of(same).await.expect("release");
+    assert!(world.db.mark_node_offline(same, NOW + 1_000).await.expect("sign off"));
+    let wait = 5_000;
+    assert_eq!(world.db.accept_when_no_checker_remains(NOW + wait + 1, wait).await.expect("sweep"), Vec::<i64>::new());
+    assert_eq!(task_state(&world.db, task).await, "verifying", "still to be checked");
+    assert_eq!(lease_check(&world, other).await.expect("any Blender now").id, second.id);
+}
+
 crate::both_backends!(
+    a_check_goes_to_checkers_running_the_blender_that_rendered_it,
     a_checker_that_signed_off_stops_counting_until_it_is_back,
     a_check_no_checker_can_take_is_accepted_after_a_while,
     three_checkers_decide_by_majority_and_the_outvoted_one_loses_standing,

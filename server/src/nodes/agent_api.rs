@@ -15,6 +15,7 @@ use pictor_core::workers::{MetricPoint, NodeStatus, WorkerLive};
 
 use super::agent_auth::AgentNode;
 use crate::clock::now_ms;
+use crate::db::nodes::Capabilities;
 use crate::db::DbError;
 use crate::state::AppState;
 
@@ -139,15 +140,21 @@ fn metric_point(metrics: &LiveMetrics, at_ms: i64) -> Result<MetricPoint, AgentA
     })
 }
 
-/// What the lease query matches on: engine names (lower case, from every Blender), the largest VRAM, GPU models.
-fn capabilities(hardware: &Hardware) -> (String, i64, String) {
+/// What the lease queries match on: engine names (lower case, from every Blender), the largest VRAM, GPU models,
+/// and the version of the first Blender (the one the agent renders with).
+fn capabilities(hardware: &Hardware) -> Capabilities {
     let mut engines: Vec<String> =
         hardware.blenders.iter().flat_map(|blender| blender.engines.iter().map(|e| e.to_ascii_lowercase())).collect();
     engines.sort();
     engines.dedup();
     let vram = hardware.gpus.iter().map(|gpu| gpu.vram_bytes).max().unwrap_or(0);
     let models: Vec<&str> = hardware.gpus.iter().map(|gpu| gpu.model.as_str()).collect();
-    (engines.join(","), i64::try_from(vram).unwrap_or(i64::MAX), models.join(" | "))
+    Capabilities {
+        engines: engines.join(","),
+        vram_bytes: i64::try_from(vram).unwrap_or(i64::MAX),
+        gpu_models: models.join(" | "),
+        blender_version: hardware.blenders.first().map(|blender| blender.version.clone()).unwrap_or_default(),
+    }
 }
 
 fn live_status(node: &crate::db::nodes::TokenNode, now: i64) -> NodeStatus {
@@ -180,9 +187,10 @@ async fn register(
         .register_node(node.id, &request.agent_version, &hardware_json, score, interval, now)
         .await
         .map_err(gone_if_missing)?;
-    let (engines, vram, gpu_models) = capabilities(&request.hardware);
-    state.db.set_node_capabilities(node.id, &engines, vram, &gpu_models).await?;
-    tracing::info!(node = node.id, name = %node.name, %engines, "node registered");
+    let capabilities = capabilities(&request.hardware);
+    state.db.set_node_capabilities(node.id, &capabilities).await?;
+    tracing::info!(node = node.id, name = %node.name, engines = %capabilities.engines,
+        blender = %capabilities.blender_version, "node registered");
     state.bus.publish(Event::Worker(WorkerLive {
         node_id: node.id,
         owner_id: node.owner,

@@ -128,7 +128,7 @@ impl Verifier {
         }
         let trust = self.db.worker_trust(node).await?;
         let engine = spec.engine.label().to_ascii_lowercase();
-        let eligible = self.db.eligible_checkers(trust.owner, &engine, crate::clock::now_ms()).await?;
+        let (blender_version, eligible) = self.checkers_for(trust.owner, &engine, task, attempt).await?;
         let Some(quorum) = quorum(self.config.quorum, eligible) else {
             // Nobody could check it: accepted as rendered (the job page shows it unchecked).
             return Ok(Intake::Accept(None));
@@ -137,7 +137,28 @@ impl Verifier {
             return Ok(Intake::Accept(None));
         }
         let crops = crops_for(&spec, &frames_of(&frames), tile, &ROUND_ONE, &detail, rand::random::<f64>);
-        Ok(Intake::Accept(Some(NewVerification { crops_json: crops_json(&crops), quorum })))
+        Ok(Intake::Accept(Some(NewVerification { crops_json: crops_json(&crops), quorum, blender_version })))
+    }
+
+    /// Which Blender the checkers of this attempt must run, and how many could: those running the Blender that
+    /// rendered it, whenever there are any (another version may not reproduce it bit for bit). Otherwise any
+    /// Blender (empty), so that no one escapes checks by reporting a Blender no checker has.
+    async fn checkers_for(
+        &self,
+        worker_owner: i64,
+        engine: &str,
+        task: TaskId,
+        attempt: i64,
+    ) -> Result<(String, i64), VerifyError> {
+        let now = crate::clock::now_ms();
+        let rendered_with = self.db.attempt_blender_version(task, attempt).await?;
+        if !rendered_with.is_empty() {
+            let same = self.db.eligible_checkers(worker_owner, engine, &rendered_with, now).await?;
+            if same > 0 {
+                return Ok((rendered_with, same));
+            }
+        }
+        Ok((String::new(), self.db.eligible_checkers(worker_owner, engine, "", now).await?))
     }
 
     /// The next check for `checker`, an audit now and then; `None` when nothing waits.

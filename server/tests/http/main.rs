@@ -3,6 +3,7 @@
 mod agent_process;
 mod agents;
 mod auth;
+mod blender_versions;
 mod cli;
 mod coordinator_restart;
 mod events;

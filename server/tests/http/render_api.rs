@@ -10,13 +10,13 @@ use crate::agents::create_worker;
 use crate::helpers::{spawn_app_with, test_png, TestApp};
 
 /// Bytes that pass the `.blend` check (the API stores scenes; agents are what open them).
-fn fake_blend() -> Vec<u8> {
+pub fn fake_blend() -> Vec<u8> {
     let mut bytes = b"BLENDER-v304RENDTEST".to_vec();
     bytes.extend(std::iter::repeat_n(7u8, 4096));
     bytes
 }
 
-async fn upload(app: &TestApp, cookie: &str, body: Vec<u8>) -> reqwest::Response {
+pub async fn upload(app: &TestApp, cookie: &str, body: Vec<u8>) -> reqwest::Response {
     app.client
         .put(app.url("/api/v1/scenes"))
         .header("Cookie", cookie)
@@ -27,7 +27,7 @@ async fn upload(app: &TestApp, cookie: &str, body: Vec<u8>) -> reqwest::Response
         .expect("upload")
 }
 
-fn form(frames: &str, chunk: &str) -> Value {
+pub fn form(frames: &str, chunk: &str) -> Value {
     json!({
         "name": "cube", "frames": frames, "chunk_size": chunk, "tiles": "", "resolution_x": "64",
         "resolution_y": "36", "resolution_percent": "100", "samples": "4", "engine": "Cycles", "format": "PNG",
@@ -37,22 +37,27 @@ fn form(frames: &str, chunk: &str) -> Value {
 
 async fn registered_worker(app: &TestApp, cookie: &str, name: &str) -> String {
     let (_, token, _) = create_worker(app, cookie, name).await;
+    register_with_blender(app, &token, name, "3.4.1").await;
+    token
+}
+
+/// Registers the node of `token` as an agent with one Blender of `version` would.
+pub async fn register_with_blender(app: &TestApp, token: &str, name: &str, version: &str) {
     let hardware = json!({ "hostname": name, "os": "Linux", "cpu_model": "cpu", "cpu_cores": 2, "ram_bytes": 1,
-        "gpus": [], "blenders": [{ "path": "/usr/bin/blender", "version": "3.4.1",
+        "gpus": [], "blenders": [{ "path": "/usr/bin/blender", "version": version,
         "engines": ["Cycles", "EEVEE", "Workbench"], "benchmark": null }] });
     let registered = app
         .client
         .post(app.url("/api/agent/v1/register"))
-        .bearer_auth(&token)
+        .bearer_auth(token)
         .json(&json!({ "agent_version": "test", "hardware": hardware }))
         .send()
         .await
         .expect("register");
     assert_eq!(registered.status(), 200);
-    token
 }
 
-async fn lease(app: &TestApp, token: &str, wait_ms: u64) -> Option<TaskAssignment> {
+pub async fn lease(app: &TestApp, token: &str, wait_ms: u64) -> Option<TaskAssignment> {
     let response = app
         .client
         .post(app.url(LEASE_PATH))
@@ -68,7 +73,7 @@ async fn lease(app: &TestApp, token: &str, wait_ms: u64) -> Option<TaskAssignmen
     }
 }
 
-async fn put_frame(app: &TestApp, token: &str, task: &TaskAssignment, frame: i64, body: &[u8], sha: &str) -> u16 {
+pub async fn put_frame(app: &TestApp, token: &str, task: &TaskAssignment, frame: i64, body: &[u8], sha: &str) -> u16 {
     app.client
         .put(app.url(&output_path(task.task_id, frame, task.attempt)))
         .bearer_auth(token)
@@ -81,7 +86,7 @@ async fn put_frame(app: &TestApp, token: &str, task: &TaskAssignment, frame: i64
         .as_u16()
 }
 
-async fn post(app: &TestApp, token: &str, path: &str, body: Value) -> u16 {
+pub async fn post(app: &TestApp, token: &str, path: &str, body: Value) -> u16 {
     app.client.post(app.url(path)).bearer_auth(token).json(&body).send().await.expect("post").status().as_u16()
 }
 
