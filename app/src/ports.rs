@@ -74,6 +74,8 @@ pub trait LedgerService: Send + Sync {
     async fn rewards(&self, viewer: &Viewer) -> Result<RewardsOverview, AppError>;
     async fn request_payout(&self, viewer: &Viewer, amount: &str, address: &str) -> Result<(), AppError>;
     async fn mark_notifications_read(&self, viewer: &Viewer) -> Result<(), AppError>;
+    /// How many of the viewer's notifications are unread (the bell in the top bar).
+    async fn unread_notifications(&self, viewer: &Viewer) -> Result<i64, AppError>;
     /// Where notifications are also sent (signed with `secret`); an empty URL turns it off.
     async fn set_webhook(&self, viewer: &Viewer, url: &str, secret: &str) -> Result<(), AppError>;
     /// Operators only: adds credit to a user's account.

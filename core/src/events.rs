@@ -4,6 +4,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::checkers::CheckerLive;
 use crate::jobs::TaskLive;
+use crate::ledger::UnreadNotifications;
 use crate::network::NetworkSample;
 use crate::workers::WorkerLive;
 
@@ -21,6 +22,8 @@ pub enum Event {
     Task(TaskLive),
     /// A checker gave a verdict, or its standing changed (private to its owner).
     Checker(CheckerLive),
+    /// The count of a user's unread notifications changed (private to that user).
+    Notifications(UnreadNotifications),
 }
 
 impl Event {
@@ -31,6 +34,7 @@ impl Event {
             Event::Worker(_) => "worker",
             Event::Task(_) => "task",
             Event::Checker(_) => "checker",
+            Event::Notifications(_) => "notifications",
         }
     }
 
@@ -46,6 +50,7 @@ impl Event {
             Event::Worker(live) => user == Some(live.owner_id),
             Event::Task(live) => user == Some(live.owner_id),
             Event::Checker(live) => user == Some(live.owner_id),
+            Event::Notifications(count) => user == Some(count.user_id),
         }
     }
 }
@@ -71,5 +76,13 @@ mod tests {
         });
         assert!(event.is_visible_to(Some(7)));
         assert!(!event.is_visible_to(Some(8)) && !event.is_visible_to(None) && !event.is_public());
+    }
+
+    #[test]
+    fn a_users_unread_count_reaches_only_that_user() {
+        let event = Event::Notifications(UnreadNotifications { user_id: 3, unread: 2 });
+        assert_eq!(event.name(), "notifications");
+        assert!(event.is_visible_to(Some(3)));
+        assert!(!event.is_visible_to(Some(4)) && !event.is_visible_to(None) && !event.is_public());
     }
 }

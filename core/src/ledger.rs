@@ -140,6 +140,13 @@ pub struct Notification {
     pub read: bool,
 }
 
+/// How many of a user's notifications are unread: the bell in the top bar, kept live over server-sent events.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UnreadNotifications {
+    pub user_id: i64,
+    pub unread: i64,
+}
+
 /// The Credit page: money at a glance, the ledger, spending per day, notifications and settings.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct CreditView {

@@ -53,6 +53,7 @@ pub struct Application {
     liveness: LivenessChecker,
     epochs: crate::money::epochs::EpochCloser,
     webhooks: crate::money::webhooks::WebhookSender,
+    unread: crate::money::unread::UnreadAnnouncer,
     address: SocketAddr,
 }
 
@@ -104,7 +105,8 @@ impl Application {
             .with_unchecked_after(config.verification.unchecked_after_ms);
         let epochs = crate::money::epochs::EpochCloser::new(state.db.clone(), config.ledger.epoch_ms);
         let webhooks = crate::money::webhooks::WebhookSender::new(state.db.clone());
-        Ok(Self { listener, router, state, sampler, liveness, epochs, webhooks, address })
+        let unread = crate::money::unread::UnreadAnnouncer::new(state.db.clone(), state.bus.clone());
+        Ok(Self { listener, router, state, sampler, liveness, epochs, webhooks, unread, address })
     }
 
     /// The port actually bound (useful with port 0 in tests).
@@ -128,6 +130,7 @@ impl Application {
         let liveness = tokio::spawn(self.liveness.run(shutdown.clone()));
         let epochs = tokio::spawn(self.epochs.run(shutdown.clone()));
         let webhooks = tokio::spawn(self.webhooks.run(shutdown.clone()));
+        let unread = tokio::spawn(self.unread.run(shutdown.clone()));
         let served =
             axum::serve(self.listener, self.router).with_graceful_shutdown(shutdown.clone().cancelled_owned()).await;
         shutdown.cancel();
@@ -135,6 +138,7 @@ impl Application {
         let _ = liveness.await;
         let _ = epochs.await;
         let _ = webhooks.await;
+        let _ = unread.await;
         self.state.db.close().await;
         served.map_err(StartupError::Serve)
     }

@@ -3,6 +3,7 @@
 use leptos::prelude::*;
 use leptos_router::components::Outlet;
 
+use super::notification_bell::NotificationBell;
 use super::sidebar::Sidebar;
 use super::theme_toggle::ThemeToggle;
 use super::user_menu::UserMenu;
@@ -25,6 +26,7 @@ pub fn Layout() -> impl IntoView {
                     </button>
                     <div class="topbar-title">"Pictor"</div>
                     <div class="topbar-actions">
+                        <NotificationBell />
                         <ThemeToggle />
                         <UserMenu />
                     </div>

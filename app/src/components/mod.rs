@@ -10,6 +10,7 @@ pub mod live_events;
 pub mod metrics_chart;
 pub mod network_chart;
 pub mod network_panel;
+pub mod notification_bell;
 pub mod operator_panel;
 pub mod petra;
 pub mod sidebar;

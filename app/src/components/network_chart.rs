@@ -9,46 +9,24 @@ mod browser {
     use charming::element::{AxisLabel, AxisType, Color, LineStyle, SplitLine, TextStyle, Tooltip, Trigger};
     use charming::series::{Bar, Line};
     use charming::{Chart, Echarts, WasmRenderer};
-    use futures::StreamExt;
-    use gloo_net::eventsource::futures::EventSource;
     use leptos::prelude::*;
     use pictor_core::events::Event;
     use pictor_core::network::{push_bounded, NetworkSample};
 
     const CHART_ELEMENT_ID: &str = "network-chart";
-    const EVENTS_URL: &str = "/api/v1/events";
 
-    /// Subscribes to the coordinator's event stream and redraws the chart on every network sample.
-    /// Stops (and closes the connection) once the panel's signals are gone, i.e. the page was left.
+    /// Redraws the chart on every network sample from the tab's event stream, until the panel's signals are gone
+    /// (the page was left).
     pub fn follow_network(history: RwSignal<Vec<NetworkSample>>, updates: RwSignal<u64>) {
-        leptos::task::spawn_local(async move {
-            let mut source = match EventSource::new(EVENTS_URL) {
-                Ok(source) => source,
-                Err(error) => {
-                    leptos::logging::error!("cannot open the event stream: {error:?}");
-                    return;
-                }
-            };
-            let mut stream = match source.subscribe("network") {
-                Ok(stream) => stream,
-                Err(error) => {
-                    leptos::logging::error!("cannot subscribe to network events: {error:?}");
-                    return;
-                }
-            };
-            let mut chart: Option<Echarts> = None;
-            // Connection errors are retried by the browser itself; only data items matter here.
-            while let Some(item) = stream.next().await {
-                let Ok((_, message)) = item else { continue };
-                let Some(text) = message.data().as_string() else { continue };
-                let Ok(Event::Network(sample)) = serde_json::from_str::<Event>(&text) else { continue };
-                if history.try_update(|samples| push_bounded(samples, sample)).is_none() {
-                    break;
-                }
-                updates.try_update(|count| *count += 1);
-                history.with_untracked(|samples| redraw(&mut chart, samples));
+        let mut chart: Option<Echarts> = None;
+        crate::components::live_events::follow_events("network", move |event| {
+            let Event::Network(sample) = event else { return true };
+            if history.try_update(|samples| push_bounded(samples, sample)).is_none() {
+                return false;
             }
-            source.close();
+            updates.try_update(|count| *count += 1);
+            history.with_untracked(|samples| redraw(&mut chart, samples));
+            true
         });
     }
 

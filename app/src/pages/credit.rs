@@ -144,7 +144,7 @@ fn CreditBody(
             </header>
             <LedgerTable entries=credit.entries.clone() />
         </section>
-        <section class="panel stack" data-testid="notifications">
+        <section class="panel stack" id="notifications" data-testid="notifications">
             <header class="panel-head">
                 <h2>{format!("Notifications ({unread} unread)")}</h2>
                 <ActionForm action=read>

@@ -96,6 +96,31 @@ impl Db {
             .collect())
     }
 
+    /// How many of the user's notifications are unread.
+    pub async fn unread_notifications(&self, user: UserId) -> Result<i64, DbError> {
+        Ok(sqlx::query_scalar("SELECT COUNT(*) FROM notifications WHERE user_id = $1 AND read_at_ms IS NULL")
+            .bind(user)
+            .fetch_one(self.reader())
+            .await?)
+    }
+
+    /// The newest notification's id (0 when there is none).
+    pub async fn latest_notification_id(&self) -> Result<i64, DbError> {
+        Ok(sqlx::query_scalar("SELECT CAST(COALESCE(MAX(id), 0) AS BIGINT) FROM notifications")
+            .fetch_one(self.reader())
+            .await?)
+    }
+
+    /// The users notified after notification `after`, each with the newest id of theirs.
+    pub async fn notified_since(&self, after: i64) -> Result<Vec<(UserId, i64)>, DbError> {
+        Ok(sqlx::query_as(
+            "SELECT user_id, CAST(MAX(id) AS BIGINT) FROM notifications WHERE id > $1 GROUP BY user_id ORDER BY user_id",
+        )
+        .bind(after)
+        .fetch_all(self.reader())
+        .await?)
+    }
+
     pub async fn mark_notifications_read(&self, user: UserId, now_ms: i64) -> Result<(), DbError> {
         sqlx::query("UPDATE notifications SET read_at_ms = $1 WHERE user_id = $2 AND read_at_ms IS NULL")
             .bind(now_ms)

@@ -43,7 +43,12 @@ pub fn router() -> Router<AppState> {
 }
 
 pub fn service(state: &AppState) -> DbLedger {
-    DbLedger { db: state.db.clone(), config: state.ledger.clone(), work_available: state.work_available.clone() }
+    DbLedger {
+        db: state.db.clone(),
+        config: state.ledger.clone(),
+        work_available: state.work_available.clone(),
+        bus: state.bus.clone(),
+    }
 }
 
 #[derive(Debug, Deserialize)]

@@ -4,8 +4,11 @@
 use pictor_app::ports::LedgerService;
 use pictor_app::AppError;
 use pictor_core::accounts::Viewer;
+use pictor_core::events::Event;
 use pictor_core::jobs::JobForm;
-use pictor_core::ledger::{normalize_aptos_address, parse_amount, CreditView, Estimate, Payout, RewardsOverview};
+use pictor_core::ledger::{
+    normalize_aptos_address, parse_amount, CreditView, Estimate, Payout, RewardsOverview, UnreadNotifications,
+};
 
 use crate::clock::now_ms;
 use crate::config::LedgerConfig;
@@ -17,6 +20,8 @@ pub struct DbLedger {
     pub config: LedgerConfig,
     /// Woken when a top-up resumes paused jobs, so waiting agents take their tasks at once.
     pub work_available: std::sync::Arc<tokio::sync::Notify>,
+    /// Tells the viewer's other open pages when their notifications were read.
+    pub bus: crate::events::bus::EventBus,
 }
 
 /// Ledger entries the Credit page lists at most.
@@ -127,7 +132,14 @@ impl LedgerService for DbLedger {
     }
 
     async fn mark_notifications_read(&self, viewer: &Viewer) -> Result<(), AppError> {
-        self.db.mark_notifications_read(viewer.user_id, now_ms()).await.map_err(db_error)
+        self.db.mark_notifications_read(viewer.user_id, now_ms()).await.map_err(db_error)?;
+        let unread = self.db.unread_notifications(viewer.user_id).await.map_err(db_error)?;
+        self.bus.publish(Event::Notifications(UnreadNotifications { user_id: viewer.user_id, unread }));
+        Ok(())
+    }
+
+    async fn unread_notifications(&self, viewer: &Viewer) -> Result<i64, AppError> {
+        self.db.unread_notifications(viewer.user_id).await.map_err(db_error)
     }
 
     async fn set_webhook(&self, viewer: &Viewer, url: &str, secret: &str) -> Result<(), AppError> {

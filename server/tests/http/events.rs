@@ -1,31 +1,61 @@
-//! `/api/v1/events`: network samples as server-sent events, and a clean stop.
+//! `/api/v1/events`: network samples as server-sent events, a user's unread count to that user alone, and a clean
+//! stop.
 
 use std::time::Duration;
 
 use futures::StreamExt;
 use pictor_core::events::Event;
+use pictor_core::ledger::UnreadNotifications;
 use pictor_server::db::Backend;
 
 use crate::helpers::spawn_app;
 
-/// Reads `count` events from an SSE response body (data lines only).
-async fn read_events(response: reqwest::Response, count: usize) -> Vec<Event> {
-    let mut body = response.bytes_stream();
-    let mut buffer = String::new();
-    let mut events = Vec::new();
-    while events.len() < count {
-        let chunk = tokio::time::timeout(Duration::from_secs(10), body.next())
-            .await
-            .expect("an event within 10 s")
-            .expect("stream still open")
-            .expect("chunk");
-        buffer.push_str(&String::from_utf8_lossy(&chunk));
-        while let Some(end) = buffer.find("\n\n") {
-            let frame: String = buffer.drain(..end + 2).collect();
-            if let Some(data) = frame.lines().find_map(|line| line.strip_prefix("data: ")) {
-                events.push(serde_json::from_str(data).expect("event JSON"));
+/// The events of an SSE response body, read as they come (data lines only).
+struct EventReader {
+    body: std::pin::Pin<Box<dyn futures::Stream<Item = reqwest::Result<bytes::Bytes>> + Send>>,
+    buffer: String,
+}
+
+impl EventReader {
+    fn new(response: reqwest::Response) -> Self {
+        Self { body: Box::pin(response.bytes_stream()), buffer: String::new() }
+    }
+
+    async fn next(&mut self) -> Event {
+        loop {
+            if let Some(end) = self.buffer.find("\n\n") {
+                let frame: String = self.buffer.drain(..end + 2).collect();
+                if let Some(data) = frame.lines().find_map(|line| line.strip_prefix("data: ")) {
+                    return serde_json::from_str(data).expect("event JSON");
+                }
+                continue;
+            }
+            let chunk = tokio::time::timeout(Duration::from_secs(10), self.body.next())
+                .await
+                .expect("an event within 10 s")
+                .expect("stream still open")
+                .expect("chunk");
+            self.buffer.push_str(&String::from_utf8_lossy(&chunk));
+        }
+    }
+
+    /// The next event that is not a network sample (those keep coming in between).
+    async fn next_private(&mut self) -> Event {
+        loop {
+            let event = self.next().await;
+            if !matches!(event, Event::Network(_)) {
+                return event;
             }
         }
+    }
+}
+
+/// Reads `count` events from an SSE response body.
+async fn read_events(response: reqwest::Response, count: usize) -> Vec<Event> {
+    let mut reader = EventReader::new(response);
+    let mut events = Vec::new();
+    while events.len() < count {
+        events.push(reader.next().await);
     }
     events
 }
@@ -57,7 +87,33 @@ async fn shutdown_ends_open_streams_and_stops_the_server(backend: Backend) {
     assert!(matches!(stopped, Ok(Ok(Ok(())))), "graceful stop despite an open SSE stream: {stopped:?}");
 }
 
+async fn a_users_unread_count_reaches_that_user_live(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let (ada, cookie) = app.sign_in_as("Ada").await;
+    let (grace, other) = app.sign_in_as("Grace").await;
+    let mut mine = EventReader::new(app.get_with_cookie("/api/v1/events", &cookie).await);
+    let mut theirs = EventReader::new(app.get_with_cookie("/api/v1/events", &other).await);
+    // Written the way jobs and payments write them (inside the database layer), announced within a moment: one
+    // event for both.
+    app.db.notify(ada, "job_finished", "Job “cube” is complete", Some(1), 1).await.expect("notify");
+    app.db.notify(ada, "low_balance", "Your credit is low", None, 2).await.expect("notify");
+    let unread = |user_id, unread| Event::Notifications(UnreadNotifications { user_id, unread });
+    let first = mine.next_private().await;
+    assert!(first == unread(ada, 2) || first == unread(ada, 1), "{first:?}");
+    if first == unread(ada, 1) {
+        assert_eq!(mine.next_private().await, unread(ada, 2), "the second came just after the first was seen");
+    }
+    // Read on one page: the bell on every other page of hers goes quiet.
+    let read = app.post_json("/api/v1/notifications/read", &serde_json::json!({}), Some(&cookie)).await;
+    assert_eq!(read.status(), 204);
+    assert_eq!(mine.next_private().await, unread(ada, 0));
+    // Grace's stream carried none of it: the first private event she sees is her own.
+    app.db.notify(grace, "payout", "Your payout was sent", None, 3).await.expect("notify");
+    assert_eq!(theirs.next_private().await, unread(grace, 1));
+}
+
 crate::on_both_backends!(
+    a_users_unread_count_reaches_that_user_live,
     stream_delivers_network_samples_as_they_are_taken,
     shutdown_ends_open_streams_and_stops_the_server
 );
