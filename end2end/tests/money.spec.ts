@@ -1,6 +1,6 @@
 // Money in the browser: a new account's welcome credits, a job estimated and paid to a priced worker (a real agent),
 // then the Credit page (balance, ledger, filter, CSV, spending chart), the Rewards page (earnings, chart, payouts)
-// and My Workers (task stats, charts, history).
+// and My Workers (task stats, charts, history); the bell in the top bar counts the job's notification live.
 import { test, expect } from '@playwright/test';
 import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
@@ -47,6 +47,8 @@ test('a paid job shows on Credit, Rewards and My Workers', async ({ page, baseUR
     await page.getByTestId('job-row').filter({ hasText: 'Paid cube' }).getByRole('link', { name: 'Paid cube' }).click();
     await waitForHydration(page);
     await expect(page.getByTestId('job-state'), agent.log()).toHaveText('completed', { timeout: 120_000 });
+    // The bell in the top bar counts the job's notification as it is written, without a reload.
+    await expect(page.getByTestId('notification-count')).toHaveText(/^[1-9]/, { timeout: 10_000 });
     await page.reload();
     await expect(page.getByTestId('job-cost')).toContainText('credits spent');
 
@@ -57,6 +59,14 @@ test('a paid job shows on Credit, Rewards and My Workers', async ({ page, baseUR
     for (const kind of ['welcome', 'escrow', 'pay_worker', 'refund']) expect(kinds).toContain(kind);
     await expect(page.locator('#spending-chart canvas')).toHaveCount(1);
     await screenshot(page, 'credit-after-job');
+    // The bell leads to the notifications; reading them quiets it, live.
+    await page.getByTestId('notification-bell').click();
+    await expect(page).toHaveURL(/\/credit#notifications$/);
+    await expect(page.getByTestId('notification').filter({ hasText: 'Paid cube' }).first()).toBeVisible();
+    await screenshot(page, 'notifications-bell');
+    await page.getByTestId('mark-read').click();
+    await expect(page.getByTestId('notification-count')).toHaveCount(0);
+    await expect(page.getByTestId('notification-bell')).toHaveAttribute('title', 'No unread notifications');
     await page.getByTestId('ledger-filter').selectOption('refund');
     await expect(page.getByTestId('ledger-row')).toHaveCount(1);
     await expect(page.getByTestId('ledger-row')).toHaveAttribute('data-kind', 'refund');

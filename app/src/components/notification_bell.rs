@@ -59,7 +59,7 @@ pub fn NotificationBell() -> impl IntoView {
                                 title=label
                                 aria-label=label
                             >
-                                <span aria-hidden="true">"🔔"</span>
+                                <BellIcon />
                                 <Show when=move || { unread() > 0 }>
                                     <span class="bell-count" data-testid="notification-count">
                                         {move || badge_text(unread())}
@@ -70,6 +70,28 @@ pub fn NotificationBell() -> impl IntoView {
                     })
             }}
         </Suspense>
+    }
+}
+
+/// A bell drawn in the text colour (an emoji would need a font the machine may not have).
+#[component]
+fn BellIcon() -> impl IntoView {
+    view! {
+        <svg
+            class="bell-icon"
+            viewBox="0 0 24 24"
+            width="18"
+            height="18"
+            aria-hidden="true"
+            fill="none"
+            stroke="currentColor"
+            stroke-width="2"
+            stroke-linecap="round"
+            stroke-linejoin="round"
+        >
+            <path d="M6 8a6 6 0 0 1 12 0c0 7 3 9 3 9H3s3-2 3-9" />
+            <path d="M10.3 21a1.94 1.94 0 0 0 3.4 0" />
+        </svg>
     }
 }
 
