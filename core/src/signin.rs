@@ -251,3 +251,44 @@ pub struct WalletProof {
     pub signature: String,
     pub nonce: String,
 }
+
+/// Sign in with Aptos (AIP-116): the `AptosSignInInput` of the wallet standard. The coordinator fills in what it
+/// expects; the wallet adds its bound fields (`address`, `uri`, `version`, `chainId`, `domain`) and builds the
+/// message it signs from all of them.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SignInInput {
+    pub domain: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub address: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub uri: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub statement: Option<String>,
+    pub nonce: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub chain_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub issued_at: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expiration_time: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub not_before: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resources: Option<Vec<String>>,
+}
+
+/// What an `aptos:signIn` returned, sent to the coordinator: the input with the wallet's bound fields, the
+/// account's public key and the signature (hex, raw or BCS-prefixed), and the signature scheme.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SignInProof {
+    pub input: SignInInput,
+    pub public_key: String,
+    pub signature: String,
+    #[serde(rename = "type")]
+    pub scheme: String,
+}

@@ -1,4 +1,5 @@
-//! Sign-in and accounts: Petra wallets, OpenID Connect, sessions, CSRF protection and API keys.
+//! Sign-in and accounts: Petra wallets (signMessage, or Sign in with Aptos), OpenID Connect, sessions, CSRF
+//! protection and API keys.
 
 pub mod api_keys;
 pub mod guard;
@@ -7,6 +8,7 @@ pub mod oidc_routes;
 pub mod petra;
 pub mod routes;
 pub mod session;
+pub mod siwa;
 pub mod tokens;
 
 use std::net::SocketAddr;

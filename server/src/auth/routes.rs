@@ -1,4 +1,5 @@
-//! `/auth/*` endpoints: wallet challenge and verification, sign-out, and `GET /api/v1/me`.
+//! `/auth/*` endpoints: wallet challenge and verification (Petra's signMessage, or Sign in with Aptos), sign-out,
+//! and `GET /api/v1/me`.
 
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
@@ -6,16 +7,17 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::{Extension, Json, Router};
 use pictor_core::accounts::{IdentityProvider, Viewer};
-use pictor_core::signin::WalletChallenge;
+use pictor_core::signin::{SignInInput, SignInProof, WalletChallenge};
 use serde::Deserialize;
 use serde_json::json;
 
 use super::petra::{self, PetraError, PetraPolicy, WalletProof};
 use super::session::{self, SessionTokenHash};
+use super::siwa::{self, SiwaError, SiwaPolicy};
 use super::tokens::random_hex;
 use crate::clock::now_ms;
 use crate::db::accounts::{LinkError, VerifiedIdentity};
-use crate::db::wallet_nonces::NonceProblem;
+use crate::db::wallet_nonces::{IssuedNonce, NonceProblem};
 use crate::db::DbError;
 use crate::state::AppState;
 
@@ -26,6 +28,8 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .route("/auth/petra/challenge", post(petra_challenge))
         .route("/auth/petra/verify", post(petra_verify))
+        .route("/auth/siwa/input", post(siwa_input))
+        .route("/auth/siwa/verify", post(siwa_verify))
         .route("/auth/logout", post(logout))
         .route("/auth/logout-everywhere", post(logout_everywhere))
         .route("/api/v1/me", get(me))
@@ -36,6 +40,8 @@ pub fn router() -> Router<AppState> {
 pub enum AuthError {
     #[error(transparent)]
     Wallet(#[from] PetraError),
+    #[error(transparent)]
+    SignIn(#[from] SiwaError),
     #[error(transparent)]
     Nonce(#[from] NonceProblem),
     #[error(transparent)]
@@ -60,7 +66,7 @@ impl From<LinkError> for AuthError {
 impl IntoResponse for AuthError {
     fn into_response(self) -> Response {
         let status = match &self {
-            AuthError::Wallet(_) | AuthError::Nonce(_) => StatusCode::BAD_REQUEST,
+            AuthError::Wallet(_) | AuthError::SignIn(_) | AuthError::Nonce(_) => StatusCode::BAD_REQUEST,
             AuthError::Link(_) => StatusCode::CONFLICT,
             AuthError::SignInRequired => StatusCode::UNAUTHORIZED,
             AuthError::WrongAccount => StatusCode::FORBIDDEN,
@@ -81,17 +87,29 @@ pub struct ChallengeRequest {
     pub link: bool,
 }
 
+#[derive(Debug, Deserialize)]
+pub struct SignInRequest {
+    /// Link the wallet to the signed-in account instead of signing in with it.
+    #[serde(default)]
+    pub link: bool,
+}
+
+/// The account a link request is for: the signed-in viewer's, who must be there.
+fn link_user(link: bool, viewer: Option<Extension<Viewer>>) -> Result<Option<i64>, AuthError> {
+    match (link, viewer) {
+        (false, _) => Ok(None),
+        (true, Some(Extension(viewer))) => Ok(Some(viewer.user_id)),
+        (true, None) => Err(AuthError::SignInRequired),
+    }
+}
+
 async fn petra_challenge(
     State(state): State<AppState>,
     viewer: Option<Extension<Viewer>>,
     Json(request): Json<ChallengeRequest>,
 ) -> Result<Json<WalletChallenge>, AuthError> {
     let address = petra::normalize_address(&request.address)?;
-    let link_user = match (request.link, viewer) {
-        (false, _) => None,
-        (true, Some(Extension(viewer))) => Some(viewer.user_id),
-        (true, None) => return Err(AuthError::SignInRequired),
-    };
+    let link_user = link_user(request.link, viewer)?;
     let now = now_ms();
     let nonce = random_hex(16);
     state.db.issue_wallet_nonce(&nonce, &address, link_user, now, now + NONCE_TTL_MS).await?;
@@ -115,12 +133,53 @@ async fn petra_verify(
     let address = petra::normalize_address(&proof.address)?;
     let issued = state.db.check_wallet_nonce(&proof.nonce, &address, now).await??;
     let address = petra::verify(&proof, &policy)?;
+    complete_wallet_sign_in(&state, viewer, issued, &proof.nonce, address, now).await
+}
+
+/// The Sign-in-with-Aptos input for the wallet's `aptos:signIn`: our site, chain and statement, and a fresh nonce
+/// not bound to any address (the wallet says which account signs only as it signs).
+async fn siwa_input(
+    State(state): State<AppState>,
+    viewer: Option<Extension<Viewer>>,
+    Json(request): Json<SignInRequest>,
+) -> Result<Json<SignInInput>, AuthError> {
+    let link_user = link_user(request.link, viewer)?;
+    let now = now_ms();
+    let nonce = random_hex(16);
+    state.db.issue_wallet_nonce(&nonce, "", link_user, now, now + NONCE_TTL_MS).await?;
+    Ok(Json(siwa::expected_input(&state.auth.public_origin, state.auth.aptos_chain_id, &nonce)))
+}
+
+/// As [`petra_verify`], for what `aptos:signIn` returned.
+async fn siwa_verify(
+    State(state): State<AppState>,
+    viewer: Option<Extension<Viewer>>,
+    Json(proof): Json<SignInProof>,
+) -> Result<Response, AuthError> {
+    let policy = SiwaPolicy { origins: state.auth.origins.clone(), chain_id: state.auth.aptos_chain_id };
+    let now = now_ms();
+    let nonce = proof.input.nonce.clone();
+    let issued = state.db.check_wallet_nonce(&nonce, "", now).await??;
+    let address = siwa::verify(&proof, &nonce, &policy)?;
+    complete_wallet_sign_in(&state, viewer, issued, &nonce, address, now).await
+}
+
+/// After a wallet proved who it is: burns the nonce (one winner under races), then links the wallet to the account
+/// that asked, or signs in with it (a new session).
+async fn complete_wallet_sign_in(
+    state: &AppState,
+    viewer: Option<Extension<Viewer>>,
+    issued: IssuedNonce,
+    nonce: &str,
+    address: String,
+    now: i64,
+) -> Result<Response, AuthError> {
     if let Some(link_user) = issued.link_user {
         if viewer.as_ref().map(|Extension(viewer)| viewer.user_id) != Some(link_user) {
             return Err(AuthError::WrongAccount);
         }
     }
-    state.db.burn_wallet_nonce(&proof.nonce, &address, now).await??;
+    state.db.burn_wallet_nonce(nonce, &address, now).await??;
     let identity = VerifiedIdentity {
         provider: IdentityProvider::Aptos,
         subject: address.clone(),
@@ -132,7 +191,7 @@ async fn petra_verify(
         return Ok(Json(json!({ "redirect": "/account" })).into_response());
     }
     let user = state.db.find_or_create_user(&identity, now).await?;
-    super::welcome(&state, user, now).await;
+    super::welcome(state, user, now).await;
     let cookie = session::start(&state.db, &state.auth, user, now).await?;
     let mut response = Json(json!({ "redirect": "/" })).into_response();
     session::set_cookie(response.headers_mut(), cookie);

@@ -1,4 +1,5 @@
-//! Single-use nonces the server issues for wallet sign-in messages.
+//! Single-use nonces the server issues for wallet sign-in messages: bound to the address that asked for one, or
+//! (Sign in with Aptos, where the wallet says who it is only as it signs) to none, issued with an empty address.
 
 use super::users::UserId;
 use super::{Db, DbError};
@@ -62,7 +63,9 @@ impl Db {
             None => Err(NonceProblem::Unknown),
             Some((_, _, _, Some(_))) => Err(NonceProblem::AlreadyUsed),
             Some((_, _, expires, None)) if expires <= now_ms => Err(NonceProblem::Expired),
-            Some((issued_for, _, _, None)) if issued_for != address => Err(NonceProblem::OtherAddress),
+            Some((issued_for, _, _, None)) if !issued_for.is_empty() && issued_for != address => {
+                Err(NonceProblem::OtherAddress)
+            }
             Some((_, link_user, _, None)) => Ok(IssuedNonce { link_user }),
         })
     }
@@ -76,7 +79,7 @@ impl Db {
     ) -> Result<Result<(), NonceProblem>, DbError> {
         let burned = sqlx::query(
             "UPDATE wallet_nonces SET used_at_ms = $1
-             WHERE nonce = $2 AND address = $3 AND used_at_ms IS NULL AND expires_at_ms > $1",
+             WHERE nonce = $2 AND (address = $3 OR address = '') AND used_at_ms IS NULL AND expires_at_ms > $1",
         )
         .bind(now_ms)
         .bind(nonce)
@@ -105,5 +108,15 @@ mod tests {
         assert_eq!(db.check_wallet_nonce("n1", "0xa", 12).await.expect("db"), Err(NonceProblem::AlreadyUsed));
     }
 
-    crate::both_backends!(a_nonce_works_once_for_its_address_until_it_expires);
+    async fn an_unbound_nonce_works_once_for_whichever_address_signs(db: Db) {
+        db.issue_wallet_nonce("n2", "", None, 0, 1_000).await.expect("issue");
+        assert_eq!(db.check_wallet_nonce("n2", "0xb", 10).await.expect("db"), Ok(IssuedNonce { link_user: None }));
+        assert_eq!(db.burn_wallet_nonce("n2", "0xa", 10).await.expect("db"), Ok(()));
+        assert_eq!(db.burn_wallet_nonce("n2", "0xb", 11).await.expect("db"), Err(NonceProblem::AlreadyUsed));
+    }
+
+    crate::both_backends!(
+        a_nonce_works_once_for_its_address_until_it_expires,
+        an_unbound_nonce_works_once_for_whichever_address_signs
+    );
 }

@@ -16,5 +16,6 @@ mod pages;
 mod render_api;
 mod render_blender;
 mod render_safety;
+mod sign_in_with_aptos;
 mod submit_cli;
 mod verification_blender;
