@@ -1,7 +1,7 @@
 // Signing in with a Petra wallet through the real UI, staying signed in, managing the account, signing out.
 import { test, expect } from '@playwright/test';
 import { collectErrors, screenshot, waitForHydration } from './support';
-import { installWallet } from './wallet';
+import { installSignInWallet, installWallet } from './wallet';
 
 test('private pages send signed-out visitors to sign-in', async ({ page }) => {
   await page.goto('/rendering');
@@ -66,6 +66,28 @@ test('without a wallet the page says where to get Petra', async ({ page }) => {
 
 test('a wallet on the wrong network is refused with a clear message', async ({ page }) => {
   await installWallet(page, { chainId: 2 });
+  await page.goto('/signin');
+  await waitForHydration(page);
+  await page.getByTestId('signin-petra').click();
+  await expect(page.getByTestId('signin-error')).toContainText("switch the wallet's network");
+  await expect(page).toHaveURL(/\/signin$/);
+});
+
+test('a wallet offering Sign in with Aptos signs in in one step', async ({ page }) => {
+  const errors = collectErrors(page);
+  const wallet = await installSignInWallet(page);
+  await page.goto('/signin');
+  await waitForHydration(page);
+  await page.getByTestId('signin-petra').click();
+  await expect(page.locator('h1')).toHaveText('Overview');
+  await expect(page.getByTestId('user-menu')).toContainText(wallet.address.slice(0, 6));
+  await page.reload();
+  await expect(page.getByTestId('user-menu')).toBeVisible();
+  expect(errors).toEqual([]);
+});
+
+test('Sign in with Aptos from a wallet on another network is refused', async ({ page }) => {
+  await installSignInWallet(page, { network: 'aptos:testnet' });
   await page.goto('/signin');
   await waitForHydration(page);
   await page.getByTestId('signin-petra').click();

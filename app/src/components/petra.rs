@@ -1,4 +1,5 @@
-//! Petra (Aptos wallet) sign-in in the browser: connect, ask the coordinator for a nonce, sign, verify.
+//! Petra (Aptos wallet) sign-in in the browser: Sign in with Aptos in one step where the wallet offers it, else
+//! connect, ask the coordinator for a nonce, sign the message, verify.
 
 /// Shown when no Aptos wallet is injected into the page.
 pub const NO_WALLET: &str = "No Aptos wallet found in this browser. Install Petra from https://petra.app and reload.";
@@ -9,7 +10,7 @@ pub use browser::sign_in_with_petra;
 #[cfg(feature = "hydrate")]
 mod browser {
     use gloo_net::http::Request;
-    use pictor_core::signin::{WalletChallenge, WalletProof};
+    use pictor_core::signin::{SignInInput, WalletChallenge, WalletProof};
     use serde::{Deserialize, Serialize};
     use wasm_bindgen::prelude::*;
     use wasm_bindgen::JsCast;
@@ -98,6 +99,13 @@ mod browser {
     /// Runs the whole wallet sign-in (or, with `link`, links the wallet to the signed-in account) and
     /// returns where to go next.
     pub async fn sign_in_with_petra(link: bool) -> Result<String, String> {
+        use crate::components::aptos_sign_in::{find_sign_in_wallet, sign_in};
+        if let Some(wallet) = find_sign_in_wallet() {
+            let input: SignInInput = post("/auth/siwa/input", &serde_json::json!({ "link": link })).await?;
+            let proof = sign_in(&wallet, &input).await?;
+            let verified: Verified = post("/auth/siwa/verify", &proof).await?;
+            return Ok(verified.redirect);
+        }
         let wallet = find_wallet().ok_or_else(|| super::NO_WALLET.to_string())?;
         wallet.connect().await.map_err(|e| wallet_error("Petra did not connect", e))?;
         let account = wallet.account().await.map_err(|e| wallet_error("Petra did not share the account", e))?;
