@@ -104,7 +104,10 @@ impl Db {
         .bind(user)
         .fetch_all(self.reader())
         .await?;
-        Ok(rows.into_iter().map(|(quarters, score)| quarters as f64 * 0.25 * performance_multiplier(score)).sum())
+        let hours: f64 =
+            rows.into_iter().map(|(quarters, score)| quarters as f64 * 0.25 * performance_multiplier(score)).sum();
+        // A float sum of nothing is -0.0, which the Rewards page would print as "-0.0".
+        Ok(hours + 0.0)
     }
 
     pub async fn points_of(&self, user: UserId) -> Result<Points, DbError> {
@@ -151,4 +154,12 @@ mod tests {
         assert_eq!(performance_multiplier(Some(10)), 0.5);
         assert_eq!(performance_multiplier(Some(100_000)), 3.0);
     }
+
+    async fn a_user_without_workers_has_zero_online_points_not_minus_zero(db: Db) {
+        let user = db.create_user("Ada", 1).await.expect("user");
+        let points = db.points_of(user).await.expect("points");
+        assert_eq!(format!("{:.1}", points.worker_online), "0.0");
+    }
+
+    crate::both_backends!(a_user_without_workers_has_zero_online_points_not_minus_zero);
 }
