@@ -52,10 +52,15 @@ async fn challenge(app: &TestApp, address: &str) -> String {
     body["nonce"].as_str().expect("nonce").to_string()
 }
 
-/// Submits `proof` and expects a 400 naming `expected`, with no account and no session created.
+/// Submits `proof` to Petra's verification and expects a 400 naming `expected`, with nothing created.
 async fn assert_refused(app: &TestApp, proof: &Value, expected: &str) {
+    assert_refused_at(app, "/auth/petra/verify", proof, expected).await;
+}
+
+/// Submits a wallet's `proof` to `path` and expects a 400 naming `expected`, with no account and no session created.
+pub async fn assert_refused_at(app: &TestApp, path: &str, proof: &Value, expected: &str) {
     let users_before = app.db.count_users().await.expect("count");
-    let response = app.post_json("/auth/petra/verify", proof, None).await;
+    let response = app.post_json(path, proof, None).await;
     assert_eq!(response.status(), 400, "refused: {expected}");
     assert!(response.headers().get("set-cookie").is_none(), "no session for a refused proof");
     let body: Value = response.json().await.expect("json");

@@ -8,6 +8,7 @@ use pictor_server::auth::siwa::{sign_in_message, signing_bytes};
 use pictor_server::db::Backend;
 use serde_json::{json, Value};
 
+use crate::auth::assert_refused_at;
 use crate::helpers::{spawn_app, TestApp};
 
 async fn input(app: &TestApp, link: bool, cookie: Option<&str>) -> SignInInput {
@@ -31,14 +32,7 @@ fn answer(key: &SigningKey, input: SignInInput, bind: impl FnOnce(&mut SignInInp
 
 /// Submits `proof` and expects a 400 naming `expected`, with no account and no session created.
 async fn assert_refused(app: &TestApp, proof: &SignInProof, expected: &str) {
-    let users_before = app.db.count_users().await.expect("count");
-    let response = app.post_json("/auth/siwa/verify", &json!(proof), None).await;
-    assert_eq!(response.status(), 400, "refused: {expected}");
-    assert!(response.headers().get("set-cookie").is_none(), "no session for a refused answer");
-    let body: Value = response.json().await.expect("json");
-    let message = body["error"].as_str().expect("error message");
-    assert!(message.contains(expected), "{message:?} should mention {expected:?}");
-    assert_eq!(app.db.count_users().await.expect("count"), users_before, "nothing created");
+    assert_refused_at(app, "/auth/siwa/verify", &json!(proof), expected).await;
 }
 
 async fn a_wallet_signs_in_with_aptos_once_per_nonce(backend: Backend) {
