@@ -105,7 +105,7 @@ impl Application {
             .with_unchecked_after(config.verification.unchecked_after_ms);
         let epochs = crate::money::epochs::EpochCloser::new(state.db.clone(), config.ledger.epoch_ms);
         let webhooks = crate::money::webhooks::WebhookSender::new(state.db.clone());
-        let unread = crate::money::unread::UnreadAnnouncer::new(state.db.clone(), state.bus.clone());
+        let unread = crate::money::unread::UnreadAnnouncer::new(state.db.clone(), state.bus.clone()).await?;
         Ok(Self { listener, router, state, sampler, liveness, epochs, webhooks, unread, address })
     }
 

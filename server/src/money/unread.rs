@@ -22,8 +22,11 @@ pub struct UnreadAnnouncer {
 }
 
 impl UnreadAnnouncer {
-    pub fn new(db: Db, bus: EventBus) -> Self {
-        Self { db, bus, every: Duration::from_millis(500), seen: 0 }
+    /// Starts after the newest notification already written: those are shown when a page loads, not announced.
+    /// Read before the coordinator serves, so that nothing written once it does can be missed.
+    pub async fn new(db: Db, bus: EventBus) -> Result<Self, crate::db::DbError> {
+        let seen = db.latest_notification_id().await?;
+        Ok(Self { db, bus, every: Duration::from_millis(500), seen })
     }
 
     /// Announces every user notified since the last call with their unread count; returns how many.
@@ -38,11 +41,6 @@ impl UnreadAnnouncer {
     }
 
     pub async fn run(mut self, shutdown: CancellationToken) {
-        // What was there before the coordinator started is shown when a page loads, not announced.
-        match self.db.latest_notification_id().await {
-            Ok(latest) => self.seen = latest,
-            Err(error) => tracing::error!(%error, "reading the latest notification failed"),
-        }
         loop {
             if let Err(error) = self.announce_new().await {
                 tracing::error!(%error, "announcing unread notifications failed");
@@ -65,8 +63,7 @@ mod tests {
         db.notify(ada, "low_balance", "before the start", None, 1).await.expect("old");
         let bus = EventBus::new(16);
         let mut listening = bus.subscribe();
-        let mut announcer = UnreadAnnouncer::new(db.clone(), bus);
-        announcer.seen = db.latest_notification_id().await.expect("latest");
+        let mut announcer = UnreadAnnouncer::new(db.clone(), bus).await.expect("announcer");
         assert_eq!(announcer.announce_new().await.expect("nothing new"), 0);
 
         db.notify(ada, "job_finished", "one", Some(1), 2).await.expect("one");
