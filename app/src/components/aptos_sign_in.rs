@@ -32,17 +32,18 @@ mod browser {
     pub fn find_sign_in_wallet() -> Option<SignInWallet> {
         let registered: Rc<RefCell<Vec<JsValue>>> = Rc::default();
         let list = registered.clone();
+        // Handed to JavaScript for good: a wallet may keep the API object and call it again later.
         let register = Closure::<dyn FnMut(JsValue) -> JsValue>::new(move |wallet: JsValue| {
             list.borrow_mut().push(wallet);
             Closure::<dyn Fn()>::new(|| {}).into_js_value()
-        });
+        })
+        .into_js_value();
         let api = Object::new();
-        Reflect::set(&api, &JsValue::from_str("register"), register.as_ref()).ok()?;
+        Reflect::set(&api, &JsValue::from_str("register"), &register).ok()?;
         let init = web_sys::CustomEventInit::new();
         init.set_detail(&api);
         let event = web_sys::CustomEvent::new_with_event_init_dict("wallet-standard:app-ready", &init).ok()?;
         leptos::prelude::window().dispatch_event(&event).ok()?;
-        drop(register);
         let wallets = registered.take();
         let offers = |wallet: &JsValue| get(wallet, "features").and_then(|features| get(&features, FEATURE));
         let name = |wallet: &JsValue| get(wallet, "name").and_then(|name| name.as_string()).unwrap_or_default();
