@@ -34,6 +34,34 @@ pub struct NewJob {
     pub checker_share_percent: i64,
 }
 
+#[cfg(test)]
+impl NewJob {
+    /// A Standard Cycles job of `owner`, free (no escrow), with one task per frame from 1 to `tasks`: tests change
+    /// what they need with `..NewJob::sample(owner, tasks)`.
+    pub fn sample(owner: UserId, tasks: usize) -> Self {
+        NewJob {
+            owner,
+            name: "job".into(),
+            spec_json: "{}".into(),
+            scene_key: "scenes/x.blend".into(),
+            scene_sha256: "00".into(),
+            tier_rank: 1,
+            engine: "cycles".into(),
+            max_price_micro_per_minute: 1_000_000,
+            min_vram_bytes: 0,
+            gpu_model: None,
+            tags: vec![],
+            max_attempts: 3,
+            tasks: (1..=tasks).map(|frame| NewTask { frames: frame.to_string(), tile_index: None }).collect(),
+            escrow_micro: 0,
+            estimate_micro: 0,
+            estimate_source: String::new(),
+            budget_micro: None,
+            checker_share_percent: 10,
+        }
+    }
+}
+
 /// A user's credit below this after a job took its escrow is worth a notification.
 pub const LOW_BALANCE_MICRO: i64 = 1_000_000;
 

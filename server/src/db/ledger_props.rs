@@ -7,7 +7,7 @@ use pictor_core::verification::Verdict;
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestCaseError, TestRunner};
 
-use crate::db::job_lifecycle::{NewJob, NewTask};
+use crate::db::job_lifecycle::NewJob;
 use crate::db::ledger::Account;
 use crate::db::nodes::NodeKind;
 use crate::db::tasks::{Finished, WorkerOffer};
@@ -112,24 +112,13 @@ async fn play(db: &Db, net: &mut Network, op: &Op) {
         }
         Op::Submit { user, tasks, escrow_credits, budgeted } => {
             let job = NewJob {
-                owner: net.users[user],
                 name: "p".into(),
-                spec_json: "{}".into(),
-                scene_key: "scenes/x.blend".into(),
-                scene_sha256: "00".into(),
-                tier_rank: 1,
-                engine: "cycles".into(),
                 max_price_micro_per_minute: 5 * CREDIT,
-                min_vram_bytes: 0,
-                gpu_model: None,
-                tags: vec![],
-                max_attempts: 3,
-                tasks: (1..=tasks).map(|f| NewTask { frames: f.to_string(), tile_index: None }).collect(),
                 escrow_micro: escrow_credits * CREDIT,
                 estimate_micro: escrow_credits * CREDIT,
                 estimate_source: "default".into(),
                 budget_micro: budgeted.then_some(escrow_credits * CREDIT),
-                checker_share_percent: 10,
+                ..NewJob::sample(net.users[user], tasks)
             };
             // Refused for want of credit, or created: both are fine, the invariants must hold either way.
             if let Ok(id) = db.create_job(&job, now).await {

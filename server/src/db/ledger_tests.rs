@@ -5,7 +5,7 @@
 use pictor_core::verification::Verdict;
 
 use super::*;
-use crate::db::job_lifecycle::{NewJob, NewTask};
+use crate::db::job_lifecycle::NewJob;
 use crate::db::nodes::{NodeId, NodeKind};
 use crate::db::tasks::{Finished, WorkerOffer};
 use crate::db::verdicts::{Settlement, VerdictInput};
@@ -44,26 +44,28 @@ async fn world(db: Db, credit: i64) -> World {
     World { db, creator, lender, worker }
 }
 
+/// A new checker (of its own owner) leases the waiting check and gives `verdict` at `min_ssim`.
+async fn check_once(world: &World, verdict: Verdict, min_ssim: f64) -> Settlement {
+    let checker_owner = world.db.create_user("Linus", NOW).await.expect("user");
+    let checker = world.db.create_node(checker_owner, NodeKind::Checker, "c", NOW).await.expect("node");
+    let check = world
+        .db
+        .lease_verification(checker, checker_owner, ENGINES, NOW, 60_000)
+        .await
+        .expect("lease")
+        .expect("a check");
+    let given = VerdictInput { verdict, min_ssim: Some(min_ssim), measurements_json: "[]".into(), render_ms: 10 };
+    world.db.record_verdict(check.id, checker, &given, "[]", NOW).await.expect("verdict")
+}
+
 fn job(world: &World, tasks: usize, escrow: i64) -> NewJob {
     NewJob {
-        owner: world.creator,
         name: "paid".into(),
-        spec_json: "{}".into(),
-        scene_key: "scenes/x.blend".into(),
-        scene_sha256: "00".into(),
-        tier_rank: 1,
-        engine: "cycles".into(),
         max_price_micro_per_minute: 5 * CREDIT,
-        min_vram_bytes: 0,
-        gpu_model: None,
-        tags: vec![],
-        max_attempts: 3,
-        tasks: (1..=tasks).map(|frame| NewTask { frames: frame.to_string(), tile_index: None }).collect(),
         escrow_micro: escrow,
         estimate_micro: escrow,
         estimate_source: "history".into(),
-        budget_micro: None,
-        checker_share_percent: 10,
+        ..NewJob::sample(world.creator, tasks)
     }
 }
 
@@ -149,20 +151,7 @@ async fn a_job_escrows_pays_each_accepted_result_and_refunds_the_rest(db: Db) {
     // The second result waits for a checker: paid once it passes.
     let (task, _) = render(&world, 60, true).await;
     assert_eq!(world.db.balance(Account::Earnings(world.lender)).await.expect("b"), 1_350_000, "not paid yet");
-    let checker_owner = world.db.create_user("Linus", NOW).await.expect("user");
-    let checker = world.db.create_node(checker_owner, NodeKind::Checker, "c", NOW).await.expect("node");
-    let check = world
-        .db
-        .lease_verification(checker, checker_owner, ENGINES, NOW, 60_000)
-        .await
-        .expect("lease")
-        .expect("a check");
-    let pass =
-        VerdictInput { verdict: Verdict::Pass, min_ssim: Some(1.0), measurements_json: "[]".into(), render_ms: 10 };
-    assert_eq!(
-        world.db.record_verdict(check.id, checker, &pass, "[]", NOW).await.expect("verdict"),
-        Settlement::Passed { task, job: id }
-    );
+    assert_eq!(check_once(&world, Verdict::Pass, 1.0).await, Settlement::Passed { task, job: id });
     assert_eq!(world.db.balance(Account::Earnings(world.lender)).await.expect("b"), 2_250_000);
     // The job is complete: 2.5 credits spent, 7.5 back to the creator's credit.
     assert_eq!(job_state(&world.db, id).await, "completed");
@@ -226,17 +215,7 @@ async fn cancelling_refunds_the_rest_and_a_caught_cheater_gives_back_its_pay(db:
     assert_eq!(world.db.balance(Account::Earnings(world.lender)).await.expect("b"), 900_000);
     // Its next result is rejected: the unchecked one is requeued and its pay taken back.
     render(&world, 60, true).await;
-    let checker_owner = world.db.create_user("Linus", NOW).await.expect("user");
-    let checker = world.db.create_node(checker_owner, NodeKind::Checker, "c", NOW).await.expect("node");
-    let check = world
-        .db
-        .lease_verification(checker, checker_owner, ENGINES, NOW, 60_000)
-        .await
-        .expect("lease")
-        .expect("a check");
-    let fail =
-        VerdictInput { verdict: Verdict::Fail, min_ssim: Some(0.1), measurements_json: "[]".into(), render_ms: 10 };
-    let settled = world.db.record_verdict(check.id, checker, &fail, "[]", NOW).await.expect("verdict");
+    let settled = check_once(&world, Verdict::Fail, 0.1).await;
     assert!(matches!(settled, Settlement::Rejected { ref requeued, .. } if requeued.contains(&unchecked)));
     assert_eq!(world.db.balance(Account::Earnings(world.lender)).await.expect("b"), 0, "paid back");
     assert!(world.db.ledger_history(world.lender, Some("clawback"), 10).await.expect("history").len() == 1);

@@ -1,7 +1,7 @@
 //! Tests of the task gateway and the lease query, on SQLite and PostgreSQL.
 
 use super::*;
-use crate::db::job_lifecycle::{NewJob, NewTask};
+use crate::db::job_lifecycle::NewJob;
 use crate::db::nodes::NodeKind;
 use crate::db::users::UserId;
 
@@ -16,24 +16,11 @@ fn spec_json(name: &str, tasks: usize) -> String {
 
 fn job(owner: UserId, name: &str, tier_rank: i64, tasks: usize) -> NewJob {
     NewJob {
-        owner,
         name: name.into(),
         spec_json: spec_json(name, tasks),
         scene_key: format!("scenes/{name}.blend"),
-        scene_sha256: "00".into(),
         tier_rank,
-        engine: "cycles".into(),
-        max_price_micro_per_minute: 1_000_000,
-        min_vram_bytes: 0,
-        gpu_model: None,
-        tags: vec![],
-        max_attempts: 3,
-        tasks: (1..=tasks).map(|frame| NewTask { frames: frame.to_string(), tile_index: None }).collect(),
-        escrow_micro: 0,
-        estimate_micro: 0,
-        estimate_source: String::new(),
-        budget_micro: None,
-        checker_share_percent: 10,
+        ..NewJob::sample(owner, tasks)
     }
 }
 

@@ -4,7 +4,7 @@
 use pictor_core::verification::Verdict;
 
 use super::*;
-use crate::db::job_lifecycle::{NewJob, NewTask};
+use crate::db::job_lifecycle::NewJob;
 use crate::db::nodes::{Capabilities, NodeKind};
 use crate::db::tasks::{Finished, TaskError, WorkerOffer};
 use crate::db::verdicts::{Settlement, VerdictInput};
@@ -48,26 +48,7 @@ async fn world(db: Db, checkers: usize) -> World {
 }
 
 async fn job_with(world: &World, tasks: usize) -> JobId {
-    let job = NewJob {
-        owner: world.creator,
-        name: "checked".into(),
-        spec_json: "{}".into(),
-        scene_key: "scenes/x.blend".into(),
-        scene_sha256: "00".into(),
-        tier_rank: 1,
-        engine: "cycles".into(),
-        max_price_micro_per_minute: 1_000_000,
-        min_vram_bytes: 0,
-        gpu_model: None,
-        tags: vec![],
-        max_attempts: 3,
-        tasks: (1..=tasks).map(|frame| NewTask { frames: frame.to_string(), tile_index: None }).collect(),
-        escrow_micro: 0,
-        estimate_micro: 0,
-        estimate_source: String::new(),
-        budget_micro: None,
-        checker_share_percent: 10,
-    };
+    let job = NewJob { name: "checked".into(), ..NewJob::sample(world.creator, tasks) };
     world.db.create_job(&job, NOW).await.expect("job")
 }
 

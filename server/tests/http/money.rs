@@ -11,6 +11,7 @@ use pictor_server::money::signature::{sign, verify, SIGNATURE_HEADER};
 use serde_json::{json, Value};
 
 use crate::helpers::{spawn_app_with, TestApp};
+use crate::render_api::upload;
 
 const SECRET: &str = "a webhook secret for the tests";
 
@@ -144,18 +145,7 @@ async fn a_job_beyond_the_credit_is_refused_clearly_and_one_within_it_takes_its_
     priced_worker(&app, lender, 1_000_000).await;
     let mut scene = b"BLENDER-v304".to_vec();
     scene.extend(std::iter::repeat_n(5u8, 1024));
-    let uploaded: Value = app
-        .client
-        .put(app.url("/api/v1/scenes"))
-        .header("Cookie", &cookie)
-        .header("Origin", app.origin())
-        .body(scene)
-        .send()
-        .await
-        .expect("upload")
-        .json()
-        .await
-        .expect("json");
+    let uploaded: Value = upload(&app, &cookie, scene).await.json().await.expect("json");
     // 10 frames of 1920×1080 at 64 samples: about 22 minutes at the default throughput, about 22 credits.
     let form = json!({
         "name": "costly", "frames": "1-10", "chunk_size": "1", "tiles": "", "resolution_x": "1920",

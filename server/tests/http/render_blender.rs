@@ -11,6 +11,7 @@ use serde_json::{json, Value};
 use crate::agent_process::Agent;
 use crate::agents::create_worker;
 use crate::helpers::{spawn_app_with, TestApp};
+use crate::render_api::upload;
 
 /// Our sample scene, made fresh by our Blender script.
 pub fn sample_scene(dir: &std::path::Path) -> Vec<u8> {
@@ -57,18 +58,7 @@ pub async fn submit_split(
     size: (u32, u32),
     samples: u32,
 ) -> i64 {
-    let uploaded: Value = app
-        .client
-        .put(app.url("/api/v1/scenes"))
-        .header("Cookie", cookie)
-        .header("Origin", app.origin())
-        .body(scene)
-        .send()
-        .await
-        .expect("upload")
-        .json()
-        .await
-        .expect("json");
+    let uploaded: Value = upload(app, cookie, scene).await.json().await.expect("json");
     let form = json!({
         "name": "cube", "frames": frames, "chunk_size": "1", "tiles": tiles, "resolution_x": size.0.to_string(),
         "resolution_y": size.1.to_string(), "resolution_percent": "100", "samples": samples.to_string(),
