@@ -146,8 +146,17 @@ impl Checks<'_> {
         for (index, crop) in assignment.crops.iter().enumerate() {
             bar.set_message(format!("check {id} · crop {}/{}", index + 1, assignment.crops.len()));
             let out = crop_file(&self.dir, id, index, &settings.extension);
-            let took =
-                renderer.render(crop.frame, crop.region, &out).await.map_err(|e| CheckFailure::Local(e.to_string()))?;
+            // A crop that outlasts the check's whole lease is a hung Blender: stop it (dropping the warm renderer
+            // kills it) rather than hold the check for ever.
+            let limit = Duration::from_millis(assignment.lease_ms.max(1_000));
+            let took = match tokio::time::timeout(limit, renderer.render(crop.frame, crop.region, &out)).await {
+                Ok(rendered) => rendered.map_err(|e| CheckFailure::Local(e.to_string()))?,
+                Err(_) => {
+                    *warm = None;
+                    let limit = crate::status::seconds(limit);
+                    return Err(CheckFailure::Local(format!("a crop took longer than the check's lease ({limit})")));
+                }
+            };
             render_seconds += took.as_secs_f64();
             let output = outputs.get(&crop.frame).cloned().unwrap_or_default();
             let size = full_size(&assignment.settings);

@@ -55,7 +55,7 @@ impl Tasks<'_> {
     pub async fn run(mut self, mut may_work: watch::Receiver<bool>) -> Result<Infallible, ClientError> {
         for entry in self.outbox.pending() {
             tracing::info!("delivering the outputs of task {} left from before", entry.manifest.task_id);
-            self.deliver_until_settled(&entry).await?;
+            deliver_until_settled(self.client, &self.outbox, &entry).await?;
         }
         let Some((blender, version)) = self.blender.clone() else {
             tracing::warn!("no usable Blender: this worker will take no tasks");
@@ -110,7 +110,7 @@ impl Tasks<'_> {
         let _ = std::fs::remove_dir_all(self.render_dir.join(task_dir_name(task)));
         match rendered? {
             Rendered::Frames(manifest) => match self.outbox.seal(manifest) {
-                Ok(entry) => self.deliver_until_settled(&entry).await,
+                Ok(entry) => deliver_keeping_lease(self.client, &self.outbox, &entry, task.lease_ms).await,
                 Err(e) => {
                     self.outbox.discard(task.task_id, task.attempt);
                     self.report_failure(task, &format!("cannot keep the outputs: {e}"), "").await
@@ -129,7 +129,8 @@ impl Tasks<'_> {
         }
     }
 
-    /// Renders every frame in order while a reporter keeps the lease; a lost lease stops Blender at once.
+    /// Renders every frame in order while a reporter keeps the lease; a lost lease stops Blender at once, and so
+    /// does the task's time limit (the task then fails, and the coordinator gives it another try).
     async fn render_all(
         &self,
         task: &TaskAssignment,
@@ -146,15 +147,23 @@ impl Tasks<'_> {
         let cancel = CancellationToken::new();
         let frames = self.render_frames(task, blender, version, scene, &live, &position, &cancel);
         tokio::pin!(frames);
+        let over_time = time_limit(task.max_render_ms);
+        tokio::pin!(over_time);
         let stopped = tokio::select! {
             result = &mut frames => return Ok(result),
-            stopped = keep_lease(self.client, task, watched, &position, bar) => stopped,
+            stopped = keep_lease(self.client, task, watched, &position, bar) => Some(stopped),
+            () = &mut over_time => None,
         };
         cancel.cancel();
         let _ = frames.await;
         match stopped {
-            ClientError::LeaseLost => Ok(Rendered::LeaseLost),
-            fatal => Err(fatal),
+            None => {
+                let limit = status::seconds(Duration::from_millis(task.max_render_ms));
+                let message = format!("stopped: the task rendered longer than its limit of {limit}");
+                Ok(Rendered::Failed(RenderError::Failed { message, log_tail: live.borrow().log_tail.clone() }))
+            }
+            Some(ClientError::LeaseLost) => Ok(Rendered::LeaseLost),
+            Some(fatal) => Err(fatal),
         }
     }
 
@@ -222,30 +231,6 @@ impl Tasks<'_> {
         })
     }
 
-    /// Uploads and reports the entry until the coordinator takes it or says it belongs to someone else; only a
-    /// fatal error stops trying. The entry is removed when settled.
-    async fn deliver_until_settled(&self, entry: &Entry) -> Result<(), ClientError> {
-        let (task_id, attempt) = (entry.manifest.task_id, entry.manifest.attempt);
-        let mut backoff = Backoff::default();
-        loop {
-            match outbox::deliver(self.client, entry).await {
-                Ok(()) => tracing::info!("task {task_id} done"),
-                Err(ClientError::LeaseLost) => tracing::warn!("lease lost on task {task_id}: its outputs are dropped"),
-                Err(e) if is_fatal(&e) => return Err(e),
-                Err(ClientError::Unreachable(reason)) => {
-                    let delay = backoff.next_delay(rand::random());
-                    tracing::warn!("cannot deliver task {task_id}, retrying in {}: {reason}", status::seconds(delay));
-                    tokio::time::sleep(delay).await;
-                    continue;
-                }
-                // Refused or unreadable outputs will not get better by retrying.
-                Err(other) => tracing::warn!("task {task_id}: outputs dropped: {other}"),
-            }
-            self.outbox.discard(task_id, attempt);
-            return Ok(());
-        }
-    }
-
     async fn report_failure(&self, task: &TaskAssignment, error: &str, log_tail: &str) -> Result<(), ClientError> {
         let report = FailureReport { attempt: task.attempt, error: error.to_owned(), log_tail: log_tail.to_owned() };
         let mut backoff = Backoff::default();
@@ -261,6 +246,64 @@ impl Tasks<'_> {
         }
         Ok(())
     }
+}
+
+/// Delivers a task just rendered while reporting it 100 % done, so that a large output on a slow link keeps its
+/// lease instead of losing it mid-upload and burning an attempt.
+pub async fn deliver_keeping_lease(
+    client: &Client,
+    outbox: &Outbox,
+    entry: &Entry,
+    lease_ms: u64,
+) -> Result<(), ClientError> {
+    let delivery = deliver_until_settled(client, outbox, entry);
+    tokio::pin!(delivery);
+    let stopped = tokio::select! {
+        // Delivery first: once `done` is answered, a keep-alive that finds the task no longer leased is moot.
+        biased;
+        delivered = &mut delivery => return delivered,
+        stopped = keep_lease_while_delivering(client, &entry.manifest, lease_ms) => stopped,
+    };
+    match stopped {
+        ClientError::LeaseLost => {
+            tracing::warn!("lease lost on task {} while uploading: its outputs are dropped", entry.manifest.task_id);
+            outbox.discard(entry.manifest.task_id, entry.manifest.attempt);
+            Ok(())
+        }
+        fatal => Err(fatal),
+    }
+}
+
+/// Uploads and reports the entry until the coordinator takes it or says it belongs to someone else; only a
+/// fatal error stops trying. The entry is removed when settled.
+pub async fn deliver_until_settled(client: &Client, outbox: &Outbox, entry: &Entry) -> Result<(), ClientError> {
+    let (task_id, attempt) = (entry.manifest.task_id, entry.manifest.attempt);
+    let mut backoff = Backoff::default();
+    loop {
+        match outbox::deliver(client, entry).await {
+            Ok(()) => tracing::info!("task {task_id} done"),
+            Err(ClientError::LeaseLost) => tracing::warn!("lease lost on task {task_id}: its outputs are dropped"),
+            Err(e) if is_fatal(&e) => return Err(e),
+            Err(ClientError::Unreachable(reason)) => {
+                let delay = backoff.next_delay(rand::random());
+                tracing::warn!("cannot deliver task {task_id}, retrying in {}: {reason}", status::seconds(delay));
+                tokio::time::sleep(delay).await;
+                continue;
+            }
+            // Refused or unreadable outputs will not get better by retrying.
+            Err(other) => tracing::warn!("task {task_id}: outputs dropped: {other}"),
+        }
+        outbox.discard(task_id, attempt);
+        return Ok(());
+    }
+}
+
+/// Resolves once a task has rendered for `max_render_ms` (never when it is 0: no limit was given).
+async fn time_limit(max_render_ms: u64) {
+    if max_render_ms == 0 {
+        return std::future::pending().await;
+    }
+    tokio::time::sleep(Duration::from_millis(max_render_ms)).await;
 }
 
 /// Which frame is rendering, shared between the render loop and the lease keeper.
@@ -298,6 +341,21 @@ pub fn next_report(last_sent: Instant, changed: bool, keepalive: Duration) -> In
 
 fn keepalive_for(lease_ms: u64) -> Duration {
     (Duration::from_millis(lease_ms) / 3).max(REPORT_MIN_GAP)
+}
+
+/// Reports the task 100 % done at the lease's keep-alive pace while its outputs upload; returns the error that ends
+/// the lease (or a fatal one). Failed reports are only logged: the upload may still make it in time.
+async fn keep_lease_while_delivering(client: &Client, manifest: &Manifest, lease_ms: u64) -> ClientError {
+    let mut keepalive = keepalive_for(lease_ms);
+    loop {
+        tokio::time::sleep(keepalive).await;
+        let report = ProgressReport { attempt: manifest.attempt, percent: 100, log_tail: manifest.log_tail.clone() };
+        match client.progress(manifest.task_id, &report).await {
+            Ok(answer) => keepalive = keepalive_for(answer.lease_ms),
+            Err(e @ (ClientError::LeaseLost | ClientError::Unauthorized | ClientError::Disabled(_))) => return e,
+            Err(e) => tracing::warn!("progress report on task {} during upload failed: {e}", manifest.task_id),
+        }
+    }
 }
 
 /// Reports progress until the lease is lost or a fatal error; returns that error. Meanwhile shows the task's bar.
@@ -363,5 +421,122 @@ mod tests {
         assert_eq!(next_report(start, false, keepalive), start + Duration::from_secs(10));
         // A very short lease is still kept, with reports no more than once a second.
         assert_eq!(keepalive_for(600), REPORT_MIN_GAP);
+    }
+
+    mod delivery {
+        use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+        use std::sync::Arc;
+        use std::time::Duration;
+
+        use axum::extract::State;
+        use axum::http::StatusCode;
+        use axum::routing::{post, put};
+        use axum::{Json, Router};
+        use pictor_core::agent_protocol::{NodeConfigFile, ProgressAnswer};
+
+        use super::super::*;
+
+        /// The lease this stand-in coordinator grants: far shorter than its upload takes.
+        const LEASE_MS: u64 = 1_200;
+        const UPLOAD_TAKES: Duration = Duration::from_millis(3_500);
+
+        #[derive(Default)]
+        struct Coordinator {
+            progress_reports: AtomicUsize,
+            /// Reports arrived while the upload was under way.
+            reports_during_upload: AtomicUsize,
+            uploading: AtomicBool,
+            done: AtomicBool,
+            /// Answer progress reports with 409 (the lease is gone).
+            lease_lost: AtomicBool,
+        }
+
+        async fn progress(State(c): State<Arc<Coordinator>>) -> Result<Json<ProgressAnswer>, StatusCode> {
+            c.progress_reports.fetch_add(1, Ordering::SeqCst);
+            if c.uploading.load(Ordering::SeqCst) {
+                c.reports_during_upload.fetch_add(1, Ordering::SeqCst);
+            }
+            if c.lease_lost.load(Ordering::SeqCst) {
+                return Err(StatusCode::CONFLICT);
+            }
+            Ok(Json(ProgressAnswer { lease_ms: LEASE_MS }))
+        }
+
+        async fn upload(State(c): State<Arc<Coordinator>>, _body: axum::body::Bytes) -> StatusCode {
+            c.uploading.store(true, Ordering::SeqCst);
+            tokio::time::sleep(UPLOAD_TAKES).await;
+            c.uploading.store(false, Ordering::SeqCst);
+            StatusCode::NO_CONTENT
+        }
+
+        async fn done(State(c): State<Arc<Coordinator>>) -> StatusCode {
+            c.done.store(true, Ordering::SeqCst);
+            StatusCode::NO_CONTENT
+        }
+
+        async fn start(coordinator: Arc<Coordinator>) -> Client {
+            let app = Router::new()
+                .route("/api/agent/v1/tasks/{id}/progress", post(progress))
+                .route("/api/agent/v1/tasks/{id}/frames/{frame}", put(upload))
+                .route("/api/agent/v1/tasks/{id}/done", post(done))
+                .with_state(coordinator);
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+            let address = listener.local_addr().expect("address");
+            tokio::spawn(async move { axum::serve(listener, app).await });
+            let config = NodeConfigFile {
+                coordinator_url: format!("http://{address}"),
+                node_id: 1,
+                token: "pn_test".into(),
+                blender_paths: vec![],
+                work_dir: None,
+            };
+            Client::new(&config).expect("client")
+        }
+
+        async fn sealed_entry(outbox: &Outbox, work: &Path) -> Entry {
+            let rendered = work.join("frame_0001.exr");
+            std::fs::write(&rendered, vec![7u8; 64 * 1024]).expect("a rendered frame");
+            let output = outbox.add_frame(12, 1, 1, &rendered).await.expect("kept");
+            let manifest = Manifest {
+                task_id: 12,
+                attempt: 1,
+                frames: vec![output],
+                log_tail: "Saved".into(),
+                render_seconds: None,
+            };
+            outbox.seal(manifest).expect("sealed")
+        }
+
+        #[tokio::test]
+        async fn a_slow_upload_keeps_its_lease_with_reports_and_is_delivered() {
+            let coordinator = Arc::new(Coordinator::default());
+            let client = start(coordinator.clone()).await;
+            let work = tempfile::tempdir().expect("work dir");
+            let outbox = Outbox::new(work.path());
+            let entry = sealed_entry(&outbox, work.path()).await;
+
+            deliver_keeping_lease(&client, &outbox, &entry, LEASE_MS).await.expect("delivered");
+
+            assert!(coordinator.done.load(Ordering::SeqCst), "the task was reported done");
+            // 3.5 s of upload under a 1.2 s lease, kept alive every second (reports are at most once a second).
+            let during = coordinator.reports_during_upload.load(Ordering::SeqCst);
+            assert!(during >= 3, "the lease was kept while uploading: {during} reports");
+            assert!(outbox.pending().is_empty(), "settled entries leave the outbox");
+        }
+
+        #[tokio::test]
+        async fn a_lease_lost_during_the_upload_stops_it_and_drops_the_outputs() {
+            let coordinator = Arc::new(Coordinator { lease_lost: AtomicBool::new(true), ..Coordinator::default() });
+            let client = start(coordinator.clone()).await;
+            let work = tempfile::tempdir().expect("work dir");
+            let outbox = Outbox::new(work.path());
+            let entry = sealed_entry(&outbox, work.path()).await;
+
+            deliver_keeping_lease(&client, &outbox, &entry, LEASE_MS).await.expect("not fatal");
+
+            assert!(!coordinator.done.load(Ordering::SeqCst), "no done for a lost lease");
+            assert_eq!(coordinator.progress_reports.load(Ordering::SeqCst), 1, "stopped at the first refusal");
+            assert!(outbox.pending().is_empty(), "the outputs are dropped");
+        }
     }
 }

@@ -236,6 +236,9 @@ pub struct TaskAssignment {
     pub scene_sha256: String,
     /// Report progress at least this often to keep the lease.
     pub lease_ms: u64,
+    /// Stop rendering (and report the task failed) after this long; 0: no limit (coordinators before the limit).
+    #[serde(default)]
+    pub max_render_ms: u64,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

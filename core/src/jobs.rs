@@ -167,6 +167,10 @@ pub struct JobForm {
     /// The most the job may spend, in credits (`12.5`); empty: its estimate.
     #[serde(default)]
     pub budget: String,
+    /// The longest one task may render, in minutes; empty: the coordinator's default. A task past it is stopped
+    /// on its worker and tried again (a hung Blender must not hold a task for ever).
+    #[serde(default)]
+    pub max_task_minutes: String,
 }
 
 /// How the job is cut into tasks.
@@ -194,6 +198,9 @@ pub struct JobSpec {
     /// The creator's spending cap in micro-credits, if they set one.
     #[serde(default)]
     pub budget_micro: Option<i64>,
+    /// The creator's limit on one task's render time, if they set one (else the coordinator's default applies).
+    #[serde(default)]
+    pub max_task_minutes: Option<u32>,
 }
 
 impl JobSpec {
@@ -211,6 +218,9 @@ impl JobSpec {
         }
     }
 }
+
+/// The longest render time a job may allow one task: a week.
+pub const MAX_TASK_MINUTES: u32 = 7 * 24 * 60;
 
 /// The largest budget a job may be given: a billion credits.
 pub const MAX_BUDGET_MICRO: i64 = 1_000_000_000 * 1_000_000;
@@ -298,6 +308,11 @@ impl JobForm {
         if gpu_model.as_ref().is_some_and(|model| model.chars().count() > 64) {
             fail("gpu_model", "at most 64 characters".into());
         }
+        let max_task_minutes = if self.max_task_minutes.trim().is_empty() {
+            None
+        } else {
+            Some(number("max_task_minutes", &self.max_task_minutes, 1..=MAX_TASK_MINUTES, &mut errors))
+        };
         let resolution_x = number("resolution_x", &self.resolution_x, 16..=16_384, &mut errors);
         let resolution_y = number("resolution_y", &self.resolution_y, 16..=16_384, &mut errors);
         let resolution_percent = number("resolution_percent", &self.resolution_percent, 1..=100, &mut errors);
@@ -339,6 +354,7 @@ impl JobForm {
                 gpu_model,
                 tags,
                 budget_micro,
+                max_task_minutes,
             }),
             _ => Err(errors),
         }
@@ -451,6 +467,19 @@ mod tests {
             gpu_model: String::new(),
             tags: "gpu".into(),
             budget: String::new(),
+            max_task_minutes: String::new(),
+        }
+    }
+
+    #[test]
+    fn a_tasks_time_limit_is_optional_and_bounded() {
+        assert_eq!(form().validate().expect("valid").max_task_minutes, None);
+        let limited = JobForm { max_task_minutes: " 90 ".into(), ..form() };
+        assert_eq!(limited.validate().expect("valid").max_task_minutes, Some(90));
+        for bad in ["0", "-5", "1.5", "a week", "10081"] {
+            let errors = JobForm { max_task_minutes: bad.into(), ..form() }.validate().expect_err(bad);
+            assert_eq!(errors.len(), 1, "{bad}");
+            assert_eq!(errors[0].field, "max_task_minutes", "{bad}");
         }
     }
 

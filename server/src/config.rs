@@ -10,6 +10,9 @@ use serde::{Deserialize, Serialize};
 /// The file read when `--config` is not given, if it exists.
 pub const DEFAULT_CONFIG_FILE: &str = "pictor.toml";
 
+/// The longest `max_task_ms` may be: a week, as for a job's own limit.
+pub const MAX_TASK_MS: u64 = pictor_core::jobs::MAX_TASK_MINUTES as u64 * 60_000;
+
 /// Everything the coordinator can be told. Every field has a working default.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -41,6 +44,9 @@ pub struct Config {
     pub max_scene_bytes: u64,
     /// How long a task's lease lasts without a progress report from its agent.
     pub task_lease_ms: u64,
+    /// The longest one task may render unless its job says otherwise; past it the worker stops Blender and the task
+    /// is tried again (a hung render must not hold a task for ever).
+    pub max_task_ms: u64,
     /// Sign-in with Google or any OpenID Connect provider.
     pub oidc: OidcConfig,
     /// How checkers verify workers' results.
@@ -154,6 +160,7 @@ impl Default for Config {
             heartbeat_interval_ms: pictor_core::agent_protocol::DEFAULT_HEARTBEAT_INTERVAL_MS,
             max_scene_bytes: 2 << 30,
             task_lease_ms: 60_000,
+            max_task_ms: 6 * 3_600_000,
             oidc: OidcConfig::default(),
             verification: VerificationConfig::default(),
             ledger: LedgerConfig::default(),
@@ -180,6 +187,8 @@ pub enum ConfigError {
     BadHeartbeatInterval(u64),
     #[error("task_lease_ms must be between 1000 and 3600000, got {0}")]
     BadTaskLease(u64),
+    #[error("max_task_ms must be between 1000 and {max}, got {0}", max = MAX_TASK_MS)]
+    BadMaxTaskMs(u64),
     #[error("oidc.client_id and oidc.client_secret must be set together (one of them is missing)")]
     OidcIncomplete,
     #[error("verification: {0}")]
@@ -230,6 +239,9 @@ impl Config {
         }
         if !(1_000..=3_600_000).contains(&self.task_lease_ms) {
             return Err(ConfigError::BadTaskLease(self.task_lease_ms));
+        }
+        if !(1_000..=MAX_TASK_MS).contains(&self.max_task_ms) {
+            return Err(ConfigError::BadMaxTaskMs(self.max_task_ms));
         }
         if self.oidc.client_id.is_some() != self.oidc.client_secret.is_some() {
             return Err(ConfigError::OidcIncomplete);

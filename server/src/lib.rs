@@ -8,6 +8,7 @@ pub mod clock;
 pub mod config;
 pub mod db;
 pub mod events;
+pub mod instance_lock;
 pub mod metrics;
 pub mod money;
 pub mod nodes;

@@ -29,6 +29,8 @@ pub enum StartupError {
     #[error(transparent)]
     Db(#[from] DbError),
     #[error(transparent)]
+    InstanceLock(#[from] crate::instance_lock::InstanceLockError),
+    #[error(transparent)]
     Storage(#[from] StorageError),
     #[error(transparent)]
     Oidc(#[from] crate::auth::oidc::OidcSetupError),
@@ -55,6 +57,8 @@ pub struct Application {
     webhooks: crate::money::webhooks::WebhookSender,
     unread: crate::money::unread::UnreadAnnouncer,
     address: SocketAddr,
+    /// Keeps a second coordinator off this SQLite database until this one stops.
+    instance_lock: Option<crate::instance_lock::InstanceLock>,
 }
 
 impl Application {
@@ -68,6 +72,7 @@ impl Application {
         std::fs::create_dir_all(&config.data_dir)
             .map_err(|source| StartupError::DataDir { path: config.data_dir.clone(), source })?;
 
+        let instance_lock = crate::instance_lock::InstanceLock::acquire(&config.database_url())?;
         let db = Db::connect(&config.database_url()).await?;
         db.migrate().await?;
         let store = crate::storage::open(config.object_store_url.as_deref(), &config.data_dir)?;
@@ -93,6 +98,7 @@ impl Application {
             heartbeat_interval_ms: config.heartbeat_interval_ms,
             max_scene_bytes: config.max_scene_bytes,
             task_lease_ms: config.task_lease_ms,
+            max_task_ms: config.max_task_ms,
             work_available: Arc::new(tokio::sync::Notify::new()),
             verify_available: Arc::new(tokio::sync::Notify::new()),
             verification: config.verification.clone(),
@@ -106,7 +112,7 @@ impl Application {
         let epochs = crate::money::epochs::EpochCloser::new(state.db.clone(), config.ledger.epoch_ms);
         let webhooks = crate::money::webhooks::WebhookSender::new(state.db.clone());
         let unread = crate::money::unread::UnreadAnnouncer::new(state.db.clone(), state.bus.clone()).await?;
-        Ok(Self { listener, router, state, sampler, liveness, epochs, webhooks, unread, address })
+        Ok(Self { listener, router, state, sampler, liveness, epochs, webhooks, unread, address, instance_lock })
     }
 
     /// The port actually bound (useful with port 0 in tests).
@@ -140,6 +146,7 @@ impl Application {
         let _ = webhooks.await;
         let _ = unread.await;
         self.state.db.close().await;
+        drop(self.instance_lock);
         served.map_err(StartupError::Serve)
     }
 }

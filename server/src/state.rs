@@ -31,6 +31,9 @@ pub struct AppState {
     pub max_scene_bytes: u64,
     #[from_ref(skip)]
     pub task_lease_ms: u64,
+    /// A task's render time limit when its job sets none.
+    #[from_ref(skip)]
+    pub max_task_ms: u64,
     /// Woken when tasks become available (new job, requeue), so long-polling agents answer at once.
     pub work_available: Arc<tokio::sync::Notify>,
     /// Woken when a result waits for checkers, so long-polling checkers answer at once.

@@ -73,6 +73,9 @@ pub struct SubmitArgs {
     /// The most the job may spend, in credits (default: its estimate)
     #[arg(long, value_name = "CREDITS")]
     pub budget: Option<String>,
+    /// Stop and retry a task that renders longer than this (default: the coordinator's)
+    #[arg(long, value_name = "MINUTES")]
+    pub max_task_minutes: Option<u32>,
     /// Wait for the job to end, showing its progress; exit 1 if it fails or is cancelled
     #[arg(long)]
     pub follow: bool,
@@ -166,6 +169,7 @@ fn job_form(args: &SubmitArgs) -> Result<JobForm, SubmitError> {
         gpu_model: args.gpu_model.clone().unwrap_or_default(),
         tags: args.tags.clone().unwrap_or_default(),
         budget: args.budget.clone().unwrap_or_default(),
+        max_task_minutes: args.max_task_minutes.map(|minutes| minutes.to_string()).unwrap_or_default(),
     };
     form.validate().map_err(|errors| {
         let text = errors.iter().map(|e| format!("{}: {}", e.field, e.message)).collect::<Vec<_>>().join("; ");

@@ -5,7 +5,14 @@ use std::collections::HashMap;
 use leptos::prelude::*;
 use pictor_core::jobs::TaskView;
 
-use crate::pages::job::RerenderTask;
+use crate::error::AppError;
+
+/// Renders one task of a job again (the cell's "Render again").
+#[server]
+pub async fn rerender_task(job: i64, task: i64) -> Result<u64, AppError> {
+    let viewer = crate::auth::require_viewer()?;
+    crate::error::answer(crate::auth::jobs()?.rerender(&viewer, job, Some(vec![task])).await)
+}
 
 /// A task's live state and progress, overriding what the page was rendered with.
 #[derive(Clone, Debug, PartialEq)]

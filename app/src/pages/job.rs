@@ -12,7 +12,7 @@ use pictor_core::jobs::{eta_ms, JobDetails, Split};
 use pictor_core::time::format_duration;
 
 use crate::components::task_attempts::TaskAttempts;
-use crate::components::task_cell::{task_label, LiveTask, TaskCell};
+use crate::components::task_cell::{task_label, LiveTask, RerenderTask, TaskCell};
 use crate::error::AppError;
 
 #[server]
@@ -25,12 +25,6 @@ pub async fn load_job(job: i64) -> Result<JobDetails, AppError> {
 pub async fn cancel_job(job: i64) -> Result<(), AppError> {
     let viewer = crate::auth::require_viewer()?;
     crate::error::answer(crate::auth::jobs()?.cancel(&viewer, job).await)
-}
-
-#[server]
-pub async fn rerender_task(job: i64, task: i64) -> Result<u64, AppError> {
-    let viewer = crate::auth::require_viewer()?;
-    crate::error::answer(crate::auth::jobs()?.rerender(&viewer, job, Some(vec![task])).await)
 }
 
 #[server]

@@ -91,6 +91,7 @@ fn NewJob(submitted: RwSignal<u64>) -> impl IntoView {
         ("GPU model", "gpu_model", RwSignal::new(start.gpu_model), "any"),
         ("Worker tags", "tags", RwSignal::new(start.tags), "any"),
         ("Budget cap (credits)", "budget", RwSignal::new(start.budget), "the estimate"),
+        ("Max minutes per task", "max_task_minutes", RwSignal::new(start.max_task_minutes), "network default"),
     ];
     let engine = RwSignal::new(start.engine);
     let format = RwSignal::new(start.format);
@@ -116,6 +117,7 @@ fn NewJob(submitted: RwSignal<u64>) -> impl IntoView {
         gpu_model: get("gpu_model"),
         tags: get("tags"),
         budget: get("budget"),
+        max_task_minutes: get("max_task_minutes"),
     };
     let estimate = Action::new(move |form: &JobForm| estimate_job(form.clone()));
     let estimated = move || {

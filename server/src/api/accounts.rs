@@ -17,14 +17,11 @@ pub struct DbAccounts {
 }
 
 /// Client mistakes are told as they are; anything else is logged and reported as unavailable.
+/// (A missing identity or key named in a form is a bad request here, not a missing page.)
 fn to_app_error(error: DbError) -> AppError {
     match error {
         DbError::NotFound(what) => AppError::BadRequest(format!("{what} not found")),
-        DbError::Conflict(why) => AppError::BadRequest(why.to_string()),
-        other => {
-            tracing::error!(error = %other, "account request failed");
-            AppError::Unavailable
-        }
+        other => crate::api::errors::app_error("account", other),
     }
 }
 

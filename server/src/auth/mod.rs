@@ -10,6 +10,7 @@ pub mod routes;
 pub mod session;
 pub mod siwa;
 pub mod tokens;
+pub mod welcome;
 
 use std::net::SocketAddr;
 
@@ -59,13 +60,5 @@ impl AuthSettings {
                 [origin.clone(), host.to_string()]
             })
             .collect()
-    }
-}
-
-/// Gives a new account its welcome credits (a no-op for an account that had them): best effort, since a sign-in
-/// must not fail over a gift.
-pub async fn welcome(state: &crate::state::AppState, user: crate::db::users::UserId, now_ms: i64) {
-    if let Err(error) = state.db.welcome(user, state.ledger.welcome_micro(), now_ms).await {
-        tracing::error!(%error, user, "welcome credits could not be given");
     }
 }

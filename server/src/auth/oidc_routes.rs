@@ -152,7 +152,7 @@ async fn finish(state: &AppState, viewer: Option<UserId>, headers: &HeaderMap, q
     }
     let started = async {
         let user = state.db.find_or_create_user(&identity, now).await?;
-        super::welcome(state, user, now).await;
+        super::welcome::give(state, user, now).await;
         session::start(&state.db, &state.auth, user, now).await
     };
     match started.await {

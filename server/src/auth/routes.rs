@@ -70,10 +70,7 @@ impl IntoResponse for AuthError {
             AuthError::Link(_) => StatusCode::CONFLICT,
             AuthError::SignInRequired => StatusCode::UNAUTHORIZED,
             AuthError::WrongAccount => StatusCode::FORBIDDEN,
-            AuthError::Internal(error) => {
-                tracing::error!(%error, "sign-in failed");
-                StatusCode::INTERNAL_SERVER_ERROR
-            }
+            AuthError::Internal(error) => crate::api::errors::internal_status("sign-in", error),
         };
         (status, Json(json!({ "error": self.to_string() }))).into_response()
     }
@@ -191,7 +188,7 @@ async fn complete_wallet_sign_in(
         return Ok(Json(json!({ "redirect": "/account" })).into_response());
     }
     let user = state.db.find_or_create_user(&identity, now).await?;
-    super::welcome(state, user, now).await;
+    super::welcome::give(state, user, now).await;
     let cookie = session::start(&state.db, &state.auth, user, now).await?;
     let mut response = Json(json!({ "redirect": "/" })).into_response();
     session::set_cookie(response.headers_mut(), cookie);

@@ -30,7 +30,7 @@ pub enum LinkError {
 impl Db {
     /// The account owning `identity`, created (with the identity) if this is its first sign-in.
     pub async fn find_or_create_user(&self, identity: &VerifiedIdentity, now_ms: i64) -> Result<UserId, DbError> {
-        let mut tx = self.writer().begin().await?;
+        let mut tx = self.begin_write().await?;
         let existing: Option<i64> =
             sqlx::query_scalar("SELECT user_id FROM identities WHERE provider = $1 AND subject = $2")
                 .bind(identity.provider.as_str())
@@ -56,7 +56,7 @@ impl Db {
 
     /// Attaches `identity` to `user`; fine if it is already theirs, refused if it belongs to someone else.
     pub async fn link_identity(&self, user: UserId, identity: &VerifiedIdentity, now_ms: i64) -> Result<(), LinkError> {
-        let mut tx = self.writer().begin().await.map_err(DbError::from)?;
+        let mut tx = self.begin_write().await?;
         let owner: Option<i64> =
             sqlx::query_scalar("SELECT user_id FROM identities WHERE provider = $1 AND subject = $2")
                 .bind(identity.provider.as_str())
@@ -81,7 +81,7 @@ impl Db {
 
     /// Removes one sign-in method, but never the last one: the account must stay reachable.
     pub async fn unlink_identity(&self, user: UserId, identity_id: i64) -> Result<(), DbError> {
-        let mut tx = self.writer().begin().await?;
+        let mut tx = self.begin_write().await?;
         let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM identities WHERE user_id = $1")
             .bind(user)
             .fetch_one(&mut *tx)

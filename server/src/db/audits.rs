@@ -4,9 +4,9 @@
 use sqlx::Row;
 
 use super::nodes::NodeId;
-use super::tasks::{JobId, TaskId};
 use super::users::UserId;
 use super::{Db, DbError};
+use super::{JobId, TaskId};
 
 /// A verified result an audit can be made from.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -2,9 +2,9 @@
 //! provider — each once per key, and each resuming the owner's jobs that were paused for credit.
 
 use super::ledger::{transfer_in, Account, LedgerError, Moved, Transfer};
-use super::tasks::JobId;
 use super::users::UserId;
 use super::Db;
+use super::JobId;
 
 /// What a top-up did.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -25,7 +25,7 @@ impl Db {
         memo: &str,
         now_ms: i64,
     ) -> Result<TopUp, LedgerError> {
-        let mut tx = self.writer().begin().await?;
+        let mut tx = self.begin_write().await?;
         let exists: Option<i64> =
             sqlx::query_scalar("SELECT id FROM users WHERE id = $1").bind(user).fetch_optional(&mut *tx).await?;
         if exists.is_none() {

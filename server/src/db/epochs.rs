@@ -35,13 +35,18 @@ impl Db {
             if end > now_ms {
                 break;
             }
-            closed.push(self.close_epoch(start, end, now_ms).await?);
+            // `None`: another coordinator closed it a moment ago; the next start is read again.
+            if let Some(epoch) = self.close_epoch(start, end, now_ms).await? {
+                closed.push(epoch);
+            }
         }
         Ok(closed)
     }
 
-    async fn close_epoch(&self, start: i64, end: i64, now_ms: i64) -> Result<ClosedEpoch, DbError> {
-        let mut tx = self.writer().begin().await?;
+    /// Closes the epoch `[start, end)` once: the unique start makes a second closer (another replica) find it
+    /// taken and change nothing.
+    async fn close_epoch(&self, start: i64, end: i64, now_ms: i64) -> Result<Option<ClosedEpoch>, DbError> {
+        let mut tx = self.begin_write().await?;
         let pool = balance_in(&mut tx, Account::CheckerPool).await?;
         let shares: Vec<(i64, i64, i64)> = sqlx::query_as(
             "SELECT d.checker_node_id, n.owner_id, COUNT(*) FROM verdicts d JOIN nodes n ON n.id = d.checker_node_id
@@ -53,17 +58,18 @@ impl Db {
         .fetch_all(&mut *tx)
         .await?;
         let verdicts: i64 = shares.iter().map(|(_, _, count)| count).sum();
-        let id: i64 = sqlx::query_scalar(
+        let id: Option<i64> = sqlx::query_scalar(
             "INSERT INTO epochs (started_at_ms, ended_at_ms, pool_micro, distributed_micro, verdicts, closed_at_ms)
-             VALUES ($1, $2, $3, 0, $4, $5) RETURNING id",
+             VALUES ($1, $2, $3, 0, $4, $5) ON CONFLICT (started_at_ms) DO NOTHING RETURNING id",
         )
         .bind(start)
         .bind(end)
         .bind(pool)
         .bind(verdicts)
         .bind(now_ms)
-        .fetch_one(&mut *tx)
+        .fetch_optional(&mut *tx)
         .await?;
+        let Some(id) = id else { return Ok(None) };
         let mut distributed = 0;
         for (node, owner, count) in shares {
             let amount = (i128::from(pool) * i128::from(count) / i128::from(verdicts.max(1))) as i64;
@@ -90,6 +96,12 @@ impl Db {
             .execute(&mut *tx)
             .await?;
         tx.commit().await?;
-        Ok(ClosedEpoch { id, started_at_ms: start, ended_at_ms: end, pool_micro: pool, distributed_micro: distributed })
+        Ok(Some(ClosedEpoch {
+            id,
+            started_at_ms: start,
+            ended_at_ms: end,
+            pool_micro: pool,
+            distributed_micro: distributed,
+        }))
     }
 }

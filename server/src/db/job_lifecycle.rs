@@ -2,7 +2,10 @@
 //! completion or failure that follows its tasks' last transition (each refunding what the job did not spend).
 
 use super::ledger::{balance_in, transfer_in, Account, LedgerError, Transfer};
-use super::tasks::{JobId, TaskId, Tx, DEFAULT_ATTEMPTS};
+use super::{JobId, TaskId, Tx};
+
+/// Attempts a task gets (and a re-render adds).
+pub const DEFAULT_ATTEMPTS: i64 = 3;
 use super::users::UserId;
 use super::{Db, DbError};
 
@@ -75,7 +78,7 @@ pub struct NewTask {
 impl Db {
     /// Stores a job, its tags and its tasks in one transaction.
     pub async fn create_job(&self, job: &NewJob, now_ms: i64) -> Result<JobId, DbError> {
-        let mut tx = self.writer().begin().await?;
+        let mut tx = self.begin_write().await?;
         let id: i64 = sqlx::query_scalar(
             "INSERT INTO jobs (owner_id, name, state, created_at_ms, spec_json, scene_key, scene_sha256, tier_rank,
                                engine, max_price_micro_per_minute, min_vram_bytes, gpu_model, max_attempts,
@@ -160,7 +163,7 @@ impl Db {
         tasks: &[TaskId],
         now_ms: i64,
     ) -> Result<u64, DbError> {
-        let mut tx = self.writer().begin().await?;
+        let mut tx = self.begin_write().await?;
         let state: Option<String> = sqlx::query_scalar("SELECT state FROM jobs WHERE id = $1 AND owner_id = $2")
             .bind(job)
             .bind(owner)
@@ -200,7 +203,7 @@ impl Db {
     /// Cancels an owner's job: its queued and leased tasks are cancelled (agents learn it at their next lease
     /// extension). Finished outputs stay.
     pub async fn cancel_job(&self, owner: UserId, job: JobId, now_ms: i64) -> Result<(), DbError> {
-        let mut tx = self.writer().begin().await?;
+        let mut tx = self.begin_write().await?;
         let updated = sqlx::query(
             "UPDATE jobs SET state = 'cancelled', finished_at_ms = $1
              WHERE id = $2 AND owner_id = $3 AND state IN ('queued', 'active', 'paused')",
@@ -247,7 +250,12 @@ impl Db {
 
 /// Completes `job` if it is active (or paused) and every task is done (accepted unchecked, or verified): the rest
 /// of its escrow goes back to its owner, who is told.
+///
+/// The job's row is locked before its tasks are counted: of two tasks finishing together, the later transaction
+/// then sees the earlier one's task done (each alone saw the other still running, and the job never completed).
+/// Callers change their task's state before calling this.
 pub(super) async fn complete_job_if_done(tx: &mut Tx<'_>, job: JobId, now_ms: i64) -> Result<(), DbError> {
+    super::lock_row(tx, super::Locked::Job, job).await?;
     let completed: Option<(i64, String)> = sqlx::query_as(
         "UPDATE jobs SET state = 'completed', finished_at_ms = $1
          WHERE id = $2 AND state IN ('active', 'paused')

@@ -4,9 +4,10 @@ use pictor_core::jobs::{AttemptView, JobCost, JobDetails, JobSpec, JobSummary, T
 use sqlx::Row;
 
 use super::nodes::{Capabilities, NodeId};
-use super::tasks::{JobId, TaskError, TaskId, WorkerOffer};
+use super::tasks::WorkerOffer;
 use super::users::UserId;
 use super::{Db, DbError};
+use super::{JobId, TaskError, TaskId};
 
 /// What an agent needs to render a job's task.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -207,7 +208,8 @@ impl Db {
     }
 
     /// Records an uploaded frame of a leased attempt; `LeaseLost` unless `node` holds that attempt's lease and the
-    /// frame belongs to the task.
+    /// frame belongs to the task. A frame uploaded again within the lease replaces the earlier upload, whose object
+    /// key is returned for the caller to delete.
     #[allow(clippy::too_many_arguments)]
     pub async fn record_output(
         &self,
@@ -219,7 +221,16 @@ impl Db {
         sha256: &str,
         bytes: i64,
         now_ms: i64,
-    ) -> Result<(), TaskError> {
+    ) -> Result<Option<String>, TaskError> {
+        let mut tx = self.begin_write().await?;
+        let earlier: Option<String> = sqlx::query_scalar(
+            "SELECT object_key FROM task_outputs WHERE task_id = $1 AND attempt = $2 AND frame = $3",
+        )
+        .bind(task)
+        .bind(attempt)
+        .bind(frame)
+        .fetch_optional(&mut *tx)
+        .await?;
         let result = sqlx::query(
             "INSERT INTO task_outputs (task_id, attempt, frame, object_key, sha256, bytes, created_at_ms)
              SELECT $1, $2, $3, $4, $5, $6, $7 WHERE EXISTS (
@@ -237,12 +248,13 @@ impl Db {
         .bind(now_ms)
         .bind(node)
         .bind(frame.to_string())
-        .execute(self.writer())
+        .execute(&mut *tx)
         .await?;
         if result.rows_affected() == 0 {
             return Err(TaskError::LeaseLost);
         }
-        Ok(())
+        tx.commit().await?;
+        Ok(earlier.filter(|key| key != object_key))
     }
 
     /// The task's frames that have no uploaded output for `attempt` yet.

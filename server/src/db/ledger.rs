@@ -6,9 +6,9 @@
 use pictor_core::ledger::{LedgerEntry, LedgerOverview};
 use sqlx::Row;
 
-use super::tasks::{JobId, Tx};
 use super::users::UserId;
 use super::{Db, DbError};
+use super::{JobId, Tx};
 
 /// Where money can be.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -206,7 +206,7 @@ pub(super) async fn transfer_in(tx: &mut Tx<'_>, transfer: &Transfer, now_ms: i6
 impl Db {
     /// One transfer in its own transaction.
     pub async fn transfer(&self, transfer: &Transfer, now_ms: i64) -> Result<Moved, LedgerError> {
-        let mut tx = self.writer().begin().await?;
+        let mut tx = self.begin_write().await?;
         let moved = transfer_in(&mut tx, transfer, now_ms).await?;
         tx.commit().await?;
         Ok(moved)

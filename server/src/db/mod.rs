@@ -80,8 +80,78 @@ pub enum DbError {
     Corrupt(&'static str),
     #[error("not enough credit: {available} micro-credits available, {needed} needed")]
     InsufficientCredit { available: i64, needed: i64 },
+    /// Another writer held the database past the wait (SQLite), or the transaction lost a deadlock (PostgreSQL):
+    /// nothing was changed, and the same request may simply be sent again.
+    #[error("the database is busy with another writer; try again in a moment")]
+    Busy,
     #[error("database query failed: {0}")]
-    Query(#[from] sqlx::Error),
+    Query(sqlx::Error),
+}
+
+impl From<sqlx::Error> for DbError {
+    /// SQLite's "database is locked" (another process held the write lock past `busy_timeout`) is a retryable
+    /// [`DbError::Busy`], not a failed query: callers answer 503 with `Retry-After` instead of 500.
+    fn from(error: sqlx::Error) -> Self {
+        if is_busy(&error) {
+            return DbError::Busy;
+        }
+        DbError::Query(error)
+    }
+}
+
+/// SQLite's SQLITE_BUSY (5) and SQLITE_LOCKED (6) with their extended codes (PostgreSQL's codes are five-character
+/// SQLSTATEs, none of which reads as one of these numbers).
+/// PostgreSQL's deadlock (40P01), serialization failure (40001) and lock-not-available (55P03) are retryable too:
+/// the transaction was rolled back whole.
+fn is_busy(error: &sqlx::Error) -> bool {
+    const BUSY_CODES: [&str; 9] = ["5", "6", "261", "262", "517", "773", "40P01", "40001", "55P03"];
+    let Some(database) = error.as_database_error() else { return false };
+    database.code().is_some_and(|code| BUSY_CODES.contains(&code.as_ref()))
+}
+
+pub type JobId = i64;
+pub type TaskId = i64;
+
+/// Why a task transition did not happen.
+#[derive(Debug, thiserror::Error)]
+pub enum TaskError {
+    /// The task is no longer this attempt's: its lease expired and it was requeued or taken over, or it was
+    /// cancelled. The agent must drop its work.
+    #[error("this task's lease was lost (expired, taken over or cancelled)")]
+    LeaseLost,
+    #[error(transparent)]
+    Db(#[from] DbError),
+}
+
+impl From<sqlx::Error> for TaskError {
+    fn from(error: sqlx::Error) -> Self {
+        TaskError::Db(DbError::from(error))
+    }
+}
+
+/// A write transaction; every multi-statement write goes through one of these.
+pub type Tx<'a> = sqlx::Transaction<'a, sqlx::Any>;
+
+/// Rows that transactions lock before deciding from what other rows say (see [`lock_row`]).
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Locked {
+    Job,
+    Verification,
+}
+
+/// Locks one row until the transaction ends, so that concurrent transactions deciding from the same rows take
+/// turns: the later one then reads what the earlier committed (PostgreSQL's READ COMMITTED reads a fresh snapshot
+/// per statement). On SQLite, `BEGIN IMMEDIATE` already lets one writer in at a time, so nothing more is needed.
+pub(crate) async fn lock_row(tx: &mut Tx<'_>, row: Locked, id: i64) -> Result<(), DbError> {
+    if tx.backend_name() != "PostgreSQL" {
+        return Ok(());
+    }
+    let statement = match row {
+        Locked::Job => "SELECT 1 FROM jobs WHERE id = $1 FOR UPDATE",
+        Locked::Verification => "SELECT 1 FROM verifications WHERE id = $1 FOR UPDATE",
+    };
+    sqlx::query(statement).bind(id).fetch_optional(&mut **tx).await?;
+    Ok(())
 }
 
 /// A handle to the database. Cheap to clone.
@@ -152,6 +222,17 @@ impl Db {
         &self.writer
     }
 
+    /// Starts a write transaction. On SQLite it is `BEGIN IMMEDIATE`: the write lock is taken at the start, so a
+    /// second writer (another process on the same file: `pictor admin`, a test's own handle) waits under
+    /// `busy_timeout` instead of failing when a deferred transaction would have to upgrade its read snapshot.
+    pub async fn begin_write(&self) -> Result<Tx<'static>, DbError> {
+        let tx = match self.backend {
+            Backend::Sqlite => self.writer.begin_with("BEGIN IMMEDIATE").await?,
+            Backend::Postgres => self.writer.begin().await?,
+        };
+        Ok(tx)
+    }
+
     /// A cheap round trip, for health checks.
     pub async fn ping(&self) -> Result<(), DbError> {
         sqlx::query("SELECT 1").execute(&self.reader).await?;
@@ -181,6 +262,14 @@ fn sqlite_pool(max_connections: u32) -> AnyPoolOptions {
         },
     )
 }
+
+#[cfg(test)]
+#[path = "races_tests.rs"]
+mod races_tests;
+
+#[cfg(test)]
+#[path = "schema_tests.rs"]
+mod schema_tests;
 
 #[cfg(test)]
 mod tests {

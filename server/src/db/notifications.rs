@@ -3,8 +3,8 @@
 
 use pictor_core::ledger::Notification;
 
-use super::tasks::Tx;
 use super::users::UserId;
+use super::Tx;
 use super::{Db, DbError};
 
 /// id, kind, text, job, created, read.
@@ -67,7 +67,7 @@ impl Db {
         job: Option<i64>,
         now_ms: i64,
     ) -> Result<(), DbError> {
-        let mut tx = self.writer().begin().await?;
+        let mut tx = self.begin_write().await?;
         notify_in(&mut tx, user, kind, text, job, now_ms).await?;
         tx.commit().await?;
         Ok(())
@@ -187,9 +187,11 @@ impl Db {
         };
         // A delivery given up is parked far in the future: kept for the record, never tried again.
         let next = retry_at_ms.unwrap_or(i64::MAX);
+        // Guarded: a failed try recorded after a successful one (two senders, or a slow first try) leaves the
+        // delivery delivered instead of undoing it and sending it again.
         sqlx::query(
             "UPDATE webhook_deliveries SET attempts = attempts + 1, delivered_at_ms = $1, last_error = $2,
-                    next_attempt_at_ms = $3 WHERE id = $4",
+                    next_attempt_at_ms = $3 WHERE id = $4 AND delivered_at_ms IS NULL",
         )
         .bind(delivered)
         .bind(error)

@@ -4,7 +4,7 @@
 //! its escrow's remainder back to its owner; a job whose escrow runs low pauses until a top-up refills it.
 
 use super::ledger::{balance_in, transfer_in, Account, LedgerError, Moved, Transfer};
-use super::tasks::{JobId, TaskId, Tx};
+use super::{JobId, TaskId, Tx};
 use sqlx::Row;
 
 use super::DbError;
@@ -45,6 +45,9 @@ pub(super) async fn pay_attempt(tx: &mut Tx<'_>, task: TaskId, attempt: i64, now
     let Some(row) = row else { return Ok(0) };
     let node: i64 = row.try_get("node_id")?;
     let job: JobId = row.try_get("job_id")?;
+    // Payments of one job take turns: each reads the escrow and numbers its refills from what the one before
+    // committed (two at once both read the same balance and took the same refill key).
+    super::lock_row(tx, super::Locked::Job, job).await?;
     let ms: Option<i64> = row.try_get("ms")?;
     let (worker, pool) = charge(
         row.try_get("price_micro_per_minute")?,
@@ -136,6 +139,7 @@ pub(super) async fn claw_back(tx: &mut Tx<'_>, task: TaskId, attempt: i64, now_m
 
 /// Gives what is left in an ended job's escrow back to its owner.
 pub(super) async fn refund_job(tx: &mut Tx<'_>, job: JobId, now_ms: i64) -> Result<(), DbError> {
+    super::lock_row(tx, super::Locked::Job, job).await?;
     let owner: Option<i64> =
         sqlx::query_scalar("SELECT owner_id FROM jobs WHERE id = $1").bind(job).fetch_optional(&mut **tx).await?;
     let Some(owner) = owner else { return Ok(()) };
@@ -263,6 +267,7 @@ pub(super) async fn resume_paused_jobs(tx: &mut Tx<'_>, owner: i64, now_ms: i64)
         .await?;
     let mut resumed = Vec::new();
     for job in jobs {
+        super::lock_row(tx, super::Locked::Job, job).await?;
         let remaining: i64 =
             sqlx::query_scalar("SELECT COUNT(*) FROM tasks WHERE job_id = $1 AND state IN ('queued', 'leased')")
                 .bind(job)
@@ -286,6 +291,7 @@ pub(super) async fn resume_paused_jobs(tx: &mut Tx<'_>, owner: i64, now_ms: i64)
 /// Funds a re-render of `tasks` tasks of `job` from the owner's credit, at the job's average cost per task so far
 /// (or its estimate per task); refused, changing nothing, when the credit or the job's budget cannot cover it.
 pub(super) async fn fund_rerender(tx: &mut Tx<'_>, job: JobId, tasks: i64, now_ms: i64) -> Result<(), DbError> {
+    super::lock_row(tx, super::Locked::Job, job).await?;
     let (owner, estimate, total): (i64, i64, i64) = sqlx::query_as(
         "SELECT owner_id, estimate_micro, (SELECT COUNT(*) FROM tasks WHERE job_id = $1) FROM jobs WHERE id = $1",
     )

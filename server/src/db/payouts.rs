@@ -27,7 +27,7 @@ impl Db {
         address: &str,
         now_ms: i64,
     ) -> Result<i64, LedgerError> {
-        let mut tx = self.writer().begin().await?;
+        let mut tx = self.begin_write().await?;
         let id: i64 = sqlx::query_scalar(
             "INSERT INTO payouts (user_id, amount_micro, address, created_at_ms) VALUES ($1, $2, $3, $4) RETURNING id",
         )
@@ -58,7 +58,7 @@ impl Db {
         reference: &str,
         now_ms: i64,
     ) -> Result<(), LedgerError> {
-        let mut tx = self.writer().begin().await?;
+        let mut tx = self.begin_write().await?;
         let decided: Option<(i64, i64)> = sqlx::query_as(
             "UPDATE payouts SET state = $1, decided_at_ms = $2, decided_by = $3, reference = $4
              WHERE id = $5 AND state = 'requested' RETURNING user_id, amount_micro",

@@ -4,6 +4,8 @@
 //! with the rows affected checked, so an agent whose lease expired and was taken over can never overwrite the new
 //! owner's result. Each attempt has its own row in `task_attempts` (who, when, outcome, log).
 
+use std::sync::LazyLock;
+
 use sqlx::Row;
 
 use super::job_lifecycle::{complete_job_if_done, fail_job};
@@ -11,8 +13,7 @@ use super::nodes::NodeId;
 use super::verifications::NewVerification;
 use super::{Backend, Db, DbError};
 
-pub type JobId = i64;
-pub type TaskId = i64;
+pub use super::{JobId, TaskError, TaskId};
 
 /// What the asking worker offers, from its registration and settings.
 #[derive(Clone, Debug, Default)]
@@ -39,28 +40,10 @@ pub struct Lease {
     pub expires_at_ms: i64,
 }
 
-/// Why a task transition did not happen.
-#[derive(Debug, thiserror::Error)]
-pub enum TaskError {
-    /// The task is no longer this attempt's: its lease expired and it was requeued or taken over, or it was
-    /// cancelled. The agent must drop its work.
-    #[error("this task's lease was lost (expired, taken over or cancelled)")]
-    LeaseLost,
-    #[error(transparent)]
-    Db(#[from] DbError),
-}
-
-impl From<sqlx::Error> for TaskError {
-    fn from(error: sqlx::Error) -> Self {
-        TaskError::Db(DbError::from(error))
-    }
-}
-
-/// Attempts a task gets (and a re-render adds).
-pub const DEFAULT_ATTEMPTS: i64 = 3;
-
 /// A worker failing this many tasks of one job is not given that job's tasks again.
 pub const BLOCKLIST_AFTER_FAILURES: i64 = 3;
+/// Rejections on one job that keep a worker from that job's tasks.
+pub const BLOCKLIST_AFTER_REJECTIONS: i64 = 2;
 
 /// The lease query: the best queued task this worker may take. One statement, documented where it lives:
 /// - the task is queued and its job is queued or active;
@@ -70,12 +53,11 @@ pub const BLOCKLIST_AFTER_FAILURES: i64 = 3;
 /// - highest tier first, then the oldest job, then the lowest task id (frames in order).
 ///
 /// The job is chosen first (there are few running jobs), then its first queued task through the index on
-/// `(job_id, state, id)`: no sort over a job's thousands of tasks on every lease. `{lock}` (PostgreSQL: `FOR UPDATE
-/// SKIP LOCKED`) makes replicas leasing at the same moment take different tasks.
+/// `(job_id, state, id)`: no sort over a job's thousands of tasks on every lease.
 ///
 /// Parameters: $1 engines, $2 VRAM, $3 GPU models, $4 price, $5 tags, $6 node, $9 and $10 the blocklist limits.
-const BEST_TASK: &str = "
-    SELECT (SELECT t.id FROM tasks t WHERE t.job_id = j.id AND t.state = 'queued' ORDER BY t.id LIMIT 1 {lock})
+const ELIGIBLE_JOBS: &str = "
+    SELECT j.id, j.tier_rank, j.created_at_ms
     FROM jobs j
     WHERE j.state IN ('queued', 'active')
       AND EXISTS (SELECT 1 FROM tasks q WHERE q.job_id = j.id AND q.state = 'queued')
@@ -86,27 +68,47 @@ const BEST_TASK: &str = "
       AND NOT EXISTS (SELECT 1 FROM job_tags jt
                       WHERE jt.job_id = j.id AND (',' || $5 || ',') NOT LIKE ('%,' || jt.tag || ',%'))
       AND NOT EXISTS (SELECT 1 FROM job_blocklist b
-                      WHERE b.job_id = j.id AND b.node_id = $6 AND (b.failures >= $9 OR b.rejections >= $10))
-    ORDER BY j.tier_rank DESC, j.created_at_ms, j.id
-    LIMIT 1";
+                      WHERE b.job_id = j.id AND b.node_id = $6 AND (b.failures >= $9 OR b.rejections >= $10))";
+
+/// SQLite (one writer: no task is ever locked by another lease): the best job's first queued task.
+static BEST_TASK_SQLITE: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "SELECT (SELECT t.id FROM tasks t WHERE t.job_id = e.id AND t.state = 'queued' ORDER BY t.id LIMIT 1)
+         FROM ({ELIGIBLE_JOBS}) e
+         ORDER BY e.tier_rank DESC, e.created_at_ms, e.id
+         LIMIT 1"
+    )
+});
+
+/// PostgreSQL (replicas and concurrent requests lease at once): jobs in rank order, and in each the first queued
+/// task nobody else is leasing right now (`FOR UPDATE SKIP LOCKED`). A job whose queued tasks are all being leased
+/// is passed over for the next one, instead of answering "no work" while lower-ranked jobs wait.
+static BEST_TASK_POSTGRES: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "SELECT t.id
+         FROM (SELECT * FROM ({ELIGIBLE_JOBS}) e ORDER BY e.tier_rank DESC, e.created_at_ms, e.id) ranked
+         CROSS JOIN LATERAL (SELECT t.id FROM tasks t WHERE t.job_id = ranked.id AND t.state = 'queued'
+                             ORDER BY t.id LIMIT 1 FOR UPDATE SKIP LOCKED) t
+         LIMIT 1"
+    )
+});
 
 impl Db {
     /// Leases the best task for `offer` until `now_ms + lease_ms`, or `None` if nothing fits. On PostgreSQL the
     /// candidate row is locked with `SKIP LOCKED`, so coordinator replicas never hand out one task twice; SQLite
     /// has a single writer.
     pub async fn lease_task(&self, offer: &WorkerOffer, now_ms: i64, lease_ms: i64) -> Result<Option<Lease>, DbError> {
-        let lock = match self.backend() {
-            Backend::Postgres => "FOR UPDATE SKIP LOCKED",
-            Backend::Sqlite => "",
+        let best: &str = match self.backend() {
+            Backend::Postgres => &BEST_TASK_POSTGRES,
+            Backend::Sqlite => &BEST_TASK_SQLITE,
         };
-        let best = BEST_TASK.replace("{lock}", lock);
         let claim = format!(
             "UPDATE tasks SET state = 'leased', attempt = attempt + 1, node_id = $6, leased_at_ms = $7,
                     lease_expires_at_ms = $8, progress_percent = 0, log_tail = ''
              WHERE id = ({best}) AND state = 'queued'
              RETURNING id, job_id, attempt, frames, tile_index"
         );
-        let mut tx = self.writer().begin().await?;
+        let mut tx = self.begin_write().await?;
         let row = sqlx::query(&claim)
             .bind(&offer.engines)
             .bind(offer.vram_bytes)
@@ -117,7 +119,7 @@ impl Db {
             .bind(now_ms)
             .bind(now_ms + lease_ms)
             .bind(BLOCKLIST_AFTER_FAILURES)
-            .bind(super::verdicts::BLOCKLIST_AFTER_REJECTIONS)
+            .bind(BLOCKLIST_AFTER_REJECTIONS)
             .fetch_optional(&mut *tx)
             .await?;
         let Some(row) = row else { return Ok(None) };
@@ -184,7 +186,7 @@ impl Db {
         verification: Option<&NewVerification>,
         now_ms: i64,
     ) -> Result<(), TaskError> {
-        let mut tx = self.writer().begin().await?;
+        let mut tx = self.begin_write().await?;
         let state = if verification.is_some() { "verifying" } else { "uploaded" };
         let job: Option<i64> = sqlx::query_scalar(
             "UPDATE tasks SET state = $5, progress_percent = 100, finished_at_ms = $1, lease_expires_at_ms = NULL
@@ -245,7 +247,7 @@ impl Db {
         log: &str,
         now_ms: i64,
     ) -> Result<(), TaskError> {
-        let mut tx = self.writer().begin().await?;
+        let mut tx = self.begin_write().await?;
         let ended = Ending { outcome: "failed", error, log };
         let job = give_back(&mut tx, task, attempt, Some(node), &ended, now_ms).await?;
         sqlx::query(
@@ -270,7 +272,7 @@ impl Db {
         .await?;
         let mut requeued = Vec::new();
         for (task, attempt) in expired {
-            let mut tx = self.writer().begin().await?;
+            let mut tx = self.begin_write().await?;
             // A heartbeat may have extended the lease since the read: the guarded update then changes nothing.
             // The attempt keeps the last log its agent reported.
             let ended = Ending { outcome: "expired", error: "the lease expired", log: "" };
@@ -332,7 +334,7 @@ fn lease_held(rows: u64) -> Result<(), TaskError> {
     Ok(())
 }
 
-pub(super) type Tx<'a> = sqlx::Transaction<'a, sqlx::Any>;
+use super::Tx;
 
 /// Closes the running attempt row. An empty `log` keeps the live tail the agent last reported.
 async fn end_attempt(

@@ -7,15 +7,13 @@ use pictor_core::verification::Verdict;
 
 use super::job_lifecycle::{complete_job_if_done, fail_job};
 use super::nodes::NodeId;
-use super::tasks::{JobId, TaskError, TaskId, Tx};
 use super::verifications::VerificationId;
 use super::{Db, DbError};
+use super::{JobId, TaskError, TaskId, Tx};
 use crate::verify::aggregate::{agrees, decide, should_suspend, Outcome};
 
 /// A worker rejected this often (anywhere) is flagged: every one of its results is checked from then on.
 pub const FLAG_AFTER_REJECTIONS: i64 = 3;
-/// Rejections on one job that keep a worker from that job's tasks.
-pub const BLOCKLIST_AFTER_REJECTIONS: i64 = 2;
 /// Attempts a task may reach through rejections (each rejection grants one more, up to this).
 pub const MAX_ATTEMPTS_WITH_REJECTIONS: i64 = 10;
 
@@ -81,7 +79,10 @@ impl Db {
         next_round_crops: &str,
         now_ms: i64,
     ) -> Result<Settlement, TaskError> {
-        let mut tx = self.writer().begin().await?;
+        let mut tx = self.begin_write().await?;
+        // Verdicts on one verification take turns: the last of a quorum arriving together then sees the others
+        // (else each saw too few and the check stayed open forever), and a decided check is decided once.
+        super::lock_row(&mut tx, super::Locked::Verification, verification).await?;
         let recorded = sqlx::query(
             "UPDATE verdicts SET state = 'submitted', verdict = $1, min_ssim = $2, measurements_json = $3,
                     render_ms = $4, submitted_at_ms = $5
@@ -129,12 +130,17 @@ impl Db {
             tx.commit().await?;
             return Ok(Settlement::Pending);
         }
-        sqlx::query("UPDATE verifications SET state = $1, decided_at_ms = $2 WHERE id = $3")
-            .bind(outcome.state())
-            .bind(now_ms)
-            .bind(verification)
-            .execute(&mut *tx)
-            .await?;
+        let decided =
+            sqlx::query("UPDATE verifications SET state = $1, decided_at_ms = $2 WHERE id = $3 AND state = 'open'")
+                .bind(outcome.state())
+                .bind(now_ms)
+                .bind(verification)
+                .execute(&mut *tx)
+                .await?;
+        if decided.rows_affected() == 0 {
+            tx.commit().await?;
+            return Ok(Settlement::Closed);
+        }
         if let Some(audited) = open.audit_node {
             let suspended = settle_audit(&mut tx, audited, input.verdict, now_ms).await?;
             tx.commit().await?;
@@ -388,7 +394,7 @@ impl Db {
                     .await?;
                 continue;
             }
-            let mut tx = self.writer().begin().await?;
+            let mut tx = self.begin_write().await?;
             let closed = sqlx::query(
                 "UPDATE verifications SET state = 'cancelled', decided_at_ms = $1 WHERE id = $2 AND state = 'open'",
             )

@@ -4,9 +4,9 @@
 use sqlx::Row;
 
 use super::nodes::NodeId;
-use super::tasks::{JobId, TaskId};
 use super::users::UserId;
 use super::{Backend, Db, DbError};
+use super::{JobId, TaskId};
 
 pub type VerificationId = i64;
 
@@ -137,7 +137,7 @@ impl Db {
             Backend::Postgres => " FOR UPDATE OF v SKIP LOCKED",
             Backend::Sqlite => "",
         };
-        let mut tx = self.writer().begin().await?;
+        let mut tx = self.begin_write().await?;
         let id: Option<i64> = sqlx::query_scalar(&format!("{NEXT_VERIFICATION}{lock}"))
             .bind(checker)
             .bind(checker_owner)

@@ -31,15 +31,7 @@ const CHART_DAYS: i64 = 30;
 const DAY_MS: i64 = 86_400_000;
 
 fn db_error(error: DbError) -> AppError {
-    match error {
-        DbError::NotFound(_) => AppError::NotFound,
-        DbError::Conflict(why) => AppError::BadRequest(why.to_string()),
-        insufficient @ DbError::InsufficientCredit { .. } => AppError::BadRequest(insufficient.to_string()),
-        other => {
-            tracing::error!(error = %other, "ledger request failed");
-            AppError::Unavailable
-        }
-    }
+    crate::api::errors::app_error("ledger", error)
 }
 
 fn ledger_error(error: LedgerError) -> AppError {

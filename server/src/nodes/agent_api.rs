@@ -58,10 +58,7 @@ impl IntoResponse for AgentApiError {
             AgentApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
             AgentApiError::Body(status, _) => *status,
             AgentApiError::Gone => StatusCode::FORBIDDEN,
-            AgentApiError::Internal(error) => {
-                tracing::error!(%error, "agent request failed");
-                StatusCode::INTERNAL_SERVER_ERROR
-            }
+            AgentApiError::Internal(error) => crate::api::errors::internal_status("agent", error),
         };
         (status, Json(AgentError { error: self.to_string() })).into_response()
     }

@@ -11,13 +11,7 @@ use crate::db::{Db, DbError};
 
 /// A missing node is the caller's mistake; anything else is logged and reported as unavailable.
 pub fn node_error(error: DbError) -> AppError {
-    match error {
-        DbError::NotFound(_) => AppError::NotFound,
-        other => {
-            tracing::error!(error = %other, "node request failed");
-            AppError::Unavailable
-        }
-    }
+    crate::api::errors::app_error("node", error)
 }
 
 /// Creates a node of `kind` for the viewer, at most `limit` per account, and returns its config file.

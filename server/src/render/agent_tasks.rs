@@ -54,6 +54,8 @@ pub enum TaskApiError {
     NotFound,
     #[error("this task's lease was lost (expired, taken over or cancelled): drop the work")]
     LeaseLost,
+    #[error("the database is busy; try again in a moment")]
+    Busy,
     #[error("internal error")]
     Internal(String),
 }
@@ -71,6 +73,7 @@ impl From<DbError> for TaskApiError {
     fn from(error: DbError) -> Self {
         match error {
             DbError::NotFound(_) => TaskApiError::NotFound,
+            DbError::Busy => TaskApiError::Busy,
             other => TaskApiError::Internal(other.to_string()),
         }
     }
@@ -89,6 +92,7 @@ impl IntoResponse for TaskApiError {
             TaskApiError::NotAWorker => StatusCode::FORBIDDEN,
             TaskApiError::NotFound => StatusCode::NOT_FOUND,
             TaskApiError::LeaseLost => StatusCode::CONFLICT,
+            TaskApiError::Busy => StatusCode::SERVICE_UNAVAILABLE,
             TaskApiError::Internal(error) => {
                 tracing::error!(%error, "agent task request failed");
                 StatusCode::INTERNAL_SERVER_ERROR
@@ -98,8 +102,15 @@ impl IntoResponse for TaskApiError {
     }
 }
 
-/// The render settings and tile of a lease, from the job's spec.
-pub fn assignment(lease: &Lease, spec: &JobSpec, scene_sha256: &str, lease_ms: u64) -> TaskAssignment {
+/// The render settings, tile and time limit of a lease, from the job's spec (`default_max_ms` when the job sets no
+/// limit of its own).
+pub fn assignment(
+    lease: &Lease,
+    spec: &JobSpec,
+    scene_sha256: &str,
+    lease_ms: u64,
+    default_max_ms: u64,
+) -> TaskAssignment {
     let engine = match spec.engine {
         Engine::Cycles => "CYCLES",
         // The agent maps this to BLENDER_EEVEE_NEXT on the Blender versions that call it so.
@@ -133,6 +144,7 @@ pub fn assignment(lease: &Lease, spec: &JobSpec, scene_sha256: &str, lease_ms: u
         },
         scene_sha256: scene_sha256.to_string(),
         lease_ms,
+        max_render_ms: spec.max_task_minutes.map_or(default_max_ms, |minutes| u64::from(minutes) * 60_000),
     }
 }
 
@@ -164,7 +176,8 @@ async fn lease(
                     "task leased"
                 );
                 super::publish_task(&state.db, &state.bus, lease.task).await;
-                return Ok(Json(assignment(&lease, &spec, &info.scene_sha256, state.task_lease_ms)).into_response());
+                let assigned = assignment(&lease, &spec, &info.scene_sha256, state.task_lease_ms, state.max_task_ms);
+                return Ok(Json(assigned).into_response());
             }
         }
         tokio::select! {
@@ -242,8 +255,11 @@ async fn upload_frame(
     if !state.db.holds_lease(task, query.attempt, node.id).await? {
         return Err(TaskApiError::LeaseLost);
     }
-    let staging = format!("uploads/{}", uuid::Uuid::new_v4().simple());
-    let key = format!("outputs/{job}/{task}/{}/{frame}.{extension}", query.attempt);
+    let upload = uuid::Uuid::new_v4().simple().to_string();
+    let staging = format!("uploads/{upload}");
+    // Each upload gets its own object: a late or repeated upload of the same frame can then never overwrite (or,
+    // refused, delete) the output that was accepted.
+    let key = format!("outputs/{job}/{task}/{}/{frame}-{}.{extension}", query.attempt, &upload[..12]);
     let stored =
         blobs::store(state.store.as_ref(), &staging, body, MAX_OUTPUT_BYTES, Some(&announced), |_| key.clone())
             .await
@@ -257,7 +273,13 @@ async fn upload_frame(
         .record_output(task, query.attempt, node.id, frame, &stored.key, &stored.sha256, bytes, now_ms())
         .await
     {
-        Ok(()) => Ok(StatusCode::NO_CONTENT),
+        Ok(replaced) => {
+            // The frame was uploaded before in this attempt: the newer upload wins and the older object goes.
+            if let Some(replaced) = replaced {
+                let _ = state.store.delete(&ObjectPath::from(replaced.as_str())).await;
+            }
+            Ok(StatusCode::NO_CONTENT)
+        }
         Err(error) => {
             // Lost the lease while uploading: the file is nobody's, drop it.
             let _ = state.store.delete(&ObjectPath::from(stored.key.as_str())).await;

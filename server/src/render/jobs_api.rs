@@ -35,14 +35,7 @@ pub fn router() -> Router<AppState> {
 }
 
 fn db_error(error: DbError) -> RestError {
-    match error {
-        DbError::NotFound(_) => AppError::NotFound.into(),
-        insufficient @ DbError::InsufficientCredit { .. } => AppError::BadRequest(insufficient.to_string()).into(),
-        other => {
-            tracing::error!(error = %other, "job request failed");
-            AppError::Unavailable.into()
-        }
-    }
+    crate::api::errors::app_error("job", error).into()
 }
 
 #[derive(Debug, Serialize, Deserialize)]

@@ -15,15 +15,7 @@ pub struct DbJobs {
 }
 
 fn to_app_error(error: DbError) -> AppError {
-    match error {
-        DbError::NotFound(_) => AppError::NotFound,
-        DbError::Conflict(why) => AppError::BadRequest(why.to_string()),
-        insufficient @ DbError::InsufficientCredit { .. } => AppError::BadRequest(insufficient.to_string()),
-        other => {
-            tracing::error!(error = %other, "job request failed");
-            AppError::Unavailable
-        }
-    }
+    crate::api::errors::app_error("job", error)
 }
 
 #[async_trait::async_trait]

@@ -7,9 +7,10 @@ use object_store::path::Path as ObjectPath;
 use object_store::{ObjectStore, PutPayload};
 use pictor_core::verification::{Crop, ROUND_ONE};
 
+use super::error::VerifyError;
 use super::planner::crops_for;
-use super::service::{Verifier, VerifyError};
 use crate::db::nodes::TokenNode;
+use crate::db::Db;
 
 /// Inverts the colour of each crop's pixels in the encoded image (Blender's rows count from the bottom).
 pub fn tamper(encoded: &[u8], crops: &[Crop]) -> Result<(Vec<u8>, ImageFormat), image::ImageError> {
@@ -37,15 +38,15 @@ pub fn tamper(encoded: &[u8], crops: &[Crop]) -> Result<(Vec<u8>, ImageFormat), 
 }
 
 /// Prepares one audit for `checker` from a random verified result of another owner, unless it has one waiting.
-pub async fn create(verifier: &Verifier, checker: &TokenNode, now_ms: i64) -> Result<(), VerifyError> {
-    if verifier.db.open_audit_exists(checker.id).await? {
+pub async fn create(db: &Db, store: &dyn ObjectStore, checker: &TokenNode, now_ms: i64) -> Result<(), VerifyError> {
+    if db.open_audit_exists(checker.id).await? {
         return Ok(());
     }
-    let Some(source) = verifier.db.audit_candidate(checker.owner).await? else { return Ok(()) };
-    let info = verifier.db.job_render_info(source.job).await?.ok_or(VerifyError::NotFound)?;
+    let Some(source) = db.audit_candidate(checker.owner).await? else { return Ok(()) };
+    let info = db.job_render_info(source.job).await?.ok_or(VerifyError::NotFound)?;
     let spec = serde_json::from_str(&info.spec_json).map_err(|e| VerifyError::Corrupt(e.to_string()))?;
     let crops = crops_for(&spec, &[source.frame], source.tile_index, &ROUND_ONE, &[], rand::random::<f64>);
-    let original = verifier.store.get(&ObjectPath::from(source.object_key.as_str())).await?.bytes().await?;
+    let original = store.get(&ObjectPath::from(source.object_key.as_str())).await?.bytes().await?;
     let tamper_crops = crops.clone();
     let (bytes, format) = tokio::task::spawn_blocking(move || tamper(&original, &tamper_crops))
         .await
@@ -53,9 +54,9 @@ pub async fn create(verifier: &Verifier, checker: &TokenNode, now_ms: i64) -> Re
         .map_err(|e| VerifyError::Corrupt(e.to_string()))?;
     let extension = if format == ImageFormat::Jpeg { "jpg" } else { "png" };
     let key = format!("audits/{}.{extension}", uuid::Uuid::new_v4().simple());
-    verifier.store.put(&ObjectPath::from(key.as_str()), PutPayload::from(bytes)).await?;
+    store.put(&ObjectPath::from(key.as_str()), PutPayload::from(bytes)).await?;
     let crops_json = serde_json::to_string(&crops).map_err(|e| VerifyError::Corrupt(e.to_string()))?;
-    verifier.db.create_audit(&source, &crops_json, checker.id, &key, now_ms).await?;
+    db.create_audit(&source, &crops_json, checker.id, &key, now_ms).await?;
     tracing::info!(checker = checker.id, task = source.task, "audit prepared");
     Ok(())
 }

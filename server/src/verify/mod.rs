@@ -5,5 +5,6 @@ pub mod agent_api;
 pub mod aggregate;
 pub mod audit;
 pub mod cheap_checks;
+pub mod error;
 pub mod planner;
 pub mod service;

@@ -17,37 +17,13 @@ use super::cheap_checks::{inspect_with_detail, Inspection};
 use super::planner::{check_probability, crop_side, crops_for, quorum, task_area};
 use crate::config::VerificationConfig;
 use crate::db::nodes::TokenNode;
-use crate::db::tasks::{JobId, TaskError, TaskId};
+use crate::db::tasks::{JobId, TaskId};
 use crate::db::verdicts::{Settlement, VerdictInput};
 use crate::db::verifications::{NewVerification, VerificationId};
-use crate::db::{Db, DbError};
+use crate::db::Db;
 use crate::events::EventBus;
 
-/// Why a verification request failed.
-#[derive(Debug, thiserror::Error)]
-pub enum VerifyError {
-    #[error("{0}")]
-    BadReport(String),
-    #[error("this verification's lease was lost (expired, or decided without you): drop it")]
-    LeaseLost,
-    #[error("not found")]
-    NotFound,
-    #[error(transparent)]
-    Db(#[from] DbError),
-    #[error("the object store failed: {0}")]
-    Store(#[from] object_store::Error),
-    #[error("stored data is not valid: {0}")]
-    Corrupt(String),
-}
-
-impl From<TaskError> for VerifyError {
-    fn from(error: TaskError) -> Self {
-        match error {
-            TaskError::LeaseLost => VerifyError::LeaseLost,
-            TaskError::Db(db) => VerifyError::Db(db),
-        }
-    }
-}
+pub use super::error::VerifyError;
 
 /// What the cheap checks made of a finished attempt.
 pub enum Intake {
@@ -167,7 +143,7 @@ impl Verifier {
             return Ok(None);
         }
         if self.config.audit_rate > 0.0 && rand::random::<f64>() < self.config.audit_rate {
-            if let Err(error) = super::audit::create(self, checker, now_ms).await {
+            if let Err(error) = super::audit::create(&self.db, self.store.as_ref(), checker, now_ms).await {
                 tracing::warn!(%error, checker = checker.id, "could not prepare an audit");
             }
         }

@@ -51,11 +51,11 @@ async fn agent_post(app: &TestApp, path: &str, token: Option<&str>, body: Value)
     request.send().await.expect("request reaches the coordinator")
 }
 
-async fn register(app: &TestApp, token: &str) -> reqwest::Response {
+pub async fn register(app: &TestApp, token: &str) -> reqwest::Response {
     agent_post(app, REGISTER_PATH, Some(token), json!({ "agent_version": "0.1.0", "hardware": hardware() })).await
 }
 
-async fn beat(app: &TestApp, token: &str, cpu_percent: f32) -> reqwest::Response {
+pub async fn beat(app: &TestApp, token: &str, cpu_percent: f32) -> reqwest::Response {
     let metrics = LiveMetrics { cpu_percent, ram_used_bytes: 1 << 30, ram_total_bytes: 4 << 30, gpus: vec![] };
     agent_post(app, HEARTBEAT_PATH, Some(token), json!({ "metrics": metrics })).await
 }

@@ -13,6 +13,8 @@ pub struct TestApp {
     pub address: String,
     pub client: reqwest::Client,
     pub db: Db,
+    /// The database the coordinator serves, for a second process or handle on it.
+    pub database_url: String,
     pub shutdown: CancellationToken,
     pub server: Option<JoinHandle<Result<(), pictor_server::startup::StartupError>>>,
     _test_db: TestDb,
@@ -120,6 +122,7 @@ pub async fn spawn_app_with(backend: Backend, configure: impl FnOnce(&mut Config
         address,
         client,
         db: test_db.db.clone(),
+        database_url: test_db.url.clone(),
         shutdown,
         server: Some(server),
         _test_db: test_db,

@@ -35,7 +35,7 @@ pub fn form(frames: &str, chunk: &str) -> Value {
     })
 }
 
-async fn registered_worker(app: &TestApp, cookie: &str, name: &str) -> String {
+pub async fn registered_worker(app: &TestApp, cookie: &str, name: &str) -> String {
     let (_, token, _) = create_worker(app, cookie, name).await;
     register_with_blender(app, &token, name, "3.4.1").await;
     token

@@ -182,6 +182,39 @@ async fn cancelling_a_job_stops_blender_on_the_agent(backend: Backend) {
     assert_eq!(job(&app, &cookie, id).await["summary"]["state"], "cancelled");
 }
 
+/// A render past its task's time limit (a hung or far too heavy scene) is stopped on the worker, reported failed
+/// with the reason, and the task goes to another attempt.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_render_past_its_time_limit_is_stopped_and_tried_again() {
+    let app = spawn_app_with(Backend::Sqlite, |config| config.max_task_ms = 2_000).await;
+    let (_, cookie) = app.sign_in_as("Ada").await;
+    let work = tempfile::tempdir().expect("work");
+    let scene = sample_scene(work.path());
+    let (_, agent) = start_agent(&app, &cookie, "slow", work.path()).await;
+    // Minutes of Cycles on these machines: far past a 2 s limit.
+    let id = submit(&app, &cookie, scene, "1", (640, 360), 4_000).await;
+    let retried =
+        wait_for_job(&app, &cookie, id, &[&agent], |job| job["tasks"][0]["attempt"].as_i64() >= Some(2)).await;
+    let task = retried["tasks"][0]["id"].as_i64().expect("task");
+    let attempts: Value = app
+        .get_with_cookie(&format!("/api/v1/jobs/{id}/tasks/{task}/attempts"), &cookie)
+        .await
+        .json()
+        .await
+        .expect("attempts");
+    let first = attempts.as_array().and_then(|all| all.iter().find(|a| a["attempt"] == 1)).expect("attempt 1");
+    assert_eq!(first["outcome"], "failed", "{attempts}");
+    let error = first["error"].as_str().unwrap_or_default();
+    assert!(
+        error.contains("longer than its limit of 2 s"),
+        "{error}
+{}",
+        agent.log()
+    );
+    let cancelled = app.post_json(&format!("/api/v1/jobs/{id}/cancel"), &json!({}), Some(&cookie)).await;
+    assert_eq!(cancelled.status(), 204);
+}
+
 async fn a_tiled_frame_is_stitched_into_the_image_a_whole_render_gives(backend: Backend) {
     let app = spawn_app_with(backend, |_| {}).await;
     let (_, cookie) = app.sign_in_as("Ada").await;
