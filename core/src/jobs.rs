@@ -3,6 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::frames::FrameList;
+use crate::states::{AttemptOutcome, JobState, TaskState};
 use crate::workers::parse_tags;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -366,8 +367,7 @@ impl JobForm {
 pub struct JobSummary {
     pub id: i64,
     pub name: String,
-    /// queued, active, paused, completed, failed, cancelled.
-    pub state: String,
+    pub state: JobState,
     pub created_at_ms: i64,
     pub tasks_total: i64,
     pub tasks_done: i64,
@@ -380,7 +380,7 @@ pub struct TaskView {
     pub id: i64,
     pub frames: String,
     pub tile_index: Option<i64>,
-    pub state: String,
+    pub state: TaskState,
     pub attempt: i64,
     pub progress_percent: i64,
     pub node_id: Option<i64>,
@@ -393,7 +393,7 @@ pub struct TaskLive {
     pub job_id: i64,
     pub owner_id: i64,
     pub task_id: i64,
-    pub state: String,
+    pub state: TaskState,
     pub attempt: i64,
     pub progress_percent: i64,
 }
@@ -433,8 +433,7 @@ pub struct AttemptView {
     pub blender_version: String,
     pub started_at_ms: i64,
     pub ended_at_ms: Option<i64>,
-    /// running, uploaded, verified, rejected, failed, expired, cancelled.
-    pub outcome: String,
+    pub outcome: AttemptOutcome,
     pub error: Option<String>,
     /// The end of Blender's output (live while the attempt runs).
     pub log: String,

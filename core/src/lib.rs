@@ -10,6 +10,7 @@ pub mod ledger;
 pub mod network;
 pub mod sections;
 pub mod signin;
+pub mod states;
 pub mod time;
 pub mod verification;
 pub mod workers;

@@ -264,8 +264,7 @@ pub struct WorkerTaskRow {
     pub task_id: i64,
     pub frames: String,
     pub attempt: i64,
-    /// running, uploaded, verified, rejected, failed, expired, cancelled.
-    pub outcome: String,
+    pub outcome: crate::states::AttemptOutcome,
     pub started_at_ms: i64,
     pub ended_at_ms: Option<i64>,
     pub render_ms: Option<i64>,

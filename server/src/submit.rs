@@ -8,6 +8,7 @@ use std::time::Duration;
 use futures::TryStreamExt;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use pictor_core::jobs::{JobDetails, JobForm};
+use pictor_core::states::JobState;
 use reqwest::{Method, RequestBuilder, Response, StatusCode};
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
@@ -269,7 +270,7 @@ impl Coordinator {
 /// Polls the job until it ends: a bar of tasks done (drawn only on a terminal) and one line per state change.
 async fn follow(coordinator: &Coordinator, id: i64) -> Result<JobDetails, SubmitError> {
     let bar = progress_bar();
-    let mut last_state = String::new();
+    let mut last_state = None;
     let mut ticks = tokio::time::interval(POLL_INTERVAL);
     loop {
         ticks.tick().await;
@@ -277,22 +278,22 @@ async fn follow(coordinator: &Coordinator, id: i64) -> Result<JobDetails, Submit
         let summary = &details.summary;
         bar.set_length(summary.tasks_total.max(0) as u64);
         bar.set_position(summary.tasks_done.max(0) as u64);
-        bar.set_message(summary.state.clone());
-        if summary.state != last_state {
+        bar.set_message(summary.state.as_str());
+        if Some(summary.state) != last_state {
             // `suspend`, not `println`: a hidden bar drops its `println`s, and the lines matter most in scripts.
             bar.suspend(|| println!("job {id} {}", summary.state));
-            last_state = summary.state.clone();
+            last_state = Some(summary.state);
         }
-        match summary.state.as_str() {
-            "completed" => {
+        match summary.state {
+            JobState::Completed => {
                 bar.finish_and_clear();
                 return Ok(details);
             }
-            "failed" | "cancelled" => {
+            JobState::Failed | JobState::Cancelled => {
                 bar.finish_and_clear();
                 return Err(SubmitError::JobEnded {
                     id,
-                    state: summary.state.clone(),
+                    state: summary.state.to_string(),
                     failed: summary.tasks_failed,
                     total: summary.tasks_total,
                 });

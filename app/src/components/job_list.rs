@@ -3,20 +3,21 @@
 use leptos::prelude::*;
 use leptos_router::components::A;
 use pictor_core::jobs::JobSummary;
+use pictor_core::states::JobState;
 
 /// The state filters above the list, and which job states each one shows.
-const FILTERS: [(&str, &[&str]); 5] = [
+const FILTERS: [(&str, &[JobState]); 5] = [
     ("All", &[]),
-    ("Running", &["queued", "active", "paused"]),
-    ("Completed", &["completed"]),
-    ("Failed", &["failed"]),
-    ("Cancelled", &["cancelled"]),
+    ("Running", &[JobState::Queued, JobState::Active, JobState::Paused]),
+    ("Completed", &[JobState::Completed]),
+    ("Failed", &[JobState::Failed]),
+    ("Cancelled", &[JobState::Cancelled]),
 ];
 
 /// Whether `job` passes the chosen state filter and contains `search` in its name (any case).
-pub fn shown(job: &JobSummary, states: &[&str], search: &str) -> bool {
+pub fn shown(job: &JobSummary, states: &[JobState], search: &str) -> bool {
     let search = search.trim().to_lowercase();
-    (states.is_empty() || states.contains(&job.state.as_str()))
+    (states.is_empty() || states.contains(&job.state))
         && (search.is_empty() || job.name.to_lowercase().contains(&search))
 }
 
@@ -77,7 +78,7 @@ fn JobRow(job: JobSummary) -> impl IntoView {
     let percent = if job.tasks_total > 0 { job.tasks_done * 100 / job.tasks_total } else { 0 };
     view! {
         <li class="row" data-testid="job-row">
-            <span class=format!("badge job-state {}", job.state)>{job.state.clone()}</span>
+            <span class=format!("badge job-state {}", job.state)>{job.state.as_str()}</span>
             <A href=format!("/rendering/{}", job.id) attr:class="grow worker-name">
                 {job.name.clone()}
             </A>
@@ -93,25 +94,17 @@ fn JobRow(job: JobSummary) -> impl IntoView {
 mod tests {
     use super::*;
 
-    fn job(name: &str, state: &str) -> JobSummary {
-        JobSummary {
-            id: 1,
-            name: name.into(),
-            state: state.into(),
-            created_at_ms: 0,
-            tasks_total: 1,
-            tasks_done: 0,
-            tasks_failed: 0,
-        }
+    fn job(name: &str, state: JobState) -> JobSummary {
+        JobSummary { id: 1, name: name.into(), state, created_at_ms: 0, tasks_total: 1, tasks_done: 0, tasks_failed: 0 }
     }
 
     #[test]
     fn filters_match_state_groups_and_names_in_any_case() {
         let running = FILTERS[1].1;
-        assert!(shown(&job("Cube", "active"), running, ""));
-        assert!(shown(&job("Cube", "paused"), running, "cu"));
-        assert!(!shown(&job("Cube", "completed"), running, ""));
-        assert!(shown(&job("Spinning Cube", "completed"), &[], " CUBE "));
-        assert!(!shown(&job("Sphere", "completed"), &[], "cube"));
+        assert!(shown(&job("Cube", JobState::Active), running, ""));
+        assert!(shown(&job("Cube", JobState::Paused), running, "cu"));
+        assert!(!shown(&job("Cube", JobState::Completed), running, ""));
+        assert!(shown(&job("Spinning Cube", JobState::Completed), &[], " CUBE "));
+        assert!(!shown(&job("Sphere", JobState::Completed), &[], "cube"));
     }
 }

@@ -66,10 +66,10 @@ fn attempt_view(attempt: AttemptView) -> impl IntoView {
     );
     let log = if attempt.log.trim().is_empty() { "(no output recorded)".to_string() } else { attempt.log.clone() };
     view! {
-        <article class="attempt" data-testid="attempt" data-outcome=attempt.outcome.clone()>
+        <article class="attempt" data-testid="attempt" data-outcome=attempt.outcome.as_str()>
             <header class="attempt-head">
                 <span>{heading}</span>
-                <span class=format!("badge outcome {}", attempt.outcome)>{attempt.outcome.clone()}</span>
+                <span class=format!("badge outcome {}", attempt.outcome)>{attempt.outcome.as_str()}</span>
             </header>
             {attempt.error.map(|error| view! { <p class="form-error" data-testid="attempt-error">{error}</p> })}
             <pre class="log" data-testid="attempt-log">{log}</pre>

@@ -4,6 +4,7 @@ use std::collections::HashMap;
 
 use leptos::prelude::*;
 use pictor_core::jobs::TaskView;
+use pictor_core::states::TaskState;
 
 use crate::error::AppError;
 
@@ -17,7 +18,7 @@ pub async fn rerender_task(job: i64, task: i64) -> Result<u64, AppError> {
 /// A task's live state and progress, overriding what the page was rendered with.
 #[derive(Clone, Debug, PartialEq)]
 pub struct LiveTask {
-    pub state: String,
+    pub state: TaskState,
     pub progress: i64,
 }
 
@@ -39,7 +40,7 @@ pub fn TaskCell(
     selected: RwSignal<Option<i64>>,
 ) -> impl IntoView {
     let id = task.id;
-    let rendered = LiveTask { state: task.state.clone(), progress: task.progress_percent };
+    let rendered = LiveTask { state: task.state, progress: task.progress_percent };
     let current = Signal::derive(move || live.with(|live| live.get(&id).cloned().unwrap_or_else(|| rendered.clone())));
     let label = task_label(&task);
     let error = task.last_error.clone().unwrap_or_default();
@@ -49,7 +50,7 @@ pub fn TaskCell(
     let frame_url = format!("/api/v1/jobs/{job}/frames/{first_frame}");
     let thumbnail = move || {
         let state = current.get().state;
-        matches!(state.as_str(), "uploaded" | "verified").then(|| {
+        state.is_done().then(|| {
             view! {
                 <a href=frame_url.clone() rel="external" target="_blank" data-testid="thumbnail-link">
                     <img class="thumbnail" loading="lazy" alt=format!("frame {first_frame}") src=frame_url.clone() />
@@ -57,7 +58,7 @@ pub fn TaskCell(
             }
         })
     };
-    let can_rerender = move || matches!(current.get().state.as_str(), "failed" | "uploaded" | "verified");
+    let can_rerender = move || current.get().state.can_rerender();
     view! {
         <div
             class=move || {
@@ -65,7 +66,7 @@ pub fn TaskCell(
                 format!("task-cell {}{chosen}", current.get().state)
             }
             data-testid="task-cell"
-            data-state=move || current.get().state
+            data-state=move || current.get().state.as_str()
             title=error
         >
             {thumbnail}
@@ -73,7 +74,11 @@ pub fn TaskCell(
             <span class="task-state">
                 {move || {
                     let now = current.get();
-                    if now.state == "leased" { format!("rendering {} %", now.progress) } else { now.state }
+                    if now.state == TaskState::Leased {
+                        format!("rendering {} %", now.progress)
+                    } else {
+                        now.state.to_string()
+                    }
                 }}
             </span>
             <div class="task-actions">

@@ -70,7 +70,7 @@ fn TaskTable(history: WorkerTaskPage, page: RwSignal<i64>) -> impl IntoView {
                                     </td>
                                     <td>{format!("{} (attempt {})", row.frames, row.attempt)}</td>
                                     <td>
-                                        <span class=format!("badge outcome {}", row.outcome)>{row.outcome.clone()}</span>
+                                        <span class=format!("badge outcome {}", row.outcome)>{row.outcome.as_str()}</span>
                                     </td>
                                     <td class="number">{row.render_ms.map(format_duration).unwrap_or_default()}</td>
                                     <td class="number">{format_credits(row.paid_micro)}</td>

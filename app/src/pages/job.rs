@@ -9,6 +9,7 @@ use leptos_router::hooks::use_params_map;
 #[cfg(feature = "hydrate")]
 use pictor_core::events::Event;
 use pictor_core::jobs::{eta_ms, JobDetails, Split};
+use pictor_core::states::{JobState, TaskState};
 use pictor_core::time::format_duration;
 
 use crate::components::task_attempts::TaskAttempts;
@@ -108,26 +109,26 @@ pub fn JobPage() -> impl IntoView {
                             );
                             let cost = cost_line(&job.cost);
                             let total = job.tasks.len();
-                            let ids: Vec<(i64, String)> = job.tasks.iter().map(|t| (t.id, t.state.clone())).collect();
+                            let ids: Vec<(i64, TaskState)> = job.tasks.iter().map(|t| (t.id, t.state)).collect();
                             // Every task's state now: live updates over what the page was rendered with.
                             let states = Signal::derive(move || {
                                 live.with(|live| {
                                     ids.iter()
-                                        .map(|(id, rendered)| live.get(id).map_or(rendered.clone(), |t| t.state.clone()))
-                                        .collect::<Vec<String>>()
+                                        .map(|(id, rendered)| live.get(id).map_or(*rendered, |t| t.state))
+                                        .collect::<Vec<TaskState>>()
                                 })
                             });
                             let done = move || {
-                                states.get().iter().filter(|state| matches!(state.as_str(), "uploaded" | "verified")).count()
+                                states.get().iter().filter(|state| state.is_done()).count()
                             };
-                            let rendered_state = job.summary.state.clone();
-                            let job_state = Signal::derive(move || live_job_state(&rendered_state, &states.get()));
-                            let running = move || matches!(job_state.get().as_str(), "queued" | "active" | "paused");
+                            let rendered_state = job.summary.state;
+                            let job_state = Signal::derive(move || live_job_state(rendered_state, &states.get()));
+                            let running = move || job_state.get().is_running();
                             let avg_task_ms = job.avg_task_ms;
                             let eta = move || {
                                 let states = states.get();
-                                let remaining = states.iter().filter(|state| matches!(state.as_str(), "queued" | "leased")).count();
-                                let parallel = states.iter().filter(|state| *state == "leased").count();
+                                let remaining = states.iter().filter(|state| state.is_pending()).count();
+                                let parallel = states.iter().filter(|state| **state == TaskState::Leased).count();
                                 match (running(), avg_task_ms) {
                                     (false, _) => String::new(),
                                     (true, None) => " · ETA after the first task".to_string(),
@@ -135,7 +136,7 @@ pub fn JobPage() -> impl IntoView {
                                 }
                             };
                             let labels: HashMap<i64, String> = job.tasks.iter().map(|task| (task.id, task_label(task))).collect();
-                            let rendered_tasks: HashMap<i64, String> = job.tasks.iter().map(|task| (task.id, task.state.clone())).collect();
+                            let rendered_tasks: HashMap<i64, String> = job.tasks.iter().map(|task| (task.id, task.state.to_string())).collect();
                             let job_key = job.summary.id;
                             let attempts_panel = move || {
                                 let task = selected.get()?;
@@ -164,7 +165,7 @@ pub fn JobPage() -> impl IntoView {
                                             </p>
                                         </div>
                                         <span class=move || format!("badge job-state {}", job_state.get()) data-testid="job-state">
-                                            {move || job_state.get()}
+                                            {move || job_state.get().as_str()}
                                         </span>
                                     </header>
                                     <div class="task-grid" data-testid="task-grid" data-updates=move || updates.get().to_string()>
@@ -247,13 +248,12 @@ pub fn cost_line(cost: &pictor_core::jobs::JobCost) -> String {
 }
 
 /// The job's state as its tasks say it is now: done when every task is, active once one is leased.
-fn live_job_state(rendered: &str, tasks: &[String]) -> String {
-    let finished = |state: &String| matches!(state.as_str(), "uploaded" | "verified");
+fn live_job_state(rendered: JobState, tasks: &[TaskState]) -> JobState {
     match rendered {
-        "cancelled" | "failed" | "paused" => rendered.to_string(),
-        _ if !tasks.is_empty() && tasks.iter().all(finished) => "completed".to_string(),
-        _ if tasks.iter().any(|state| state == "leased" || finished(state)) => "active".to_string(),
-        _ => rendered.to_string(),
+        JobState::Cancelled | JobState::Failed | JobState::Paused => rendered,
+        _ if !tasks.is_empty() && tasks.iter().all(|state| state.is_done()) => JobState::Completed,
+        _ if tasks.iter().any(|state| *state == TaskState::Leased || state.is_done()) => JobState::Active,
+        _ => rendered,
     }
 }
 
@@ -280,10 +280,11 @@ mod tests {
 
     #[test]
     fn the_job_state_follows_its_tasks() {
-        let tasks = |states: &[&str]| states.iter().map(|s| s.to_string()).collect::<Vec<_>>();
-        assert_eq!(live_job_state("queued", &tasks(&["queued", "leased"])), "active");
-        assert_eq!(live_job_state("active", &tasks(&["uploaded", "verified"])), "completed");
-        assert_eq!(live_job_state("queued", &tasks(&["queued"])), "queued");
-        assert_eq!(live_job_state("cancelled", &tasks(&["uploaded"])), "cancelled");
+        use JobState as J;
+        use TaskState as T;
+        assert_eq!(live_job_state(J::Queued, &[T::Queued, T::Leased]), J::Active);
+        assert_eq!(live_job_state(J::Active, &[T::Uploaded, T::Verified]), J::Completed);
+        assert_eq!(live_job_state(J::Queued, &[T::Queued]), J::Queued);
+        assert_eq!(live_job_state(J::Cancelled, &[T::Uploaded]), J::Cancelled);
     }
 }

@@ -1,6 +1,7 @@
 //! Reading render jobs (lists, details, what an agent needs) and recording uploaded frames.
 
 use pictor_core::jobs::{AttemptView, JobCost, JobDetails, JobSpec, JobSummary, TaskView};
+use pictor_core::states::{AttemptOutcome, JobState, TaskState};
 use sqlx::Row;
 
 use super::nodes::{Capabilities, NodeId};
@@ -27,7 +28,7 @@ fn summary(row: &sqlx::any::AnyRow) -> Result<JobSummary, sqlx::Error> {
     Ok(JobSummary {
         id: row.try_get("id")?,
         name: row.try_get("name")?,
-        state: row.try_get("state")?,
+        state: super::state_in(row, "state", JobState::parse)?,
         created_at_ms: row.try_get("created_at_ms")?,
         tasks_total: row.try_get("tasks_total")?,
         tasks_done: row.try_get("tasks_done")?,
@@ -71,7 +72,7 @@ impl Db {
                 id: row.try_get("id")?,
                 frames: row.try_get("frames")?,
                 tile_index: row.try_get("tile_index")?,
-                state: row.try_get("state")?,
+                state: super::state_in(row, "state", TaskState::parse)?,
                 attempt: row.try_get("attempt")?,
                 progress_percent: row.try_get("progress_percent")?,
                 node_id: row.try_get("node_id")?,
@@ -144,7 +145,7 @@ impl Db {
         let attempts = rows
             .iter()
             .map(|row| {
-                let outcome: String = row.try_get("outcome")?;
+                let outcome = super::state_in(row, "outcome", AttemptOutcome::parse)?;
                 let log: String = row.try_get("log")?;
                 Ok(AttemptView {
                     attempt: row.try_get("attempt")?,
@@ -154,7 +155,7 @@ impl Db {
                     started_at_ms: row.try_get("started_at_ms")?,
                     ended_at_ms: row.try_get("ended_at_ms")?,
                     error: row.try_get("error")?,
-                    log: if outcome == "running" { live_log.clone() } else { log },
+                    log: if outcome == AttemptOutcome::Running { live_log.clone() } else { log },
                     outcome,
                 })
             })
@@ -367,14 +368,9 @@ impl Db {
         .bind(task)
         .fetch_optional(self.reader())
         .await?;
-        Ok(row.map(|(job_id, owner_id, state, attempt, progress_percent)| pictor_core::jobs::TaskLive {
-            job_id,
-            owner_id,
-            task_id: task,
-            state,
-            attempt,
-            progress_percent,
-        }))
+        let Some((job_id, owner_id, state, attempt, progress_percent)) = row else { return Ok(None) };
+        let state = super::parse_state(&state, "state", TaskState::parse)?;
+        Ok(Some(pictor_core::jobs::TaskLive { job_id, owner_id, task_id: task, state, attempt, progress_percent }))
     }
 }
 

@@ -166,6 +166,25 @@ pub struct Db {
     backend: Backend,
 }
 
+/// Reads a state column (job, task or attempt) as its typed state; text that names no state is a decode error.
+pub(crate) fn state_in<T>(
+    row: &sqlx::any::AnyRow,
+    column: &str,
+    parse: fn(&str) -> Option<T>,
+) -> Result<T, sqlx::Error> {
+    use sqlx::Row;
+    let text: String = row.try_get(column)?;
+    parse_state(&text, column, parse)
+}
+
+/// A stored state text as its typed state; text that names no state is a decode error.
+pub(crate) fn parse_state<T>(text: &str, column: &str, parse: fn(&str) -> Option<T>) -> Result<T, sqlx::Error> {
+    parse(text).ok_or_else(|| sqlx::Error::ColumnDecode {
+        index: column.to_string(),
+        source: format!("{text:?} names no state").into(),
+    })
+}
+
 /// `Ok` if the statement touched a row, else `NotFound(what)`: for updates addressed to one row.
 pub(crate) fn touched(result: sqlx::any::AnyQueryResult, what: &'static str) -> Result<(), DbError> {
     if result.rows_affected() == 0 {

@@ -1,5 +1,6 @@
 //! What workers did: finished and failed tasks, earnings, tasks per hour, and each worker's task history.
 
+use pictor_core::states::AttemptOutcome;
 use pictor_core::workers::{WorkerTaskPage, WorkerTaskRow};
 use sqlx::Row;
 
@@ -100,7 +101,7 @@ impl Db {
                     task_id: row.try_get("task_id")?,
                     frames: row.try_get("frames")?,
                     attempt: row.try_get("attempt")?,
-                    outcome: row.try_get("outcome")?,
+                    outcome: super::state_in(row, "outcome", AttemptOutcome::parse)?,
                     started_at_ms: row.try_get("started_at_ms")?,
                     ended_at_ms: row.try_get("ended_at_ms")?,
                     render_ms: row.try_get("render_ms")?,

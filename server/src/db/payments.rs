@@ -5,6 +5,7 @@
 
 use super::ledger::{balance_in, transfer_in, Account, LedgerError, Moved, Transfer};
 use super::{JobId, TaskId, Tx};
+use pictor_core::states::JobState;
 use sqlx::Row;
 
 use super::DbError;
@@ -229,10 +230,10 @@ async fn pause_if_running_dry(tx: &mut Tx<'_>, job: JobId, now_ms: i64) -> Resul
     .bind(job)
     .fetch_one(&mut **tx)
     .await?;
-    let (state, queued, leased): (String, i64, i64) =
-        (row.try_get("state")?, row.try_get("queued")?, row.try_get("leased")?);
+    let state = super::state_in(&row, "state", JobState::parse)?;
+    let (queued, leased): (i64, i64) = (row.try_get("queued")?, row.try_get("leased")?);
     let (spent, paid) = spent(tx, job).await?;
-    if state != "active" || queued == 0 || paid == 0 {
+    if state != JobState::Active || queued == 0 || paid == 0 {
         return Ok(());
     }
     let average = spent / paid;

@@ -6,6 +6,7 @@
 
 use std::sync::LazyLock;
 
+use pictor_core::states::{AttemptOutcome, TaskState};
 use sqlx::Row;
 
 use super::job_lifecycle::{complete_job_if_done, fail_job};
@@ -187,7 +188,7 @@ impl Db {
         now_ms: i64,
     ) -> Result<(), TaskError> {
         let mut tx = self.begin_write().await?;
-        let state = if verification.is_some() { "verifying" } else { "uploaded" };
+        let state = if verification.is_some() { TaskState::Verifying } else { TaskState::Uploaded };
         let job: Option<i64> = sqlx::query_scalar(
             "UPDATE tasks SET state = $5, progress_percent = 100, finished_at_ms = $1, lease_expires_at_ms = NULL
              WHERE id = $2 AND attempt = $3 AND node_id = $4 AND state = 'leased'
@@ -197,11 +198,11 @@ impl Db {
         .bind(task)
         .bind(attempt)
         .bind(node)
-        .bind(state)
+        .bind(state.as_str())
         .fetch_optional(&mut *tx)
         .await?;
         let Some(job) = job else { return Err(TaskError::LeaseLost) };
-        end_attempt(&mut tx, task, attempt, "uploaded", None, finished.log, now_ms).await?;
+        end_attempt(&mut tx, task, attempt, AttemptOutcome::Uploaded, None, finished.log, now_ms).await?;
         sqlx::query("UPDATE task_attempts SET render_ms = $1 WHERE task_id = $2 AND attempt = $3")
             .bind(finished.render_ms)
             .bind(task)
@@ -248,7 +249,7 @@ impl Db {
         now_ms: i64,
     ) -> Result<(), TaskError> {
         let mut tx = self.begin_write().await?;
-        let ended = Ending { outcome: "failed", error, log };
+        let ended = Ending { outcome: AttemptOutcome::Failed, error, log };
         let job = give_back(&mut tx, task, attempt, Some(node), &ended, now_ms).await?;
         sqlx::query(
             "INSERT INTO job_blocklist (job_id, node_id, failures) VALUES ($1, $2, 1)
@@ -275,7 +276,7 @@ impl Db {
             let mut tx = self.begin_write().await?;
             // A heartbeat may have extended the lease since the read: the guarded update then changes nothing.
             // The attempt keeps the last log its agent reported.
-            let ended = Ending { outcome: "expired", error: "the lease expired", log: "" };
+            let ended = Ending { outcome: AttemptOutcome::Expired, error: "the lease expired", log: "" };
             match give_back(&mut tx, task, attempt, None, &ended, now_ms).await {
                 Ok(_) => {
                     tx.commit().await?;
@@ -307,7 +308,7 @@ pub struct Progress<'a> {
 
 /// How an attempt ended: its outcome, the error (if it failed) and its log.
 struct Ending<'a> {
-    outcome: &'a str,
+    outcome: AttemptOutcome,
     error: &'a str,
     log: &'a str,
 }
@@ -341,7 +342,7 @@ async fn end_attempt(
     tx: &mut Tx<'_>,
     task: TaskId,
     attempt: i64,
-    outcome: &str,
+    outcome: AttemptOutcome,
     error: Option<&str>,
     log: &str,
     now_ms: i64,
@@ -351,7 +352,7 @@ async fn end_attempt(
                 log = CASE WHEN $2 = '' THEN (SELECT log_tail FROM tasks WHERE id = $4) ELSE $2 END
          WHERE task_id = $4 AND attempt = $5 AND outcome = 'running'",
     )
-    .bind(outcome)
+    .bind(outcome.as_str())
     .bind(clip_log(log))
     .bind(now_ms)
     .bind(task)
@@ -389,7 +390,7 @@ async fn give_back(
     .await?;
     let Some((job, state)) = row else { return Err(TaskError::LeaseLost) };
     end_attempt(tx, task, attempt, ended.outcome, Some(ended.error), ended.log, now_ms).await?;
-    if state == "failed" {
+    if super::parse_state(&state, "state", TaskState::parse)? == TaskState::Failed {
         fail_job(tx, job, now_ms).await?;
     }
     Ok(job)

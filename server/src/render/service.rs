@@ -37,7 +37,12 @@ impl JobService for DbJobs {
             Some(tasks) => tasks,
             None => {
                 let details = self.job(viewer, job).await?;
-                details.tasks.iter().filter(|task| task.state == "failed").map(|task| task.id).collect()
+                details
+                    .tasks
+                    .iter()
+                    .filter(|task| task.state == pictor_core::states::TaskState::Failed)
+                    .map(|task| task.id)
+                    .collect()
             }
         };
         if tasks.len() > 10_000 {
