@@ -17,6 +17,7 @@ pub mod startup;
 pub mod state;
 pub mod storage;
 pub mod submit;
+pub mod sweeper;
 pub mod telemetry;
 pub mod testing;
 pub mod verify;

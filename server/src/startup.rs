@@ -15,7 +15,6 @@ use crate::db::{Db, DbError};
 use crate::events::sampler::NetworkSampler;
 use crate::events::EventBus;
 use crate::metrics::Metrics;
-use crate::nodes::liveness::LivenessChecker;
 use crate::state::AppState;
 use crate::storage::StorageError;
 
@@ -52,7 +51,7 @@ pub struct Application {
     router: Router,
     state: AppState,
     sampler: NetworkSampler,
-    liveness: LivenessChecker,
+    sweeper: crate::sweeper::Sweeper,
     epochs: crate::money::epochs::EpochCloser,
     webhooks: crate::money::webhooks::WebhookSender,
     unread: crate::money::unread::UnreadAnnouncer,
@@ -106,13 +105,19 @@ impl Application {
         };
         let router = crate::api::router(state.clone());
         tracing::info!(%address, database = state.db.backend().name(), "coordinator ready");
-        let liveness = LivenessChecker::new(state.db.clone(), state.bus.clone(), config.heartbeat_interval_ms)
-            .with_work_signal(state.work_available.clone())
-            .with_unchecked_after(config.verification.unchecked_after_ms);
+        let sweeper = crate::sweeper::Sweeper::standard(
+            &state.db,
+            &state.bus,
+            state.work_available.clone(),
+            &crate::sweeper::SweepSettings {
+                heartbeat_interval_ms: config.heartbeat_interval_ms,
+                unchecked_after_ms: config.verification.unchecked_after_ms,
+            },
+        );
         let epochs = crate::money::epochs::EpochCloser::new(state.db.clone(), config.ledger.epoch_ms);
         let webhooks = crate::money::webhooks::WebhookSender::new(state.db.clone());
         let unread = crate::money::unread::UnreadAnnouncer::new(state.db.clone(), state.bus.clone()).await?;
-        Ok(Self { listener, router, state, sampler, liveness, epochs, webhooks, unread, address, instance_lock })
+        Ok(Self { listener, router, state, sampler, sweeper, epochs, webhooks, unread, address, instance_lock })
     }
 
     /// The port actually bound (useful with port 0 in tests).
@@ -133,7 +138,7 @@ impl Application {
     pub async fn run_until_stopped(self) -> Result<(), StartupError> {
         let shutdown = self.state.shutdown.clone();
         let sampler = tokio::spawn(self.sampler.run(shutdown.clone()));
-        let liveness = tokio::spawn(self.liveness.run(shutdown.clone()));
+        let sweeper = tokio::spawn(self.sweeper.run(shutdown.clone()));
         let epochs = tokio::spawn(self.epochs.run(shutdown.clone()));
         let webhooks = tokio::spawn(self.webhooks.run(shutdown.clone()));
         let unread = tokio::spawn(self.unread.run(shutdown.clone()));
@@ -141,7 +146,7 @@ impl Application {
             axum::serve(self.listener, self.router).with_graceful_shutdown(shutdown.clone().cancelled_owned()).await;
         shutdown.cancel();
         let _ = sampler.await;
-        let _ = liveness.await;
+        let _ = sweeper.await;
         let _ = epochs.await;
         let _ = webhooks.await;
         let _ = unread.await;
