@@ -83,6 +83,7 @@ impl Application {
             metrics.clone(),
             Duration::from_millis(config.stats_interval_ms),
         );
+        let publisher = crate::engine::changes::Publisher::new(db.clone(), bus.clone());
         let auth = crate::auth::AuthSettings::new(&config, address);
         let oidc = crate::auth::oidc::OidcProvider::from_config(&config.oidc, &auth.public_origin)?.map(Arc::new);
         let state = AppState {
@@ -98,8 +99,7 @@ impl Application {
             max_scene_bytes: config.max_scene_bytes,
             task_lease_ms: config.task_lease_ms,
             max_task_ms: config.max_task_ms,
-            work_available: Arc::new(tokio::sync::Notify::new()),
-            verify_available: Arc::new(tokio::sync::Notify::new()),
+            publisher,
             verification: config.verification.clone(),
             ledger: config.ledger.clone(),
         };
@@ -108,7 +108,7 @@ impl Application {
         let sweeper = crate::sweeper::Sweeper::standard(
             &state.db,
             &state.bus,
-            state.work_available.clone(),
+            &state.publisher,
             &crate::sweeper::SweepSettings {
                 heartbeat_interval_ms: config.heartbeat_interval_ms,
                 unchecked_after_ms: config.verification.unchecked_after_ms,

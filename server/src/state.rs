@@ -34,11 +34,9 @@ pub struct AppState {
     /// A task's render time limit when its job sets none.
     #[from_ref(skip)]
     pub max_task_ms: u64,
-    /// Woken when tasks become available (new job, requeue), so long-polling agents answer at once.
-    pub work_available: Arc<tokio::sync::Notify>,
-    /// Woken when a result waits for checkers, so long-polling checkers answer at once.
+    /// Announces committed changes (task events, wake-ups for long-polling agents): the one place that does.
     #[from_ref(skip)]
-    pub verify_available: Arc<tokio::sync::Notify>,
+    pub publisher: crate::engine::changes::Publisher,
     #[from_ref(skip)]
     pub verification: crate::config::VerificationConfig,
     #[from_ref(skip)]

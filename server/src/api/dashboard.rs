@@ -45,7 +45,7 @@ pub fn mount(router: Router<AppState>, state: &AppState) -> Router<AppState> {
     });
     let ledger: SharedLedger = Arc::new(crate::money::api::service(state));
     let jobs: SharedJobs =
-        Arc::new(crate::render::service::DbJobs { db: state.db.clone(), work_available: state.work_available.clone() });
+        Arc::new(crate::render::service::DbJobs { db: state.db.clone(), publisher: state.publisher.clone() });
     let options = state.leptos_options.clone();
     router
         .leptos_routes_with_context(

@@ -22,6 +22,7 @@ use super::signature::{verify, SIGNATURE_HEADER};
 use crate::api::workers::RestError;
 use crate::clock::now_ms;
 use crate::db::ledger::{LedgerError, Moved};
+use crate::engine::changes::Changes;
 use crate::state::AppState;
 
 /// Where the payment provider reports confirmed payments.
@@ -46,7 +47,7 @@ pub fn service(state: &AppState) -> DbLedger {
     DbLedger {
         db: state.db.clone(),
         config: state.ledger.clone(),
-        work_available: state.work_available.clone(),
+        publisher: state.publisher.clone(),
         bus: state.bus.clone(),
     }
 }
@@ -222,9 +223,7 @@ async fn payment_webhook(State(state): State<AppState>, headers: HeaderMap, body
     let key = format!("payment:{id}");
     match state.db.top_up(payment.user_id, payment.amount_micro, &key, "payment", id, now_ms()).await {
         Ok(top_up) => {
-            if !top_up.resumed.is_empty() {
-                state.work_available.notify_waiters();
-            }
+            state.publisher.publish(Changes::default().with_work(!top_up.resumed.is_empty())).await;
             let credited = top_up.moved == Moved::Now;
             tracing::info!(payment = id, user = payment.user_id, credited, "payment confirmed");
             Json(json!({ "credited": credited })).into_response()

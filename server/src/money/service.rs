@@ -19,7 +19,8 @@ pub struct DbLedger {
     pub db: Db,
     pub config: LedgerConfig,
     /// Woken when a top-up resumes paused jobs, so waiting agents take their tasks at once.
-    pub work_available: std::sync::Arc<tokio::sync::Notify>,
+    /// Resumed jobs have work for waiting workers.
+    pub publisher: crate::engine::changes::Publisher,
     /// Tells the viewer's other open pages when their notifications were read.
     pub bus: crate::events::bus::EventBus,
 }
@@ -163,9 +164,8 @@ impl LedgerService for DbLedger {
             if memo.is_empty() { String::new() } else { format!(": {memo}") }
         );
         let top_up = self.db.top_up(user, amount, &key, "grant", &memo, now_ms()).await.map_err(ledger_error)?;
-        if !top_up.resumed.is_empty() {
-            self.work_available.notify_waiters();
-        }
+        let resumed = crate::engine::changes::Changes::default().with_work(!top_up.resumed.is_empty());
+        self.publisher.publish(resumed).await;
         Ok(())
     }
 

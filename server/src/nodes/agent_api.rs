@@ -17,6 +17,7 @@ use super::agent_auth::AgentNode;
 use crate::clock::now_ms;
 use crate::db::nodes::Capabilities;
 use crate::db::DbError;
+use crate::engine::changes::Changes;
 use crate::state::AppState;
 
 /// Agents send small JSON documents; anything bigger is refused before parsing.
@@ -226,9 +227,8 @@ async fn heartbeat(
 async fn offline(State(state): State<AppState>, AgentNode(node): AgentNode) -> Result<StatusCode, AgentApiError> {
     if state.db.mark_node_offline(node.id, now_ms()).await? {
         tracing::info!(node = node.id, "node signed off");
-        if state.db.release_verdict_leases_of(node.id).await? > 0 {
-            state.verify_available.notify_waiters();
-        }
+        let released = state.db.release_verdict_leases_of(node.id).await? > 0;
+        state.publisher.publish(Changes::default().with_checks(released)).await;
         state.bus.publish(Event::Worker(WorkerLive {
             node_id: node.id,
             owner_id: node.owner,

@@ -24,6 +24,7 @@ use crate::clock::now_ms;
 use crate::db::nodes::NodeKind;
 use crate::db::tasks::{Finished, Lease, Progress, TaskError};
 use crate::db::DbError;
+use crate::engine::changes::Changes;
 use crate::nodes::agent_auth::AgentNode;
 use crate::state::AppState;
 use crate::verify::service::Intake;
@@ -160,7 +161,7 @@ async fn lease(
     let deadline = tokio::time::Instant::now() + Duration::from_millis(request.wait_ms).min(MAX_WAIT);
     loop {
         // Register interest before looking, so a job submitted in between still wakes this request.
-        let woken = state.work_available.notified();
+        let woken = state.publisher.work_available().notified();
         if !node.sleep.is_asleep(now_ms()) {
             let offer = state.db.worker_offer(node.id).await?;
             let lease_ms = i64::try_from(state.task_lease_ms).unwrap_or(60_000);
@@ -175,7 +176,7 @@ async fn lease(
                     node = node.id,
                     "task leased"
                 );
-                super::publish_task(&state.db, &state.bus, lease.task).await;
+                state.publisher.publish(Changes::task(lease.task)).await;
                 let assigned = assignment(&lease, &spec, &info.scene_sha256, state.task_lease_ms, state.max_task_ms);
                 return Ok(Json(assigned).into_response());
             }
@@ -225,7 +226,7 @@ async fn progress(
     let expires = now_ms() + i64::try_from(state.task_lease_ms).unwrap_or(60_000);
     let progress = Progress { percent: i64::from(report.percent.min(100)), log_tail: &report.log_tail };
     state.db.extend_lease(task, report.attempt, node.id, &progress, expires).await?;
-    super::publish_task(&state.db, &state.bus, task).await;
+    state.publisher.publish(Changes::task(task)).await;
     Ok(Json(ProgressAnswer { lease_ms: state.task_lease_ms }))
 }
 
@@ -310,8 +311,7 @@ async fn done(
             let error = format!("the output was refused: {why}");
             state.db.fail_task(task, report.attempt, node.id, &error, &report.log_tail, now_ms()).await?;
             tracing::warn!(task, attempt = report.attempt, node = node.id, %error, "output refused");
-            state.work_available.notify_waiters();
-            super::publish_task(&state.db, &state.bus, task).await;
+            state.publisher.publish(Changes::task(task).with_work(true)).await;
             return Err(TaskApiError::BadRequest(error));
         }
     };
@@ -320,10 +320,7 @@ async fn done(
     let checked = plan.is_some();
     state.db.finish_task(task, report.attempt, node.id, &finished, plan.as_ref(), now_ms()).await?;
     tracing::info!(task, attempt = report.attempt, node = node.id, checked, "task done");
-    if checked {
-        state.verify_available.notify_waiters();
-    }
-    super::publish_task(&state.db, &state.bus, task).await;
+    state.publisher.publish(Changes::task(task).with_checks(checked)).await;
     // The worker's owner sees its task count and earnings move on My Workers.
     state.bus.publish(pictor_core::events::Event::Worker(pictor_core::workers::WorkerLive {
         node_id: node.id,
@@ -344,7 +341,6 @@ async fn fail(
     let error: String = report.error.chars().take(2_000).collect();
     state.db.fail_task(task, report.attempt, node.id, &error, &report.log_tail, now_ms()).await?;
     tracing::warn!(task, attempt = report.attempt, node = node.id, %error, "task attempt failed");
-    state.work_available.notify_waiters();
-    super::publish_task(&state.db, &state.bus, task).await;
+    state.publisher.publish(Changes::task(task).with_work(true)).await;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -20,6 +20,7 @@ use crate::api::workers::RestError;
 use crate::clock::now_ms;
 use crate::db::job_lifecycle::{NewJob, NewTask};
 use crate::db::DbError;
+use crate::engine::changes::Changes;
 use crate::state::AppState;
 
 pub fn router() -> Router<AppState> {
@@ -144,7 +145,7 @@ async fn submit(
         checker_share_percent: i64::from(state.ledger.checker_share_percent),
     };
     let id = state.db.create_job(&job, now_ms()).await.map_err(db_error)?;
-    state.work_available.notify_waiters();
+    state.publisher.publish(Changes::default().with_work(true)).await;
     tracing::info!(job = id, tasks = job.tasks.len(), "job submitted");
     Ok((StatusCode::CREATED, Json(json!({ "job_id": id, "tasks": job.tasks.len() }))))
 }
@@ -200,7 +201,7 @@ async fn rerender(
 ) -> Result<Json<serde_json::Value>, RestError> {
     use pictor_app::ports::JobService;
     let Json(request) = body?;
-    let service = super::service::DbJobs { db: state.db.clone(), work_available: state.work_available.clone() };
+    let service = super::service::DbJobs { db: state.db.clone(), publisher: state.publisher.clone() };
     let requeued = service.rerender(&viewer, id, request.tasks).await?;
     Ok(Json(json!({ "requeued": requeued })))
 }

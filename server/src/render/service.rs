@@ -11,7 +11,7 @@ use crate::db::{Db, DbError};
 pub struct DbJobs {
     pub db: Db,
     /// Woken when tasks are requeued, so waiting agents take them at once.
-    pub work_available: std::sync::Arc<tokio::sync::Notify>,
+    pub publisher: crate::engine::changes::Publisher,
 }
 
 fn to_app_error(error: DbError) -> AppError {
@@ -49,7 +49,7 @@ impl JobService for DbJobs {
             return Err(AppError::BadRequest("at most 10 000 tasks at once".into()));
         }
         let requeued = self.db.rerender_tasks(viewer.user_id, job, &tasks, now_ms()).await.map_err(to_app_error)?;
-        self.work_available.notify_waiters();
+        self.publisher.publish(crate::engine::changes::Changes::default().with_work(true)).await;
         Ok(requeued)
     }
 

@@ -15,6 +15,7 @@ use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
 use crate::db::{Db, DbError};
+use crate::engine::changes::Publisher;
 use crate::events::EventBus;
 
 /// Where the sweeper reads the time: the wall clock in production, a hand-set one in tests.
@@ -57,21 +58,16 @@ pub struct SweepSettings {
 
 impl Sweeper {
     /// The coordinator's sweeps: task leases, verdict leases, unchecked results, silent nodes, metrics pruning.
-    pub fn standard(
-        db: &Db,
-        bus: &EventBus,
-        work_available: Arc<tokio::sync::Notify>,
-        settings: &SweepSettings,
-    ) -> Self {
+    pub fn standard(db: &Db, bus: &EventBus, publisher: &Publisher, settings: &SweepSettings) -> Self {
         // Half the heartbeat interval (at most a second), so "offline" shows within one interval of the third
         // missed heartbeat, and an expired lease is requeued as promptly.
         let pace = Duration::from_millis((settings.heartbeat_interval_ms / 2).clamp(100, 1_000));
         let sweeps: Vec<Box<dyn Sweep>> = vec![
-            Box::new(task_leases::TaskLeases::new(db.clone(), bus.clone(), work_available, pace)),
+            Box::new(task_leases::TaskLeases::new(db.clone(), publisher.clone(), pace)),
             Box::new(verdict_leases::VerdictLeases::new(db.clone(), pace)),
             Box::new(unchecked_results::UncheckedResults::new(
                 db.clone(),
-                bus.clone(),
+                publisher.clone(),
                 settings.unchecked_after_ms,
                 pace,
             )),

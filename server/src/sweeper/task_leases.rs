@@ -1,23 +1,20 @@
 //! Task leases past their expiry (no progress report in time): requeued, or failed when attempts ran out.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use super::Sweep;
 use crate::db::{Db, DbError};
-use crate::events::EventBus;
+use crate::engine::changes::{Changes, Publisher};
 
 pub struct TaskLeases {
     db: Db,
-    bus: EventBus,
-    /// Waiting agents are woken: there is work again.
-    work_available: Arc<tokio::sync::Notify>,
+    publisher: Publisher,
     every: Duration,
 }
 
 impl TaskLeases {
-    pub fn new(db: Db, bus: EventBus, work_available: Arc<tokio::sync::Notify>, every: Duration) -> Self {
-        Self { db, bus, work_available, every }
+    pub fn new(db: Db, publisher: Publisher, every: Duration) -> Self {
+        Self { db, publisher, every }
     }
 }
 
@@ -33,13 +30,12 @@ impl Sweep for TaskLeases {
 
     async fn sweep_once(&self, now_ms: i64) -> Result<usize, DbError> {
         let requeued = self.db.requeue_expired(now_ms).await?;
-        if !requeued.is_empty() {
+        let count = requeued.len();
+        if count > 0 {
             tracing::info!(tasks = ?requeued, "task leases expired: requeued");
-            for task in &requeued {
-                crate::render::publish_task(&self.db, &self.bus, *task).await;
-            }
-            self.work_available.notify_waiters();
+            // Waiting agents are woken: there is work again.
+            self.publisher.publish(Changes::tasks(requeued).with_work(true)).await;
         }
-        Ok(requeued.len())
+        Ok(count)
     }
 }

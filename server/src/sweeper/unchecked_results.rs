@@ -5,18 +5,18 @@ use std::time::Duration;
 
 use super::Sweep;
 use crate::db::{Db, DbError};
-use crate::events::EventBus;
+use crate::engine::changes::{Changes, Publisher};
 
 pub struct UncheckedResults {
     db: Db,
-    bus: EventBus,
+    publisher: Publisher,
     after_ms: i64,
     every: Duration,
 }
 
 impl UncheckedResults {
-    pub fn new(db: Db, bus: EventBus, after_ms: u64, every: Duration) -> Self {
-        Self { db, bus, after_ms: i64::try_from(after_ms).unwrap_or(i64::MAX), every }
+    pub fn new(db: Db, publisher: Publisher, after_ms: u64, every: Duration) -> Self {
+        Self { db, publisher, after_ms: i64::try_from(after_ms).unwrap_or(i64::MAX), every }
     }
 }
 
@@ -32,12 +32,11 @@ impl Sweep for UncheckedResults {
 
     async fn sweep_once(&self, now_ms: i64) -> Result<usize, DbError> {
         let accepted = self.db.accept_when_no_checker_remains(now_ms, self.after_ms).await?;
-        if !accepted.is_empty() {
+        let count = accepted.len();
+        if count > 0 {
             tracing::warn!(tasks = ?accepted, "no checker left to check these results: accepted unchecked");
-            for task in &accepted {
-                crate::render::publish_task(&self.db, &self.bus, *task).await;
-            }
+            self.publisher.publish(Changes::tasks(accepted)).await;
         }
-        Ok(accepted.len())
+        Ok(count)
     }
 }

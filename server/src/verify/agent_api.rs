@@ -19,7 +19,6 @@ use pictor_core::verification::{VerdictReport, VerificationLeaseRequest, VERIFY_
 use super::service::{Verifier, VerifyError};
 use crate::clock::now_ms;
 use crate::db::nodes::NodeKind;
-use crate::db::verdicts::Settlement;
 use crate::nodes::agent_auth::AgentNode;
 use crate::state::AppState;
 
@@ -39,6 +38,7 @@ pub fn verifier(state: &AppState) -> Verifier {
         db: state.db.clone(),
         store: state.store.clone(),
         bus: state.bus.clone(),
+        publisher: state.publisher.clone(),
         config: state.verification.clone(),
     }
 }
@@ -110,7 +110,7 @@ async fn lease(
     let deadline = tokio::time::Instant::now() + Duration::from_millis(request.wait_ms).min(MAX_WAIT);
     loop {
         // Register interest before looking, so a result finished in between still wakes this request.
-        let woken = state.verify_available.notified();
+        let woken = state.publisher.checks_available().notified();
         if let Some(assignment) = verifier.lease(&node, now_ms()).await? {
             tracing::info!(verification = assignment.verification_id, checker = node.id, "verification leased");
             return Ok(Json(assignment).into_response());
@@ -144,12 +144,6 @@ async fn verdict(
     if node.kind != NodeKind::Checker {
         return Err(CheckApiError::NotAChecker);
     }
-    let settlement = verifier(&state).submit(&node, id, &report, now_ms()).await?;
-    match settlement {
-        // Rejected results are back in the queue for other workers; a new round waits for checkers.
-        Settlement::Rejected { .. } => state.work_available.notify_waiters(),
-        Settlement::NextRound { .. } => state.verify_available.notify_waiters(),
-        _ => {}
-    }
+    verifier(&state).submit(&node, id, &report, now_ms()).await?;
     Ok(StatusCode::NO_CONTENT)
 }

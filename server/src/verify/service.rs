@@ -21,6 +21,7 @@ use crate::db::tasks::{JobId, TaskId};
 use crate::db::verdicts::{Settlement, VerdictInput};
 use crate::db::verifications::{NewVerification, VerificationId};
 use crate::db::Db;
+use crate::engine::changes::{Changes, Publisher};
 use crate::events::EventBus;
 
 pub use super::error::VerifyError;
@@ -38,6 +39,7 @@ pub struct Verifier {
     pub db: Db,
     pub store: Arc<dyn ObjectStore>,
     pub bus: EventBus,
+    pub publisher: Publisher,
     pub config: VerificationConfig,
 }
 
@@ -210,18 +212,18 @@ impl Verifier {
     /// Live updates: the checker's counts to its owner, changed tasks to their job's owner.
     async fn publish(&self, checker: &TokenNode, settlement: &Settlement) {
         let mut checkers = vec![checker.id];
-        let tasks: Vec<TaskId> = match settlement {
-            Settlement::Passed { task, .. } | Settlement::NextRound { task } => vec![*task],
-            Settlement::Rejected { requeued, .. } => requeued.clone(),
+        let changes = match settlement {
+            Settlement::Passed { task, .. } => Changes::task(*task),
+            // A new round waits for checkers; rejected results are back in the queue for other workers.
+            Settlement::NextRound { task } => Changes::task(*task).with_checks(true),
+            Settlement::Rejected { requeued, .. } => Changes::tasks(requeued.iter().copied()).with_work(true),
             Settlement::Audit { checker, .. } => {
                 checkers.push(*checker);
-                vec![]
+                Changes::default()
             }
-            Settlement::Pending | Settlement::Closed => vec![],
+            Settlement::Pending | Settlement::Closed => Changes::default(),
         };
-        for task in tasks {
-            crate::render::publish_task(&self.db, &self.bus, task).await;
-        }
+        self.publisher.publish(changes).await;
         checkers.dedup();
         for node in checkers {
             match self.db.checker_counts(node).await {

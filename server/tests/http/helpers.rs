@@ -78,6 +78,11 @@ impl TestApp {
         (user, format!("pictor_session={token}"))
     }
 
+    /// The JSON body of a GET signed in with `cookie`.
+    pub async fn get_json(&self, path: &str, cookie: &str) -> serde_json::Value {
+        self.get_with_cookie(path, cookie).await.json().await.expect("a JSON body")
+    }
+
     pub async fn get_with_cookie(&self, path: &str, cookie: &str) -> reqwest::Response {
         self.client.get(self.url(path)).header("Cookie", cookie).send().await.expect("request reaches the coordinator")
     }

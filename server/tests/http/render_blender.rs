@@ -196,12 +196,7 @@ async fn a_render_past_its_time_limit_is_stopped_and_tried_again() {
     let retried =
         wait_for_job(&app, &cookie, id, &[&agent], |job| job["tasks"][0]["attempt"].as_i64() >= Some(2)).await;
     let task = retried["tasks"][0]["id"].as_i64().expect("task");
-    let attempts: Value = app
-        .get_with_cookie(&format!("/api/v1/jobs/{id}/tasks/{task}/attempts"), &cookie)
-        .await
-        .json()
-        .await
-        .expect("attempts");
+    let attempts = app.get_json(&format!("/api/v1/jobs/{id}/tasks/{task}/attempts"), &cookie).await;
     let first = attempts.as_array().and_then(|all| all.iter().find(|a| a["attempt"] == 1)).expect("attempt 1");
     assert_eq!(first["outcome"], "failed", "{attempts}");
     let error = first["error"].as_str().unwrap_or_default();
