@@ -14,6 +14,7 @@ pub mod metrics;
 pub mod money;
 pub mod nodes;
 pub mod render;
+pub mod services;
 pub mod startup;
 pub mod state;
 pub mod storage;

@@ -86,6 +86,15 @@ impl Application {
         let publisher = crate::engine::changes::Publisher::new(db.clone(), bus.clone());
         let auth = crate::auth::AuthSettings::new(&config, address);
         let oidc = crate::auth::oidc::OidcProvider::from_config(&config.oidc, &auth.public_origin)?.map(Arc::new);
+        let services = Arc::new(crate::services::Services::build(crate::services::Parts {
+            db: &db,
+            store: &store,
+            bus: &bus,
+            publisher: &publisher,
+            config: &config,
+            public_origin: &auth.public_origin,
+            oidc_provider: oidc.as_ref().map(|provider| provider.name.clone()),
+        }));
         let state = AppState {
             leptos_options: leptos_options(&config, address),
             db,
@@ -99,6 +108,7 @@ impl Application {
             max_scene_bytes: config.max_scene_bytes,
             task_lease_ms: config.task_lease_ms,
             max_task_ms: config.max_task_ms,
+            services,
             publisher,
             verification: config.verification.clone(),
             ledger: config.ledger.clone(),

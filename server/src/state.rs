@@ -34,6 +34,9 @@ pub struct AppState {
     /// A task's render time limit when its job sets none.
     #[from_ref(skip)]
     pub max_task_ms: u64,
+    /// The services every handler and server function uses, built once.
+    #[from_ref(skip)]
+    pub services: Arc<crate::services::Services>,
     /// Announces committed changes (task events, wake-ups for long-polling agents): the one place that does.
     #[from_ref(skip)]
     pub publisher: crate::engine::changes::Publisher,

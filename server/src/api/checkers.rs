@@ -21,8 +21,8 @@ pub fn router() -> Router<AppState> {
         .route("/api/v1/checkers/{id}/token", post(reissue))
 }
 
-fn service(state: &AppState) -> DbCheckers {
-    DbCheckers { db: state.db.clone(), public_origin: state.auth.public_origin.clone() }
+fn service(state: &AppState) -> &DbCheckers {
+    &state.services.checkers
 }
 
 async fn list(

@@ -11,7 +11,6 @@ use pictor_app::ports::{
 use pictor_app::{shell, App};
 use pictor_core::network::NetworkSample;
 
-use super::accounts::DbAccounts;
 use crate::clock::now_ms;
 use crate::db::Db;
 use crate::state::AppState;
@@ -30,22 +29,12 @@ impl NetworkStatsSource for DbNetworkStats {
 pub fn mount(router: Router<AppState>, state: &AppState) -> Router<AppState> {
     let routes = generate_route_list(App);
     let network_stats: SharedNetworkStats = Arc::new(DbNetworkStats(state.db.clone()));
-    let accounts: SharedAccounts = Arc::new(DbAccounts {
-        db: state.db.clone(),
-        chain_id: state.auth.aptos_chain_id,
-        oidc_provider: state.oidc.as_ref().map(|provider| provider.name.clone()),
-    });
-    let workers: SharedWorkers = Arc::new(crate::nodes::service::DbWorkers {
-        db: state.db.clone(),
-        public_origin: state.auth.public_origin.clone(),
-    });
-    let checkers: SharedCheckers = Arc::new(crate::nodes::checkers::DbCheckers {
-        db: state.db.clone(),
-        public_origin: state.auth.public_origin.clone(),
-    });
-    let ledger: SharedLedger = Arc::new(crate::money::api::service(state));
-    let jobs: SharedJobs =
-        Arc::new(crate::render::service::DbJobs { db: state.db.clone(), publisher: state.publisher.clone() });
+    let services = &state.services;
+    let accounts: SharedAccounts = services.accounts.clone();
+    let workers: SharedWorkers = services.workers.clone();
+    let checkers: SharedCheckers = services.checkers.clone();
+    let ledger: SharedLedger = services.ledger.clone();
+    let jobs: SharedJobs = services.jobs.clone();
     let options = state.leptos_options.clone();
     router
         .leptos_routes_with_context(

@@ -55,8 +55,8 @@ impl IntoResponse for RestError {
     }
 }
 
-fn service(state: &AppState) -> DbWorkers {
-    DbWorkers { db: state.db.clone(), public_origin: state.auth.public_origin.clone() }
+fn service(state: &AppState) -> &DbWorkers {
+    &state.services.workers
 }
 
 async fn list(

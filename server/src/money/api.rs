@@ -43,13 +43,8 @@ pub fn router() -> Router<AppState> {
         .route(PAYMENT_WEBHOOK_PATH, post(payment_webhook))
 }
 
-pub fn service(state: &AppState) -> DbLedger {
-    DbLedger {
-        db: state.db.clone(),
-        config: state.ledger.clone(),
-        publisher: state.publisher.clone(),
-        bus: state.bus.clone(),
-    }
+fn service(state: &AppState) -> &DbLedger {
+    &state.services.ledger
 }
 
 #[derive(Debug, Deserialize)]

@@ -18,8 +18,7 @@ use crate::db::{Db, DbError};
 pub struct DbLedger {
     pub db: Db,
     pub config: LedgerConfig,
-    /// Woken when a top-up resumes paused jobs, so waiting agents take their tasks at once.
-    /// Resumed jobs have work for waiting workers.
+    /// A top-up that resumes paused jobs wakes waiting agents, so they take their tasks at once.
     pub publisher: crate::engine::changes::Publisher,
     /// Tells the viewer's other open pages when their notifications were read.
     pub bus: crate::events::bus::EventBus,

@@ -201,7 +201,7 @@ async fn rerender(
 ) -> Result<Json<serde_json::Value>, RestError> {
     use pictor_app::ports::JobService;
     let Json(request) = body?;
-    let service = super::service::DbJobs { db: state.db.clone(), publisher: state.publisher.clone() };
+    let service = &state.services.jobs;
     let requeued = service.rerender(&viewer, id, request.tasks).await?;
     Ok(Json(json!({ "requeued": requeued })))
 }

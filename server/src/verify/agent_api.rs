@@ -32,15 +32,9 @@ pub fn router() -> Router<AppState> {
         .route("/api/agent/v1/verifications/{id}/verdict", post(verdict))
 }
 
-/// The verification service over the coordinator's state.
-pub fn verifier(state: &AppState) -> Verifier {
-    Verifier {
-        db: state.db.clone(),
-        store: state.store.clone(),
-        bus: state.bus.clone(),
-        publisher: state.publisher.clone(),
-        config: state.verification.clone(),
-    }
+/// The verification service, built once at start-up.
+pub fn verifier(state: &AppState) -> &Verifier {
+    &state.services.verifier
 }
 
 /// Why a checker's request failed, as it should read it.

@@ -72,20 +72,23 @@ async fn balances_on_the_pages_equal_the_ledger_and_a_cancel_refunds_the_rest(ba
     assert_eq!(lender_rewards["earnings_micro"].as_i64(), Some(to_worker), "{lender_rewards}");
     assert_eq!(lender_rewards["by_node"][0][3].as_i64(), Some(to_worker), "attributed to the worker");
 
-    // The epoch ends within seconds here: the checker pool goes to the only checker, whose verdicts all agreed.
-    let deadline = Instant::now() + Duration::from_secs(20);
-    let checker_rewards = loop {
+    // The epoch ends within seconds here: the checker pool goes to the only checker, whose verdicts all agreed. On a
+    // busy machine the job's checks can straddle epochs, so the pool may be shared out over two or three of them.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let (checker_rewards, shared) = loop {
         let rewards = json_of(&app, "/api/v1/rewards", &verifier).await;
-        if rewards["earnings_micro"].as_i64().unwrap_or(0) > 0 {
-            break rewards;
+        let shared = paid(&app, "epoch", None).await;
+        if rewards["earnings_micro"].as_i64().unwrap_or(0) > 0 && to_pool - shared < 3 {
+            break (rewards, shared);
         }
-        assert!(Instant::now() < deadline, "no epoch closed: {rewards}");
+        assert!(Instant::now() < deadline, "the pool was not shared out ({shared} of {to_pool}): {rewards}");
         tokio::time::sleep(Duration::from_millis(250)).await;
     };
-    let shared = paid(&app, "epoch", None).await;
     assert_eq!(checker_rewards["earnings_micro"].as_i64(), Some(shared));
     assert!(to_pool - shared < 3, "all but a rounding remainder was shared: {to_pool} {shared}");
-    assert!(checker_rewards["epochs"][0]["mine_micro"].as_i64() == Some(shared), "{checker_rewards}");
+    let epochs = checker_rewards["epochs"].as_array().expect("epochs");
+    let mine: i64 = epochs.iter().filter_map(|epoch| epoch["mine_micro"].as_i64()).sum();
+    assert_eq!(mine, shared, "{checker_rewards}");
 
     // A longer job, cancelled once a frame is in: what it did not spend comes back.
     let long = submit(&app, &creator, scene, "1-12", (96, 54), 8).await;

@@ -1,0 +1,64 @@
+//! The coordinator's services, built once at start-up and shared by the REST handlers, the agent API and the
+//! dashboard's server functions (no request builds its own).
+
+use std::sync::Arc;
+
+use object_store::ObjectStore;
+
+use crate::api::accounts::DbAccounts;
+use crate::config::Config;
+use crate::db::Db;
+use crate::engine::changes::Publisher;
+use crate::events::EventBus;
+use crate::money::service::DbLedger;
+use crate::nodes::checkers::DbCheckers;
+use crate::nodes::service::DbWorkers;
+use crate::render::service::DbJobs;
+use crate::verify::service::Verifier;
+
+pub struct Services {
+    pub accounts: Arc<DbAccounts>,
+    pub workers: Arc<DbWorkers>,
+    pub checkers: Arc<DbCheckers>,
+    pub jobs: Arc<DbJobs>,
+    pub ledger: Arc<DbLedger>,
+    pub verifier: Arc<Verifier>,
+}
+
+/// What the services are built from.
+pub struct Parts<'a> {
+    pub db: &'a Db,
+    pub store: &'a Arc<dyn ObjectStore>,
+    pub bus: &'a EventBus,
+    pub publisher: &'a Publisher,
+    pub config: &'a Config,
+    /// The coordinator URL written into nodes' config files.
+    pub public_origin: &'a str,
+    /// The OpenID Connect provider's name when its sign-in is configured.
+    pub oidc_provider: Option<String>,
+}
+
+impl Services {
+    pub fn build(parts: Parts<'_>) -> Self {
+        let Parts { db, store, bus, publisher, config, public_origin, oidc_provider } = parts;
+        Self {
+            accounts: Arc::new(DbAccounts { db: db.clone(), chain_id: config.aptos_chain_id, oidc_provider }),
+            workers: Arc::new(DbWorkers { db: db.clone(), public_origin: public_origin.to_string() }),
+            checkers: Arc::new(DbCheckers { db: db.clone(), public_origin: public_origin.to_string() }),
+            jobs: Arc::new(DbJobs { db: db.clone(), publisher: publisher.clone() }),
+            ledger: Arc::new(DbLedger {
+                db: db.clone(),
+                config: config.ledger.clone(),
+                publisher: publisher.clone(),
+                bus: bus.clone(),
+            }),
+            verifier: Arc::new(Verifier {
+                db: db.clone(),
+                store: store.clone(),
+                bus: bus.clone(),
+                publisher: publisher.clone(),
+                config: config.verification.clone(),
+            }),
+        }
+    }
+}
