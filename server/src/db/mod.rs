@@ -99,10 +99,10 @@ impl From<sqlx::Error> for DbError {
     }
 }
 
-/// SQLite's SQLITE_BUSY (5) and SQLITE_LOCKED (6) with their extended codes (PostgreSQL's codes are five-character
-/// SQLSTATEs, none of which reads as one of these numbers).
-/// PostgreSQL's deadlock (40P01), serialization failure (40001) and lock-not-available (55P03) are retryable too:
-/// the transaction was rolled back whole.
+/// Whether the database refused for now rather than for good: SQLite's SQLITE_BUSY (5) and SQLITE_LOCKED (6) with
+/// their extended codes, and PostgreSQL's deadlock (40P01), serialization failure (40001) and lock-not-available
+/// (55P03), after which the transaction was rolled back whole. (PostgreSQL's codes are five-character SQLSTATEs,
+/// none of which reads as one of SQLite's numbers.)
 fn is_busy(error: &sqlx::Error) -> bool {
     const BUSY_CODES: [&str; 9] = ["5", "6", "261", "262", "517", "773", "40P01", "40001", "55P03"];
     let Some(database) = error.as_database_error() else { return false };

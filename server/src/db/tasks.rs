@@ -90,6 +90,7 @@ static BEST_TASK_POSTGRES: LazyLock<String> = LazyLock::new(|| {
          FROM (SELECT * FROM ({ELIGIBLE_JOBS}) e ORDER BY e.tier_rank DESC, e.created_at_ms, e.id) ranked
          CROSS JOIN LATERAL (SELECT t.id FROM tasks t WHERE t.job_id = ranked.id AND t.state = 'queued'
                              ORDER BY t.id LIMIT 1 FOR UPDATE SKIP LOCKED) t
+         ORDER BY ranked.tier_rank DESC, ranked.created_at_ms, ranked.id
          LIMIT 1"
     )
 });
