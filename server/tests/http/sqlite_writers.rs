@@ -93,3 +93,24 @@ async fn a_second_coordinator_on_the_same_sqlite_file_is_refused_with_one_line()
     assert_eq!(lines.len(), 1, "one line: {stderr}");
     assert!(lines[0].starts_with("pictor: error: another coordinator is already running"), "{stderr}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_database_busy_past_the_wait_is_a_503_with_retry_after_and_changes_nothing() {
+    let app = spawn_app(Backend::Sqlite).await;
+    let (_, cookie) = app.sign_in_as("Ada").await;
+    // Another process holds the write lock longer than the coordinator waits for it (busy_timeout, 5 s).
+    let other = Db::connect(&app.database_url).await.expect("second handle opens");
+    let held = other.begin_write().await.expect("the write lock");
+    let response = app.post_json("/api/v1/workers", &serde_json::json!({ "name": "studio" }), Some(&cookie)).await;
+    held.rollback().await.expect("released");
+    assert_eq!(response.status(), 503);
+    assert_eq!(response.headers()["retry-after"], "1");
+    let body: serde_json::Value = response.json().await.expect("json");
+    assert!(body["error"].as_str().is_some_and(|error| error.contains("try again")), "{body}");
+    let workers: serde_json::Value = app.get_json("/api/v1/workers", &cookie).await;
+    assert_eq!(workers["workers"].as_array().map(Vec::len), Some(0), "nothing was created: {workers}");
+    // Once the lock is free, the same request goes through.
+    let retried = app.post_json("/api/v1/workers", &serde_json::json!({ "name": "studio" }), Some(&cookie)).await;
+    assert_eq!(retried.status(), 201);
+    other.close().await;
+}
