@@ -5,7 +5,7 @@ use pictor_core::states::{AttemptOutcome, JobState, TaskState};
 use sqlx::Row;
 
 use super::nodes::{Capabilities, NodeId};
-use super::tasks::WorkerOffer;
+use super::tasks::{LeasedAttempt, WorkerOffer};
 use super::users::UserId;
 use super::{Db, DbError};
 use super::{JobId, TaskError, TaskId};
@@ -214,15 +214,14 @@ impl Db {
     #[allow(clippy::too_many_arguments)]
     pub async fn record_output(
         &self,
-        task: TaskId,
-        attempt: i64,
-        node: NodeId,
+        held: LeasedAttempt,
         frame: i64,
         object_key: &str,
         sha256: &str,
         bytes: i64,
         now_ms: i64,
     ) -> Result<Option<String>, TaskError> {
+        let LeasedAttempt { task, attempt, node } = held;
         let mut tx = self.begin_write().await?;
         let earlier: Option<String> = sqlx::query_scalar(
             "SELECT object_key FROM task_outputs WHERE task_id = $1 AND attempt = $2 AND frame = $3",
@@ -332,7 +331,8 @@ impl Db {
 
 impl Db {
     /// Whether `node` holds the lease of `task`'s attempt `attempt` right now.
-    pub async fn holds_lease(&self, task: TaskId, attempt: i64, node: NodeId) -> Result<bool, DbError> {
+    pub async fn holds_lease(&self, held: LeasedAttempt) -> Result<bool, DbError> {
+        let LeasedAttempt { task, attempt, node } = held;
         let found: Option<i64> = sqlx::query_scalar(
             "SELECT 1 FROM tasks WHERE id = $1 AND attempt = $2 AND node_id = $3 AND state = 'leased'",
         )

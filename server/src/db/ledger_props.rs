@@ -140,7 +140,7 @@ async fn play(db: &Db, net: &mut Network, op: &Op) {
                     quorum: 1,
                     blender_version: String::new(),
                 });
-                db.finish_task(lease.task, lease.attempt, node, &finished, check.as_ref(), now).await.expect("done");
+                db.finish_task(lease.held_by(node), &finished, check.as_ref(), now).await.expect("done");
             }
         }
         Op::Verdict { pass } => {

@@ -79,11 +79,7 @@ async fn render(world: &World, seconds: i64, check: bool) -> (i64, i64) {
     let finished = Finished { log: "", render_ms: Some(seconds * 1000) };
     let verification =
         check.then(|| NewVerification { crops_json: "[]".into(), quorum: 1, blender_version: String::new() });
-    world
-        .db
-        .finish_task(lease.task, lease.attempt, world.worker, &finished, verification.as_ref(), NOW)
-        .await
-        .expect("done");
+    world.db.finish_task(lease.held_by(world.worker), &finished, verification.as_ref(), NOW).await.expect("done");
     (lease.task, lease.attempt)
 }
 
@@ -297,7 +293,7 @@ async fn a_short_escrow_is_topped_up_from_credit_so_results_are_paid_in_full(db:
     let second = world.db.lease_task(&offer(world.worker), NOW, 60_000).await.expect("lease").expect("a task");
     let finished = Finished { log: "", render_ms: Some(60_000) };
     for lease in [first, second] {
-        world.db.finish_task(lease.task, lease.attempt, world.worker, &finished, None, NOW).await.expect("done");
+        world.db.finish_task(lease.held_by(world.worker), &finished, None, NOW).await.expect("done");
     }
     assert_eq!(world.db.balance(Account::Earnings(world.lender)).await.expect("b"), 2 * 900_000, "both in full");
     assert_eq!(job_state(&world.db, id).await, "completed");
@@ -315,7 +311,7 @@ async fn a_budget_caps_what_a_job_spends_and_a_spent_budget_refuses_a_rerender(d
     let second = world.db.lease_task(&offer(world.worker), NOW, 60_000).await.expect("lease").expect("a task");
     let finished = Finished { log: "", render_ms: Some(60_000) };
     for lease in [&first, &second] {
-        world.db.finish_task(lease.task, lease.attempt, world.worker, &finished, None, NOW).await.expect("done");
+        world.db.finish_task(lease.held_by(world.worker), &finished, None, NOW).await.expect("done");
     }
     let spent = world.db.balance(Account::Earnings(world.lender)).await.expect("b")
         + world.db.balance(Account::CheckerPool).await.expect("b");

@@ -36,13 +36,13 @@ async fn lease_and_upload(db: &Db, worker: NodeId, price: i64) -> Lease {
     let lease = db.lease_task(&offer(worker, price), NOW, LEASE).await.expect("lease").expect("a task");
     let frame: i64 = lease.frames.parse().expect("one frame");
     let key = format!("outputs/{}/{}/{}/{frame}.png", lease.job, lease.task, lease.attempt);
-    db.record_output(lease.task, lease.attempt, worker, frame, &key, "00", 10, NOW).await.expect("output");
+    db.record_output(lease.held_by(worker), frame, &key, "00", 10, NOW).await.expect("output");
     lease
 }
 
 async fn finish(db: &Db, lease: &Lease, worker: NodeId, check: Option<&NewVerification>) {
     let finished = Finished { log: "", render_ms: Some(2_000) };
-    db.finish_task(lease.task, lease.attempt, worker, &finished, check, NOW).await.expect("done");
+    db.finish_task(lease.held_by(worker), &finished, check, NOW).await.expect("done");
 }
 
 async fn state_of(db: &Db, table: &str, id: i64) -> String {

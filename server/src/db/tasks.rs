@@ -16,6 +16,16 @@ use super::{Backend, Db, DbError};
 
 pub use super::{JobId, TaskError, TaskId};
 
+/// One leased attempt — the task, its attempt number and the node holding it: the only handle through which a
+/// leased task changes. Every change is guarded by all three, so a node whose lease expired and was taken over can
+/// never write over the new holder's work.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LeasedAttempt {
+    pub task: TaskId,
+    pub attempt: i64,
+    pub node: NodeId,
+}
+
 /// What the asking worker offers, from its registration and settings.
 #[derive(Clone, Debug, Default)]
 pub struct WorkerOffer {
@@ -39,6 +49,13 @@ pub struct Lease {
     pub frames: String,
     pub tile_index: Option<i64>,
     pub expires_at_ms: i64,
+}
+
+impl Lease {
+    /// This lease as held by `node`.
+    pub fn held_by(&self, node: NodeId) -> LeasedAttempt {
+        LeasedAttempt { task: self.task, attempt: self.attempt, node }
+    }
 }
 
 /// A worker failing this many tasks of one job is not given that job's tasks again.
@@ -156,12 +173,11 @@ impl Db {
     /// stop.
     pub async fn extend_lease(
         &self,
-        task: TaskId,
-        attempt: i64,
-        node: NodeId,
+        held: LeasedAttempt,
         progress: &Progress<'_>,
         expires_at_ms: i64,
     ) -> Result<(), TaskError> {
+        let LeasedAttempt { task, attempt, node } = held;
         let result = sqlx::query(
             "UPDATE tasks SET lease_expires_at_ms = $1, progress_percent = $2, log_tail = $6
              WHERE id = $3 AND attempt = $4 AND node_id = $5 AND state = 'leased'",
@@ -181,13 +197,12 @@ impl Db {
     /// (`verifying`); without, it is accepted unchecked (`uploaded`) and completes the job when it was the last task.
     pub async fn finish_task(
         &self,
-        task: TaskId,
-        attempt: i64,
-        node: NodeId,
+        held: LeasedAttempt,
         finished: &Finished<'_>,
         verification: Option<&NewVerification>,
         now_ms: i64,
     ) -> Result<(), TaskError> {
+        let LeasedAttempt { task, attempt, node } = held;
         let mut tx = self.begin_write().await?;
         let state = if verification.is_some() { TaskState::Verifying } else { TaskState::Uploaded };
         let job: Option<i64> = sqlx::query_scalar(
@@ -240,15 +255,8 @@ impl Db {
     /// The agent reports this attempt failed (`error`, and the end of Blender's output in `log`): requeued while
     /// attempts remain, else failed (and the job with it). The worker's failures on the job count toward the
     /// blocklist.
-    pub async fn fail_task(
-        &self,
-        task: TaskId,
-        attempt: i64,
-        node: NodeId,
-        error: &str,
-        log: &str,
-        now_ms: i64,
-    ) -> Result<(), TaskError> {
+    pub async fn fail_task(&self, held: LeasedAttempt, error: &str, log: &str, now_ms: i64) -> Result<(), TaskError> {
+        let LeasedAttempt { task, attempt, node } = held;
         let mut tx = self.begin_write().await?;
         let ended = Ending { outcome: AttemptOutcome::Failed, error, log };
         let job = give_back(&mut tx, task, attempt, Some(node), &ended, now_ms).await?;

@@ -110,13 +110,13 @@ async fn a_taken_over_lease_cannot_overwrite_the_new_result(db: Db) {
     assert_eq!(db.requeue_expired(NOW + LEASE + 1).await.expect("sweep"), vec![stale.task]);
     let fresh = db.lease_task(&offer(b), NOW + LEASE + 2, LEASE).await.expect("lease").expect("task");
     assert_eq!((fresh.task, fresh.attempt), (stale.task, 2));
-    let late = db.finish_task(stale.task, stale.attempt, a, &finished("stale log"), None, NOW + LEASE + 3).await;
+    let late = db.finish_task(stale.held_by(a), &finished("stale log"), None, NOW + LEASE + 3).await;
     assert!(matches!(late, Err(TaskError::LeaseLost)), "{late:?}");
     assert!(matches!(
-        db.extend_lease(stale.task, stale.attempt, a, &progress(50), NOW + 2 * LEASE).await,
+        db.extend_lease(stale.held_by(a), &progress(50), NOW + 2 * LEASE).await,
         Err(TaskError::LeaseLost)
     ));
-    db.finish_task(fresh.task, fresh.attempt, b, &finished("fresh log"), None, NOW + LEASE + 4).await.expect("finish");
+    db.finish_task(fresh.held_by(b), &finished("fresh log"), None, NOW + LEASE + 4).await.expect("finish");
     let logs: Vec<String> = sqlx::query_scalar("SELECT log FROM task_attempts WHERE outcome = 'uploaded'")
         .fetch_all(db.reader())
         .await
@@ -138,7 +138,7 @@ async fn expired_leases_requeue_until_attempts_run_out_then_the_job_fails(db: Db
         let lease = db.lease_task(&offer(a), now, LEASE).await.expect("lease").expect("task");
         assert_eq!(lease.attempt, attempt);
         // A heartbeat keeps it alive once; then it lapses.
-        db.extend_lease(lease.task, lease.attempt, a, &progress(10), now + 2 * LEASE).await.expect("extend");
+        db.extend_lease(lease.held_by(a), &progress(10), now + 2 * LEASE).await.expect("extend");
         assert!(db.requeue_expired(now + LEASE + 1).await.expect("sweep").is_empty(), "extended");
         now += 2 * LEASE + 1;
         assert_eq!(db.requeue_expired(now).await.expect("sweep"), vec![lease.task]);
@@ -156,13 +156,13 @@ async fn three_failures_blocklist_a_worker_for_that_job_only(db: Db) {
     for _ in 0..3 {
         let lease = db.lease_task(&offer(a), NOW, LEASE).await.expect("lease").expect("task");
         assert_eq!(lease.job, job_id);
-        db.fail_task(lease.task, lease.attempt, a, "Blender crashed", "", NOW).await.expect("fail");
+        db.fail_task(lease.held_by(a), "Blender crashed", "", NOW).await.expect("fail");
     }
     let next = db.lease_task(&offer(a), NOW, LEASE).await.expect("lease").expect("task");
     assert_eq!(next.job, other, "blocklisted for the flaky job, not for others");
     let rescue = db.lease_task(&offer(b), NOW, LEASE).await.expect("lease").expect("task");
     assert_eq!((rescue.job, rescue.attempt), (job_id, 4), "another worker takes it over");
-    let wrong_node = db.fail_task(rescue.task, rescue.attempt, a, "not mine", "", NOW).await;
+    let wrong_node = db.fail_task(rescue.held_by(a), "not mine", "", NOW).await;
     assert!(matches!(wrong_node, Err(TaskError::LeaseLost)), "only the lease holder may report");
 }
 
@@ -174,10 +174,7 @@ async fn cancelling_stops_leases_and_hands_out_nothing_more(db: Db) {
     assert!(matches!(db.cancel_job(stranger, job_id, NOW).await, Err(DbError::NotFound(_))));
     db.cancel_job(owner, job_id, NOW).await.expect("cancel");
     assert_eq!(job_state(&db, job_id).await, "cancelled");
-    assert!(matches!(
-        db.extend_lease(lease.task, lease.attempt, a, &progress(50), NOW + LEASE).await,
-        Err(TaskError::LeaseLost)
-    ));
+    assert!(matches!(db.extend_lease(lease.held_by(a), &progress(50), NOW + LEASE).await, Err(TaskError::LeaseLost)));
     assert_eq!(db.lease_task(&offer(b), NOW, LEASE).await.expect("lease"), None);
 }
 
@@ -185,10 +182,10 @@ async fn failed_and_finished_tasks_can_be_rendered_again_with_fresh_attempts(db:
     let (owner, a, b) = setup(&db).await;
     let job_id = db.create_job(&job(owner, "again", 1, 2), NOW).await.expect("job");
     let first = db.lease_task(&offer(a), NOW, LEASE).await.expect("lease").expect("task");
-    db.finish_task(first.task, first.attempt, a, &finished(""), None, NOW).await.expect("finish");
+    db.finish_task(first.held_by(a), &finished(""), None, NOW).await.expect("finish");
     for _ in 0..3 {
         let lease = db.lease_task(&offer(b), NOW, LEASE).await.expect("lease").expect("task");
-        db.fail_task(lease.task, lease.attempt, b, "crash", "", NOW).await.expect("fail");
+        db.fail_task(lease.held_by(b), "crash", "", NOW).await.expect("fail");
     }
     assert_eq!(job_state(&db, job_id).await, "failed");
     let failed: TaskId =
@@ -201,7 +198,7 @@ async fn failed_and_finished_tasks_can_be_rendered_again_with_fresh_attempts(db:
     assert_eq!((retried.task, retried.attempt), (first.task, 2), "re-render of the finished frame, in task order");
     let again = db.lease_task(&offer(a), NOW, LEASE).await.expect("lease").expect("task");
     assert_eq!((again.task, again.attempt), (failed, 4), "attempt numbers keep rising: old uploads stay stale");
-    db.fail_task(again.task, again.attempt, a, "crash", "", NOW).await.expect("fail");
+    db.fail_task(again.held_by(a), "crash", "", NOW).await.expect("fail");
     assert_eq!(state_of(&db, failed).await.0, "queued", "a fresh budget of attempts");
 }
 
@@ -238,18 +235,16 @@ async fn each_attempt_keeps_its_error_and_log_for_the_owner_only(db: Db) {
     let job_id = db.create_job(&job(owner, "logged", 1, 1), NOW).await.expect("job");
     let first = db.lease_task(&offer(a), NOW, LEASE).await.expect("lease").expect("task");
     let live = Progress { percent: 40, log_tail: "Fra:1 | Sample 3/8" };
-    db.extend_lease(first.task, first.attempt, a, &live, NOW + LEASE).await.expect("extend");
+    db.extend_lease(first.held_by(a), &live, NOW + LEASE).await.expect("extend");
     let running = db.task_attempts(owner, job_id, first.task).await.expect("read").expect("owned");
     assert_eq!((running[0].outcome.as_str(), running[0].log.as_str()), ("running", "Fra:1 | Sample 3/8"));
     db.requeue_expired(NOW + 2 * LEASE + 1).await.expect("sweep");
     let second = db.lease_task(&offer(b), NOW + 3 * LEASE, LEASE).await.expect("lease").expect("task");
-    db.fail_task(second.task, second.attempt, b, "Error: out of memory", "Fra:1 | Sample 1/8\nError", NOW + 3 * LEASE)
+    db.fail_task(second.held_by(b), "Error: out of memory", "Fra:1 | Sample 1/8\nError", NOW + 3 * LEASE)
         .await
         .expect("fail");
     let third = db.lease_task(&offer(a), NOW + 4 * LEASE, LEASE).await.expect("lease").expect("task");
-    db.finish_task(third.task, third.attempt, a, &finished("Fra:1 | Finished"), None, NOW + 4 * LEASE + 2_000)
-        .await
-        .expect("done");
+    db.finish_task(third.held_by(a), &finished("Fra:1 | Finished"), None, NOW + 4 * LEASE + 2_000).await.expect("done");
 
     let attempts = db.task_attempts(owner, job_id, first.task).await.expect("read").expect("owned");
     let seen: Vec<(i64, &str, Option<&str>, &str)> =

@@ -67,9 +67,9 @@ async fn render_checked(world: &World, check: Option<NewVerification>) -> TaskId
     let lease = world.db.lease_task(&offer(world.worker), NOW, LEASE).await.expect("lease").expect("a task");
     let frame: i64 = lease.frames.parse().expect("one frame");
     let key = format!("outputs/{}/{}/{}/{frame}.png", lease.job, lease.task, lease.attempt);
-    world.db.record_output(lease.task, lease.attempt, world.worker, frame, &key, "00", 10, NOW).await.expect("output");
+    world.db.record_output(lease.held_by(world.worker), frame, &key, "00", 10, NOW).await.expect("output");
     let finished = Finished { log: "", render_ms: Some(2_000) };
-    world.db.finish_task(lease.task, lease.attempt, world.worker, &finished, check.as_ref(), NOW).await.expect("done");
+    world.db.finish_task(lease.held_by(world.worker), &finished, check.as_ref(), NOW).await.expect("done");
     lease.task
 }
 

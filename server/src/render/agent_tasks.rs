@@ -22,7 +22,7 @@ use serde::Deserialize;
 use super::blobs::{self, UploadError};
 use crate::clock::now_ms;
 use crate::db::nodes::NodeKind;
-use crate::db::tasks::{Finished, Lease, Progress, TaskError};
+use crate::db::tasks::{Finished, Lease, LeasedAttempt, Progress, TaskError};
 use crate::db::DbError;
 use crate::engine::changes::Changes;
 use crate::nodes::agent_auth::AgentNode;
@@ -223,9 +223,10 @@ async fn progress(
     body: Result<Json<ProgressReport>, JsonRejection>,
 ) -> Result<Json<ProgressAnswer>, TaskApiError> {
     let Json(report) = body?;
+    let held = LeasedAttempt { task, attempt: report.attempt, node: node.id };
     let expires = now_ms() + i64::try_from(state.task_lease_ms).unwrap_or(60_000);
     let progress = Progress { percent: i64::from(report.percent.min(100)), log_tail: &report.log_tail };
-    state.db.extend_lease(task, report.attempt, node.id, &progress, expires).await?;
+    state.db.extend_lease(held, &progress, expires).await?;
     state.publisher.publish(Changes::task(task)).await;
     Ok(Json(ProgressAnswer { lease_ms: state.task_lease_ms }))
 }
@@ -253,7 +254,8 @@ async fn upload_frame(
         .to_ascii_lowercase();
     let (job, extension) = state.db.task_job_and_extension(task).await?.ok_or(TaskApiError::NotFound)?;
     // Refuse early (before storing anything) if this attempt is not the node's any more.
-    if !state.db.holds_lease(task, query.attempt, node.id).await? {
+    let held = LeasedAttempt { task, attempt: query.attempt, node: node.id };
+    if !state.db.holds_lease(held).await? {
         return Err(TaskApiError::LeaseLost);
     }
     let upload = uuid::Uuid::new_v4().simple().to_string();
@@ -269,11 +271,7 @@ async fn upload_frame(
             refused => TaskApiError::BadRequest(refused.to_string()),
         })?;
     let bytes = i64::try_from(stored.bytes).unwrap_or(i64::MAX);
-    match state
-        .db
-        .record_output(task, query.attempt, node.id, frame, &stored.key, &stored.sha256, bytes, now_ms())
-        .await
-    {
+    match state.db.record_output(held, frame, &stored.key, &stored.sha256, bytes, now_ms()).await {
         Ok(replaced) => {
             // The frame was uploaded before in this attempt: the newer upload wins and the older object goes.
             if let Some(replaced) = replaced {
@@ -296,7 +294,8 @@ async fn done(
     body: Result<Json<DoneReport>, JsonRejection>,
 ) -> Result<StatusCode, TaskApiError> {
     let Json(report) = body?;
-    if !state.db.holds_lease(task, report.attempt, node.id).await? {
+    let held = LeasedAttempt { task, attempt: report.attempt, node: node.id };
+    if !state.db.holds_lease(held).await? {
         return Err(TaskApiError::LeaseLost);
     }
     let missing = state.db.missing_outputs(task, report.attempt).await?;
@@ -309,7 +308,7 @@ async fn done(
         Intake::Refuse(why) => {
             // Not a valid output: the attempt fails like a render error and the task goes to another try.
             let error = format!("the output was refused: {why}");
-            state.db.fail_task(task, report.attempt, node.id, &error, &report.log_tail, now_ms()).await?;
+            state.db.fail_task(held, &error, &report.log_tail, now_ms()).await?;
             tracing::warn!(task, attempt = report.attempt, node = node.id, %error, "output refused");
             state.publisher.publish(Changes::task(task).with_work(true)).await;
             return Err(TaskApiError::BadRequest(error));
@@ -318,7 +317,7 @@ async fn done(
     let render_ms = report.render_seconds.filter(|s| s.is_finite() && *s >= 0.0).map(|s| (s * 1000.0) as i64);
     let finished = Finished { log: &report.log_tail, render_ms };
     let checked = plan.is_some();
-    state.db.finish_task(task, report.attempt, node.id, &finished, plan.as_ref(), now_ms()).await?;
+    state.db.finish_task(held, &finished, plan.as_ref(), now_ms()).await?;
     tracing::info!(task, attempt = report.attempt, node = node.id, checked, "task done");
     state.publisher.publish(Changes::task(task).with_checks(checked)).await;
     // The worker's owner sees its task count and earnings move on My Workers.
@@ -339,7 +338,8 @@ async fn fail(
 ) -> Result<StatusCode, TaskApiError> {
     let Json(report) = body?;
     let error: String = report.error.chars().take(2_000).collect();
-    state.db.fail_task(task, report.attempt, node.id, &error, &report.log_tail, now_ms()).await?;
+    let held = LeasedAttempt { task, attempt: report.attempt, node: node.id };
+    state.db.fail_task(held, &error, &report.log_tail, now_ms()).await?;
     tracing::warn!(task, attempt = report.attempt, node = node.id, %error, "task attempt failed");
     state.publisher.publish(Changes::task(task).with_work(true)).await;
     Ok(StatusCode::NO_CONTENT)
