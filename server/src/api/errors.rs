@@ -27,14 +27,15 @@ pub fn app_error(what: &'static str, error: DbError) -> AppError {
     }
 }
 
-/// The status for an error that is not the client's: 503 when the database was busy (retryable), else 500.
-pub fn internal_status(what: &'static str, error: &DbError) -> StatusCode {
+/// The status and the sentence for an error that is not the client's: 503 "busy, try again" when the database was
+/// busy (retryable), else a logged 500 "internal error" that never shows the driver's text.
+pub fn internal(what: &'static str, error: &DbError) -> (StatusCode, String) {
     if matches!(error, DbError::Busy) {
         tracing::warn!(request = what, "database busy; the client is asked to retry");
-        return StatusCode::SERVICE_UNAVAILABLE;
+        return (StatusCode::SERVICE_UNAVAILABLE, error.to_string());
     }
     tracing::error!(request = what, %error, "request failed");
-    StatusCode::INTERNAL_SERVER_ERROR
+    (StatusCode::INTERNAL_SERVER_ERROR, "internal error".to_string())
 }
 
 /// Adds `Retry-After` to every 503 answer, so clients and agents back off for a moment and try again.
@@ -52,8 +53,13 @@ mod tests {
     #[test]
     fn a_busy_database_is_unavailable_not_a_client_error() {
         assert!(matches!(app_error("test", DbError::Busy), AppError::Unavailable));
-        assert_eq!(internal_status("test", &DbError::Busy), StatusCode::SERVICE_UNAVAILABLE);
-        assert_eq!(internal_status("test", &DbError::Corrupt("x")), StatusCode::INTERNAL_SERVER_ERROR);
+        let (status, message) = internal("test", &DbError::Busy);
+        assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+        assert!(message.contains("try again"), "{message}");
+        assert_eq!(
+            internal("test", &DbError::Corrupt("x")),
+            (StatusCode::INTERNAL_SERVER_ERROR, "internal error".to_string())
+        );
     }
 
     #[test]

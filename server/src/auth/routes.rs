@@ -65,14 +65,16 @@ impl From<LinkError> for AuthError {
 
 impl IntoResponse for AuthError {
     fn into_response(self) -> Response {
-        let status = match &self {
-            AuthError::Wallet(_) | AuthError::SignIn(_) | AuthError::Nonce(_) => StatusCode::BAD_REQUEST,
-            AuthError::Link(_) => StatusCode::CONFLICT,
-            AuthError::SignInRequired => StatusCode::UNAUTHORIZED,
-            AuthError::WrongAccount => StatusCode::FORBIDDEN,
-            AuthError::Internal(error) => crate::api::errors::internal_status("sign-in", error),
+        let (status, error) = match &self {
+            AuthError::Wallet(_) | AuthError::SignIn(_) | AuthError::Nonce(_) => {
+                (StatusCode::BAD_REQUEST, self.to_string())
+            }
+            AuthError::Link(_) => (StatusCode::CONFLICT, self.to_string()),
+            AuthError::SignInRequired => (StatusCode::UNAUTHORIZED, self.to_string()),
+            AuthError::WrongAccount => (StatusCode::FORBIDDEN, self.to_string()),
+            AuthError::Internal(error) => crate::api::errors::internal("sign-in", error),
         };
-        (status, Json(json!({ "error": self.to_string() }))).into_response()
+        (status, Json(json!({ "error": error }))).into_response()
     }
 }
 

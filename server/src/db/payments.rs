@@ -138,9 +138,9 @@ pub(super) async fn claw_back(tx: &mut Tx<'_>, task: TaskId, attempt: i64, now_m
     Ok(())
 }
 
-/// Gives what is left in an ended job's escrow back to its owner.
+/// Gives what is left in an ended job's escrow back to its owner. Callers have just changed the job's state, so its
+/// row is already locked by the transaction.
 pub(super) async fn refund_job(tx: &mut Tx<'_>, job: JobId, now_ms: i64) -> Result<(), DbError> {
-    super::lock_row(tx, super::Locked::Job, job).await?;
     let owner: Option<i64> =
         sqlx::query_scalar("SELECT owner_id FROM jobs WHERE id = $1").bind(job).fetch_optional(&mut **tx).await?;
     let Some(owner) = owner else { return Ok(()) };

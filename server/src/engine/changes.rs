@@ -43,14 +43,6 @@ impl Changes {
         self.checks |= available;
         self
     }
-
-    /// Both sets of changes (for several transitions published together).
-    pub fn and(mut self, other: Changes) -> Self {
-        self.tasks.extend(other.tasks);
-        self.work |= other.work;
-        self.checks |= other.checks;
-        self
-    }
 }
 
 /// Announces committed [`Changes`]; built once at start-up and shared by every handler, sweep and service.
@@ -80,6 +72,7 @@ impl Publisher {
     /// Tells each changed task's owner (best effort: a failed read only costs a live update), then wakes waiters.
     pub async fn publish(&self, changes: Changes) {
         let mut tasks = changes.tasks;
+        tasks.sort_unstable();
         tasks.dedup();
         for task in tasks {
             match self.db.task_live(task).await {
@@ -108,7 +101,7 @@ mod tests {
 
     #[test]
     fn changes_combine() {
-        let both = Changes::task(1).with_work(true).and(Changes::tasks([2, 3]).with_checks(true));
+        let both = Changes::tasks([1, 2, 3]).with_work(true).with_checks(true);
         assert_eq!(both, Changes { tasks: vec![1, 2, 3], work: true, checks: true });
         assert!(!Changes::task(1).with_work(false).work);
     }

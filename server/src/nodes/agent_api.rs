@@ -55,13 +55,13 @@ impl From<JsonRejection> for AgentApiError {
 
 impl IntoResponse for AgentApiError {
     fn into_response(self) -> Response {
-        let status = match &self {
-            AgentApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
-            AgentApiError::Body(status, _) => *status,
-            AgentApiError::Gone => StatusCode::FORBIDDEN,
-            AgentApiError::Internal(error) => crate::api::errors::internal_status("agent", error),
+        let (status, error) = match &self {
+            AgentApiError::BadRequest(_) => (StatusCode::BAD_REQUEST, self.to_string()),
+            AgentApiError::Body(status, _) => (*status, self.to_string()),
+            AgentApiError::Gone => (StatusCode::FORBIDDEN, self.to_string()),
+            AgentApiError::Internal(error) => crate::api::errors::internal("agent", error),
         };
-        (status, Json(AgentError { error: self.to_string() })).into_response()
+        (status, Json(AgentError { error })).into_response()
     }
 }
 

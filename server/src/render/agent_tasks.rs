@@ -55,8 +55,8 @@ pub enum TaskApiError {
     NotFound,
     #[error("this task's lease was lost (expired, taken over or cancelled): drop the work")]
     LeaseLost,
-    #[error("the database is busy; try again in a moment")]
-    Busy,
+    #[error(transparent)]
+    Db(DbError),
     #[error("internal error")]
     Internal(String),
 }
@@ -74,8 +74,7 @@ impl From<DbError> for TaskApiError {
     fn from(error: DbError) -> Self {
         match error {
             DbError::NotFound(_) => TaskApiError::NotFound,
-            DbError::Busy => TaskApiError::Busy,
-            other => TaskApiError::Internal(other.to_string()),
+            other => TaskApiError::Db(other),
         }
     }
 }
@@ -88,18 +87,18 @@ impl From<JsonRejection> for TaskApiError {
 
 impl IntoResponse for TaskApiError {
     fn into_response(self) -> Response {
-        let status = match &self {
-            TaskApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
-            TaskApiError::NotAWorker => StatusCode::FORBIDDEN,
-            TaskApiError::NotFound => StatusCode::NOT_FOUND,
-            TaskApiError::LeaseLost => StatusCode::CONFLICT,
-            TaskApiError::Busy => StatusCode::SERVICE_UNAVAILABLE,
+        let (status, error) = match &self {
+            TaskApiError::BadRequest(_) => (StatusCode::BAD_REQUEST, self.to_string()),
+            TaskApiError::NotAWorker => (StatusCode::FORBIDDEN, self.to_string()),
+            TaskApiError::NotFound => (StatusCode::NOT_FOUND, self.to_string()),
+            TaskApiError::LeaseLost => (StatusCode::CONFLICT, self.to_string()),
+            TaskApiError::Db(error) => crate::api::errors::internal("agent task", error),
             TaskApiError::Internal(error) => {
                 tracing::error!(%error, "agent task request failed");
-                StatusCode::INTERNAL_SERVER_ERROR
+                (StatusCode::INTERNAL_SERVER_ERROR, self.to_string())
             }
         };
-        (status, Json(AgentError { error: self.to_string() })).into_response()
+        (status, Json(AgentError { error })).into_response()
     }
 }
 

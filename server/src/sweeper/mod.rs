@@ -83,15 +83,6 @@ impl Sweeper {
         self
     }
 
-    /// Every sweep once at `now_ms`, in order; a failing sweep is logged and the others still run.
-    pub async fn sweep_all_once(&self, now_ms: i64) -> usize {
-        let mut changed = 0;
-        for sweep in &self.sweeps {
-            changed += run_logged(sweep.as_ref(), now_ms).await;
-        }
-        changed
-    }
-
     /// Runs until `shutdown`, each sweep once its interval has passed on the clock. A slow sweep's first run waits a
     /// whole interval; the fast ones run at once.
     pub async fn run(self, shutdown: CancellationToken) {

@@ -79,9 +79,7 @@ impl IntoResponse for CheckApiError {
             CheckApiError::NotAChecker => (StatusCode::FORBIDDEN, self.to_string()),
             CheckApiError::NotFound => (StatusCode::NOT_FOUND, self.to_string()),
             CheckApiError::Verify(VerifyError::LeaseLost) => (StatusCode::CONFLICT, self.to_string()),
-            CheckApiError::Verify(VerifyError::Db(error @ crate::db::DbError::Busy)) => {
-                (crate::api::errors::internal_status("checker", error), error.to_string())
-            }
+            CheckApiError::Verify(VerifyError::Db(error)) => crate::api::errors::internal("checker", error),
             CheckApiError::Verify(error) => {
                 tracing::error!(%error, "checker request failed");
                 (StatusCode::INTERNAL_SERVER_ERROR, "internal error".to_string())
