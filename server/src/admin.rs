@@ -48,7 +48,8 @@ pub async fn run(config: &Config, command: AdminCommand) -> Result<(), StartupEr
             let amount = parse_amount(&credits).map_err(|why| StartupError::Invalid(format!("--credits: {why}")))?;
             let key = format!("grant:{}", uuid::Uuid::new_v4().simple());
             let memo = if memo.is_empty() { "granted from the command line".to_string() } else { memo };
-            db.top_up(user, amount, &key, "grant", &memo, now_ms())
+            crate::engine::Engine::new(db.clone())
+                .top_up(user, amount, &key, "grant", &memo, now_ms())
                 .await
                 .map(|top_up| {
                     println!("granted {credits} credits to user {user} ({} paused jobs resumed)", top_up.resumed.len())

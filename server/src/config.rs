@@ -114,7 +114,7 @@ impl Default for VerificationConfig {
             lease_ms: 300_000,
             pass_ssim: thresholds.pass,
             fail_ssim: thresholds.fail,
-            unchecked_after_ms: crate::db::verdicts::UNCHECKED_AFTER_MS.unsigned_abs(),
+            unchecked_after_ms: crate::engine::verdicts::UNCHECKED_AFTER_MS.unsigned_abs(),
         }
     }
 }

@@ -9,6 +9,7 @@ use crate::api::accounts::DbAccounts;
 use crate::config::Config;
 use crate::db::Db;
 use crate::engine::changes::Publisher;
+use crate::engine::Engine;
 use crate::events::EventBus;
 use crate::money::service::DbLedger;
 use crate::nodes::checkers::DbCheckers;
@@ -45,15 +46,17 @@ impl Services {
             accounts: Arc::new(DbAccounts { db: db.clone(), chain_id: config.aptos_chain_id, oidc_provider }),
             workers: Arc::new(DbWorkers { db: db.clone(), public_origin: public_origin.to_string() }),
             checkers: Arc::new(DbCheckers { db: db.clone(), public_origin: public_origin.to_string() }),
-            jobs: Arc::new(DbJobs { db: db.clone(), publisher: publisher.clone() }),
+            jobs: Arc::new(DbJobs { db: db.clone(), engine: Engine::new(db.clone()), publisher: publisher.clone() }),
             ledger: Arc::new(DbLedger {
                 db: db.clone(),
+                engine: Engine::new(db.clone()),
                 config: config.ledger.clone(),
                 publisher: publisher.clone(),
                 bus: bus.clone(),
             }),
             verifier: Arc::new(Verifier {
                 db: db.clone(),
+                engine: Engine::new(db.clone()),
                 store: store.clone(),
                 bus: bus.clone(),
                 publisher: publisher.clone(),

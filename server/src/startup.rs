@@ -97,7 +97,7 @@ impl Application {
         }));
         let state = AppState {
             leptos_options: leptos_options(&config, address),
-            db,
+            db: db.clone(),
             bus,
             metrics,
             store,
@@ -110,6 +110,7 @@ impl Application {
             max_task_ms: config.max_task_ms,
             services,
             publisher,
+            engine: crate::engine::Engine::new(db.clone()),
             verification: config.verification.clone(),
             ledger: config.ledger.clone(),
         };

@@ -40,6 +40,9 @@ pub struct AppState {
     /// Announces committed changes (task events, wake-ups for long-polling agents): the one place that does.
     #[from_ref(skip)]
     pub publisher: crate::engine::changes::Publisher,
+    /// Runs the task engine's transitions.
+    #[from_ref(skip)]
+    pub engine: crate::engine::Engine,
     #[from_ref(skip)]
     pub verification: crate::config::VerificationConfig,
     #[from_ref(skip)]

@@ -147,7 +147,7 @@ pub(super) async fn account_id(tx: &mut Tx<'_>, account: Account) -> Result<i64,
 }
 
 /// The balance of `account` inside a transaction (0 for an account never used).
-pub(super) async fn balance_in(tx: &mut Tx<'_>, account: Account) -> Result<i64, DbError> {
+pub async fn balance_in(tx: &mut Tx<'_>, account: Account) -> Result<i64, DbError> {
     let balance: Option<i64> = sqlx::query_scalar("SELECT balance_micro FROM ledger_accounts WHERE name = $1")
         .bind(account.name())
         .fetch_optional(&mut **tx)
@@ -157,7 +157,7 @@ pub(super) async fn balance_in(tx: &mut Tx<'_>, account: Account) -> Result<i64,
 
 /// Moves money inside the caller's transaction: recorded under its key (a repeat is a no-op), taken from `from`
 /// only if it has enough (the external account excepted), added to `to`. On an error the caller must roll back.
-pub(super) async fn transfer_in(tx: &mut Tx<'_>, transfer: &Transfer, now_ms: i64) -> Result<Moved, LedgerError> {
+pub async fn transfer_in(tx: &mut Tx<'_>, transfer: &Transfer, now_ms: i64) -> Result<Moved, LedgerError> {
     if transfer.amount_micro <= 0 {
         return Err(LedgerError::NotPositive);
     }
@@ -360,11 +360,3 @@ impl Db {
         Ok(violations)
     }
 }
-
-#[cfg(test)]
-#[path = "ledger_tests.rs"]
-mod tests;
-
-#[cfg(test)]
-#[path = "ledger_props.rs"]
-mod props;

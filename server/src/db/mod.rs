@@ -134,7 +134,7 @@ pub type Tx<'a> = sqlx::Transaction<'a, sqlx::Any>;
 
 /// Rows that transactions lock before deciding from what other rows say (see [`lock_row`]).
 #[derive(Clone, Copy, Debug)]
-pub(crate) enum Locked {
+pub enum Locked {
     Job,
     Verification,
 }
@@ -142,7 +142,7 @@ pub(crate) enum Locked {
 /// Locks one row until the transaction ends, so that concurrent transactions deciding from the same rows take
 /// turns: the later one then reads what the earlier committed (PostgreSQL's READ COMMITTED reads a fresh snapshot
 /// per statement). On SQLite, `BEGIN IMMEDIATE` already lets one writer in at a time, so nothing more is needed.
-pub(crate) async fn lock_row(tx: &mut Tx<'_>, row: Locked, id: i64) -> Result<(), DbError> {
+pub async fn lock_row(tx: &mut Tx<'_>, row: Locked, id: i64) -> Result<(), DbError> {
     if tx.backend_name() != "PostgreSQL" {
         return Ok(());
     }
@@ -281,10 +281,6 @@ fn sqlite_pool(max_connections: u32) -> AnyPoolOptions {
         },
     )
 }
-
-#[cfg(test)]
-#[path = "races_tests.rs"]
-mod races_tests;
 
 #[cfg(test)]
 #[path = "schema_tests.rs"]

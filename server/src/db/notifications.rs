@@ -21,7 +21,7 @@ pub struct DueDelivery {
 }
 
 /// Records a notification for `user` inside the caller's transaction, and queues it for their webhook.
-pub(super) async fn notify_in(
+pub async fn notify_in(
     tx: &mut Tx<'_>,
     user: UserId,
     kind: &str,

@@ -9,9 +9,7 @@ use std::sync::LazyLock;
 use pictor_core::states::{AttemptOutcome, TaskState};
 use sqlx::Row;
 
-use super::job_lifecycle::{complete_job_if_done, fail_job};
 use super::nodes::NodeId;
-use super::verifications::NewVerification;
 use super::{Backend, Db, DbError};
 
 pub use super::{JobId, TaskError, TaskId};
@@ -193,110 +191,61 @@ impl Db {
         lease_held(result.rows_affected())
     }
 
-    /// The agent uploaded every frame of this attempt. With a `verification`, the result waits for checkers
-    /// (`verifying`); without, it is accepted unchecked (`uploaded`) and completes the job when it was the last task.
-    pub async fn finish_task(
-        &self,
-        held: LeasedAttempt,
-        finished: &Finished<'_>,
-        verification: Option<&NewVerification>,
-        now_ms: i64,
-    ) -> Result<(), TaskError> {
-        let LeasedAttempt { task, attempt, node } = held;
-        let mut tx = self.begin_write().await?;
-        let state = if verification.is_some() { TaskState::Verifying } else { TaskState::Uploaded };
-        let job: Option<i64> = sqlx::query_scalar(
-            "UPDATE tasks SET state = $5, progress_percent = 100, finished_at_ms = $1, lease_expires_at_ms = NULL
-             WHERE id = $2 AND attempt = $3 AND node_id = $4 AND state = 'leased'
-             RETURNING job_id",
-        )
-        .bind(now_ms)
-        .bind(task)
-        .bind(attempt)
-        .bind(node)
-        .bind(state.as_str())
-        .fetch_optional(&mut *tx)
-        .await?;
-        let Some(job) = job else { return Err(TaskError::LeaseLost) };
-        end_attempt(&mut tx, task, attempt, AttemptOutcome::Uploaded, None, finished.log, now_ms).await?;
-        sqlx::query("UPDATE task_attempts SET render_ms = $1 WHERE task_id = $2 AND attempt = $3")
-            .bind(finished.render_ms)
-            .bind(task)
-            .bind(attempt)
-            .execute(&mut *tx)
-            .await?;
-        match verification {
-            Some(check) => {
-                sqlx::query(
-                    "INSERT INTO verifications (task_id, attempt, worker_node_id, crops_json, quorum, created_at_ms,
-                                                blender_version)
-                     VALUES ($1, $2, $3, $4, $5, $6, $7)",
-                )
-                .bind(task)
-                .bind(attempt)
-                .bind(node)
-                .bind(&check.crops_json)
-                .bind(check.quorum)
-                .bind(now_ms)
-                .bind(&check.blender_version)
-                .execute(&mut *tx)
-                .await?;
-            }
-            None => {
-                // Accepted as it is: paid now (and taken back if its worker is caught cheating on this job).
-                super::payments::pay_attempt(&mut tx, task, attempt, now_ms).await?;
-                complete_job_if_done(&mut tx, job, now_ms).await?;
-            }
-        }
-        tx.commit().await?;
-        Ok(())
-    }
-
-    /// The agent reports this attempt failed (`error`, and the end of Blender's output in `log`): requeued while
-    /// attempts remain, else failed (and the job with it). The worker's failures on the job count toward the
-    /// blocklist.
-    pub async fn fail_task(&self, held: LeasedAttempt, error: &str, log: &str, now_ms: i64) -> Result<(), TaskError> {
-        let LeasedAttempt { task, attempt, node } = held;
-        let mut tx = self.begin_write().await?;
-        let ended = Ending { outcome: AttemptOutcome::Failed, error, log };
-        let job = give_back(&mut tx, task, attempt, Some(node), &ended, now_ms).await?;
-        sqlx::query(
-            "INSERT INTO job_blocklist (job_id, node_id, failures) VALUES ($1, $2, 1)
-             ON CONFLICT (job_id, node_id) DO UPDATE SET failures = job_blocklist.failures + 1",
-        )
-        .bind(job)
-        .bind(node)
-        .execute(&mut *tx)
-        .await?;
-        tx.commit().await?;
-        Ok(())
-    }
-
-    /// The timeout checker: every lease past its expiry is given back (requeued or failed). Returns the tasks.
-    pub async fn requeue_expired(&self, now_ms: i64) -> Result<Vec<TaskId>, DbError> {
-        let expired: Vec<(i64, i64)> = sqlx::query_as(
+    /// Leases past their expiry at `now_ms`: task and attempt.
+    pub async fn expired_leases(&self, now_ms: i64) -> Result<Vec<(TaskId, i64)>, DbError> {
+        Ok(sqlx::query_as(
             "SELECT id, attempt FROM tasks WHERE state = 'leased' AND lease_expires_at_ms < $1 ORDER BY id",
         )
         .bind(now_ms)
         .fetch_all(self.reader())
-        .await?;
-        let mut requeued = Vec::new();
-        for (task, attempt) in expired {
-            let mut tx = self.begin_write().await?;
-            // A heartbeat may have extended the lease since the read: the guarded update then changes nothing.
-            // The attempt keeps the last log its agent reported.
-            let ended = Ending { outcome: AttemptOutcome::Expired, error: "the lease expired", log: "" };
-            match give_back(&mut tx, task, attempt, None, &ended, now_ms).await {
-                Ok(_) => {
-                    tx.commit().await?;
-                    requeued.push(task);
-                }
-                Err(TaskError::LeaseLost) => {}
-                Err(TaskError::Db(error)) => return Err(error),
-            }
-        }
-        Ok(requeued)
+        .await?)
     }
+}
+
+/// Marks a leased attempt's task done rendering, in `state` (`verifying` or `uploaded`), and closes its attempt
+/// with Blender's time. Returns the job, or `LeaseLost`.
+pub async fn mark_rendered(
+    tx: &mut Tx<'_>,
+    held: LeasedAttempt,
+    state: TaskState,
+    finished: &Finished<'_>,
+    now_ms: i64,
+) -> Result<JobId, TaskError> {
+    let LeasedAttempt { task, attempt, node } = held;
+    let job: Option<i64> = sqlx::query_scalar(
+        "UPDATE tasks SET state = $5, progress_percent = 100, finished_at_ms = $1, lease_expires_at_ms = NULL
+         WHERE id = $2 AND attempt = $3 AND node_id = $4 AND state = 'leased'
+         RETURNING job_id",
+    )
+    .bind(now_ms)
+    .bind(task)
+    .bind(attempt)
+    .bind(node)
+    .bind(state.as_str())
+    .fetch_optional(&mut **tx)
+    .await?;
+    let Some(job) = job else { return Err(TaskError::LeaseLost) };
+    end_attempt(tx, task, attempt, AttemptOutcome::Uploaded, None, finished.log, now_ms).await?;
+    sqlx::query("UPDATE task_attempts SET render_ms = $1 WHERE task_id = $2 AND attempt = $3")
+        .bind(finished.render_ms)
+        .bind(task)
+        .bind(attempt)
+        .execute(&mut **tx)
+        .await?;
+    Ok(job)
+}
+
+/// Counts one more failed attempt of `node` on `job` toward the blocklist.
+pub async fn count_failure(tx: &mut Tx<'_>, job: JobId, node: NodeId) -> Result<(), DbError> {
+    sqlx::query(
+        "INSERT INTO job_blocklist (job_id, node_id, failures) VALUES ($1, $2, 1)
+         ON CONFLICT (job_id, node_id) DO UPDATE SET failures = job_blocklist.failures + 1",
+    )
+    .bind(job)
+    .bind(node)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
 }
 
 /// How a finished attempt went, as its agent reports it.
@@ -316,10 +265,10 @@ pub struct Progress<'a> {
 }
 
 /// How an attempt ended: its outcome, the error (if it failed) and its log.
-struct Ending<'a> {
-    outcome: AttemptOutcome,
-    error: &'a str,
-    log: &'a str,
+pub struct Ending<'a> {
+    pub outcome: AttemptOutcome,
+    pub error: &'a str,
+    pub log: &'a str,
 }
 
 /// Logs kept per attempt: the end of Blender's output is where the error is.
@@ -372,16 +321,16 @@ async fn end_attempt(
     Ok(())
 }
 
-/// Ends a leased attempt (`failed` or `expired`): back to the queue while attempts remain, else `failed`, which
-/// fails the job too. Returns the job. `node` guards reports from agents; the timeout checker passes `None`.
-async fn give_back(
+/// Ends a leased attempt (`failed` or `expired`): back to the queue while attempts remain, else `failed`. Returns
+/// the job and the task's new state. `node` guards reports from agents; the timeout checker passes `None`.
+pub async fn give_back(
     tx: &mut Tx<'_>,
     task: TaskId,
     attempt: i64,
     node: Option<NodeId>,
     ended: &Ending<'_>,
     now_ms: i64,
-) -> Result<JobId, TaskError> {
+) -> Result<(JobId, TaskState), TaskError> {
     let row: Option<(i64, String)> = sqlx::query_as(
         "UPDATE tasks SET
             state = CASE WHEN attempt < max_attempt THEN 'queued' ELSE 'failed' END,
@@ -399,12 +348,18 @@ async fn give_back(
     .await?;
     let Some((job, state)) = row else { return Err(TaskError::LeaseLost) };
     end_attempt(tx, task, attempt, ended.outcome, Some(ended.error), ended.log, now_ms).await?;
-    if super::parse_state(&state, "state", TaskState::parse)? == TaskState::Failed {
-        fail_job(tx, job, now_ms).await?;
-    }
-    Ok(job)
+    Ok((job, super::parse_state(&state, "state", TaskState::parse)?))
 }
 
 #[cfg(test)]
-#[path = "tasks_tests.rs"]
-mod tests;
+mod tests {
+    use super::*;
+
+    #[test]
+    fn logs_are_clipped_to_their_end_at_a_character_boundary() {
+        let long = format!("{}é{}", "a".repeat(MAX_LOG_BYTES), "z".repeat(10));
+        let clipped = clip_log(&long);
+        assert!(clipped.len() <= MAX_LOG_BYTES && clipped.ends_with("zzzzzzzzzz"), "{}", clipped.len());
+        assert_eq!(clip_log("short"), "short");
+    }
+}

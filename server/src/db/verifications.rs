@@ -4,9 +4,10 @@
 use sqlx::Row;
 
 use super::nodes::NodeId;
+use super::tasks::LeasedAttempt;
 use super::users::UserId;
 use super::{Backend, Db, DbError};
-use super::{JobId, TaskId};
+use super::{JobId, TaskId, Tx};
 
 pub type VerificationId = i64;
 
@@ -27,6 +28,30 @@ pub struct NewVerification {
     pub quorum: i64,
     /// The Blender its checkers must run (the one that rendered the result); empty: any.
     pub blender_version: String,
+}
+
+/// Opens a check of a leased attempt's result (its task now `verifying`).
+pub async fn insert_verification(
+    tx: &mut Tx<'_>,
+    held: LeasedAttempt,
+    check: &NewVerification,
+    now_ms: i64,
+) -> Result<(), DbError> {
+    sqlx::query(
+        "INSERT INTO verifications (task_id, attempt, worker_node_id, crops_json, quorum, created_at_ms,
+                                    blender_version)
+         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+    )
+    .bind(held.task)
+    .bind(held.attempt)
+    .bind(held.node)
+    .bind(&check.crops_json)
+    .bind(check.quorum)
+    .bind(now_ms)
+    .bind(&check.blender_version)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
 }
 
 /// A verification leased to a checker, with what it needs to build the assignment.
@@ -224,7 +249,3 @@ impl Db {
             .await?)
     }
 }
-
-#[cfg(test)]
-#[path = "verifications_tests.rs"]
-mod tests;

@@ -98,6 +98,7 @@ mod tests {
 
     use super::*;
     use crate::db::job_lifecycle::NewJob;
+    use crate::engine::Engine;
 
     #[test]
     fn changes_combine() {
@@ -110,7 +111,7 @@ mod tests {
         let bus = EventBus::new(8);
         let mut events = bus.subscribe();
         let owner = db.create_user("Ada", 1).await.expect("user");
-        let job = db.create_job(&NewJob::sample(owner, 1), 1).await.expect("job");
+        let job = Engine::new(db.clone()).create_job(&NewJob::sample(owner, 1), 1).await.expect("job");
         let task: TaskId = sqlx::query_scalar("SELECT id FROM tasks WHERE job_id = $1")
             .bind(job)
             .fetch_one(db.reader())

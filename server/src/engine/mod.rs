@@ -1,4 +1,186 @@
-//! The task engine's shared machinery (every workload's): what a committed transition changed, and the one place
-//! that tells the world about it.
+//! The task engine, shared by every workload: the transitions of tasks, attempts and jobs — finishing, failing and
+//! expiring attempts, verdicts and their consequences, payment on acceptance, refunds, refills, pauses, re-renders
+//! and cancellations — each inside the one transaction it needs, with what it changed returned. SQL stays in
+//! `db/`; announcing changes after commit is [`changes::Publisher`]'s job.
+//!
+//! Each transition is a function taking the caller's transaction (so several can share one commit); [`Engine`]
+//! runs one transition in its own transaction.
 
 pub mod changes;
+pub mod jobs;
+pub mod notices;
+pub mod payments;
+pub mod tasks;
+pub mod verdicts;
+
+use crate::db::credits::credit_in;
+use crate::db::job_lifecycle::NewJob;
+use crate::db::ledger::{LedgerError, Moved};
+use crate::db::nodes::NodeId;
+use crate::db::tasks::{Finished, LeasedAttempt};
+use crate::db::users::UserId;
+use crate::db::verdicts::VerdictInput;
+use crate::db::verifications::{NewVerification, VerificationId};
+use crate::db::{Db, DbError, JobId, TaskError, TaskId};
+
+use verdicts::Settlement;
+
+/// Runs each transition in a transaction of its own. Cheap to clone.
+#[derive(Clone, Debug)]
+pub struct Engine {
+    db: Db,
+}
+
+/// What a top-up did.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TopUp {
+    pub moved: Moved,
+    /// Paused jobs of the user that resumed with it.
+    pub resumed: Vec<JobId>,
+}
+
+impl Engine {
+    pub fn new(db: Db) -> Self {
+        Self { db }
+    }
+
+    pub fn db(&self) -> &Db {
+        &self.db
+    }
+
+    /// Stores a job with its tasks and escrow (see [`jobs::create`]).
+    pub async fn create_job(&self, job: &NewJob, now_ms: i64) -> Result<JobId, DbError> {
+        let mut tx = self.db.begin_write().await?;
+        let id = jobs::create(&mut tx, job, now_ms).await?;
+        tx.commit().await?;
+        Ok(id)
+    }
+
+    /// Renders an owner's chosen tasks again (see [`jobs::rerender`]); returns the tasks requeued.
+    pub async fn rerender_tasks(
+        &self,
+        owner: UserId,
+        job: JobId,
+        tasks: &[TaskId],
+        now_ms: i64,
+    ) -> Result<Vec<TaskId>, DbError> {
+        let mut tx = self.db.begin_write().await?;
+        let requeued = jobs::rerender(&mut tx, owner, job, tasks, now_ms).await?;
+        tx.commit().await?;
+        Ok(requeued)
+    }
+
+    /// Cancels an owner's running job (see [`jobs::cancel`]).
+    pub async fn cancel_job(&self, owner: UserId, job: JobId, now_ms: i64) -> Result<(), DbError> {
+        let mut tx = self.db.begin_write().await?;
+        jobs::cancel(&mut tx, owner, job, now_ms).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// A leased attempt rendered every frame (see [`tasks::finish`]).
+    pub async fn finish_task(
+        &self,
+        held: LeasedAttempt,
+        finished: &Finished<'_>,
+        verification: Option<&NewVerification>,
+        now_ms: i64,
+    ) -> Result<(), TaskError> {
+        let mut tx = self.db.begin_write().await?;
+        tasks::finish(&mut tx, held, finished, verification, now_ms).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// A leased attempt failed (see [`tasks::fail_attempt`]).
+    pub async fn fail_task(&self, held: LeasedAttempt, error: &str, log: &str, now_ms: i64) -> Result<(), TaskError> {
+        let mut tx = self.db.begin_write().await?;
+        tasks::fail_attempt(&mut tx, held, error, log, now_ms).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Every lease past its expiry is given back (requeued or failed), each in its own transaction. Returns the
+    /// tasks.
+    pub async fn requeue_expired(&self, now_ms: i64) -> Result<Vec<TaskId>, DbError> {
+        let mut requeued = Vec::new();
+        for (task, attempt) in self.db.expired_leases(now_ms).await? {
+            let mut tx = self.db.begin_write().await?;
+            // A heartbeat may have extended the lease since the read: the guarded update then changes nothing.
+            match tasks::expire(&mut tx, task, attempt, now_ms).await {
+                Ok(_) => {
+                    tx.commit().await?;
+                    requeued.push(task);
+                }
+                Err(TaskError::LeaseLost) => {}
+                Err(TaskError::Db(error)) => return Err(error),
+            }
+        }
+        Ok(requeued)
+    }
+
+    /// Records a checker's verdict and applies the decision once the quorum is in (see
+    /// [`verdicts::record_verdict`]). The verdict is kept even when it decides nothing.
+    pub async fn record_verdict(
+        &self,
+        verification: VerificationId,
+        checker: NodeId,
+        input: &VerdictInput,
+        next_round_crops: &str,
+        now_ms: i64,
+    ) -> Result<Settlement, TaskError> {
+        let mut tx = self.db.begin_write().await?;
+        let settlement =
+            verdicts::record_verdict(&mut tx, verification, checker, input, next_round_crops, now_ms).await?;
+        tx.commit().await?;
+        Ok(settlement)
+    }
+
+    /// Accepts results whose checks no checker can take any more (see [`verdicts::accept_when_no_checker_remains`]).
+    pub async fn accept_when_no_checker_remains(&self, now_ms: i64, max_wait_ms: i64) -> Result<Vec<TaskId>, DbError> {
+        verdicts::accept_when_no_checker_remains(&self.db, now_ms, max_wait_ms).await
+    }
+
+    /// Adds `amount_micro` from outside to `user`'s credit under `key` (a repeated key changes nothing), resuming
+    /// the user's jobs that were paused for credit.
+    pub async fn top_up(
+        &self,
+        user: UserId,
+        amount_micro: i64,
+        key: &str,
+        kind: &'static str,
+        memo: &str,
+        now_ms: i64,
+    ) -> Result<TopUp, LedgerError> {
+        let mut tx = self.db.begin_write().await?;
+        let moved = credit_in(&mut tx, user, amount_micro, key, kind, memo, now_ms).await?;
+        let resumed =
+            if moved == Moved::Now { payments::resume_paused_jobs(&mut tx, user, now_ms).await? } else { Vec::new() };
+        tx.commit().await?;
+        Ok(TopUp { moved, resumed })
+    }
+
+    /// A new account's welcome credits (once per account, whatever the number of sign-ins).
+    pub async fn welcome(&self, user: UserId, amount_micro: i64, now_ms: i64) -> Result<(), LedgerError> {
+        if amount_micro > 0 {
+            let key = format!("user:{user}:welcome");
+            self.top_up(user, amount_micro, &key, "welcome", "welcome credits", now_ms).await?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tasks_tests;
+
+#[cfg(test)]
+mod verifications_tests;
+
+#[cfg(test)]
+mod ledger_tests;
+
+#[cfg(test)]
+mod ledger_props;
+
+#[cfg(test)]
+mod races_tests;

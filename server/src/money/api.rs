@@ -216,7 +216,7 @@ async fn payment_webhook(State(state): State<AppState>, headers: HeaderMap, body
         return webhook_answer(StatusCode::BAD_REQUEST, "amount_micro must be positive and at most a billion credits");
     }
     let key = format!("payment:{id}");
-    match state.db.top_up(payment.user_id, payment.amount_micro, &key, "payment", id, now_ms()).await {
+    match state.engine.top_up(payment.user_id, payment.amount_micro, &key, "payment", id, now_ms()).await {
         Ok(top_up) => {
             state.publisher.publish(Changes::default().with_work(!top_up.resumed.is_empty())).await;
             let credited = top_up.moved == Moved::Now;

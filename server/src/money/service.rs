@@ -17,6 +17,7 @@ use crate::db::{Db, DbError};
 
 pub struct DbLedger {
     pub db: Db,
+    pub engine: crate::engine::Engine,
     pub config: LedgerConfig,
     /// A top-up that resumes paused jobs wakes waiting agents, so they take their tasks at once.
     pub publisher: crate::engine::changes::Publisher,
@@ -162,7 +163,7 @@ impl LedgerService for DbLedger {
             viewer.user_id,
             if memo.is_empty() { String::new() } else { format!(": {memo}") }
         );
-        let top_up = self.db.top_up(user, amount, &key, "grant", &memo, now_ms()).await.map_err(ledger_error)?;
+        let top_up = self.engine.top_up(user, amount, &key, "grant", &memo, now_ms()).await.map_err(ledger_error)?;
         let resumed = crate::engine::changes::Changes::default().with_work(!top_up.resumed.is_empty());
         self.publisher.publish(resumed).await;
         Ok(())

@@ -307,7 +307,7 @@ async fn done(
         Intake::Refuse(why) => {
             // Not a valid output: the attempt fails like a render error and the task goes to another try.
             let error = format!("the output was refused: {why}");
-            state.db.fail_task(held, &error, &report.log_tail, now_ms()).await?;
+            state.engine.fail_task(held, &error, &report.log_tail, now_ms()).await?;
             tracing::warn!(task, attempt = report.attempt, node = node.id, %error, "output refused");
             state.publisher.publish(Changes::task(task).with_work(true)).await;
             return Err(TaskApiError::BadRequest(error));
@@ -316,7 +316,7 @@ async fn done(
     let render_ms = report.render_seconds.filter(|s| s.is_finite() && *s >= 0.0).map(|s| (s * 1000.0) as i64);
     let finished = Finished { log: &report.log_tail, render_ms };
     let checked = plan.is_some();
-    state.db.finish_task(held, &finished, plan.as_ref(), now_ms()).await?;
+    state.engine.finish_task(held, &finished, plan.as_ref(), now_ms()).await?;
     tracing::info!(task, attempt = report.attempt, node = node.id, checked, "task done");
     state.publisher.publish(Changes::task(task).with_checks(checked)).await;
     // The worker's owner sees its task count and earnings move on My Workers.
@@ -338,7 +338,7 @@ async fn fail(
     let Json(report) = body?;
     let error: String = report.error.chars().take(2_000).collect();
     let held = LeasedAttempt { task, attempt: report.attempt, node: node.id };
-    state.db.fail_task(held, &error, &report.log_tail, now_ms()).await?;
+    state.engine.fail_task(held, &error, &report.log_tail, now_ms()).await?;
     tracing::warn!(task, attempt = report.attempt, node = node.id, %error, "task attempt failed");
     state.publisher.publish(Changes::task(task).with_work(true)).await;
     Ok(StatusCode::NO_CONTENT)

@@ -144,7 +144,7 @@ async fn submit(
         budget_micro: spec.budget_micro,
         checker_share_percent: i64::from(state.ledger.checker_share_percent),
     };
-    let id = state.db.create_job(&job, now_ms()).await.map_err(db_error)?;
+    let id = state.engine.create_job(&job, now_ms()).await.map_err(db_error)?;
     state.publisher.publish(Changes::default().with_work(true)).await;
     tracing::info!(job = id, tasks = job.tasks.len(), "job submitted");
     Ok((StatusCode::CREATED, Json(json!({ "job_id": id, "tasks": job.tasks.len() }))))
@@ -171,7 +171,7 @@ async fn cancel(
     Extension(viewer): Extension<Viewer>,
     Path(id): Path<i64>,
 ) -> Result<StatusCode, RestError> {
-    state.db.cancel_job(viewer.user_id, id, now_ms()).await.map_err(db_error)?;
+    state.engine.cancel_job(viewer.user_id, id, now_ms()).await.map_err(db_error)?;
     Ok(StatusCode::NO_CONTENT)
 }
 

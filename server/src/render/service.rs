@@ -10,6 +10,7 @@ use crate::db::{Db, DbError};
 
 pub struct DbJobs {
     pub db: Db,
+    pub engine: crate::engine::Engine,
     /// Woken when tasks are requeued, so waiting agents take them at once.
     pub publisher: crate::engine::changes::Publisher,
 }
@@ -29,7 +30,7 @@ impl JobService for DbJobs {
     }
 
     async fn cancel(&self, viewer: &Viewer, job: i64) -> Result<(), AppError> {
-        self.db.cancel_job(viewer.user_id, job, now_ms()).await.map_err(to_app_error)
+        self.engine.cancel_job(viewer.user_id, job, now_ms()).await.map_err(to_app_error)
     }
 
     async fn rerender(&self, viewer: &Viewer, job: i64, tasks: Option<Vec<i64>>) -> Result<u64, AppError> {
@@ -48,9 +49,10 @@ impl JobService for DbJobs {
         if tasks.len() > 10_000 {
             return Err(AppError::BadRequest("at most 10 000 tasks at once".into()));
         }
-        let requeued = self.db.rerender_tasks(viewer.user_id, job, &tasks, now_ms()).await.map_err(to_app_error)?;
-        self.publisher.publish(crate::engine::changes::Changes::default().with_work(true)).await;
-        Ok(requeued)
+        let requeued = self.engine.rerender_tasks(viewer.user_id, job, &tasks, now_ms()).await.map_err(to_app_error)?;
+        let count = requeued.len() as u64;
+        self.publisher.publish(crate::engine::changes::Changes::tasks(requeued).with_work(true)).await;
+        Ok(count)
     }
 
     async fn attempts(&self, viewer: &Viewer, job: i64, task: i64) -> Result<Vec<AttemptView>, AppError> {

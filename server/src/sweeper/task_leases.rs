@@ -5,16 +5,17 @@ use std::time::Duration;
 use super::Sweep;
 use crate::db::{Db, DbError};
 use crate::engine::changes::{Changes, Publisher};
+use crate::engine::Engine;
 
 pub struct TaskLeases {
-    db: Db,
+    engine: Engine,
     publisher: Publisher,
     every: Duration,
 }
 
 impl TaskLeases {
     pub fn new(db: Db, publisher: Publisher, every: Duration) -> Self {
-        Self { db, publisher, every }
+        Self { engine: Engine::new(db), publisher, every }
     }
 }
 
@@ -29,7 +30,7 @@ impl Sweep for TaskLeases {
     }
 
     async fn sweep_once(&self, now_ms: i64) -> Result<usize, DbError> {
-        let requeued = self.db.requeue_expired(now_ms).await?;
+        let requeued = self.engine.requeue_expired(now_ms).await?;
         let count = requeued.len();
         if count > 0 {
             tracing::info!(tasks = ?requeued, "task leases expired: requeued");

@@ -6,9 +6,10 @@ use std::time::Duration;
 use super::Sweep;
 use crate::db::{Db, DbError};
 use crate::engine::changes::{Changes, Publisher};
+use crate::engine::Engine;
 
 pub struct UncheckedResults {
-    db: Db,
+    engine: Engine,
     publisher: Publisher,
     after_ms: i64,
     every: Duration,
@@ -16,7 +17,7 @@ pub struct UncheckedResults {
 
 impl UncheckedResults {
     pub fn new(db: Db, publisher: Publisher, after_ms: u64, every: Duration) -> Self {
-        Self { db, publisher, after_ms: i64::try_from(after_ms).unwrap_or(i64::MAX), every }
+        Self { engine: Engine::new(db), publisher, after_ms: i64::try_from(after_ms).unwrap_or(i64::MAX), every }
     }
 }
 
@@ -31,7 +32,7 @@ impl Sweep for UncheckedResults {
     }
 
     async fn sweep_once(&self, now_ms: i64) -> Result<usize, DbError> {
-        let accepted = self.db.accept_when_no_checker_remains(now_ms, self.after_ms).await?;
+        let accepted = self.engine.accept_when_no_checker_remains(now_ms, self.after_ms).await?;
         let count = accepted.len();
         if count > 0 {
             tracing::warn!(tasks = ?accepted, "no checker left to check these results: accepted unchecked");

@@ -18,10 +18,11 @@ use super::planner::{check_probability, crop_side, crops_for, quorum, task_area}
 use crate::config::VerificationConfig;
 use crate::db::nodes::TokenNode;
 use crate::db::tasks::{JobId, TaskId};
-use crate::db::verdicts::{Settlement, VerdictInput};
+use crate::db::verdicts::VerdictInput;
 use crate::db::verifications::{NewVerification, VerificationId};
 use crate::db::Db;
 use crate::engine::changes::{Changes, Publisher};
+use crate::engine::verdicts::Settlement;
 use crate::events::EventBus;
 
 pub use super::error::VerifyError;
@@ -37,6 +38,7 @@ pub enum Intake {
 #[derive(Clone)]
 pub struct Verifier {
     pub db: Db,
+    pub engine: crate::engine::Engine,
     pub store: Arc<dyn ObjectStore>,
     pub bus: EventBus,
     pub publisher: Publisher,
@@ -203,7 +205,8 @@ impl Verifier {
             measurements_json: serde_json::to_string(&report.crops).unwrap_or_default(),
             render_ms: (report.render_seconds.max(0.0) * 1000.0) as i64,
         };
-        let settlement = self.db.record_verdict(verification, checker.id, &input, &crops_json(&next), now_ms).await?;
+        let settlement =
+            self.engine.record_verdict(verification, checker.id, &input, &crops_json(&next), now_ms).await?;
         tracing::info!(verification, checker = checker.id, verdict = report.verdict.as_str(), ?settlement, "verdict");
         self.publish(checker, &settlement).await;
         Ok(settlement)

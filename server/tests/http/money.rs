@@ -165,7 +165,10 @@ async fn a_job_beyond_the_credit_is_refused_clearly_and_one_within_it_takes_its_
     let jobs: Value = app.get_with_cookie("/api/v1/jobs", &cookie).await.json().await.expect("json");
     assert_eq!(jobs, json!([]), "nothing was created");
 
-    app.db.top_up(user, 30_000_000, "grant:t", "grant", "", 0).await.expect("top up");
+    pictor_server::engine::Engine::new(app.db.clone())
+        .top_up(user, 30_000_000, "grant:t", "grant", "", 0)
+        .await
+        .expect("top up");
     assert_eq!(app.post_json("/api/v1/jobs", &submit(&form), Some(&cookie)).await.status(), 201);
     assert_eq!(credit_of(&app, &cookie).await, 30_000_000 - total, "the estimate moved into escrow");
     // With a budget cap, the cap is what moves.

@@ -37,7 +37,10 @@ async fn second_writers_wait_for_the_lock_instead_of_failing() {
             let mut failures = Vec::new();
             for round in 0..ROUNDS {
                 let key = format!("{label}:{round}");
-                if let Err(error) = db.top_up(user, MICRO_PER_CREDIT, &key, "grant", label, round).await {
+                if let Err(error) = pictor_server::engine::Engine::new(db.clone())
+                    .top_up(user, MICRO_PER_CREDIT, &key, "grant", label, round)
+                    .await
+                {
                     failures.push(format!("{label} round {round}: {error}"));
                 }
             }

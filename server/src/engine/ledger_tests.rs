@@ -4,12 +4,16 @@
 
 use pictor_core::verification::Verdict;
 
-use super::*;
+use super::verdicts::Settlement;
+use super::Engine;
 use crate::db::job_lifecycle::NewJob;
+use crate::db::ledger::{Account, LedgerError, Moved, Transfer};
 use crate::db::nodes::{NodeId, NodeKind};
 use crate::db::tasks::{Finished, WorkerOffer};
-use crate::db::verdicts::{Settlement, VerdictInput};
+use crate::db::users::UserId;
+use crate::db::verdicts::VerdictInput;
 use crate::db::verifications::NewVerification;
+use crate::db::{Db, DbError};
 
 const NOW: i64 = 1_800_000_000_000;
 const CREDIT: i64 = 1_000_000;
@@ -39,7 +43,7 @@ async fn world(db: Db, credit: i64) -> World {
         .await
         .expect("price");
     if credit > 0 {
-        db.top_up(creator, credit, "grant:start", "grant", "", NOW).await.expect("top up");
+        Engine::new(db.clone()).top_up(creator, credit, "grant:start", "grant", "", NOW).await.expect("top up");
     }
     World { db, creator, lender, worker }
 }
@@ -55,7 +59,7 @@ async fn check_once(world: &World, verdict: Verdict, min_ssim: f64) -> Settlemen
         .expect("lease")
         .expect("a check");
     let given = VerdictInput { verdict, min_ssim: Some(min_ssim), measurements_json: "[]".into(), render_ms: 10 };
-    world.db.record_verdict(check.id, checker, &given, "[]", NOW).await.expect("verdict")
+    Engine::new(world.db.clone()).record_verdict(check.id, checker, &given, "[]", NOW).await.expect("verdict")
 }
 
 fn job(world: &World, tasks: usize, escrow: i64) -> NewJob {
@@ -79,7 +83,10 @@ async fn render(world: &World, seconds: i64, check: bool) -> (i64, i64) {
     let finished = Finished { log: "", render_ms: Some(seconds * 1000) };
     let verification =
         check.then(|| NewVerification { crops_json: "[]".into(), quorum: 1, blender_version: String::new() });
-    world.db.finish_task(lease.held_by(world.worker), &finished, verification.as_ref(), NOW).await.expect("done");
+    Engine::new(world.db.clone())
+        .finish_task(lease.held_by(world.worker), &finished, verification.as_ref(), NOW)
+        .await
+        .expect("done");
     (lease.task, lease.attempt)
 }
 
@@ -111,7 +118,7 @@ async fn transfers_are_idempotent_and_never_overdraw(db: Db) {
 
 async fn two_concurrent_payments_of_one_thing_pay_once(db: Db) {
     let user = db.create_user("Ada", NOW).await.expect("user");
-    db.top_up(user, 10 * CREDIT, "grant:1", "grant", "", NOW).await.expect("top up");
+    Engine::new(db.clone()).top_up(user, 10 * CREDIT, "grant:1", "grant", "", NOW).await.expect("top up");
     let mut racers = Vec::new();
     for _ in 0..8 {
         let db = db.clone();
@@ -137,7 +144,7 @@ async fn two_concurrent_payments_of_one_thing_pay_once(db: Db) {
 
 async fn a_job_escrows_pays_each_accepted_result_and_refunds_the_rest(db: Db) {
     let world = world(db, 20 * CREDIT).await;
-    let id = world.db.create_job(&job(&world, 2, 10 * CREDIT), NOW).await.expect("job");
+    let id = Engine::new(world.db.clone()).create_job(&job(&world, 2, 10 * CREDIT), NOW).await.expect("job");
     assert_eq!(world.db.balance(Account::Credit(world.creator)).await.expect("b"), 10 * CREDIT);
     assert_eq!(world.db.balance(Account::Escrow(id)).await.expect("b"), 10 * CREDIT);
     // 90 s at 1 credit a minute: 1.5 credits, 10 % to the checker pool.
@@ -162,7 +169,7 @@ async fn a_job_escrows_pays_each_accepted_result_and_refunds_the_rest(db: Db) {
 
 async fn a_job_beyond_the_credit_is_refused_and_nothing_is_created(db: Db) {
     let world = world(db, 2 * CREDIT).await;
-    let refused = world.db.create_job(&job(&world, 3, 5 * CREDIT), NOW).await;
+    let refused = Engine::new(world.db.clone()).create_job(&job(&world, 3, 5 * CREDIT), NOW).await;
     assert!(
         matches!(refused, Err(DbError::InsufficientCredit { available, needed }) if available == 2 * CREDIT && needed == 5 * CREDIT)
     );
@@ -176,7 +183,7 @@ async fn a_job_beyond_the_credit_is_refused_and_nothing_is_created(db: Db) {
 async fn a_job_pauses_when_credit_runs_out_and_resumes_after_a_top_up(db: Db) {
     let world = world(db, 3 * CREDIT).await;
     // Three one-minute tasks, one credit each, but only two credits in escrow and one left in credit.
-    let id = world.db.create_job(&job(&world, 4, 2 * CREDIT), NOW).await.expect("job");
+    let id = Engine::new(world.db.clone()).create_job(&job(&world, 4, 2 * CREDIT), NOW).await.expect("job");
     render(&world, 60, false).await;
     assert_eq!(job_state(&world.db, id).await, "active", "the escrow still covers the next one");
     render(&world, 60, false).await;
@@ -191,7 +198,10 @@ async fn a_job_pauses_when_credit_runs_out_and_resumes_after_a_top_up(db: Db) {
     );
     let notes = world.db.notifications_of(world.creator, 10).await.expect("notes");
     assert!(notes.iter().any(|note| note.kind == "job_paused"), "{notes:?}");
-    let topped = world.db.top_up(world.creator, 5 * CREDIT, "payment:p1", "payment", "", NOW).await.expect("top up");
+    let topped = Engine::new(world.db.clone())
+        .top_up(world.creator, 5 * CREDIT, "payment:p1", "payment", "", NOW)
+        .await
+        .expect("top up");
     assert_eq!(topped.resumed, vec![id]);
     assert_eq!(job_state(&world.db, id).await, "active");
     render(&world, 60, false).await;
@@ -206,7 +216,7 @@ async fn a_job_pauses_when_credit_runs_out_and_resumes_after_a_top_up(db: Db) {
 
 async fn cancelling_refunds_the_rest_and_a_caught_cheater_gives_back_its_pay(db: Db) {
     let world = world(db, 10 * CREDIT).await;
-    let id = world.db.create_job(&job(&world, 3, 6 * CREDIT), NOW).await.expect("job");
+    let id = Engine::new(world.db.clone()).create_job(&job(&world, 3, 6 * CREDIT), NOW).await.expect("job");
     let (unchecked, _) = render(&world, 60, false).await;
     assert_eq!(world.db.balance(Account::Earnings(world.lender)).await.expect("b"), 900_000);
     // Its next result is rejected: the unchecked one is requeued and its pay taken back.
@@ -215,7 +225,7 @@ async fn cancelling_refunds_the_rest_and_a_caught_cheater_gives_back_its_pay(db:
     assert!(matches!(settled, Settlement::Rejected { ref requeued, .. } if requeued.contains(&unchecked)));
     assert_eq!(world.db.balance(Account::Earnings(world.lender)).await.expect("b"), 0, "paid back");
     assert!(world.db.ledger_history(world.lender, Some("clawback"), 10).await.expect("history").len() == 1);
-    world.db.cancel_job(world.creator, id, NOW).await.expect("cancel");
+    Engine::new(world.db.clone()).cancel_job(world.creator, id, NOW).await.expect("cancel");
     assert_eq!(world.db.balance(Account::Escrow(id)).await.expect("b"), 0);
     // Everything came back: what the rejected worker was paid (and the pool's share of it) was taken back.
     assert_eq!(world.db.balance(Account::Credit(world.creator)).await.expect("b"), 10 * CREDIT);
@@ -288,12 +298,15 @@ async fn an_epoch_shares_the_pool_by_agreeing_verdicts_and_payouts_hold_then_set
 async fn a_short_escrow_is_topped_up_from_credit_so_results_are_paid_in_full(db: Db) {
     let world = world(db, 10 * CREDIT).await;
     // The estimate was low: half a credit held for two one-minute tasks, both rendering at once.
-    let id = world.db.create_job(&job(&world, 2, CREDIT / 2), NOW).await.expect("job");
+    let id = Engine::new(world.db.clone()).create_job(&job(&world, 2, CREDIT / 2), NOW).await.expect("job");
     let first = world.db.lease_task(&offer(world.worker), NOW, 60_000).await.expect("lease").expect("a task");
     let second = world.db.lease_task(&offer(world.worker), NOW, 60_000).await.expect("lease").expect("a task");
     let finished = Finished { log: "", render_ms: Some(60_000) };
     for lease in [first, second] {
-        world.db.finish_task(lease.held_by(world.worker), &finished, None, NOW).await.expect("done");
+        Engine::new(world.db.clone())
+            .finish_task(lease.held_by(world.worker), &finished, None, NOW)
+            .await
+            .expect("done");
     }
     assert_eq!(world.db.balance(Account::Earnings(world.lender)).await.expect("b"), 2 * 900_000, "both in full");
     assert_eq!(job_state(&world.db, id).await, "completed");
@@ -305,13 +318,16 @@ async fn a_budget_caps_what_a_job_spends_and_a_spent_budget_refuses_a_rerender(d
     let world = world(db, 10 * CREDIT).await;
     let budget = 3 * CREDIT / 2;
     let capped = NewJob { budget_micro: Some(budget), ..job(&world, 3, budget) };
-    let id = world.db.create_job(&capped, NOW).await.expect("job");
+    let id = Engine::new(world.db.clone()).create_job(&capped, NOW).await.expect("job");
     // Two one-minute tasks at once: the second is paid only what is left of the budget, never from more credit.
     let first = world.db.lease_task(&offer(world.worker), NOW, 60_000).await.expect("lease").expect("a task");
     let second = world.db.lease_task(&offer(world.worker), NOW, 60_000).await.expect("lease").expect("a task");
     let finished = Finished { log: "", render_ms: Some(60_000) };
     for lease in [&first, &second] {
-        world.db.finish_task(lease.held_by(world.worker), &finished, None, NOW).await.expect("done");
+        Engine::new(world.db.clone())
+            .finish_task(lease.held_by(world.worker), &finished, None, NOW)
+            .await
+            .expect("done");
     }
     let spent = world.db.balance(Account::Earnings(world.lender)).await.expect("b")
         + world.db.balance(Account::CheckerPool).await.expect("b");
@@ -320,7 +336,7 @@ async fn a_budget_caps_what_a_job_spends_and_a_spent_budget_refuses_a_rerender(d
     assert_eq!(job_state(&world.db, id).await, "paused", "no third task past the budget");
     let notes = world.db.notifications_of(world.creator, 10).await.expect("notes");
     assert!(notes.iter().any(|note| note.kind == "job_paused" && note.text.contains("budget")), "{notes:?}");
-    let again = world.db.rerender_tasks(world.creator, id, &[first.task], NOW).await;
+    let again = Engine::new(world.db.clone()).rerender_tasks(world.creator, id, &[first.task], NOW).await;
     assert!(matches!(again, Err(DbError::Conflict(why)) if why.contains("budget")), "{again:?}");
     assert_eq!(world.db.balance(Account::Credit(world.creator)).await.expect("b"), 10 * CREDIT - budget);
     assert_sound(&world.db).await;

@@ -4,14 +4,16 @@
 
 use pictor_core::verification::Verdict;
 
-use super::job_lifecycle::NewJob;
-use super::ledger::Account;
-use super::nodes::{Capabilities, NodeId, NodeKind};
-use super::tasks::{Finished, JobId, Lease, TaskId, WorkerOffer};
-use super::users::UserId;
-use super::verdicts::{Settlement, VerdictInput};
-use super::verifications::NewVerification;
-use super::{Backend, Db};
+use super::verdicts::Settlement;
+use super::Engine;
+use crate::db::job_lifecycle::NewJob;
+use crate::db::ledger::Account;
+use crate::db::nodes::{Capabilities, NodeId, NodeKind};
+use crate::db::tasks::{Finished, Lease, WorkerOffer};
+use crate::db::users::UserId;
+use crate::db::verdicts::VerdictInput;
+use crate::db::verifications::NewVerification;
+use crate::db::{Backend, Db, JobId, TaskId};
 
 const NOW: i64 = 1_800_000_000_000;
 const LEASE: i64 = 60_000;
@@ -42,7 +44,7 @@ async fn lease_and_upload(db: &Db, worker: NodeId, price: i64) -> Lease {
 
 async fn finish(db: &Db, lease: &Lease, worker: NodeId, check: Option<&NewVerification>) {
     let finished = Finished { log: "", render_ms: Some(2_000) };
-    db.finish_task(lease.held_by(worker), &finished, check, NOW).await.expect("done");
+    Engine::new(db.clone()).finish_task(lease.held_by(worker), &finished, check, NOW).await.expect("done");
 }
 
 async fn state_of(db: &Db, table: &str, id: i64) -> String {
@@ -69,7 +71,7 @@ async fn the_last_verdicts_of_a_quorum_arriving_together_decide_it_once(db: Db) 
         checkers.push(node(&db, checking, NodeKind::Checker, &format!("c{index}")).await);
     }
     for trial in 0..TRIALS {
-        let job = db.create_job(&NewJob::sample(creator, 1), NOW).await.expect("job");
+        let job = Engine::new(db.clone()).create_job(&NewJob::sample(creator, 1), NOW).await.expect("job");
         let lease = lease_and_upload(&db, worker, 0).await;
         let check = NewVerification { crops_json: "[]".into(), quorum: 3, blender_version: String::new() };
         finish(&db, &lease, worker, Some(&check)).await;
@@ -78,12 +80,16 @@ async fn the_last_verdicts_of_a_quorum_arriving_together_decide_it_once(db: Db) 
             let leased = db.lease_verification(*checker, checking, ENGINES, NOW, LEASE).await.expect("lease");
             verification = leased.expect("a slot of the quorum").id;
         }
-        let first = db.record_verdict(verification, checkers[0], &passed(), "[]", NOW).await.expect("verdict");
+        let first = Engine::new(db.clone())
+            .record_verdict(verification, checkers[0], &passed(), "[]", NOW)
+            .await
+            .expect("verdict");
         assert_eq!(first, Settlement::Pending);
         let pass = passed();
+        let engine = Engine::new(db.clone());
         let (second, third) = tokio::join!(
-            db.record_verdict(verification, checkers[1], &pass, "[]", NOW),
-            db.record_verdict(verification, checkers[2], &pass, "[]", NOW),
+            engine.record_verdict(verification, checkers[1], &pass, "[]", NOW),
+            engine.record_verdict(verification, checkers[2], &pass, "[]", NOW),
         );
         let settlements = [second.expect("second verdict"), third.expect("third verdict")];
         let decided = settlements.iter().filter(|s| matches!(s, Settlement::Passed { .. })).count();
@@ -103,7 +109,7 @@ async fn the_last_two_tasks_finishing_together_complete_their_job(db: Db) {
     let (left, right) =
         (node(&db, lender, NodeKind::Worker, "a").await, node(&db, lender, NodeKind::Worker, "b").await);
     for trial in 0..TRIALS {
-        let job = db.create_job(&NewJob::sample(creator, 2), NOW).await.expect("job");
+        let job = Engine::new(db.clone()).create_job(&NewJob::sample(creator, 2), NOW).await.expect("job");
         let (first, second) = (lease_and_upload(&db, left, 0).await, lease_and_upload(&db, right, 0).await);
         tokio::join!(finish(&db, &first, left, None), finish(&db, &second, right, None));
         assert_eq!(state_of(&db, "jobs", job).await, "completed", "trial {trial}");
@@ -115,13 +121,13 @@ async fn the_last_two_tasks_finishing_together_complete_their_job(db: Db) {
 async fn payments_of_one_job_at_once_each_refill_its_escrow(db: Db) {
     let creator = db.create_user("Ada", NOW).await.expect("user");
     let lender = db.create_user("Grace", NOW).await.expect("user");
-    db.top_up(creator, 100_000_000, "grant:races", "grant", "", NOW).await.expect("credit");
+    Engine::new(db.clone()).top_up(creator, 100_000_000, "grant:races", "grant", "", NOW).await.expect("credit");
     let (left, right) =
         (node(&db, lender, NodeKind::Worker, "a").await, node(&db, lender, NodeKind::Worker, "b").await);
     let price = 1_000_000;
     for trial in 0..TRIALS {
         // No escrow up front: every payment must refill it.
-        let job = db.create_job(&NewJob::sample(creator, 2), NOW).await.expect("job");
+        let job = Engine::new(db.clone()).create_job(&NewJob::sample(creator, 2), NOW).await.expect("job");
         let (first, second) = (lease_and_upload(&db, left, price).await, lease_and_upload(&db, right, price).await);
         tokio::join!(finish(&db, &first, left, None), finish(&db, &second, right, None));
         assert_eq!(state_of(&db, "jobs", job).await, "completed", "trial {trial}");
@@ -138,9 +144,9 @@ async fn payments_of_one_job_at_once_each_refill_its_escrow(db: Db) {
 async fn epochs_closed_by_two_coordinators_at_once_are_closed_once(db: Db) {
     let creator = db.create_user("Ada", NOW).await.expect("user");
     let lender = db.create_user("Grace", NOW).await.expect("user");
-    db.top_up(creator, 100_000_000, "grant:races", "grant", "", NOW).await.expect("credit");
+    Engine::new(db.clone()).top_up(creator, 100_000_000, "grant:races", "grant", "", NOW).await.expect("credit");
     let worker = node(&db, lender, NodeKind::Worker, "w").await;
-    db.create_job(&NewJob::sample(creator, 1), NOW).await.expect("job");
+    Engine::new(db.clone()).create_job(&NewJob::sample(creator, 1), NOW).await.expect("job");
     let lease = lease_and_upload(&db, worker, 1_000_000).await;
     finish(&db, &lease, worker, None).await;
     // Many short epochs since the pool's first payment: plenty of chances to collide.
@@ -192,10 +198,14 @@ async fn a_worker_is_leased_a_lower_ranked_job_while_the_top_jobs_tasks_are_bein
     let creator = db.create_user("Ada", NOW).await.expect("user");
     let lender = db.create_user("Grace", NOW).await.expect("user");
     let worker = node(&db, lender, NodeKind::Worker, "w").await;
-    let top: JobId =
-        db.create_job(&NewJob { tier_rank: 2, ..NewJob::sample(creator, 1) }, NOW).await.expect("priority job");
-    let lower: JobId =
-        db.create_job(&NewJob { tier_rank: 0, ..NewJob::sample(creator, 1) }, NOW).await.expect("economy job");
+    let top: JobId = Engine::new(db.clone())
+        .create_job(&NewJob { tier_rank: 2, ..NewJob::sample(creator, 1) }, NOW)
+        .await
+        .expect("priority job");
+    let lower: JobId = Engine::new(db.clone())
+        .create_job(&NewJob { tier_rank: 0, ..NewJob::sample(creator, 1) }, NOW)
+        .await
+        .expect("economy job");
     let top_task: TaskId = sqlx::query_scalar("SELECT id FROM tasks WHERE job_id = $1")
         .bind(top)
         .fetch_one(db.reader())

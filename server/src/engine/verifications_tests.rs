@@ -3,11 +3,15 @@
 
 use pictor_core::verification::Verdict;
 
-use super::*;
+use super::verdicts::Settlement;
+use super::Engine;
 use crate::db::job_lifecycle::NewJob;
-use crate::db::nodes::{Capabilities, NodeKind};
+use crate::db::nodes::{Capabilities, NodeId, NodeKind};
 use crate::db::tasks::{Finished, TaskError, WorkerOffer};
-use crate::db::verdicts::{Settlement, VerdictInput};
+use crate::db::users::UserId;
+use crate::db::verdicts::VerdictInput;
+use crate::db::verifications::{LeasedVerification, NewVerification, VerificationId};
+use crate::db::{Db, JobId, TaskId};
 
 const NOW: i64 = 1_800_000_000_000;
 const LEASE: i64 = 60_000;
@@ -49,7 +53,7 @@ async fn world(db: Db, checkers: usize) -> World {
 
 async fn job_with(world: &World, tasks: usize) -> JobId {
     let job = NewJob { name: "checked".into(), ..NewJob::sample(world.creator, tasks) };
-    world.db.create_job(&job, NOW).await.expect("job")
+    Engine::new(world.db.clone()).create_job(&job, NOW).await.expect("job")
 }
 
 fn offer(node: NodeId) -> WorkerOffer {
@@ -69,7 +73,10 @@ async fn render_checked(world: &World, check: Option<NewVerification>) -> TaskId
     let key = format!("outputs/{}/{}/{}/{frame}.png", lease.job, lease.task, lease.attempt);
     world.db.record_output(lease.held_by(world.worker), frame, &key, "00", 10, NOW).await.expect("output");
     let finished = Finished { log: "", render_ms: Some(2_000) };
-    world.db.finish_task(lease.held_by(world.worker), &finished, check.as_ref(), NOW).await.expect("done");
+    Engine::new(world.db.clone())
+        .finish_task(lease.held_by(world.worker), &finished, check.as_ref(), NOW)
+        .await
+        .expect("done");
     lease.task
 }
 
@@ -87,7 +94,10 @@ fn said(verdict: Verdict) -> VerdictInput {
 }
 
 async fn give(world: &World, verification: VerificationId, checker: NodeId, verdict: Verdict) -> Settlement {
-    world.db.record_verdict(verification, checker, &said(verdict), "[\"round two\"]", NOW).await.expect("verdict")
+    Engine::new(world.db.clone())
+        .record_verdict(verification, checker, &said(verdict), "[\"round two\"]", NOW)
+        .await
+        .expect("verdict")
 }
 
 async fn task_state(db: &Db, task: TaskId) -> String {
@@ -146,7 +156,8 @@ async fn three_checkers_decide_by_majority_and_the_outvoted_one_loses_standing(d
     let (_, agreed) = world.db.checker_counts(world.checkers[0]).await.expect("read").expect("checker");
     assert_eq!((agreed.agreed, agreed.disagreed, agreed.suspended), (1, 0, false));
     // A late or repeated verdict changes nothing.
-    let again = world.db.record_verdict(id, world.checkers[0], &said(Verdict::Fail), "[]", NOW).await;
+    let again =
+        Engine::new(world.db.clone()).record_verdict(id, world.checkers[0], &said(Verdict::Fail), "[]", NOW).await;
     assert!(matches!(again, Err(TaskError::LeaseLost)), "{again:?}");
 }
 
@@ -244,10 +255,11 @@ async fn an_expired_verdict_lease_frees_the_slot_and_cancel_closes_checks(db: Db
     assert_eq!(world.db.expire_verdict_leases(NOW + LEASE + 1).await.expect("sweep"), 1);
     let taken = lease_check(&world, world.checkers[1]).await.expect("the freed slot");
     assert_eq!(taken.id, slow.id);
-    let late = world.db.record_verdict(slow.id, world.checkers[0], &said(Verdict::Pass), "[]", NOW).await;
+    let late =
+        Engine::new(world.db.clone()).record_verdict(slow.id, world.checkers[0], &said(Verdict::Pass), "[]", NOW).await;
     assert!(matches!(late, Err(TaskError::LeaseLost)));
 
-    world.db.cancel_job(world.creator, job, NOW).await.expect("cancel");
+    Engine::new(world.db.clone()).cancel_job(world.creator, job, NOW).await.expect("cancel");
     assert_eq!(task_state(&world.db, task).await, "uploaded", "the result is kept, unchecked");
     assert_eq!(give(&world, taken.id, world.checkers[1], Verdict::Pass).await, Settlement::Closed);
 }
@@ -256,16 +268,26 @@ async fn a_check_no_checker_can_take_is_accepted_after_a_while(db: Db) {
     let world = world(db, 1).await;
     let job = job_with(&world, 1).await;
     let task = render(&world, Some(1)).await;
-    let wait = crate::db::verdicts::UNCHECKED_AFTER_MS;
+    let wait = super::verdicts::UNCHECKED_AFTER_MS;
     // Its checker is still around (heard from just now): the check waits.
     world.db.record_heartbeat(world.checkers[0], NOW + wait).await.expect("heartbeat");
-    assert_eq!(world.db.accept_when_no_checker_remains(NOW + wait + 1, wait).await.expect("sweep"), Vec::<i64>::new());
+    assert_eq!(
+        Engine::new(world.db.clone()).accept_when_no_checker_remains(NOW + wait + 1, wait).await.expect("sweep"),
+        Vec::<i64>::new()
+    );
     // Gone for good: accepted as it is, and the job completes.
     let later = NOW + wait + crate::db::verifications::CHECKER_RECENT_MS + 1_000;
-    assert_eq!(world.db.accept_when_no_checker_remains(later, wait).await.expect("sweep"), vec![task]);
+    assert_eq!(
+        Engine::new(world.db.clone()).accept_when_no_checker_remains(later, wait).await.expect("sweep"),
+        vec![task]
+    );
     assert_eq!(task_state(&world.db, task).await, "uploaded");
     assert_eq!(job_state(&world.db, job).await, "completed");
-    assert_eq!(world.db.accept_when_no_checker_remains(later, wait).await.expect("again"), Vec::<i64>::new(), "once");
+    assert_eq!(
+        Engine::new(world.db.clone()).accept_when_no_checker_remains(later, wait).await.expect("again"),
+        Vec::<i64>::new(),
+        "once"
+    );
 }
 
 async fn a_checker_that_signed_off_stops_counting_until_it_is_back(db: Db) {
@@ -314,7 +336,10 @@ async fn a_check_goes_to_checkers_running_the_blender_that_rendered_it(db: Db) {
     world.db.release_verdict_leases_of(same).await.expect("release");
     assert!(world.db.mark_node_offline(same, NOW + 1_000).await.expect("sign off"));
     let wait = 5_000;
-    assert_eq!(world.db.accept_when_no_checker_remains(NOW + wait + 1, wait).await.expect("sweep"), Vec::<i64>::new());
+    assert_eq!(
+        Engine::new(world.db.clone()).accept_when_no_checker_remains(NOW + wait + 1, wait).await.expect("sweep"),
+        Vec::<i64>::new()
+    );
     assert_eq!(task_state(&world.db, task).await, "verifying", "still to be checked");
     assert_eq!(lease_check(&world, other).await.expect("any Blender now").id, second.id);
 }

@@ -7,6 +7,7 @@ use pictor_core::verification::Verdict;
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestCaseError, TestRunner};
 
+use super::Engine;
 use crate::db::job_lifecycle::NewJob;
 use crate::db::ledger::Account;
 use crate::db::nodes::NodeKind;
@@ -108,7 +109,10 @@ async fn play(db: &Db, net: &mut Network, op: &Op) {
     match *op {
         Op::TopUp { user, credits } => {
             let key = format!("grant:{now}");
-            db.top_up(net.users[user], credits * CREDIT, &key, "grant", "", now).await.expect("top up");
+            Engine::new(db.clone())
+                .top_up(net.users[user], credits * CREDIT, &key, "grant", "", now)
+                .await
+                .expect("top up");
         }
         Op::Submit { user, tasks, escrow_credits, budgeted } => {
             let job = NewJob {
@@ -121,7 +125,7 @@ async fn play(db: &Db, net: &mut Network, op: &Op) {
                 ..NewJob::sample(net.users[user], tasks)
             };
             // Refused for want of credit, or created: both are fine, the invariants must hold either way.
-            if let Ok(id) = db.create_job(&job, now).await {
+            if let Ok(id) = Engine::new(db.clone()).create_job(&job, now).await {
                 net.jobs.push(id);
             }
         }
@@ -140,7 +144,10 @@ async fn play(db: &Db, net: &mut Network, op: &Op) {
                     quorum: 1,
                     blender_version: String::new(),
                 });
-                db.finish_task(lease.held_by(node), &finished, check.as_ref(), now).await.expect("done");
+                Engine::new(db.clone())
+                    .finish_task(lease.held_by(node), &finished, check.as_ref(), now)
+                    .await
+                    .expect("done");
             }
         }
         Op::Verdict { pass } => {
@@ -149,7 +156,10 @@ async fn play(db: &Db, net: &mut Network, op: &Op) {
                 let verdict = if pass { Verdict::Pass } else { Verdict::Fail };
                 let input =
                     VerdictInput { verdict, min_ssim: Some(0.5), measurements_json: "[]".into(), render_ms: 10 };
-                db.record_verdict(check.id, net.checker, &input, "[]", now).await.expect("verdict");
+                Engine::new(db.clone())
+                    .record_verdict(check.id, net.checker, &input, "[]", now)
+                    .await
+                    .expect("verdict");
             }
         }
         Op::Cancel { job } => {
@@ -159,7 +169,7 @@ async fn play(db: &Db, net: &mut Network, op: &Op) {
                     .fetch_one(db.reader())
                     .await
                     .expect("owner");
-                let _ = db.cancel_job(owner, *id, now).await;
+                let _ = Engine::new(db.clone()).cancel_job(owner, *id, now).await;
             }
         }
         Op::Rerender { job } => {
@@ -176,7 +186,7 @@ async fn play(db: &Db, net: &mut Network, op: &Op) {
                         .await
                         .expect("tasks"),
                 );
-                let _ = db.rerender_tasks(owner, *id, &tasks, now).await;
+                let _ = Engine::new(db.clone()).rerender_tasks(owner, *id, &tasks, now).await;
             }
         }
         Op::Epoch => {
