@@ -45,6 +45,7 @@ async fn create_job(db: &Db, owner: i64, tasks: u32) -> i64 {
     let spec = form.validate().expect("a valid job");
     let job = NewJob {
         owner,
+        kind: pictor_core::workloads::WorkloadKind::Render,
         name: spec.name.clone(),
         spec_json: serde_json::to_string(&spec).expect("json"),
         scene_key: format!("scenes/{}.blend", "0".repeat(64)),
@@ -63,7 +64,7 @@ async fn create_job(db: &Db, owner: i64, tasks: u32) -> i64 {
         budget_micro: None,
         checker_share_percent: 10,
     };
-    db.create_job(&job, 0).await.expect("job")
+    pictor_server::engine::Engine::new(db.clone()).create_job(&job, 0).await.expect("job")
 }
 
 /// Single-row autocommit inserts into a fresh SQLite file with the coordinator's own settings, for `seconds`.

@@ -14,3 +14,4 @@ pub mod states;
 pub mod time;
 pub mod verification;
 pub mod workers;
+pub mod workloads;

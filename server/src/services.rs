@@ -9,12 +9,14 @@ use crate::api::accounts::DbAccounts;
 use crate::config::Config;
 use crate::db::Db;
 use crate::engine::changes::Publisher;
+use crate::engine::workload::Workloads;
 use crate::engine::Engine;
 use crate::events::EventBus;
 use crate::money::service::DbLedger;
 use crate::nodes::checkers::DbCheckers;
 use crate::nodes::service::DbWorkers;
 use crate::render::service::DbJobs;
+use crate::render::workload::RenderWorkload;
 use crate::verify::service::Verifier;
 
 pub struct Services {
@@ -24,6 +26,8 @@ pub struct Services {
     pub jobs: Arc<DbJobs>,
     pub ledger: Arc<DbLedger>,
     pub verifier: Arc<Verifier>,
+    /// The kinds of work this coordinator runs (rendering).
+    pub workloads: Workloads,
 }
 
 /// What the services are built from.
@@ -42,6 +46,15 @@ pub struct Parts<'a> {
 impl Services {
     pub fn build(parts: Parts<'_>) -> Self {
         let Parts { db, store, bus, publisher, config, public_origin, oidc_provider } = parts;
+        let verifier = Arc::new(Verifier {
+            db: db.clone(),
+            engine: Engine::new(db.clone()),
+            store: store.clone(),
+            bus: bus.clone(),
+            publisher: publisher.clone(),
+            config: config.verification.clone(),
+        });
+        let workloads = Workloads::default().with(Arc::new(RenderWorkload { verifier: verifier.clone() }));
         Self {
             accounts: Arc::new(DbAccounts { db: db.clone(), chain_id: config.aptos_chain_id, oidc_provider }),
             workers: Arc::new(DbWorkers { db: db.clone(), public_origin: public_origin.to_string() }),
@@ -54,14 +67,8 @@ impl Services {
                 publisher: publisher.clone(),
                 bus: bus.clone(),
             }),
-            verifier: Arc::new(Verifier {
-                db: db.clone(),
-                engine: Engine::new(db.clone()),
-                store: store.clone(),
-                bus: bus.clone(),
-                publisher: publisher.clone(),
-                config: config.verification.clone(),
-            }),
+            verifier,
+            workloads,
         }
     }
 }

@@ -1,6 +1,7 @@
 //! HTTP surface: health, metrics, the event stream and the dashboard, wired into one router.
 
 pub mod accounts;
+pub mod agent_tasks;
 pub mod checkers;
 pub mod dashboard;
 pub mod errors;
@@ -25,7 +26,7 @@ pub fn router(state: AppState) -> Router {
         .merge(workers::router())
         .merge(checkers::router())
         .merge(crate::render::jobs_api::router())
-        .merge(crate::render::agent_tasks::router())
+        .merge(agent_tasks::router())
         .merge(crate::verify::agent_api::router())
         .merge(crate::money::api::router());
     dashboard::mount(api, &state)

@@ -2,6 +2,7 @@
 //! failing. When each happens, and what is paid or refunded with it, is decided in `engine::jobs`.
 
 use pictor_core::states::JobState;
+use pictor_core::workloads::WorkloadKind;
 
 use super::users::UserId;
 use super::DbError;
@@ -11,6 +12,8 @@ use super::{JobId, TaskId, Tx};
 #[derive(Clone, Debug)]
 pub struct NewJob {
     pub owner: UserId,
+    /// The kind of work its tasks are.
+    pub kind: WorkloadKind,
     pub name: String,
     pub spec_json: String,
     pub scene_key: String,
@@ -42,6 +45,7 @@ impl NewJob {
     pub fn sample(owner: UserId, tasks: usize) -> Self {
         NewJob {
             owner,
+            kind: WorkloadKind::Render,
             name: "job".into(),
             spec_json: "{}".into(),
             scene_key: "scenes/x.blend".into(),
@@ -75,8 +79,8 @@ pub async fn insert_job(tx: &mut Tx<'_>, job: &NewJob, now_ms: i64) -> Result<Jo
     let id: i64 = sqlx::query_scalar(
         "INSERT INTO jobs (owner_id, name, state, created_at_ms, spec_json, scene_key, scene_sha256, tier_rank,
                            engine, max_price_micro_per_minute, min_vram_bytes, gpu_model, max_attempts,
-                           estimate_micro, estimate_source, budget_micro, checker_share_percent)
-         VALUES ($1, $2, 'queued', $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16) RETURNING id",
+                           estimate_micro, estimate_source, budget_micro, checker_share_percent, kind)
+         VALUES ($1, $2, 'queued', $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17) RETURNING id",
     )
     .bind(job.owner)
     .bind(&job.name)
@@ -94,6 +98,7 @@ pub async fn insert_job(tx: &mut Tx<'_>, job: &NewJob, now_ms: i64) -> Result<Jo
     .bind(&job.estimate_source)
     .bind(job.budget_micro)
     .bind(job.checker_share_percent)
+    .bind(job.kind.as_str())
     .fetch_one(&mut **tx)
     .await?;
     for tag in &job.tags {

@@ -2,6 +2,7 @@
 
 use pictor_core::jobs::{AttemptView, JobCost, JobDetails, JobSpec, JobSummary, TaskView};
 use pictor_core::states::{AttemptOutcome, JobState, TaskState};
+use pictor_core::workloads::WorkloadKind;
 use sqlx::Row;
 
 use super::nodes::{Capabilities, NodeId};
@@ -13,6 +14,7 @@ use super::{JobId, TaskError, TaskId};
 /// What an agent needs to render a job's task.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct JobRenderInfo {
+    pub kind: WorkloadKind,
     pub spec_json: String,
     pub scene_key: String,
     pub scene_sha256: String,
@@ -164,12 +166,14 @@ impl Db {
     }
 
     pub async fn job_render_info(&self, job: JobId) -> Result<Option<JobRenderInfo>, DbError> {
-        let row: Option<(String, Option<String>, Option<String>)> =
-            sqlx::query_as("SELECT spec_json, scene_key, scene_sha256 FROM jobs WHERE id = $1")
+        let row: Option<(String, String, Option<String>, Option<String>)> =
+            sqlx::query_as("SELECT kind, spec_json, scene_key, scene_sha256 FROM jobs WHERE id = $1")
                 .bind(job)
                 .fetch_optional(self.reader())
                 .await?;
-        Ok(row.and_then(|(spec_json, key, sha)| Some(JobRenderInfo { spec_json, scene_key: key?, scene_sha256: sha? })))
+        let Some((kind, spec_json, key, sha)) = row else { return Ok(None) };
+        let kind = super::parse_state(&kind, "kind", WorkloadKind::parse)?;
+        Ok(key.zip(sha).map(|(scene_key, scene_sha256)| JobRenderInfo { kind, spec_json, scene_key, scene_sha256 }))
     }
 
     /// Whether `node` holds (or held) a lease on a task of `job`, or on a check of one: only they may download its
@@ -304,13 +308,15 @@ impl Db {
     /// Stores what a node can render (from its registration) for the lease queries.
     pub async fn set_node_capabilities(&self, node: NodeId, capabilities: &Capabilities) -> Result<(), DbError> {
         sqlx::query(
-            "UPDATE nodes SET engines = $1, vram_bytes = $2, gpu_models = $3, blender_version = $4 WHERE id = $5",
+            "UPDATE nodes SET engines = $1, vram_bytes = $2, gpu_models = $3, blender_version = $4, workloads = $6
+             WHERE id = $5",
         )
         .bind(&capabilities.engines)
         .bind(capabilities.vram_bytes)
         .bind(&capabilities.gpu_models)
         .bind(&capabilities.blender_version)
         .bind(node)
+        .bind(&capabilities.workloads)
         .execute(self.writer())
         .await?;
         Ok(())
@@ -318,14 +324,15 @@ impl Db {
 
     /// What `node` offers to the lease query: capabilities, tags and price.
     pub async fn worker_offer(&self, node: NodeId) -> Result<WorkerOffer, DbError> {
-        let (engines, vram_bytes, gpu_models, tags, price): (String, i64, String, String, i64) = sqlx::query_as(
-            "SELECT engines, vram_bytes, gpu_models, tags, price_micro_per_minute FROM nodes WHERE id = $1",
-        )
+        let (engines, vram_bytes, gpu_models, tags, price, workloads): (String, i64, String, String, i64, String) =
+            sqlx::query_as(
+                "SELECT engines, vram_bytes, gpu_models, tags, price_micro_per_minute, workloads FROM nodes WHERE id = $1",
+            )
         .bind(node)
         .fetch_optional(self.reader())
         .await?
         .ok_or(DbError::NotFound("node"))?;
-        Ok(WorkerOffer { node, engines, vram_bytes, gpu_models, tags, price_micro_per_minute: price })
+        Ok(WorkerOffer { node, workloads, engines, vram_bytes, gpu_models, tags, price_micro_per_minute: price })
     }
 }
 

@@ -43,6 +43,8 @@ pub struct Capabilities {
     pub gpu_models: String,
     /// The Blender it renders with (its first); checks go to checkers with the same one.
     pub blender_version: String,
+    /// Comma-separated kinds of work it can run (`render`).
+    pub workloads: String,
 }
 
 /// The node a token belongs to, as the agent API needs it.

@@ -28,6 +28,8 @@ pub struct LeasedAttempt {
 #[derive(Clone, Debug, Default)]
 pub struct WorkerOffer {
     pub node: NodeId,
+    /// Comma-separated kinds of work it runs (`render`).
+    pub workloads: String,
     /// Comma-separated lower-case engine names (`cycles,eevee,workbench`).
     pub engines: String,
     pub vram_bytes: i64,
@@ -62,7 +64,7 @@ pub const BLOCKLIST_AFTER_FAILURES: i64 = 3;
 pub const BLOCKLIST_AFTER_REJECTIONS: i64 = 2;
 
 /// The lease query: the best queued task this worker may take. One statement, documented where it lives:
-/// - the task is queued and its job is queued or active;
+/// - the task is queued and its job is queued or active, of a kind of work the worker runs;
 /// - the worker has the job's engine, at least its VRAM, its GPU model (if it names one) and every tag it asks for;
 /// - the job's tier pays at least the worker's price;
 /// - the worker is not blocklisted for the job (too many failed attempts, or results rejected by checkers);
@@ -71,11 +73,13 @@ pub const BLOCKLIST_AFTER_REJECTIONS: i64 = 2;
 /// The job is chosen first (there are few running jobs), then its first queued task through the index on
 /// `(job_id, state, id)`: no sort over a job's thousands of tasks on every lease.
 ///
-/// Parameters: $1 engines, $2 VRAM, $3 GPU models, $4 price, $5 tags, $6 node, $9 and $10 the blocklist limits.
+/// Parameters: $1 engines, $2 VRAM, $3 GPU models, $4 price, $5 tags, $6 node, $9 and $10 the blocklist limits,
+/// $11 the kinds of work the worker runs.
 const ELIGIBLE_JOBS: &str = "
     SELECT j.id, j.tier_rank, j.created_at_ms
     FROM jobs j
     WHERE j.state IN ('queued', 'active')
+      AND (',' || $11 || ',') LIKE ('%,' || j.kind || ',%')
       AND EXISTS (SELECT 1 FROM tasks q WHERE q.job_id = j.id AND q.state = 'queued')
       AND (',' || $1 || ',') LIKE ('%,' || j.engine || ',%')
       AND j.min_vram_bytes <= $2
@@ -137,6 +141,7 @@ impl Db {
             .bind(now_ms + lease_ms)
             .bind(BLOCKLIST_AFTER_FAILURES)
             .bind(BLOCKLIST_AFTER_REJECTIONS)
+            .bind(&offer.workloads)
             .fetch_optional(&mut *tx)
             .await?;
         let Some(row) = row else { return Ok(None) };

@@ -133,6 +133,7 @@ async fn play(db: &Db, net: &mut Network, op: &Op) {
             let node = net.workers[worker];
             let offer = WorkerOffer {
                 node,
+                workloads: "render".into(),
                 engines: "cycles".into(),
                 price_micro_per_minute: CREDIT * (worker as i64 + 1),
                 ..WorkerOffer::default()

@@ -74,7 +74,13 @@ fn job(world: &World, tasks: usize, escrow: i64) -> NewJob {
 }
 
 fn offer(node: NodeId) -> WorkerOffer {
-    WorkerOffer { node, engines: ENGINES.into(), price_micro_per_minute: CREDIT, ..WorkerOffer::default() }
+    WorkerOffer {
+        node,
+        workloads: "render".into(),
+        engines: ENGINES.into(),
+        price_micro_per_minute: CREDIT,
+        ..WorkerOffer::default()
+    }
 }
 
 /// The worker renders the next task in `seconds` of Blender time; `check` asks for a check (quorum 1).

@@ -12,6 +12,7 @@ pub mod notices;
 pub mod payments;
 pub mod tasks;
 pub mod verdicts;
+pub mod workload;
 
 use crate::db::credits::credit_in;
 use crate::db::job_lifecycle::NewJob;

@@ -23,14 +23,20 @@ const TRIALS: usize = 12;
 
 async fn node(db: &Db, owner: UserId, kind: NodeKind, name: &str) -> NodeId {
     let id = db.create_node(owner, kind, name, NOW).await.expect("node");
-    let capabilities = Capabilities { engines: ENGINES.into(), ..Capabilities::default() };
+    let capabilities = Capabilities { engines: ENGINES.into(), workloads: "render".into(), ..Capabilities::default() };
     db.set_node_capabilities(id, &capabilities).await.expect("capabilities");
     db.register_node(id, "test", "{}", None, 5_000, NOW).await.expect("online");
     id
 }
 
 fn offer(node: NodeId, price: i64) -> WorkerOffer {
-    WorkerOffer { node, engines: ENGINES.into(), price_micro_per_minute: price, ..WorkerOffer::default() }
+    WorkerOffer {
+        node,
+        workloads: "render".into(),
+        engines: ENGINES.into(),
+        price_micro_per_minute: price,
+        ..WorkerOffer::default()
+    }
 }
 
 /// Leases the next task to `worker` and uploads its one frame.

@@ -36,7 +36,7 @@ fn progress(percent: i64) -> Progress<'static> {
 }
 
 fn offer(node: NodeId) -> WorkerOffer {
-    WorkerOffer { node, engines: "cycles,eevee,workbench".into(), ..WorkerOffer::default() }
+    WorkerOffer { node, workloads: "render".into(), engines: "cycles,eevee,workbench".into(), ..WorkerOffer::default() }
 }
 
 async fn setup(db: &Db) -> (UserId, NodeId, NodeId) {
@@ -88,6 +88,7 @@ async fn a_worker_gets_only_jobs_it_can_render(db: Db) {
     Engine::new(db.clone()).create_job(&picky, NOW).await.expect("job");
     let able = WorkerOffer {
         node: a,
+        workloads: "render".into(),
         engines: "cycles,eevee".into(),
         vram_bytes: 24 << 30,
         gpu_models: "NVIDIA GeForce RTX 4090".into(),
@@ -95,6 +96,7 @@ async fn a_worker_gets_only_jobs_it_can_render(db: Db) {
         price_micro_per_minute: 400_000,
     };
     for (why, unable) in [
+        ("kind of work", WorkerOffer { workloads: String::new(), ..able.clone() }),
         ("engine", WorkerOffer { engines: "cycles".into(), ..able.clone() }),
         ("vram", WorkerOffer { vram_bytes: 4 << 30, ..able.clone() }),
         ("gpu model", WorkerOffer { gpu_models: "RTX 3060".into(), ..able.clone() }),

@@ -29,7 +29,12 @@ struct World {
 const BLENDER: &str = "4.2.3";
 
 fn capabilities(blender_version: &str) -> Capabilities {
-    Capabilities { engines: ENGINES.into(), blender_version: blender_version.into(), ..Capabilities::default() }
+    Capabilities {
+        engines: ENGINES.into(),
+        workloads: "render".into(),
+        blender_version: blender_version.into(),
+        ..Capabilities::default()
+    }
 }
 
 async fn node(db: &Db, owner: UserId, kind: NodeKind, name: &str) -> NodeId {
@@ -57,7 +62,7 @@ async fn job_with(world: &World, tasks: usize) -> JobId {
 }
 
 fn offer(node: NodeId) -> WorkerOffer {
-    WorkerOffer { node, engines: ENGINES.into(), ..WorkerOffer::default() }
+    WorkerOffer { node, workloads: "render".into(), engines: ENGINES.into(), ..WorkerOffer::default() }
 }
 
 /// The worker renders the next task; `quorum` asks for a check of it by any Blender (`None`: accepted unchecked).

@@ -12,6 +12,7 @@ use pictor_core::agent_protocol::{
 };
 use pictor_core::events::Event;
 use pictor_core::workers::{MetricPoint, NodeStatus, WorkerLive};
+use pictor_core::workloads::WorkloadKind;
 
 use super::agent_auth::AgentNode;
 use crate::clock::now_ms;
@@ -152,6 +153,8 @@ fn capabilities(hardware: &Hardware) -> Capabilities {
         vram_bytes: i64::try_from(vram).unwrap_or(i64::MAX),
         gpu_models: models.join(" | "),
         blender_version: hardware.blenders.first().map(|blender| blender.version.clone()).unwrap_or_default(),
+        // A machine with a Blender renders; the kinds of AI work will be offered from what else it reports.
+        workloads: if hardware.blenders.is_empty() { String::new() } else { WorkloadKind::Render.as_str().to_string() },
     }
 }
 

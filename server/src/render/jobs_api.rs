@@ -22,6 +22,7 @@ use crate::db::job_lifecycle::{NewJob, NewTask};
 use crate::db::DbError;
 use crate::engine::changes::Changes;
 use crate::state::AppState;
+use pictor_core::workloads::WorkloadKind;
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -125,6 +126,7 @@ async fn submit(
     let estimate = super::estimate::estimate(&state.db, &spec).await.map_err(db_error)?;
     let job = NewJob {
         owner: viewer.user_id,
+        kind: WorkloadKind::Render,
         name: spec.name.clone(),
         spec_json: serde_json::to_string(&spec).map_err(|_| AppError::Unavailable)?,
         scene_key: request.scene_key.clone(),

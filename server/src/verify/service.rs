@@ -27,13 +27,7 @@ use crate::events::EventBus;
 
 pub use super::error::VerifyError;
 
-/// What the cheap checks made of a finished attempt.
-pub enum Intake {
-    /// Plan this (a check, or `None`: accept unchecked).
-    Accept(Option<NewVerification>),
-    /// The output is not valid: fail the attempt with this reason.
-    Refuse(String),
-}
+pub use crate::engine::workload::Intake;
 
 #[derive(Clone)]
 pub struct Verifier {

@@ -1,4 +1,5 @@
-//! The agent's side of render tasks: lease (long poll), scene download, progress, frame uploads, done and fail.
+//! The agent's side of tasks, for every kind of work: lease (long poll), scene download, progress, output uploads,
+//! done and fail. What a lease asks of the agent and how a finished attempt is judged come from the job's kind.
 
 use std::time::Duration;
 
@@ -13,21 +14,19 @@ use futures::TryStreamExt;
 use object_store::path::Path as ObjectPath;
 use object_store::ObjectStore;
 use pictor_core::agent_protocol::{
-    AgentError, DoneReport, FailureReport, LeaseRequest, ProgressAnswer, ProgressReport, RenderSettings,
-    TaskAssignment, TileRegion, LEASE_PATH,
+    AgentError, DoneReport, FailureReport, LeaseRequest, ProgressAnswer, ProgressReport, LEASE_PATH,
 };
-use pictor_core::jobs::{tiles, Engine, JobSpec, Split};
 use serde::Deserialize;
 
-use super::blobs::{self, UploadError};
 use crate::clock::now_ms;
 use crate::db::nodes::NodeKind;
-use crate::db::tasks::{Finished, Lease, LeasedAttempt, Progress, TaskError};
+use crate::db::tasks::{Finished, LeasedAttempt, Progress, TaskError};
 use crate::db::DbError;
 use crate::engine::changes::Changes;
+use crate::engine::workload::{Intake, LeaseLimits, OutputSlot, Workload, WorkloadError};
 use crate::nodes::agent_auth::AgentNode;
+use crate::render::blobs::{self, UploadError};
 use crate::state::AppState;
-use crate::verify::service::Intake;
 
 /// The longest an agent's lease request is held open.
 const MAX_WAIT: Duration = Duration::from_secs(25);
@@ -79,6 +78,15 @@ impl From<DbError> for TaskApiError {
     }
 }
 
+impl From<WorkloadError> for TaskApiError {
+    fn from(error: WorkloadError) -> Self {
+        match error {
+            WorkloadError::Db(error) => error.into(),
+            other => TaskApiError::Internal(other.to_string()),
+        }
+    }
+}
+
 impl From<JsonRejection> for TaskApiError {
     fn from(rejection: JsonRejection) -> Self {
         TaskApiError::BadRequest(rejection.body_text())
@@ -102,52 +110,6 @@ impl IntoResponse for TaskApiError {
     }
 }
 
-/// The render settings, tile and time limit of a lease, from the job's spec (`default_max_ms` when the job sets no
-/// limit of its own).
-pub fn assignment(
-    lease: &Lease,
-    spec: &JobSpec,
-    scene_sha256: &str,
-    lease_ms: u64,
-    default_max_ms: u64,
-) -> TaskAssignment {
-    let engine = match spec.engine {
-        Engine::Cycles => "CYCLES",
-        // The agent maps this to BLENDER_EEVEE_NEXT on the Blender versions that call it so.
-        Engine::Eevee => "BLENDER_EEVEE",
-        Engine::Workbench => "BLENDER_WORKBENCH",
-    };
-    let tile = match (&spec.split, lease.tile_index) {
-        (Split::Tiles { tiles: count, .. }, Some(index)) => {
-            let (width, height) = spec.output_size();
-            tiles(width, height, *count)
-                .into_iter()
-                .find(|tile| i64::from(tile.index) == index)
-                .map(|tile| TileRegion { min_x: tile.min_x, max_x: tile.max_x, min_y: tile.min_y, max_y: tile.max_y })
-        }
-        _ => None,
-    };
-    TaskAssignment {
-        task_id: lease.task,
-        job_id: lease.job,
-        attempt: lease.attempt,
-        frames: lease.frames.split(',').filter_map(|frame| frame.trim().parse().ok()).collect(),
-        tile,
-        settings: RenderSettings {
-            engine: engine.to_string(),
-            file_format: spec.format.blender_name().to_string(),
-            extension: spec.format.extension().to_string(),
-            resolution_x: spec.resolution_x,
-            resolution_y: spec.resolution_y,
-            resolution_percent: spec.resolution_percent,
-            samples: spec.samples,
-        },
-        scene_sha256: scene_sha256.to_string(),
-        lease_ms,
-        max_render_ms: spec.max_task_minutes.map_or(default_max_ms, |minutes| u64::from(minutes) * 60_000),
-    }
-}
-
 async fn lease(
     State(state): State<AppState>,
     AgentNode(node): AgentNode,
@@ -166,8 +128,8 @@ async fn lease(
             let lease_ms = i64::try_from(state.task_lease_ms).unwrap_or(60_000);
             if let Some(lease) = state.db.lease_task(&offer, now_ms(), lease_ms).await? {
                 let info = state.db.job_render_info(lease.job).await?.ok_or(TaskApiError::NotFound)?;
-                let spec: JobSpec = serde_json::from_str(&info.spec_json)
-                    .map_err(|error| TaskApiError::Internal(format!("job {} spec: {error}", lease.job)))?;
+                let limits = LeaseLimits { lease_ms: state.task_lease_ms, default_max_ms: state.max_task_ms };
+                let assigned = state.services.workloads.of(info.kind)?.assignment(&lease, &info, limits)?;
                 tracing::info!(
                     task = lease.task,
                     job = lease.job,
@@ -176,7 +138,6 @@ async fn lease(
                     "task leased"
                 );
                 state.publisher.publish(Changes::task(lease.task)).await;
-                let assigned = assignment(&lease, &spec, &info.scene_sha256, state.task_lease_ms, state.max_task_ms);
                 return Ok(Json(assigned).into_response());
             }
         }
@@ -257,11 +218,12 @@ async fn upload_frame(
     if !state.db.holds_lease(held).await? {
         return Err(TaskApiError::LeaseLost);
     }
+    let workload = workload_of(&state, job).await?;
     let upload = uuid::Uuid::new_v4().simple().to_string();
     let staging = format!("uploads/{upload}");
-    // Each upload gets its own object: a late or repeated upload of the same frame can then never overwrite (or,
-    // refused, delete) the output that was accepted.
-    let key = format!("outputs/{job}/{task}/{}/{frame}-{}.{extension}", query.attempt, &upload[..12]);
+    let slot =
+        OutputSlot { job, task, attempt: query.attempt, index: frame, upload: &upload[..12], extension: &extension };
+    let key = workload.output_key(&slot);
     let stored =
         blobs::store(state.store.as_ref(), &staging, body, MAX_OUTPUT_BYTES, Some(&announced), |_| key.clone())
             .await
@@ -301,8 +263,8 @@ async fn done(
     if !missing.is_empty() {
         return Err(TaskApiError::BadRequest(format!("frames {missing:?} have no uploaded output yet")));
     }
-    let intake = crate::verify::agent_api::verifier(&state).intake(task, report.attempt, node.id).await;
-    let plan = match intake.map_err(|error| TaskApiError::Internal(error.to_string()))? {
+    let (job, _) = state.db.task_job_and_extension(task).await?.ok_or(TaskApiError::NotFound)?;
+    let plan = match workload_of(&state, job).await?.intake(task, report.attempt, node.id).await? {
         Intake::Accept(plan) => plan,
         Intake::Refuse(why) => {
             // Not a valid output: the attempt fails like a render error and the task goes to another try.
@@ -342,4 +304,10 @@ async fn fail(
     tracing::warn!(task, attempt = report.attempt, node = node.id, %error, "task attempt failed");
     state.publisher.publish(Changes::task(task).with_work(true)).await;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// The implementation of `job`'s kind of work.
+async fn workload_of(state: &AppState, job: i64) -> Result<&dyn Workload, TaskApiError> {
+    let info = state.db.job_render_info(job).await?.ok_or(TaskApiError::NotFound)?;
+    Ok(state.services.workloads.of(info.kind)?)
 }
