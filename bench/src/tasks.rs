@@ -64,7 +64,7 @@ async fn create_job(db: &Db, owner: i64, tasks: u32) -> i64 {
         budget_micro: None,
         checker_share_percent: 10,
     };
-    pictor_server::engine::Engine::new(db.clone()).create_job(&job, 0).await.expect("job")
+    pictor_server::engine::Engine::new(db.clone()).create_job(&job, 0).await.expect("job").0
 }
 
 /// Single-row autocommit inserts into a fresh SQLite file with the coordinator's own settings, for `seconds`.

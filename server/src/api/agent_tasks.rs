@@ -21,7 +21,7 @@ use serde::Deserialize;
 use crate::clock::now_ms;
 use crate::db::nodes::NodeKind;
 use crate::db::tasks::{Finished, LeasedAttempt, Progress, TaskError};
-use crate::db::DbError;
+use crate::db::{DbError, JobId, TaskId};
 use crate::engine::changes::Changes;
 use crate::engine::workload::{Intake, LeaseLimits, OutputSlot, Workload, WorkloadError};
 use crate::nodes::agent_auth::AgentNode;
@@ -131,8 +131,8 @@ async fn lease(
                 let limits = LeaseLimits { lease_ms: state.task_lease_ms, default_max_ms: state.max_task_ms };
                 let assigned = state.services.workloads.of(info.kind)?.assignment(&lease, &info, limits)?;
                 tracing::info!(
-                    task = lease.task,
-                    job = lease.job,
+                    task = %lease.task,
+                    job = %lease.job,
                     attempt = lease.attempt,
                     node = node.id,
                     "task leased"
@@ -152,7 +152,7 @@ async fn lease(
 async fn scene(
     State(state): State<AppState>,
     AgentNode(node): AgentNode,
-    Path(job): Path<i64>,
+    Path(job): Path<JobId>,
 ) -> Result<Response, TaskApiError> {
     // Scenes are the creators' property: only a node that was given a task of the job may fetch it.
     if !state.db.node_works_on_job(node.id, job).await? {
@@ -179,7 +179,7 @@ async fn scene(
 async fn progress(
     State(state): State<AppState>,
     AgentNode(node): AgentNode,
-    Path(task): Path<i64>,
+    Path(task): Path<TaskId>,
     body: Result<Json<ProgressReport>, JsonRejection>,
 ) -> Result<Json<ProgressAnswer>, TaskApiError> {
     let Json(report) = body?;
@@ -199,7 +199,7 @@ pub struct AttemptQuery {
 async fn upload_frame(
     State(state): State<AppState>,
     AgentNode(node): AgentNode,
-    Path((task, frame)): Path<(i64, i64)>,
+    Path((task, frame)): Path<(TaskId, i64)>,
     Query(query): Query<AttemptQuery>,
     headers: HeaderMap,
     body: Body,
@@ -251,7 +251,7 @@ async fn upload_frame(
 async fn done(
     State(state): State<AppState>,
     AgentNode(node): AgentNode,
-    Path(task): Path<i64>,
+    Path(task): Path<TaskId>,
     body: Result<Json<DoneReport>, JsonRejection>,
 ) -> Result<StatusCode, TaskApiError> {
     let Json(report) = body?;
@@ -270,7 +270,7 @@ async fn done(
             // Not a valid output: the attempt fails like a render error and the task goes to another try.
             let error = format!("the output was refused: {why}");
             state.engine.fail_task(held, &error, &report.log_tail, now_ms()).await?;
-            tracing::warn!(task, attempt = report.attempt, node = node.id, %error, "output refused");
+            tracing::warn!(%task, attempt = report.attempt, node = node.id, %error, "output refused");
             state.publisher.publish(Changes::task(task).with_work(true)).await;
             return Err(TaskApiError::BadRequest(error));
         }
@@ -279,7 +279,7 @@ async fn done(
     let finished = Finished { log: &report.log_tail, render_ms };
     let checked = plan.is_some();
     state.engine.finish_task(held, &finished, plan.as_ref(), now_ms()).await?;
-    tracing::info!(task, attempt = report.attempt, node = node.id, checked, "task done");
+    tracing::info!(%task, attempt = report.attempt, node = node.id, checked, "task done");
     state.publisher.publish(Changes::task(task).with_checks(checked)).await;
     // The worker's owner sees its task count and earnings move on My Workers.
     state.bus.publish(pictor_core::events::Event::Worker(pictor_core::workers::WorkerLive {
@@ -294,20 +294,20 @@ async fn done(
 async fn fail(
     State(state): State<AppState>,
     AgentNode(node): AgentNode,
-    Path(task): Path<i64>,
+    Path(task): Path<TaskId>,
     body: Result<Json<FailureReport>, JsonRejection>,
 ) -> Result<StatusCode, TaskApiError> {
     let Json(report) = body?;
     let error: String = report.error.chars().take(2_000).collect();
     let held = LeasedAttempt { task, attempt: report.attempt, node: node.id };
     state.engine.fail_task(held, &error, &report.log_tail, now_ms()).await?;
-    tracing::warn!(task, attempt = report.attempt, node = node.id, %error, "task attempt failed");
+    tracing::warn!(%task, attempt = report.attempt, node = node.id, %error, "task attempt failed");
     state.publisher.publish(Changes::task(task).with_work(true)).await;
     Ok(StatusCode::NO_CONTENT)
 }
 
 /// The implementation of `job`'s kind of work.
-async fn workload_of(state: &AppState, job: i64) -> Result<&dyn Workload, TaskApiError> {
+async fn workload_of(state: &AppState, job: JobId) -> Result<&dyn Workload, TaskApiError> {
     let info = state.db.job_render_info(job).await?.ok_or(TaskApiError::NotFound)?;
     Ok(state.services.workloads.of(info.kind)?)
 }

@@ -76,7 +76,7 @@ pub struct NewTask {
 
 /// Stores a job, its tags and its tasks.
 pub async fn insert_job(tx: &mut Tx<'_>, job: &NewJob, now_ms: i64) -> Result<JobId, DbError> {
-    let id: i64 = sqlx::query_scalar(
+    let id: JobId = sqlx::query_scalar(
         "INSERT INTO jobs (owner_id, name, state, created_at_ms, spec_json, scene_key, scene_sha256, tier_rank,
                            engine, max_price_micro_per_minute, min_vram_bytes, gpu_model, max_attempts,
                            estimate_micro, estimate_source, budget_micro, checker_share_percent, kind)

@@ -353,7 +353,7 @@ impl Db {
 
     /// The task's job and the file extension of its outputs.
     pub async fn task_job_and_extension(&self, task: TaskId) -> Result<Option<(JobId, String)>, DbError> {
-        let row: Option<(i64, String)> =
+        let row: Option<(JobId, String)> =
             sqlx::query_as("SELECT j.id, j.spec_json FROM tasks t JOIN jobs j ON j.id = t.job_id WHERE t.id = $1")
                 .bind(task)
                 .fetch_optional(self.reader())
@@ -377,7 +377,8 @@ impl Db {
         .await?;
         let Some((job_id, owner_id, state, attempt, progress_percent)) = row else { return Ok(None) };
         let state = super::parse_state(&state, "state", TaskState::parse)?;
-        Ok(Some(pictor_core::jobs::TaskLive { job_id, owner_id, task_id: task, state, attempt, progress_percent }))
+        let task_id = task.into();
+        Ok(Some(pictor_core::jobs::TaskLive { job_id, owner_id, task_id, state, attempt, progress_percent }))
     }
 }
 

@@ -8,7 +8,7 @@ use sqlx::Row;
 
 use super::users::UserId;
 use super::{Db, DbError};
-use super::{JobId, Tx};
+use super::{JobId, TaskId, Tx};
 
 /// Where money can be.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -78,8 +78,8 @@ pub struct Transfer {
     pub to: Account,
     pub amount_micro: i64,
     pub kind: &'static str,
-    pub job: Option<i64>,
-    pub task: Option<i64>,
+    pub job: Option<JobId>,
+    pub task: Option<TaskId>,
     pub node: Option<i64>,
     pub memo: String,
 }
@@ -89,12 +89,12 @@ impl Transfer {
         Self { key: key.into(), from, to, amount_micro, kind, job: None, task: None, node: None, memo: String::new() }
     }
 
-    pub fn job(mut self, job: i64) -> Self {
+    pub fn job(mut self, job: JobId) -> Self {
         self.job = Some(job);
         self
     }
 
-    pub fn task(mut self, task: i64) -> Self {
+    pub fn task(mut self, task: TaskId) -> Self {
         self.task = Some(task);
         self
     }

@@ -109,8 +109,47 @@ fn is_busy(error: &sqlx::Error) -> bool {
     database.code().is_some_and(|code| BUSY_CODES.contains(&code.as_ref()))
 }
 
-pub type JobId = i64;
-pub type TaskId = i64;
+/// Declares an id type: a row's `BIGINT` id that cannot be mixed up with another table's, stored, bound, printed and
+/// serialised as the plain number.
+macro_rules! id_type {
+    ($(#[$doc:meta])* $name:ident) => {
+        $(#[$doc])*
+        #[derive(
+            Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord, sqlx::Type, serde::Serialize,
+            serde::Deserialize,
+        )]
+        #[sqlx(transparent)]
+        #[serde(transparent)]
+        pub struct $name(pub i64);
+
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                self.0.fmt(f)
+            }
+        }
+
+        impl From<i64> for $name {
+            fn from(id: i64) -> Self {
+                Self(id)
+            }
+        }
+
+        impl From<$name> for i64 {
+            fn from(id: $name) -> Self {
+                id.0
+            }
+        }
+    };
+}
+
+id_type!(
+    /// A job's id.
+    JobId
+);
+id_type!(
+    /// A task's id.
+    TaskId
+);
 
 /// Why a task transition did not happen.
 #[derive(Debug, thiserror::Error)]
@@ -135,20 +174,20 @@ pub type Tx<'a> = sqlx::Transaction<'a, sqlx::Any>;
 /// Rows that transactions lock before deciding from what other rows say (see [`lock_row`]).
 #[derive(Clone, Copy, Debug)]
 pub enum Locked {
-    Job,
-    Verification,
+    Job(JobId),
+    Verification(verifications::VerificationId),
 }
 
 /// Locks one row until the transaction ends, so that concurrent transactions deciding from the same rows take
 /// turns: the later one then reads what the earlier committed (PostgreSQL's READ COMMITTED reads a fresh snapshot
 /// per statement). On SQLite, `BEGIN IMMEDIATE` already lets one writer in at a time, so nothing more is needed.
-pub async fn lock_row(tx: &mut Tx<'_>, row: Locked, id: i64) -> Result<(), DbError> {
+pub async fn lock_row(tx: &mut Tx<'_>, row: Locked) -> Result<(), DbError> {
     if tx.backend_name() != "PostgreSQL" {
         return Ok(());
     }
-    let statement = match row {
-        Locked::Job => "SELECT 1 FROM jobs WHERE id = $1 FOR UPDATE",
-        Locked::Verification => "SELECT 1 FROM verifications WHERE id = $1 FOR UPDATE",
+    let (statement, id) = match row {
+        Locked::Job(job) => ("SELECT 1 FROM jobs WHERE id = $1 FOR UPDATE", job.0),
+        Locked::Verification(id) => ("SELECT 1 FROM verifications WHERE id = $1 FOR UPDATE", id),
     };
     sqlx::query(statement).bind(id).fetch_optional(&mut **tx).await?;
     Ok(())

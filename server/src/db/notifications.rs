@@ -4,8 +4,8 @@
 use pictor_core::ledger::Notification;
 
 use super::users::UserId;
-use super::Tx;
 use super::{Db, DbError};
+use super::{JobId, Tx};
 
 /// id, kind, text, job, created, read.
 type NotificationRow = (i64, String, String, Option<i64>, i64, Option<i64>);
@@ -26,7 +26,7 @@ pub async fn notify_in(
     user: UserId,
     kind: &str,
     text: &str,
-    job: Option<i64>,
+    job: Option<JobId>,
     now_ms: i64,
 ) -> Result<(), DbError> {
     let id: i64 = sqlx::query_scalar(
@@ -64,7 +64,7 @@ impl Db {
         user: UserId,
         kind: &str,
         text: &str,
-        job: Option<i64>,
+        job: Option<JobId>,
         now_ms: i64,
     ) -> Result<(), DbError> {
         let mut tx = self.begin_write().await?;

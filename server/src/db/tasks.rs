@@ -217,7 +217,7 @@ pub async fn mark_rendered(
     now_ms: i64,
 ) -> Result<JobId, TaskError> {
     let LeasedAttempt { task, attempt, node } = held;
-    let job: Option<i64> = sqlx::query_scalar(
+    let job: Option<JobId> = sqlx::query_scalar(
         "UPDATE tasks SET state = $5, progress_percent = 100, finished_at_ms = $1, lease_expires_at_ms = NULL
          WHERE id = $2 AND attempt = $3 AND node_id = $4 AND state = 'leased'
          RETURNING job_id",
@@ -336,7 +336,7 @@ pub async fn give_back(
     ended: &Ending<'_>,
     now_ms: i64,
 ) -> Result<(JobId, TaskState), TaskError> {
-    let row: Option<(i64, String)> = sqlx::query_as(
+    let row: Option<(JobId, String)> = sqlx::query_as(
         "UPDATE tasks SET
             state = CASE WHEN attempt < max_attempt THEN 'queued' ELSE 'failed' END,
             node_id = NULL, lease_expires_at_ms = NULL, progress_percent = 0, last_error = $1,

@@ -31,7 +31,7 @@ pub struct OpenCheck {
 }
 
 /// task, attempt, worker, round, quorum, audited checker, job.
-type OpenRow = (i64, i64, i64, i64, i64, Option<i64>, i64);
+type OpenRow = (TaskId, i64, NodeId, i64, i64, Option<NodeId>, JobId);
 
 /// Records `checker`'s verdict on its leased verdict row; whether it held that lease.
 pub async fn submit(
@@ -295,7 +295,7 @@ pub struct WaitingCheck {
     pub blender_version: String,
 }
 
-type WaitingRow = (i64, i64, i64, Option<i64>, i64, String, String);
+type WaitingRow = (VerificationId, TaskId, i64, Option<NodeId>, i64, String, String);
 
 impl super::Db {
     /// Checks open since before `created_before_ms` that no checker has given a verdict on or is working on.

@@ -78,7 +78,7 @@ impl Publisher {
             match self.db.task_live(task).await {
                 Ok(Some(live)) => self.bus.publish(pictor_core::events::Event::Task(live)),
                 Ok(None) => {}
-                Err(error) => tracing::warn!(%error, task, "cannot publish a task update"),
+                Err(error) => tracing::warn!(%error, %task, "cannot publish a task update"),
             }
         }
         if changes.work {
@@ -102,9 +102,10 @@ mod tests {
 
     #[test]
     fn changes_combine() {
-        let both = Changes::tasks([1, 2, 3]).with_work(true).with_checks(true);
-        assert_eq!(both, Changes { tasks: vec![1, 2, 3], work: true, checks: true });
-        assert!(!Changes::task(1).with_work(false).work);
+        let tasks = [TaskId(1), TaskId(2), TaskId(3)];
+        let both = Changes::tasks(tasks).with_work(true).with_checks(true);
+        assert_eq!(both, Changes { tasks: tasks.to_vec(), work: true, checks: true });
+        assert!(!Changes::task(TaskId(1)).with_work(false).work);
     }
 
     async fn published_changes_reach_the_owner_and_wake_the_waiters(db: Db) {
@@ -123,7 +124,7 @@ mod tests {
         tokio::time::timeout(Duration::from_secs(1), work).await.expect("workers woken");
         tokio::time::timeout(Duration::from_secs(1), checks).await.expect("checkers woken");
         let Ok(Event::Task(live)) = events.try_recv() else { panic!("a task event") };
-        assert_eq!((live.task_id, live.owner_id, live.job_id), (task, owner, job));
+        assert_eq!((live.task_id, live.owner_id, live.job_id), (task.0, owner, job.0));
     }
 
     crate::both_backends!(published_changes_reach_the_owner_and_wake_the_waiters);

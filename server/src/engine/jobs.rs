@@ -84,7 +84,7 @@ pub async fn cancel(tx: &mut Tx<'_>, owner: UserId, job: JobId, now_ms: i64) -> 
 /// then sees the earlier one's task done (each alone saw the other still running, and the job never completed).
 /// Callers change their task's state before calling this.
 pub async fn complete_if_done(tx: &mut Tx<'_>, job: JobId, now_ms: i64) -> Result<(), DbError> {
-    lock_row(tx, Locked::Job, job).await?;
+    lock_row(tx, Locked::Job(job)).await?;
     if let Some((owner, name)) = sql::complete_if_all_done(tx, job, now_ms).await? {
         refund_job(tx, job, now_ms).await?;
         Notice::Completed { job: &name }.send(tx, owner, Some(job), now_ms).await?;

@@ -14,7 +14,7 @@ use crate::db::nodes::NodeKind;
 use crate::db::tasks::{Finished, WorkerOffer};
 use crate::db::verdicts::VerdictInput;
 use crate::db::verifications::NewVerification;
-use crate::db::{Backend, Db};
+use crate::db::{Backend, Db, JobId, TaskId};
 use crate::testing::TestDb;
 
 const CREDIT: i64 = 1_000_000;
@@ -78,7 +78,7 @@ struct Network {
     workers: Vec<i64>,
     checker: i64,
     checker_owner: i64,
-    jobs: Vec<i64>,
+    jobs: Vec<JobId>,
     now: i64,
 }
 
@@ -175,7 +175,7 @@ async fn play(db: &Db, net: &mut Network, op: &Op) {
         }
         Op::Rerender { job } => {
             if let Some(id) = net.jobs.get(job) {
-                let (owner, tasks): (i64, Vec<i64>) = (
+                let (owner, tasks): (i64, Vec<TaskId>) = (
                     sqlx::query_scalar("SELECT owner_id FROM jobs WHERE id = $1")
                         .bind(id)
                         .fetch_one(db.reader())

@@ -13,7 +13,7 @@ use crate::db::tasks::{Finished, WorkerOffer};
 use crate::db::users::UserId;
 use crate::db::verdicts::VerdictInput;
 use crate::db::verifications::NewVerification;
-use crate::db::{Db, DbError};
+use crate::db::{Db, DbError, JobId, TaskId};
 
 const NOW: i64 = 1_800_000_000_000;
 const CREDIT: i64 = 1_000_000;
@@ -84,7 +84,7 @@ fn offer(node: NodeId) -> WorkerOffer {
 }
 
 /// The worker renders the next task in `seconds` of Blender time; `check` asks for a check (quorum 1).
-async fn render(world: &World, seconds: i64, check: bool) -> (i64, i64) {
+async fn render(world: &World, seconds: i64, check: bool) -> (TaskId, i64) {
     let lease = world.db.lease_task(&offer(world.worker), NOW, 60_000).await.expect("lease").expect("a task");
     let finished = Finished { log: "", render_ms: Some(seconds * 1000) };
     let verification =
@@ -96,7 +96,7 @@ async fn render(world: &World, seconds: i64, check: bool) -> (i64, i64) {
     (lease.task, lease.attempt)
 }
 
-async fn job_state(db: &Db, job: i64) -> String {
+async fn job_state(db: &Db, job: JobId) -> String {
     sqlx::query_scalar("SELECT state FROM jobs WHERE id = $1").bind(job).fetch_one(db.reader()).await.expect("job")
 }
 

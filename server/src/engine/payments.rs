@@ -49,7 +49,7 @@ pub async fn pay_attempt(tx: &mut Tx<'_>, task: TaskId, attempt: i64, now_ms: i6
     let job = bill.job;
     // Payments of one job take turns: each reads the escrow and numbers its refills from what the one before
     // committed (two at once both read the same balance and took the same refill key).
-    lock_row(tx, Locked::Job, job).await?;
+    lock_row(tx, Locked::Job(job)).await?;
     let (worker, pool) = charge(
         bill.price_micro_per_minute,
         bill.tier_cap_micro_per_minute,
@@ -202,7 +202,7 @@ async fn pause_if_running_dry(tx: &mut Tx<'_>, job: JobId, now_ms: i64) -> Resul
 pub async fn resume_paused_jobs(tx: &mut Tx<'_>, owner: UserId, now_ms: i64) -> Result<Vec<JobId>, DbError> {
     let mut resumed = Vec::new();
     for job in sql::paused_jobs_of(tx, owner).await? {
-        lock_row(tx, Locked::Job, job).await?;
+        lock_row(tx, Locked::Job(job)).await?;
         let remaining = sql::tasks_to_render(tx, job).await?;
         let average = average_cost(tx, job).await?.unwrap_or(0);
         let escrow = balance_in(tx, Account::Escrow(job)).await?;
@@ -218,7 +218,7 @@ pub async fn resume_paused_jobs(tx: &mut Tx<'_>, owner: UserId, now_ms: i64) -> 
 /// Funds a re-render of `tasks` tasks of `job` from the owner's credit, at the job's average cost per task so far
 /// (or its estimate per task); refused, changing nothing, when the credit or the job's budget cannot cover it.
 pub async fn fund_rerender(tx: &mut Tx<'_>, job: JobId, tasks: i64, now_ms: i64) -> Result<(), DbError> {
-    lock_row(tx, Locked::Job, job).await?;
+    lock_row(tx, Locked::Job(job)).await?;
     let (owner, estimate, total) = sql::estimate_basis(tx, job).await?;
     let per_task = average_cost(tx, job).await?.unwrap_or(estimate / total.max(1));
     let needed = per_task * tasks - balance_in(tx, Account::Escrow(job)).await?;

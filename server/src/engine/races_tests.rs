@@ -53,7 +53,8 @@ async fn finish(db: &Db, lease: &Lease, worker: NodeId, check: Option<&NewVerifi
     Engine::new(db.clone()).finish_task(lease.held_by(worker), &finished, check, NOW).await.expect("done");
 }
 
-async fn state_of(db: &Db, table: &str, id: i64) -> String {
+async fn state_of(db: &Db, table: &str, id: impl Into<i64>) -> String {
+    let id: i64 = id.into();
     sqlx::query_scalar(&format!("SELECT state FROM {table} WHERE id = $1"))
         .bind(id)
         .fetch_one(db.reader())

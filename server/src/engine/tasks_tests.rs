@@ -209,7 +209,7 @@ async fn failed_and_finished_tasks_can_be_rendered_again_with_fresh_attempts(db:
     ));
     assert_eq!(
         Engine::new(db.clone())
-            .rerender_tasks(owner, job_id, &[failed, first.task, 999], NOW)
+            .rerender_tasks(owner, job_id, &[failed, first.task, TaskId(999)], NOW)
             .await
             .expect("again")
             .len(),

@@ -64,7 +64,7 @@ pub async fn record_verdict(
 ) -> Result<Settlement, TaskError> {
     // Verdicts on one verification take turns: the last of a quorum arriving together then sees the others (else
     // each saw too few and the check stayed open forever), and a decided check is decided once.
-    lock_row(tx, Locked::Verification, verification).await?;
+    lock_row(tx, Locked::Verification(verification)).await?;
     if !sql::submit(tx, verification, checker, input, now_ms).await? {
         return Err(TaskError::LeaseLost);
     }

@@ -180,7 +180,7 @@ async fn a_rejected_result_is_rendered_again_with_the_workers_unchecked_ones(db:
     );
     assert_eq!(task_state(&world.db, bad).await, "queued");
     assert_eq!(task_state(&world.db, unchecked).await, "queued");
-    let outcomes: Vec<(i64, String, i64)> =
+    let outcomes: Vec<(TaskId, String, i64)> =
         sqlx::query_as("SELECT task_id, outcome, checked FROM task_attempts ORDER BY task_id")
             .fetch_all(world.db.reader())
             .await
@@ -278,7 +278,7 @@ async fn a_check_no_checker_can_take_is_accepted_after_a_while(db: Db) {
     world.db.record_heartbeat(world.checkers[0], NOW + wait).await.expect("heartbeat");
     assert_eq!(
         Engine::new(world.db.clone()).accept_when_no_checker_remains(NOW + wait + 1, wait).await.expect("sweep"),
-        Vec::<i64>::new()
+        Vec::<TaskId>::new()
     );
     // Gone for good: accepted as it is, and the job completes.
     let later = NOW + wait + crate::db::verifications::CHECKER_RECENT_MS + 1_000;
@@ -290,7 +290,7 @@ async fn a_check_no_checker_can_take_is_accepted_after_a_while(db: Db) {
     assert_eq!(job_state(&world.db, job).await, "completed");
     assert_eq!(
         Engine::new(world.db.clone()).accept_when_no_checker_remains(later, wait).await.expect("again"),
-        Vec::<i64>::new(),
+        Vec::<TaskId>::new(),
         "once"
     );
 }
@@ -343,7 +343,7 @@ async fn a_check_goes_to_checkers_running_the_blender_that_rendered_it(db: Db) {
     let wait = 5_000;
     assert_eq!(
         Engine::new(world.db.clone()).accept_when_no_checker_remains(NOW + wait + 1, wait).await.expect("sweep"),
-        Vec::<i64>::new()
+        Vec::<TaskId>::new()
     );
     assert_eq!(task_state(&world.db, task).await, "verifying", "still to be checked");
     assert_eq!(lease_check(&world, other).await.expect("any Blender now").id, second.id);

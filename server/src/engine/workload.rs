@@ -111,7 +111,7 @@ mod tests {
         }
 
         fn assignment(&self, _: &Lease, job: &JobRenderInfo, _: LeaseLimits) -> Result<TaskAssignment, WorkloadError> {
-            Err(WorkloadError::BadJob { job: 0, why: job.spec_json.clone() })
+            Err(WorkloadError::BadJob { job: JobId(0), why: job.spec_json.clone() })
         }
 
         async fn intake(&self, _: TaskId, _: i64, _: NodeId) -> Result<Intake, WorkloadError> {
@@ -121,7 +121,7 @@ mod tests {
 
     #[test]
     fn outputs_are_keyed_per_attempt_and_upload() {
-        let slot = OutputSlot { job: 1, task: 2, attempt: 3, index: 7, upload: "abc", extension: "png" };
+        let slot = OutputSlot { job: JobId(1), task: TaskId(2), attempt: 3, index: 7, upload: "abc", extension: "png" };
         assert_eq!(Nothing.output_key(&slot), "outputs/1/2/3/7-abc.png");
         let again = OutputSlot { upload: "def", ..slot };
         assert_ne!(Nothing.output_key(&slot), Nothing.output_key(&again), "a later upload never overwrites");

@@ -66,8 +66,8 @@ mod tests {
         let mut announcer = UnreadAnnouncer::new(db.clone(), bus).await.expect("announcer");
         assert_eq!(announcer.announce_new().await.expect("nothing new"), 0);
 
-        db.notify(ada, "job_finished", "one", Some(1), 2).await.expect("one");
-        db.notify(ada, "job_finished", "two", Some(2), 3).await.expect("two");
+        db.notify(ada, "job_finished", "one", Some(crate::db::JobId(1)), 2).await.expect("one");
+        db.notify(ada, "job_finished", "two", Some(crate::db::JobId(2)), 3).await.expect("two");
         assert_eq!(announcer.announce_new().await.expect("announced"), 1, "one event per user");
         let event = listening.recv().await.expect("event");
         assert_eq!(event, Event::Notifications(UnreadNotifications { user_id: ada, unread: 3 }));

@@ -32,7 +32,7 @@ pub fn entry_name(output: &JobOutput) -> String {
 pub async fn outputs_zip(
     State(state): State<AppState>,
     Extension(viewer): Extension<Viewer>,
-    Path(id): Path<i64>,
+    Path(id): Path<crate::db::JobId>,
 ) -> Result<Response, RestError> {
     let outputs = state
         .db
@@ -47,7 +47,7 @@ pub async fn outputs_zip(
     tokio::task::spawn_blocking(move || {
         if let Err(error) = write_zip(store, handle, outputs, writer) {
             // The client sees a truncated download; the log says why.
-            tracing::warn!(job = id, %error, "writing the outputs zip stopped");
+            tracing::warn!(job = %id, %error, "writing the outputs zip stopped");
         }
     });
     let body = Body::from_stream(tokio_util::io::ReaderStream::new(reader));

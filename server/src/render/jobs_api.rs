@@ -19,7 +19,7 @@ use super::blobs::{self, UploadError};
 use crate::api::workers::RestError;
 use crate::clock::now_ms;
 use crate::db::job_lifecycle::{NewJob, NewTask};
-use crate::db::DbError;
+use crate::db::{DbError, JobId, TaskId};
 use crate::engine::changes::Changes;
 use crate::state::AppState;
 use pictor_core::workloads::WorkloadKind;
@@ -148,7 +148,7 @@ async fn submit(
     };
     let id = state.engine.create_job(&job, now_ms()).await.map_err(db_error)?;
     state.publisher.publish(Changes::default().with_work(true)).await;
-    tracing::info!(job = id, tasks = job.tasks.len(), "job submitted");
+    tracing::info!(job = %id, tasks = job.tasks.len(), "job submitted");
     Ok((StatusCode::CREATED, Json(json!({ "job_id": id, "tasks": job.tasks.len() }))))
 }
 
@@ -162,7 +162,7 @@ async fn list(
 async fn details(
     State(state): State<AppState>,
     Extension(viewer): Extension<Viewer>,
-    Path(id): Path<i64>,
+    Path(id): Path<JobId>,
 ) -> Result<Json<JobDetails>, RestError> {
     let job = state.db.job_of(viewer.user_id, id).await.map_err(db_error)?;
     Ok(Json(job.ok_or(AppError::NotFound)?))
@@ -171,7 +171,7 @@ async fn details(
 async fn cancel(
     State(state): State<AppState>,
     Extension(viewer): Extension<Viewer>,
-    Path(id): Path<i64>,
+    Path(id): Path<JobId>,
 ) -> Result<StatusCode, RestError> {
     state.engine.cancel_job(viewer.user_id, id, now_ms()).await.map_err(db_error)?;
     Ok(StatusCode::NO_CONTENT)
@@ -181,7 +181,7 @@ async fn cancel(
 async fn attempts(
     State(state): State<AppState>,
     Extension(viewer): Extension<Viewer>,
-    Path((id, task)): Path<(i64, i64)>,
+    Path((id, task)): Path<(JobId, TaskId)>,
 ) -> Result<Json<Vec<AttemptView>>, RestError> {
     let attempts = state.db.task_attempts(viewer.user_id, id, task).await.map_err(db_error)?;
     Ok(Json(attempts.ok_or(AppError::NotFound)?))
@@ -212,7 +212,7 @@ async fn rerender(
 async fn frame_output(
     State(state): State<AppState>,
     Extension(viewer): Extension<Viewer>,
-    Path((id, frame)): Path<(i64, i64)>,
+    Path((id, frame)): Path<(JobId, i64)>,
 ) -> Result<axum::response::Response, RestError> {
     use axum::response::IntoResponse;
     use futures::TryStreamExt;
@@ -238,7 +238,7 @@ async fn frame_output(
 async fn stitched_frame(
     state: &AppState,
     owner: i64,
-    job: i64,
+    job: JobId,
     frame: i64,
     spec: &JobSpec,
     count: u32,

@@ -6,7 +6,7 @@ use pictor_core::accounts::Viewer;
 use pictor_core::jobs::{AttemptView, JobDetails, JobSummary};
 
 use crate::clock::now_ms;
-use crate::db::{Db, DbError};
+use crate::db::{Db, DbError, JobId, TaskId};
 
 pub struct DbJobs {
     pub db: Db,
@@ -26,11 +26,11 @@ impl JobService for DbJobs {
     }
 
     async fn job(&self, viewer: &Viewer, job: i64) -> Result<JobDetails, AppError> {
-        self.db.job_of(viewer.user_id, job).await.map_err(to_app_error)?.ok_or(AppError::NotFound)
+        self.db.job_of(viewer.user_id, JobId(job)).await.map_err(to_app_error)?.ok_or(AppError::NotFound)
     }
 
     async fn cancel(&self, viewer: &Viewer, job: i64) -> Result<(), AppError> {
-        self.engine.cancel_job(viewer.user_id, job, now_ms()).await.map_err(to_app_error)
+        self.engine.cancel_job(viewer.user_id, JobId(job), now_ms()).await.map_err(to_app_error)
     }
 
     async fn rerender(&self, viewer: &Viewer, job: i64, tasks: Option<Vec<i64>>) -> Result<u64, AppError> {
@@ -49,13 +49,19 @@ impl JobService for DbJobs {
         if tasks.len() > 10_000 {
             return Err(AppError::BadRequest("at most 10 000 tasks at once".into()));
         }
-        let requeued = self.engine.rerender_tasks(viewer.user_id, job, &tasks, now_ms()).await.map_err(to_app_error)?;
+        let tasks: Vec<TaskId> = tasks.into_iter().map(TaskId).collect();
+        let requeued =
+            self.engine.rerender_tasks(viewer.user_id, JobId(job), &tasks, now_ms()).await.map_err(to_app_error)?;
         let count = requeued.len() as u64;
         self.publisher.publish(crate::engine::changes::Changes::tasks(requeued).with_work(true)).await;
         Ok(count)
     }
 
     async fn attempts(&self, viewer: &Viewer, job: i64, task: i64) -> Result<Vec<AttemptView>, AppError> {
-        self.db.task_attempts(viewer.user_id, job, task).await.map_err(to_app_error)?.ok_or(AppError::NotFound)
+        self.db
+            .task_attempts(viewer.user_id, JobId(job), TaskId(task))
+            .await
+            .map_err(to_app_error)?
+            .ok_or(AppError::NotFound)
     }
 }

@@ -64,8 +64,8 @@ fn assignment(lease: &Lease, spec: &JobSpec, scene_sha256: &str, limits: LeaseLi
         _ => None,
     };
     TaskAssignment {
-        task_id: lease.task,
-        job_id: lease.job,
+        task_id: lease.task.into(),
+        job_id: lease.job.into(),
         attempt: lease.attempt,
         frames: lease.frames.split(',').filter_map(|frame| frame.trim().parse().ok()).collect(),
         tile,

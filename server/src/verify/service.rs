@@ -156,7 +156,7 @@ impl Verifier {
             serde_json::from_str(&leased.crops_json).map_err(|e| VerifyError::Corrupt(e.to_string()))?;
         Ok(Some(VerificationAssignment {
             verification_id: leased.id,
-            job_id: leased.job,
+            job_id: leased.job.into(),
             scene_sha256,
             settings: render_settings(&spec),
             crops,

@@ -95,7 +95,10 @@ async fn a_users_unread_count_reaches_that_user_live(backend: Backend) {
     let mut theirs = EventReader::new(app.get_with_cookie("/api/v1/events", &other).await);
     // Written the way jobs and payments write them (inside the database layer), announced within a moment: one
     // event for both.
-    app.db.notify(ada, "job_finished", "Job “cube” is complete", Some(1), 1).await.expect("notify");
+    app.db
+        .notify(ada, "job_finished", "Job “cube” is complete", Some(pictor_server::db::JobId(1)), 1)
+        .await
+        .expect("notify");
     app.db.notify(ada, "low_balance", "Your credit is low", None, 2).await.expect("notify");
     let unread = |user_id, unread| Event::Notifications(UnreadNotifications { user_id, unread });
     let first = mine.next_private().await;
