@@ -134,7 +134,7 @@ async fn lease(
                     task = %lease.task,
                     job = %lease.job,
                     attempt = lease.attempt,
-                    node = node.id,
+                    node = %node.id,
                     "task leased"
                 );
                 state.publisher.publish(Changes::task(lease.task)).await;
@@ -270,7 +270,7 @@ async fn done(
             // Not a valid output: the attempt fails like a render error and the task goes to another try.
             let error = format!("the output was refused: {why}");
             state.engine.fail_task(held, &error, &report.log_tail, now_ms()).await?;
-            tracing::warn!(%task, attempt = report.attempt, node = node.id, %error, "output refused");
+            tracing::warn!(%task, attempt = report.attempt, node = %node.id, %error, "output refused");
             state.publisher.publish(Changes::task(task).with_work(true)).await;
             return Err(TaskApiError::BadRequest(error));
         }
@@ -279,11 +279,11 @@ async fn done(
     let finished = Finished { log: &report.log_tail, render_ms };
     let checked = plan.is_some();
     state.engine.finish_task(held, &finished, plan.as_ref(), now_ms()).await?;
-    tracing::info!(%task, attempt = report.attempt, node = node.id, checked, "task done");
+    tracing::info!(%task, attempt = report.attempt, node = %node.id, checked, "task done");
     state.publisher.publish(Changes::task(task).with_checks(checked)).await;
     // The worker's owner sees its task count and earnings move on My Workers.
     state.bus.publish(pictor_core::events::Event::Worker(pictor_core::workers::WorkerLive {
-        node_id: node.id,
+        node_id: node.id.into(),
         owner_id: node.owner,
         status: pictor_core::workers::NodeStatus::Online,
         metrics: None,
@@ -301,7 +301,7 @@ async fn fail(
     let error: String = report.error.chars().take(2_000).collect();
     let held = LeasedAttempt { task, attempt: report.attempt, node: node.id };
     state.engine.fail_task(held, &error, &report.log_tail, now_ms()).await?;
-    tracing::warn!(%task, attempt = report.attempt, node = node.id, %error, "task attempt failed");
+    tracing::warn!(%task, attempt = report.attempt, node = %node.id, %error, "task attempt failed");
     state.publisher.publish(Changes::task(task).with_work(true)).await;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -48,7 +48,7 @@ impl Db {
     async fn close_epoch(&self, start: i64, end: i64, now_ms: i64) -> Result<Option<ClosedEpoch>, DbError> {
         let mut tx = self.begin_write().await?;
         let pool = balance_in(&mut tx, Account::CheckerPool).await?;
-        let shares: Vec<(i64, i64, i64)> = sqlx::query_as(
+        let shares: Vec<(super::NodeId, i64, i64)> = sqlx::query_as(
             "SELECT d.checker_node_id, n.owner_id, COUNT(*) FROM verdicts d JOIN nodes n ON n.id = d.checker_node_id
              WHERE d.agrees = 1 AND d.submitted_at_ms >= $1 AND d.submitted_at_ms < $2
              GROUP BY d.checker_node_id, n.owner_id ORDER BY d.checker_node_id",

@@ -8,7 +8,7 @@ use sqlx::Row;
 
 use super::users::UserId;
 use super::{Db, DbError};
-use super::{JobId, TaskId, Tx};
+use super::{JobId, NodeId, TaskId, Tx};
 
 /// Where money can be.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -80,7 +80,7 @@ pub struct Transfer {
     pub kind: &'static str,
     pub job: Option<JobId>,
     pub task: Option<TaskId>,
-    pub node: Option<i64>,
+    pub node: Option<NodeId>,
     pub memo: String,
 }
 
@@ -99,7 +99,7 @@ impl Transfer {
         self
     }
 
-    pub fn node(mut self, node: i64) -> Self {
+    pub fn node(mut self, node: NodeId) -> Self {
         self.node = Some(node);
         self
     }

@@ -150,6 +150,14 @@ id_type!(
     /// A task's id.
     TaskId
 );
+id_type!(
+    /// A worker's or checker's id.
+    NodeId
+);
+id_type!(
+    /// A check's id (one round of checking one attempt).
+    VerificationId
+);
 
 /// Why a task transition did not happen.
 #[derive(Debug, thiserror::Error)]
@@ -187,7 +195,7 @@ pub async fn lock_row(tx: &mut Tx<'_>, row: Locked) -> Result<(), DbError> {
     }
     let (statement, id) = match row {
         Locked::Job(job) => ("SELECT 1 FROM jobs WHERE id = $1 FOR UPDATE", job.0),
-        Locked::Verification(id) => ("SELECT 1 FROM verifications WHERE id = $1 FOR UPDATE", id),
+        Locked::Verification(id) => ("SELECT 1 FROM verifications WHERE id = $1 FOR UPDATE", id.0),
     };
     sqlx::query(statement).bind(id).fetch_optional(&mut **tx).await?;
     Ok(())

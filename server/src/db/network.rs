@@ -95,7 +95,7 @@ mod tests {
     }
 
     async fn heartbeat_for_unknown_node_is_not_found(db: Db) {
-        let error = db.record_heartbeat(999, NOW).await.expect_err("unknown node");
+        let error = db.record_heartbeat(crate::db::NodeId(999), NOW).await.expect_err("unknown node");
         assert!(matches!(error, DbError::NotFound("enabled node")), "{error}");
     }
 

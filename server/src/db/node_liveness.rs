@@ -90,7 +90,7 @@ impl Db {
         .bind(now_ms)
         .fetch_all(self.writer())
         .await?;
-        Ok(rows.into_iter().map(|(node, owner)| LivenessChange { node, owner }).collect())
+        Ok(rows.into_iter().map(|(node, owner)| LivenessChange { node: NodeId(node), owner }).collect())
     }
 }
 

@@ -6,7 +6,7 @@ use super::users::UserId;
 use super::{Db, DbError};
 
 /// Primary key of a node.
-pub type NodeId = i64;
+pub use super::NodeId;
 
 /// What a node does in the network.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -74,7 +74,7 @@ impl Db {
         token_hash: Option<&str>,
         now_ms: i64,
     ) -> Result<NodeId, DbError> {
-        let id: i64 = sqlx::query_scalar(
+        let id: NodeId = sqlx::query_scalar(
             "INSERT INTO nodes (owner_id, kind, name, token_hash, created_at_ms) VALUES ($1, $2, $3, $4, $5)
              RETURNING id",
         )
@@ -90,7 +90,7 @@ impl Db {
 
     /// The (not deleted) node whose token hashes to `token_hash`.
     pub async fn node_by_token(&self, token_hash: &str) -> Result<Option<TokenNode>, DbError> {
-        type Row = (i64, i64, String, String, Option<i64>, i64, i64, i64, i64, i64);
+        type Row = (NodeId, i64, String, String, Option<i64>, i64, i64, i64, i64, i64);
         let row: Option<Row> = sqlx::query_as(
             "SELECT id, owner_id, kind, name, disabled_at_ms, sleep_enabled, sleep_days, sleep_start_minute,
                     sleep_end_minute, utc_offset_minutes

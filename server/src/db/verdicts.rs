@@ -80,7 +80,7 @@ pub async fn open_check(tx: &mut Tx<'_>, verification: VerificationId) -> Result
 
 /// The verdicts given on a verification so far, by checker (text that names no verdict is skipped).
 pub async fn submitted(tx: &mut Tx<'_>, verification: VerificationId) -> Result<Vec<(NodeId, Verdict)>, DbError> {
-    let given: Vec<(i64, String)> = sqlx::query_as(
+    let given: Vec<(NodeId, String)> = sqlx::query_as(
         "SELECT checker_node_id, verdict FROM verdicts WHERE verification_id = $1 AND state = 'submitted'",
     )
     .bind(verification)

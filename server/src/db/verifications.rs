@@ -9,7 +9,7 @@ use super::users::UserId;
 use super::{Backend, Db, DbError};
 use super::{JobId, TaskId, Tx};
 
-pub type VerificationId = i64;
+pub use super::VerificationId;
 
 /// What the planner needs to know about the worker whose result came in.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

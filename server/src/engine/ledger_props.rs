@@ -14,7 +14,7 @@ use crate::db::nodes::NodeKind;
 use crate::db::tasks::{Finished, WorkerOffer};
 use crate::db::verdicts::VerdictInput;
 use crate::db::verifications::NewVerification;
-use crate::db::{Backend, Db, JobId, TaskId};
+use crate::db::{Backend, Db, JobId, NodeId, TaskId};
 use crate::testing::TestDb;
 
 const CREDIT: i64 = 1_000_000;
@@ -75,8 +75,8 @@ fn op() -> impl Strategy<Value = Op> {
 
 struct Network {
     users: Vec<i64>,
-    workers: Vec<i64>,
-    checker: i64,
+    workers: Vec<NodeId>,
+    checker: NodeId,
     checker_owner: i64,
     jobs: Vec<JobId>,
     now: i64,

@@ -13,7 +13,7 @@ use crate::db::tasks::{Finished, Lease, WorkerOffer};
 use crate::db::users::UserId;
 use crate::db::verdicts::VerdictInput;
 use crate::db::verifications::NewVerification;
-use crate::db::{Backend, Db, JobId, TaskId};
+use crate::db::{Backend, Db, JobId, TaskId, VerificationId};
 
 const NOW: i64 = 1_800_000_000_000;
 const LEASE: i64 = 60_000;
@@ -82,7 +82,7 @@ async fn the_last_verdicts_of_a_quorum_arriving_together_decide_it_once(db: Db) 
         let lease = lease_and_upload(&db, worker, 0).await;
         let check = NewVerification { crops_json: "[]".into(), quorum: 3, blender_version: String::new() };
         finish(&db, &lease, worker, Some(&check)).await;
-        let mut verification = 0;
+        let mut verification = VerificationId(0);
         for checker in &checkers {
             let leased = db.lease_verification(*checker, checking, ENGINES, NOW, LEASE).await.expect("lease");
             verification = leased.expect("a slot of the quorum").id;

@@ -190,15 +190,19 @@ async fn register(
         .map_err(gone_if_missing)?;
     let capabilities = capabilities(&request.hardware);
     state.db.set_node_capabilities(node.id, &capabilities).await?;
-    tracing::info!(node = node.id, name = %node.name, engines = %capabilities.engines,
+    tracing::info!(node = %node.id, name = %node.name, engines = %capabilities.engines,
         blender = %capabilities.blender_version, "node registered");
     state.bus.publish(Event::Worker(WorkerLive {
-        node_id: node.id,
+        node_id: node.id.into(),
         owner_id: node.owner,
         status: live_status(&node, now),
         metrics: None,
     }));
-    Ok(Json(RegisterResponse { node_id: node.id, name: node.name, heartbeat_interval_ms: state.heartbeat_interval_ms }))
+    Ok(Json(RegisterResponse {
+        node_id: node.id.into(),
+        name: node.name,
+        heartbeat_interval_ms: state.heartbeat_interval_ms,
+    }))
 }
 
 async fn heartbeat(
@@ -211,12 +215,12 @@ async fn heartbeat(
     let point = metric_point(&request.metrics, now)?;
     let came_online = state.db.record_heartbeat(node.id, now).await.map_err(gone_if_missing)?;
     if came_online {
-        tracing::info!(node = node.id, "node back online");
+        tracing::info!(node = %node.id, "node back online");
     }
     state.db.record_metrics(node.id, &point).await?;
     let status = live_status(&node, now);
     state.bus.publish(Event::Worker(WorkerLive {
-        node_id: node.id,
+        node_id: node.id.into(),
         owner_id: node.owner,
         status,
         metrics: Some(point),
@@ -229,11 +233,11 @@ async fn heartbeat(
 
 async fn offline(State(state): State<AppState>, AgentNode(node): AgentNode) -> Result<StatusCode, AgentApiError> {
     if state.db.mark_node_offline(node.id, now_ms()).await? {
-        tracing::info!(node = node.id, "node signed off");
+        tracing::info!(node = %node.id, "node signed off");
         let released = state.db.release_verdict_leases_of(node.id).await? > 0;
         state.publisher.publish(Changes::default().with_checks(released)).await;
         state.bus.publish(Event::Worker(WorkerLive {
-            node_id: node.id,
+            node_id: node.id.into(),
             owner_id: node.owner,
             status: NodeStatus::Offline,
             metrics: None,

@@ -9,7 +9,7 @@ use pictor_core::workers::IssuedNodeConfig;
 use super::registry::{self, node_error};
 use crate::clock::now_ms;
 use crate::db::nodes::NodeKind;
-use crate::db::Db;
+use crate::db::{Db, NodeId};
 
 /// A user may run this many checkers.
 pub const MAX_CHECKERS_PER_USER: usize = 50;
@@ -24,7 +24,7 @@ impl DbCheckers {
     /// `checker` if `viewer` owns it and it is a checker (worker ids are not accepted here).
     async fn owned_checker(&self, viewer: &Viewer, checker: i64) -> Result<(), AppError> {
         let owned = self.db.checker_counts_of(viewer.user_id).await.map_err(node_error)?;
-        if owned.iter().any(|(id, _)| *id == checker) {
+        if owned.iter().any(|(id, _)| id.0 == checker) {
             Ok(())
         } else {
             Err(AppError::NotFound)
@@ -41,7 +41,7 @@ impl CheckerService for DbCheckers {
             .into_iter()
             .map(|node| {
                 let summary = node.summary;
-                let counts = counts.iter().find(|(id, _)| *id == summary.id).map(|(_, c)| *c);
+                let counts = counts.iter().find(|(id, _)| id.0 == summary.id).map(|(_, c)| *c);
                 CheckerSummary {
                     id: summary.id,
                     name: summary.name,
@@ -62,11 +62,11 @@ impl CheckerService for DbCheckers {
 
     async fn reissue_token(&self, viewer: &Viewer, checker: i64) -> Result<IssuedNodeConfig, AppError> {
         self.owned_checker(viewer, checker).await?;
-        registry::reissue(&self.db, &self.public_origin, viewer, NodeKind::Checker, checker).await
+        registry::reissue(&self.db, &self.public_origin, viewer, NodeKind::Checker, NodeId(checker)).await
     }
 
     async fn delete(&self, viewer: &Viewer, checker: i64) -> Result<(), AppError> {
         self.owned_checker(viewer, checker).await?;
-        self.db.delete_node(viewer.user_id, checker, now_ms()).await.map_err(node_error)
+        self.db.delete_node(viewer.user_id, NodeId(checker), now_ms()).await.map_err(node_error)
     }
 }

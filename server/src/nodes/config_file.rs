@@ -20,13 +20,13 @@ pub fn new_token() -> (String, String) {
 pub fn issue(coordinator_url: &str, node: NodeId, name: &str, kind: NodeKind, token: String) -> IssuedNodeConfig {
     let file = NodeConfigFile {
         coordinator_url: coordinator_url.to_string(),
-        node_id: node,
+        node_id: node.into(),
         token,
         blender_paths: Vec::new(),
         work_dir: None,
     };
     IssuedNodeConfig {
-        node_id: node,
+        node_id: node.into(),
         name: name.to_string(),
         file_name: format!("{}.toml", kind.as_str()),
         config_toml: file.to_toml(kind.as_str()),
@@ -49,7 +49,7 @@ mod tests {
 
     #[test]
     fn the_config_file_names_the_coordinator_node_and_token() {
-        let issued = issue("http://127.0.0.1:3000", 12, "studio", NodeKind::Worker, "pn_secret".into());
+        let issued = issue("http://127.0.0.1:3000", NodeId(12), "studio", NodeKind::Worker, "pn_secret".into());
         assert_eq!(issued.file_name, "worker.toml");
         assert!(issued.config_toml.contains("coordinator_url = \"http://127.0.0.1:3000\""));
         assert!(issued.config_toml.contains("node_id = 12") && issued.config_toml.contains("token = \"pn_secret\""));

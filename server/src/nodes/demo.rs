@@ -9,7 +9,7 @@ use crate::clock::now_ms;
 use crate::config::Config;
 use crate::db::accounts::VerifiedIdentity;
 use crate::db::nodes::NodeKind;
-use crate::db::Db;
+use crate::db::{Db, NodeId};
 use crate::startup::StartupError;
 
 /// The identity of the demo account: no identity provider ever vouches for this subject, so nobody signs in as it.
@@ -33,8 +33,9 @@ pub async fn write_demo_worker(config: &Config, name: &str, out: &Path) -> Resul
     let existing = db.nodes_of(owner, NodeKind::Worker, now).await?.into_iter().find(|node| node.summary.name == name);
     let id = match existing {
         Some(node) => {
-            db.reissue_node_token(owner, node.summary.id, &hash).await?;
-            node.summary.id
+            let id = NodeId(node.summary.id);
+            db.reissue_node_token(owner, id, &hash).await?;
+            id
         }
         None => db.issue_node(owner, NodeKind::Worker, &name, Some(&hash), now).await?,
     };

@@ -9,7 +9,7 @@ use super::registry::{self, node_error};
 use crate::clock::now_ms;
 use crate::db::node_metrics::{COARSE, FINE};
 use crate::db::nodes::NodeKind;
-use crate::db::Db;
+use crate::db::{Db, NodeId};
 
 /// A user may run this many workers.
 pub const MAX_WORKERS_PER_USER: usize = 200;
@@ -32,7 +32,7 @@ impl WorkerService for DbWorkers {
             .into_iter()
             .map(|node| {
                 let mut summary = node.summary;
-                if let Some((_, done, failures, earned)) = stats.iter().find(|(id, ..)| *id == summary.id) {
+                if let Some((_, done, failures, earned)) = stats.iter().find(|(id, ..)| id.0 == summary.id) {
                     summary.tasks_done = *done;
                     summary.earned_micro = *earned;
                     failed += failures;
@@ -53,21 +53,25 @@ impl WorkerService for DbWorkers {
     }
 
     async fn task_history(&self, viewer: &Viewer, worker: i64, page: i64) -> Result<WorkerTaskPage, AppError> {
-        self.db.worker_task_history(viewer.user_id, worker, page).await.map_err(node_error)?.ok_or(AppError::NotFound)
+        self.db
+            .worker_task_history(viewer.user_id, NodeId(worker), page)
+            .await
+            .map_err(node_error)?
+            .ok_or(AppError::NotFound)
     }
 
     async fn details(&self, viewer: &Viewer, worker: i64) -> Result<WorkerDetails, AppError> {
         let now = now_ms();
-        let node = self.db.node_of(viewer.user_id, worker, now).await.map_err(node_error)?;
+        let node = self.db.node_of(viewer.user_id, NodeId(worker), now).await.map_err(node_error)?;
         let mut node = node.ok_or(AppError::NotFound)?;
         let stats = self.db.worker_stats(viewer.user_id).await.map_err(node_error)?;
-        if let Some((_, done, _, earned)) = stats.iter().find(|(id, ..)| *id == worker) {
+        if let Some((_, done, _, earned)) = stats.iter().find(|(id, ..)| id.0 == worker) {
             node.summary.tasks_done = *done;
             node.summary.earned_micro = *earned;
         }
         Ok(WorkerDetails {
-            recent: self.db.metric_history(worker, FINE, now - HOUR_MS).await.map_err(node_error)?,
-            day: self.db.metric_history(worker, COARSE, now - 24 * HOUR_MS).await.map_err(node_error)?,
+            recent: self.db.metric_history(NodeId(worker), FINE, now - HOUR_MS).await.map_err(node_error)?,
+            day: self.db.metric_history(NodeId(worker), COARSE, now - 24 * HOUR_MS).await.map_err(node_error)?,
             summary: node.summary,
             hardware: node.hardware,
             agent_version: node.agent_version,
@@ -80,15 +84,15 @@ impl WorkerService for DbWorkers {
     }
 
     async fn reissue_token(&self, viewer: &Viewer, worker: i64) -> Result<IssuedNodeConfig, AppError> {
-        registry::reissue(&self.db, &self.public_origin, viewer, NodeKind::Worker, worker).await
+        registry::reissue(&self.db, &self.public_origin, viewer, NodeKind::Worker, NodeId(worker)).await
     }
 
     async fn update_settings(&self, viewer: &Viewer, worker: i64, settings: WorkerSettings) -> Result<(), AppError> {
         settings.validate().map_err(AppError::BadRequest)?;
-        self.db.update_worker_settings(viewer.user_id, worker, &settings, now_ms()).await.map_err(node_error)
+        self.db.update_worker_settings(viewer.user_id, NodeId(worker), &settings, now_ms()).await.map_err(node_error)
     }
 
     async fn delete(&self, viewer: &Viewer, worker: i64) -> Result<(), AppError> {
-        self.db.delete_node(viewer.user_id, worker, now_ms()).await.map_err(node_error)
+        self.db.delete_node(viewer.user_id, NodeId(worker), now_ms()).await.map_err(node_error)
     }
 }

@@ -34,9 +34,9 @@ impl Sweep for SilentNodes {
     async fn sweep_once(&self, now_ms: i64) -> Result<usize, DbError> {
         let changes = self.db.sweep_silent_nodes(now_ms).await?;
         for change in &changes {
-            tracing::info!(node = change.node, "node missed its heartbeats: offline");
+            tracing::info!(node = %change.node, "node missed its heartbeats: offline");
             self.bus.publish(Event::Worker(WorkerLive {
-                node_id: change.node,
+                node_id: change.node.into(),
                 owner_id: change.owner,
                 status: NodeStatus::Offline,
                 metrics: None,
@@ -63,7 +63,7 @@ mod tests {
         assert_eq!(sweep.sweep_once(NOW + 3_000).await.expect("sweep"), 0);
         assert_eq!(sweep.sweep_once(NOW + 3_001).await.expect("sweep"), 1);
         let Ok(Event::Worker(live)) = events.try_recv() else { panic!("an offline event") };
-        assert_eq!((live.node_id, live.owner_id, live.status), (node, owner, NodeStatus::Offline));
+        assert_eq!((live.node_id, live.owner_id, live.status), (node.0, owner, NodeStatus::Offline));
     }
 
     crate::both_backends!(a_silent_node_goes_offline_and_its_owner_is_told);

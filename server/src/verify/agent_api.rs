@@ -19,6 +19,7 @@ use pictor_core::verification::{VerdictReport, VerificationLeaseRequest, VERIFY_
 use super::service::{Verifier, VerifyError};
 use crate::clock::now_ms;
 use crate::db::nodes::NodeKind;
+use crate::db::VerificationId;
 use crate::nodes::agent_auth::AgentNode;
 use crate::state::AppState;
 
@@ -104,7 +105,7 @@ async fn lease(
         // Register interest before looking, so a result finished in between still wakes this request.
         let woken = state.publisher.checks_available().notified();
         if let Some(assignment) = verifier.lease(&node, now_ms()).await? {
-            tracing::info!(verification = assignment.verification_id, checker = node.id, "verification leased");
+            tracing::info!(verification = %assignment.verification_id, checker = %node.id, "verification leased");
             return Ok(Json(assignment).into_response());
         }
         tokio::select! {
@@ -118,7 +119,7 @@ async fn lease(
 async fn output(
     State(state): State<AppState>,
     AgentNode(node): AgentNode,
-    Path((id, frame)): Path<(i64, i64)>,
+    Path((id, frame)): Path<(VerificationId, i64)>,
 ) -> Result<Response, CheckApiError> {
     let found = state.db.verification_output(id, node.id, frame).await?.ok_or(CheckApiError::NotFound)?;
     let object = state.store.get(&ObjectPath::from(found.object_key.as_str())).await.map_err(VerifyError::Store)?;
@@ -129,7 +130,7 @@ async fn output(
 async fn verdict(
     State(state): State<AppState>,
     AgentNode(node): AgentNode,
-    Path(id): Path<i64>,
+    Path(id): Path<VerificationId>,
     body: Result<Json<VerdictReport>, JsonRejection>,
 ) -> Result<StatusCode, CheckApiError> {
     let Json(report) = body?;

@@ -57,7 +57,7 @@ pub async fn create(db: &Db, store: &dyn ObjectStore, checker: &TokenNode, now_m
     store.put(&ObjectPath::from(key.as_str()), PutPayload::from(bytes)).await?;
     let crops_json = serde_json::to_string(&crops).map_err(|e| VerifyError::Corrupt(e.to_string()))?;
     db.create_audit(&source, &crops_json, checker.id, &key, now_ms).await?;
-    tracing::info!(checker = checker.id, task = %source.task, "audit prepared");
+    tracing::info!(checker = %checker.id, task = %source.task, "audit prepared");
     Ok(())
 }
 

@@ -20,7 +20,7 @@ use crate::db::nodes::TokenNode;
 use crate::db::tasks::{JobId, TaskId};
 use crate::db::verdicts::VerdictInput;
 use crate::db::verifications::{NewVerification, VerificationId};
-use crate::db::Db;
+use crate::db::{Db, NodeId};
 use crate::engine::changes::{Changes, Publisher};
 use crate::engine::verdicts::Settlement;
 use crate::events::EventBus;
@@ -78,7 +78,7 @@ impl Verifier {
     }
 
     /// Inspects every frame `node` uploaded for this attempt, then decides whether checkers re-render it.
-    pub async fn intake(&self, task: TaskId, attempt: i64, node: i64) -> Result<Intake, VerifyError> {
+    pub async fn intake(&self, task: TaskId, attempt: i64, node: NodeId) -> Result<Intake, VerifyError> {
         let (job, tile, frames) = self.db.task_frames(task).await?.ok_or(VerifyError::NotFound)?;
         let (spec, _) = self.spec_of(job).await?;
         let area = task_area(&spec, tile);
@@ -142,7 +142,7 @@ impl Verifier {
         }
         if self.config.audit_rate > 0.0 && rand::random::<f64>() < self.config.audit_rate {
             if let Err(error) = super::audit::create(&self.db, self.store.as_ref(), checker, now_ms).await {
-                tracing::warn!(%error, checker = checker.id, "could not prepare an audit");
+                tracing::warn!(%error, checker = %checker.id, "could not prepare an audit");
             }
         }
         let engines = self.db.worker_offer(checker.id).await?.engines;
@@ -155,7 +155,7 @@ impl Verifier {
         let crops: Vec<Crop> =
             serde_json::from_str(&leased.crops_json).map_err(|e| VerifyError::Corrupt(e.to_string()))?;
         Ok(Some(VerificationAssignment {
-            verification_id: leased.id,
+            verification_id: leased.id.into(),
             job_id: leased.job.into(),
             scene_sha256,
             settings: render_settings(&spec),
@@ -201,7 +201,7 @@ impl Verifier {
         };
         let settlement =
             self.engine.record_verdict(verification, checker.id, &input, &crops_json(&next), now_ms).await?;
-        tracing::info!(verification, checker = checker.id, verdict = report.verdict.as_str(), ?settlement, "verdict");
+        tracing::info!(%verification, checker = %checker.id, verdict = report.verdict.as_str(), ?settlement, "verdict");
         self.publish(checker, &settlement).await;
         Ok(settlement)
     }
@@ -225,10 +225,10 @@ impl Verifier {
         for node in checkers {
             match self.db.checker_counts(node).await {
                 Ok(Some((owner_id, counts))) => {
-                    self.bus.publish(Event::Checker(CheckerLive { node_id: node, owner_id, counts }))
+                    self.bus.publish(Event::Checker(CheckerLive { node_id: node.into(), owner_id, counts }))
                 }
                 Ok(None) => {}
-                Err(error) => tracing::warn!(%error, node, "cannot publish a checker update"),
+                Err(error) => tracing::warn!(%error, %node, "cannot publish a checker update"),
             }
         }
     }
