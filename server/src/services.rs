@@ -8,7 +8,6 @@ use object_store::ObjectStore;
 use crate::api::accounts::DbAccounts;
 use crate::config::Config;
 use crate::db::Db;
-use crate::engine::changes::Publisher;
 use crate::engine::workload::Workloads;
 use crate::engine::Engine;
 use crate::events::EventBus;
@@ -35,7 +34,8 @@ pub struct Parts<'a> {
     pub db: &'a Db,
     pub store: &'a Arc<dyn ObjectStore>,
     pub bus: &'a EventBus,
-    pub publisher: &'a Publisher,
+    /// The task engine, publishing what its transitions change.
+    pub engine: &'a Engine,
     pub config: &'a Config,
     /// The coordinator URL written into nodes' config files.
     pub public_origin: &'a str,
@@ -45,13 +45,12 @@ pub struct Parts<'a> {
 
 impl Services {
     pub fn build(parts: Parts<'_>) -> Self {
-        let Parts { db, store, bus, publisher, config, public_origin, oidc_provider } = parts;
+        let Parts { db, store, bus, engine, config, public_origin, oidc_provider } = parts;
         let verifier = Arc::new(Verifier {
             db: db.clone(),
-            engine: Engine::new(db.clone()),
+            engine: engine.clone(),
             store: store.clone(),
             bus: bus.clone(),
-            publisher: publisher.clone(),
             config: config.verification.clone(),
         });
         let workloads = Workloads::default().with(Arc::new(RenderWorkload { verifier: verifier.clone() }));
@@ -59,12 +58,11 @@ impl Services {
             accounts: Arc::new(DbAccounts { db: db.clone(), chain_id: config.aptos_chain_id, oidc_provider }),
             workers: Arc::new(DbWorkers { db: db.clone(), public_origin: public_origin.to_string() }),
             checkers: Arc::new(DbCheckers { db: db.clone(), public_origin: public_origin.to_string() }),
-            jobs: Arc::new(DbJobs { db: db.clone(), engine: Engine::new(db.clone()), publisher: publisher.clone() }),
+            jobs: Arc::new(DbJobs { db: db.clone(), engine: engine.clone() }),
             ledger: Arc::new(DbLedger {
                 db: db.clone(),
-                engine: Engine::new(db.clone()),
+                engine: engine.clone(),
                 config: config.ledger.clone(),
-                publisher: publisher.clone(),
                 bus: bus.clone(),
             }),
             verifier,

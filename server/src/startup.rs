@@ -84,13 +84,14 @@ impl Application {
             Duration::from_millis(config.stats_interval_ms),
         );
         let publisher = crate::engine::changes::Publisher::new(db.clone(), bus.clone());
+        let engine = crate::engine::Engine::publishing(db.clone(), publisher.clone());
         let auth = crate::auth::AuthSettings::new(&config, address);
         let oidc = crate::auth::oidc::OidcProvider::from_config(&config.oidc, &auth.public_origin)?.map(Arc::new);
         let services = Arc::new(crate::services::Services::build(crate::services::Parts {
             db: &db,
             store: &store,
             bus: &bus,
-            publisher: &publisher,
+            engine: &engine,
             config: &config,
             public_origin: &auth.public_origin,
             oidc_provider: oidc.as_ref().map(|provider| provider.name.clone()),
@@ -110,7 +111,7 @@ impl Application {
             max_task_ms: config.max_task_ms,
             services,
             publisher,
-            engine: crate::engine::Engine::new(db.clone()),
+            engine,
             verification: config.verification.clone(),
             ledger: config.ledger.clone(),
         };

@@ -22,7 +22,6 @@ use crate::clock::now_ms;
 use crate::db::nodes::NodeKind;
 use crate::db::tasks::{Finished, LeasedAttempt, Progress, TaskError};
 use crate::db::{DbError, JobId, TaskId};
-use crate::engine::changes::Changes;
 use crate::engine::workload::{Intake, LeaseLimits, OutputSlot, Workload, WorkloadError};
 use crate::nodes::agent_auth::AgentNode;
 use crate::render::blobs::{self, UploadError};
@@ -126,7 +125,7 @@ async fn lease(
         if !node.sleep.is_asleep(now_ms()) {
             let offer = state.db.worker_offer(node.id).await?;
             let lease_ms = i64::try_from(state.task_lease_ms).unwrap_or(60_000);
-            if let Some(lease) = state.db.lease_task(&offer, now_ms(), lease_ms).await? {
+            if let Some(lease) = state.engine.lease_task(&offer, now_ms(), lease_ms).await? {
                 let info = state.db.job_render_info(lease.job).await?.ok_or(TaskApiError::NotFound)?;
                 let limits = LeaseLimits { lease_ms: state.task_lease_ms, default_max_ms: state.max_task_ms };
                 let assigned = state.services.workloads.of(info.kind)?.assignment(&lease, &info, limits)?;
@@ -137,7 +136,6 @@ async fn lease(
                     node = %node.id,
                     "task leased"
                 );
-                state.publisher.publish(Changes::task(lease.task)).await;
                 return Ok(Json(assigned).into_response());
             }
         }
@@ -186,8 +184,7 @@ async fn progress(
     let held = LeasedAttempt { task, attempt: report.attempt, node: node.id };
     let expires = now_ms() + i64::try_from(state.task_lease_ms).unwrap_or(60_000);
     let progress = Progress { percent: i64::from(report.percent.min(100)), log_tail: &report.log_tail };
-    state.db.extend_lease(held, &progress, expires).await?;
-    state.publisher.publish(Changes::task(task)).await;
+    state.engine.extend_lease(held, &progress, expires).await?;
     Ok(Json(ProgressAnswer { lease_ms: state.task_lease_ms }))
 }
 
@@ -271,7 +268,6 @@ async fn done(
             let error = format!("the output was refused: {why}");
             state.engine.fail_task(held, &error, &report.log_tail, now_ms()).await?;
             tracing::warn!(%task, attempt = report.attempt, node = %node.id, %error, "output refused");
-            state.publisher.publish(Changes::task(task).with_work(true)).await;
             return Err(TaskApiError::BadRequest(error));
         }
     };
@@ -280,7 +276,6 @@ async fn done(
     let checked = plan.is_some();
     state.engine.finish_task(held, &finished, plan.as_ref(), now_ms()).await?;
     tracing::info!(%task, attempt = report.attempt, node = %node.id, checked, "task done");
-    state.publisher.publish(Changes::task(task).with_checks(checked)).await;
     // The worker's owner sees its task count and earnings move on My Workers.
     state.bus.publish(pictor_core::events::Event::Worker(pictor_core::workers::WorkerLive {
         node_id: node.id.into(),
@@ -302,7 +297,6 @@ async fn fail(
     let held = LeasedAttempt { task, attempt: report.attempt, node: node.id };
     state.engine.fail_task(held, &error, &report.log_tail, now_ms()).await?;
     tracing::warn!(%task, attempt = report.attempt, node = %node.id, %error, "task attempt failed");
-    state.publisher.publish(Changes::task(task).with_work(true)).await;
     Ok(StatusCode::NO_CONTENT)
 }
 

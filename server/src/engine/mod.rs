@@ -14,22 +14,27 @@ pub mod tasks;
 pub mod verdicts;
 pub mod workload;
 
+use changes::{Changes, Publisher};
+
 use crate::db::credits::credit_in;
 use crate::db::job_lifecycle::NewJob;
 use crate::db::ledger::{LedgerError, Moved};
 use crate::db::nodes::NodeId;
-use crate::db::tasks::{Finished, LeasedAttempt};
+use crate::db::tasks::{Finished, Lease, LeasedAttempt, Progress, WorkerOffer};
 use crate::db::users::UserId;
 use crate::db::verdicts::VerdictInput;
 use crate::db::verifications::{NewVerification, VerificationId};
-use crate::db::{Db, DbError, JobId, TaskError, TaskId};
+use crate::db::{Db, DbError, JobId, TaskError, TaskId, Tx};
+use crate::events::EventBus;
 
 use verdicts::Settlement;
 
-/// Runs each transition in a transaction of its own. Cheap to clone.
-#[derive(Clone, Debug)]
+/// Runs each transition in a transaction of its own and, once it committed, publishes what it changed: the one
+/// place (with [`changes::Publisher`]) that tells owners' pages and waiting agents. Cheap to clone.
+#[derive(Clone)]
 pub struct Engine {
     db: Db,
+    publisher: Publisher,
 }
 
 /// What a top-up did.
@@ -41,19 +46,54 @@ pub struct TopUp {
 }
 
 impl Engine {
+    /// An engine whose changes are published to nobody (tools and tests without pages or agents listening).
     pub fn new(db: Db) -> Self {
-        Self { db }
+        let publisher = Publisher::new(db.clone(), EventBus::new(16));
+        Self { db, publisher }
+    }
+
+    /// The coordinator's engine, publishing through its `publisher`.
+    pub fn publishing(db: Db, publisher: Publisher) -> Self {
+        Self { db, publisher }
     }
 
     pub fn db(&self) -> &Db {
         &self.db
     }
 
-    /// Stores a job with its tasks and escrow (see [`jobs::create`]).
+    /// Commits `tx` and then announces `changes`.
+    async fn commit(&self, tx: Tx<'static>, changes: Changes) -> Result<(), DbError> {
+        tx.commit().await?;
+        self.publisher.publish(changes).await;
+        Ok(())
+    }
+
+    /// Leases the best task for `offer` (see [`Db::lease_task`]); its owner's pages see it start.
+    pub async fn lease_task(&self, offer: &WorkerOffer, now_ms: i64, lease_ms: i64) -> Result<Option<Lease>, DbError> {
+        let lease = self.db.lease_task(offer, now_ms, lease_ms).await?;
+        if let Some(lease) = &lease {
+            self.publisher.publish(Changes::task(lease.task)).await;
+        }
+        Ok(lease)
+    }
+
+    /// Keeps a lease alive with the agent's progress (see [`Db::extend_lease`]).
+    pub async fn extend_lease(
+        &self,
+        held: LeasedAttempt,
+        progress: &Progress<'_>,
+        expires_at_ms: i64,
+    ) -> Result<(), TaskError> {
+        self.db.extend_lease(held, progress, expires_at_ms).await?;
+        self.publisher.publish(Changes::task(held.task)).await;
+        Ok(())
+    }
+
+    /// Stores a job with its tasks and escrow (see [`jobs::create`]); waiting workers are woken.
     pub async fn create_job(&self, job: &NewJob, now_ms: i64) -> Result<JobId, DbError> {
         let mut tx = self.db.begin_write().await?;
         let id = jobs::create(&mut tx, job, now_ms).await?;
-        tx.commit().await?;
+        self.commit(tx, Changes::default().with_work(true)).await?;
         Ok(id)
     }
 
@@ -67,19 +107,19 @@ impl Engine {
     ) -> Result<Vec<TaskId>, DbError> {
         let mut tx = self.db.begin_write().await?;
         let requeued = jobs::rerender(&mut tx, owner, job, tasks, now_ms).await?;
-        tx.commit().await?;
+        let changes = Changes::tasks(requeued.iter().copied()).with_work(!requeued.is_empty());
+        self.commit(tx, changes).await?;
         Ok(requeued)
     }
 
-    /// Cancels an owner's running job (see [`jobs::cancel`]).
+    /// Cancels an owner's running job (see [`jobs::cancel`]); its agents learn it at their next progress report.
     pub async fn cancel_job(&self, owner: UserId, job: JobId, now_ms: i64) -> Result<(), DbError> {
         let mut tx = self.db.begin_write().await?;
         jobs::cancel(&mut tx, owner, job, now_ms).await?;
-        tx.commit().await?;
-        Ok(())
+        self.commit(tx, Changes::default()).await
     }
 
-    /// A leased attempt rendered every frame (see [`tasks::finish`]).
+    /// A leased attempt rendered every frame (see [`tasks::finish`]); checkers are woken when it is to be checked.
     pub async fn finish_task(
         &self,
         held: LeasedAttempt,
@@ -89,15 +129,15 @@ impl Engine {
     ) -> Result<(), TaskError> {
         let mut tx = self.db.begin_write().await?;
         tasks::finish(&mut tx, held, finished, verification, now_ms).await?;
-        tx.commit().await?;
+        self.commit(tx, Changes::task(held.task).with_checks(verification.is_some())).await?;
         Ok(())
     }
 
-    /// A leased attempt failed (see [`tasks::fail_attempt`]).
+    /// A leased attempt failed (see [`tasks::fail_attempt`]); its task is back in the queue for waiting workers.
     pub async fn fail_task(&self, held: LeasedAttempt, error: &str, log: &str, now_ms: i64) -> Result<(), TaskError> {
         let mut tx = self.db.begin_write().await?;
         tasks::fail_attempt(&mut tx, held, error, log, now_ms).await?;
-        tx.commit().await?;
+        self.commit(tx, Changes::task(held.task).with_work(true)).await?;
         Ok(())
     }
 
@@ -110,7 +150,7 @@ impl Engine {
             // A heartbeat may have extended the lease since the read: the guarded update then changes nothing.
             match tasks::expire(&mut tx, task, attempt, now_ms).await {
                 Ok(_) => {
-                    tx.commit().await?;
+                    self.commit(tx, Changes::task(task).with_work(true)).await?;
                     requeued.push(task);
                 }
                 Err(TaskError::LeaseLost) => {}
@@ -133,13 +173,15 @@ impl Engine {
         let mut tx = self.db.begin_write().await?;
         let settlement =
             verdicts::record_verdict(&mut tx, verification, checker, input, next_round_crops, now_ms).await?;
-        tx.commit().await?;
+        self.commit(tx, settlement.changes()).await?;
         Ok(settlement)
     }
 
     /// Accepts results whose checks no checker can take any more (see [`verdicts::accept_when_no_checker_remains`]).
     pub async fn accept_when_no_checker_remains(&self, now_ms: i64, max_wait_ms: i64) -> Result<Vec<TaskId>, DbError> {
-        verdicts::accept_when_no_checker_remains(&self.db, now_ms, max_wait_ms).await
+        let accepted = verdicts::accept_when_no_checker_remains(&self.db, now_ms, max_wait_ms).await?;
+        self.publisher.publish(Changes::tasks(accepted.iter().copied())).await;
+        Ok(accepted)
     }
 
     /// Adds `amount_micro` from outside to `user`'s credit under `key` (a repeated key changes nothing), resuming
@@ -157,7 +199,7 @@ impl Engine {
         let moved = credit_in(&mut tx, user, amount_micro, key, kind, memo, now_ms).await?;
         let resumed =
             if moved == Moved::Now { payments::resume_paused_jobs(&mut tx, user, now_ms).await? } else { Vec::new() };
-        tx.commit().await?;
+        self.commit(tx, Changes::default().with_work(!resumed.is_empty())).await?;
         Ok(TopUp { moved, resumed })
     }
 

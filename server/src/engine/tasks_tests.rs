@@ -290,7 +290,41 @@ async fn each_attempt_keeps_its_error_and_log_for_the_owner_only(db: Db) {
     assert_eq!(db.task_attempts(stranger, job_id, first.task).await.expect("read"), None);
 }
 
+/// The engine publishes what a transition changed once it committed, and nothing when it did not happen.
+async fn the_engine_announces_committed_transitions_only(db: Db) {
+    use std::time::Duration;
+
+    use pictor_core::events::Event;
+
+    use crate::engine::changes::Publisher;
+    use crate::events::EventBus;
+
+    let bus = EventBus::new(64);
+    let mut events = bus.subscribe();
+    let publisher = Publisher::new(db.clone(), bus);
+    let engine = Engine::publishing(db.clone(), publisher.clone());
+    let (owner, a, b) = setup(&db).await;
+    let work = publisher.work_available().notified();
+    engine.create_job(&job(owner, "cube", 1, 2), NOW).await.expect("job");
+    tokio::time::timeout(Duration::from_secs(1), work).await.expect("a new job wakes waiting workers");
+    let lease = engine.lease_task(&offer(a), NOW, LEASE).await.expect("lease").expect("a task");
+    let Ok(Event::Task(live)) = events.try_recv() else { panic!("the lease is announced") };
+    assert_eq!((live.task_id, live.state), (lease.task.0, pictor_core::states::TaskState::Leased));
+
+    // A report for a lease the node does not hold changes nothing and announces nothing.
+    let stolen = lease.held_by(b);
+    assert!(matches!(engine.fail_task(stolen, "no", "", NOW).await, Err(TaskError::LeaseLost)));
+    assert!(events.try_recv().is_err(), "nothing was announced");
+
+    let work = publisher.work_available().notified();
+    engine.fail_task(lease.held_by(a), "out of memory", "", NOW).await.expect("fail");
+    tokio::time::timeout(Duration::from_secs(1), work).await.expect("the requeued task wakes waiting workers");
+    let Ok(Event::Task(live)) = events.try_recv() else { panic!("the failure is announced") };
+    assert_eq!((live.task_id, live.state), (lease.task.0, pictor_core::states::TaskState::Queued));
+}
+
 crate::both_backends!(
+    the_engine_announces_committed_transitions_only,
     each_attempt_keeps_its_error_and_log_for_the_owner_only,
     leases_go_to_the_highest_tier_then_the_oldest_job_each_task_once,
     a_worker_gets_only_jobs_it_can_render,

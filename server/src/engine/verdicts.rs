@@ -13,6 +13,7 @@ use crate::db::verifications::VerificationId;
 use crate::db::{lock_row, Db, DbError, JobId, Locked, TaskError, TaskId, Tx};
 use crate::verify::aggregate::{agrees, decide, should_suspend, Outcome};
 
+use super::changes::Changes;
 use super::jobs::{complete_if_done, fail_if_a_task_failed};
 use super::payments::{claw_back, pay_attempt};
 
@@ -50,6 +51,19 @@ pub enum Settlement {
         checker: NodeId,
         suspended: bool,
     },
+}
+
+impl Settlement {
+    /// What a settlement changed, for owners' pages and waiting agents: a new round waits for checkers, rejected
+    /// results are back in the queue for other workers.
+    pub fn changes(&self) -> Changes {
+        match self {
+            Settlement::Passed { task, .. } => Changes::task(*task),
+            Settlement::NextRound { task } => Changes::task(*task).with_checks(true),
+            Settlement::Rejected { requeued, .. } => Changes::tasks(requeued.iter().copied()).with_work(true),
+            Settlement::Audit { .. } | Settlement::Pending | Settlement::Closed => Changes::default(),
+        }
+    }
 }
 
 /// Records `checker`'s verdict on `verification` and, once the quorum is in, applies the decision.

@@ -22,7 +22,6 @@ use super::signature::{verify, SIGNATURE_HEADER};
 use crate::api::workers::RestError;
 use crate::clock::now_ms;
 use crate::db::ledger::{LedgerError, Moved};
-use crate::engine::changes::Changes;
 use crate::state::AppState;
 
 /// Where the payment provider reports confirmed payments.
@@ -218,7 +217,6 @@ async fn payment_webhook(State(state): State<AppState>, headers: HeaderMap, body
     let key = format!("payment:{id}");
     match state.engine.top_up(payment.user_id, payment.amount_micro, &key, "payment", id, now_ms()).await {
         Ok(top_up) => {
-            state.publisher.publish(Changes::default().with_work(!top_up.resumed.is_empty())).await;
             let credited = top_up.moved == Moved::Now;
             tracing::info!(payment = id, user = payment.user_id, credited, "payment confirmed");
             Json(json!({ "credited": credited })).into_response()

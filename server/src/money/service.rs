@@ -19,8 +19,6 @@ pub struct DbLedger {
     pub db: Db,
     pub engine: crate::engine::Engine,
     pub config: LedgerConfig,
-    /// A top-up that resumes paused jobs wakes waiting agents, so they take their tasks at once.
-    pub publisher: crate::engine::changes::Publisher,
     /// Tells the viewer's other open pages when their notifications were read.
     pub bus: crate::events::bus::EventBus,
 }
@@ -163,9 +161,7 @@ impl LedgerService for DbLedger {
             viewer.user_id,
             if memo.is_empty() { String::new() } else { format!(": {memo}") }
         );
-        let top_up = self.engine.top_up(user, amount, &key, "grant", &memo, now_ms()).await.map_err(ledger_error)?;
-        let resumed = crate::engine::changes::Changes::default().with_work(!top_up.resumed.is_empty());
-        self.publisher.publish(resumed).await;
+        self.engine.top_up(user, amount, &key, "grant", &memo, now_ms()).await.map_err(ledger_error)?;
         Ok(())
     }
 

@@ -20,7 +20,6 @@ use crate::api::workers::RestError;
 use crate::clock::now_ms;
 use crate::db::job_lifecycle::{NewJob, NewTask};
 use crate::db::{DbError, JobId, TaskId};
-use crate::engine::changes::Changes;
 use crate::state::AppState;
 use pictor_core::workloads::WorkloadKind;
 
@@ -147,7 +146,6 @@ async fn submit(
         checker_share_percent: i64::from(state.ledger.checker_share_percent),
     };
     let id = state.engine.create_job(&job, now_ms()).await.map_err(db_error)?;
-    state.publisher.publish(Changes::default().with_work(true)).await;
     tracing::info!(job = %id, tasks = job.tasks.len(), "job submitted");
     Ok((StatusCode::CREATED, Json(json!({ "job_id": id, "tasks": job.tasks.len() }))))
 }

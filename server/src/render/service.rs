@@ -11,8 +11,6 @@ use crate::db::{Db, DbError, JobId, TaskId};
 pub struct DbJobs {
     pub db: Db,
     pub engine: crate::engine::Engine,
-    /// Woken when tasks are requeued, so waiting agents take them at once.
-    pub publisher: crate::engine::changes::Publisher,
 }
 
 fn to_app_error(error: DbError) -> AppError {
@@ -52,9 +50,7 @@ impl JobService for DbJobs {
         let tasks: Vec<TaskId> = tasks.into_iter().map(TaskId).collect();
         let requeued =
             self.engine.rerender_tasks(viewer.user_id, JobId(job), &tasks, now_ms()).await.map_err(to_app_error)?;
-        let count = requeued.len() as u64;
-        self.publisher.publish(crate::engine::changes::Changes::tasks(requeued).with_work(true)).await;
-        Ok(count)
+        Ok(requeued.len() as u64)
     }
 
     async fn attempts(&self, viewer: &Viewer, job: i64, task: i64) -> Result<Vec<AttemptView>, AppError> {

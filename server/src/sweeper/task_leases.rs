@@ -4,18 +4,17 @@ use std::time::Duration;
 
 use super::Sweep;
 use crate::db::{Db, DbError};
-use crate::engine::changes::{Changes, Publisher};
+use crate::engine::changes::Publisher;
 use crate::engine::Engine;
 
 pub struct TaskLeases {
     engine: Engine,
-    publisher: Publisher,
     every: Duration,
 }
 
 impl TaskLeases {
     pub fn new(db: Db, publisher: Publisher, every: Duration) -> Self {
-        Self { engine: Engine::new(db), publisher, every }
+        Self { engine: Engine::publishing(db, publisher), every }
     }
 }
 
@@ -34,8 +33,6 @@ impl Sweep for TaskLeases {
         let count = requeued.len();
         if count > 0 {
             tracing::info!(tasks = ?requeued, "task leases expired: requeued");
-            // Waiting agents are woken: there is work again.
-            self.publisher.publish(Changes::tasks(requeued).with_work(true)).await;
         }
         Ok(count)
     }

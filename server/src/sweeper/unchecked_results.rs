@@ -5,19 +5,18 @@ use std::time::Duration;
 
 use super::Sweep;
 use crate::db::{Db, DbError};
-use crate::engine::changes::{Changes, Publisher};
+use crate::engine::changes::Publisher;
 use crate::engine::Engine;
 
 pub struct UncheckedResults {
     engine: Engine,
-    publisher: Publisher,
     after_ms: i64,
     every: Duration,
 }
 
 impl UncheckedResults {
     pub fn new(db: Db, publisher: Publisher, after_ms: u64, every: Duration) -> Self {
-        Self { engine: Engine::new(db), publisher, after_ms: i64::try_from(after_ms).unwrap_or(i64::MAX), every }
+        Self { engine: Engine::publishing(db, publisher), after_ms: i64::try_from(after_ms).unwrap_or(i64::MAX), every }
     }
 }
 
@@ -36,7 +35,6 @@ impl Sweep for UncheckedResults {
         let count = accepted.len();
         if count > 0 {
             tracing::warn!(tasks = ?accepted, "no checker left to check these results: accepted unchecked");
-            self.publisher.publish(Changes::tasks(accepted)).await;
         }
         Ok(count)
     }

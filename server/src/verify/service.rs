@@ -21,7 +21,6 @@ use crate::db::tasks::{JobId, TaskId};
 use crate::db::verdicts::VerdictInput;
 use crate::db::verifications::{NewVerification, VerificationId};
 use crate::db::{Db, NodeId};
-use crate::engine::changes::{Changes, Publisher};
 use crate::engine::verdicts::Settlement;
 use crate::events::EventBus;
 
@@ -35,7 +34,6 @@ pub struct Verifier {
     pub engine: crate::engine::Engine,
     pub store: Arc<dyn ObjectStore>,
     pub bus: EventBus,
-    pub publisher: Publisher,
     pub config: VerificationConfig,
 }
 
@@ -206,21 +204,13 @@ impl Verifier {
         Ok(settlement)
     }
 
-    /// Live updates: the checker's counts to its owner, changed tasks to their job's owner.
+    /// Live updates: the checker's counts (and an audited checker's) to its owner. The engine told the tasks'
+    /// owners and the waiting agents.
     async fn publish(&self, checker: &TokenNode, settlement: &Settlement) {
         let mut checkers = vec![checker.id];
-        let changes = match settlement {
-            Settlement::Passed { task, .. } => Changes::task(*task),
-            // A new round waits for checkers; rejected results are back in the queue for other workers.
-            Settlement::NextRound { task } => Changes::task(*task).with_checks(true),
-            Settlement::Rejected { requeued, .. } => Changes::tasks(requeued.iter().copied()).with_work(true),
-            Settlement::Audit { checker, .. } => {
-                checkers.push(*checker);
-                Changes::default()
-            }
-            Settlement::Pending | Settlement::Closed => Changes::default(),
-        };
-        self.publisher.publish(changes).await;
+        if let Settlement::Audit { checker, .. } = settlement {
+            checkers.push(*checker);
+        }
         checkers.dedup();
         for node in checkers {
             match self.db.checker_counts(node).await {
