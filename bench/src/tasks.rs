@@ -57,6 +57,7 @@ async fn create_job(db: &Db, owner: i64, tasks: u32) -> i64 {
         gpu_model: None,
         tags: vec![],
         max_attempts: 3,
+        max_task_ms: None,
         tasks: tasks_of(&spec),
         escrow_micro: 0,
         estimate_micro: 0,

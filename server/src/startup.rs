@@ -124,6 +124,7 @@ impl Application {
             &crate::sweeper::SweepSettings {
                 heartbeat_interval_ms: config.heartbeat_interval_ms,
                 unchecked_after_ms: config.verification.unchecked_after_ms,
+                max_task_ms: config.max_task_ms,
             },
         );
         let epochs = crate::money::epochs::EpochCloser::new(state.db.clone(), config.ledger.epoch_ms);

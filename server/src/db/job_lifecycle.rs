@@ -27,6 +27,8 @@ pub struct NewJob {
     pub gpu_model: Option<String>,
     pub tags: Vec<String>,
     pub max_attempts: i64,
+    /// The longest one attempt may take; `None`: the coordinator's default.
+    pub max_task_ms: Option<i64>,
     pub tasks: Vec<NewTask>,
     /// Moved from the owner's credit into the job's escrow on creation (the estimate, or the budget cap).
     pub escrow_micro: i64,
@@ -57,6 +59,7 @@ impl NewJob {
             gpu_model: None,
             tags: vec![],
             max_attempts: 3,
+            max_task_ms: None,
             tasks: (1..=tasks).map(|frame| NewTask { frames: frame.to_string(), tile_index: None }).collect(),
             escrow_micro: 0,
             estimate_micro: 0,
@@ -79,8 +82,9 @@ pub async fn insert_job(tx: &mut Tx<'_>, job: &NewJob, now_ms: i64) -> Result<Jo
     let id: JobId = sqlx::query_scalar(
         "INSERT INTO jobs (owner_id, name, state, created_at_ms, spec_json, scene_key, scene_sha256, tier_rank,
                            engine, max_price_micro_per_minute, min_vram_bytes, gpu_model, max_attempts,
-                           estimate_micro, estimate_source, budget_micro, checker_share_percent, kind)
-         VALUES ($1, $2, 'queued', $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17) RETURNING id",
+                           estimate_micro, estimate_source, budget_micro, checker_share_percent, kind, max_task_ms)
+         VALUES ($1, $2, 'queued', $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)
+         RETURNING id",
     )
     .bind(job.owner)
     .bind(&job.name)
@@ -99,6 +103,7 @@ pub async fn insert_job(tx: &mut Tx<'_>, job: &NewJob, now_ms: i64) -> Result<Jo
     .bind(job.budget_micro)
     .bind(job.checker_share_percent)
     .bind(job.kind.as_str())
+    .bind(job.max_task_ms)
     .fetch_one(&mut **tx)
     .await?;
     for tag in &job.tags {

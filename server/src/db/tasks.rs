@@ -24,6 +24,15 @@ pub struct LeasedAttempt {
     pub node: NodeId,
 }
 
+/// A lease to take back.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ExpiredLease {
+    pub task: TaskId,
+    pub attempt: i64,
+    /// Still reported on, but held past its job's time limit.
+    pub over_time: bool,
+}
+
 /// What the asking worker offers, from its registration and settings.
 #[derive(Clone, Debug, Default)]
 pub struct WorkerOffer {
@@ -196,14 +205,27 @@ impl Db {
         lease_held(result.rows_affected())
     }
 
-    /// Leases past their expiry at `now_ms`: task and attempt.
-    pub async fn expired_leases(&self, now_ms: i64) -> Result<Vec<(TaskId, i64)>, DbError> {
-        Ok(sqlx::query_as(
-            "SELECT id, attempt FROM tasks WHERE state = 'leased' AND lease_expires_at_ms < $1 ORDER BY id",
+    /// Leases to take back at `now_ms`: past their expiry (no progress report in time), or held longer than their
+    /// job's time limit (`default_max_ms` when it sets none) plus `grace_ms`. Returns task, attempt and which.
+    pub async fn expired_leases(
+        &self,
+        now_ms: i64,
+        default_max_ms: i64,
+        grace_ms: i64,
+    ) -> Result<Vec<ExpiredLease>, DbError> {
+        let rows: Vec<(TaskId, i64, i64)> = sqlx::query_as(
+            "SELECT t.id, t.attempt, CASE WHEN t.lease_expires_at_ms < $1 THEN 0 ELSE 1 END
+             FROM tasks t JOIN jobs j ON j.id = t.job_id
+             WHERE t.state = 'leased'
+               AND (t.lease_expires_at_ms < $1 OR t.leased_at_ms + COALESCE(j.max_task_ms, $2) + $3 < $1)
+             ORDER BY t.id",
         )
         .bind(now_ms)
+        .bind(default_max_ms)
+        .bind(grace_ms)
         .fetch_all(self.reader())
-        .await?)
+        .await?;
+        Ok(rows.into_iter().map(|(task, attempt, over)| ExpiredLease { task, attempt, over_time: over == 1 }).collect())
     }
 }
 

@@ -29,6 +29,10 @@ use crate::events::EventBus;
 
 use verdicts::Settlement;
 
+/// How long past its time limit an attempt's lease is kept: the agent stops the work at the limit itself and
+/// reports the failure with its log, which is better than the coordinator's bare "ran past its time limit".
+pub const OVER_TIME_GRACE_MS: i64 = 60_000;
+
 /// Runs each transition in a transaction of its own and, once it committed, publishes what it changed: the one
 /// place (with [`changes::Publisher`]) that tells owners' pages and waiting agents. Cheap to clone.
 #[derive(Clone)]
@@ -141,17 +145,18 @@ impl Engine {
         Ok(())
     }
 
-    /// Every lease past its expiry is given back (requeued or failed), each in its own transaction. Returns the
-    /// tasks.
-    pub async fn requeue_expired(&self, now_ms: i64) -> Result<Vec<TaskId>, DbError> {
+    /// Every lease past its expiry, or held past its job's time limit (`default_max_ms` when it sets none) and a
+    /// grace for the agent's own report, is given back (requeued or failed), each in its own transaction. Returns
+    /// the tasks.
+    pub async fn requeue_expired(&self, now_ms: i64, default_max_ms: i64) -> Result<Vec<TaskId>, DbError> {
         let mut requeued = Vec::new();
-        for (task, attempt) in self.db.expired_leases(now_ms).await? {
+        for expired in self.db.expired_leases(now_ms, default_max_ms, OVER_TIME_GRACE_MS).await? {
             let mut tx = self.db.begin_write().await?;
-            // A heartbeat may have extended the lease since the read: the guarded update then changes nothing.
-            match tasks::expire(&mut tx, task, attempt, now_ms).await {
+            // The attempt may have ended since the read: the update guarded by its number then changes nothing.
+            match tasks::expire(&mut tx, expired, now_ms).await {
                 Ok(_) => {
-                    self.commit(tx, Changes::task(task).with_work(true)).await?;
-                    requeued.push(task);
+                    self.commit(tx, Changes::task(expired.task).with_work(true)).await?;
+                    requeued.push(expired.task);
                 }
                 Err(TaskError::LeaseLost) => {}
                 Err(TaskError::Db(error)) => return Err(error),

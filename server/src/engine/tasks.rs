@@ -4,7 +4,7 @@
 
 use pictor_core::states::{AttemptOutcome, TaskState};
 
-use crate::db::tasks::{self as sql, Ending, Finished, LeasedAttempt};
+use crate::db::tasks::{self as sql, Ending, ExpiredLease, Finished, LeasedAttempt};
 use crate::db::verifications::{insert_verification, NewVerification};
 use crate::db::{JobId, TaskError, TaskId, Tx};
 
@@ -49,11 +49,12 @@ pub async fn fail_attempt(
     Ok(job)
 }
 
-/// A lease ran out: the task is given back like a failure, without blaming a node (its agent may be gone). The
-/// attempt keeps the last log its agent reported.
-pub async fn expire(tx: &mut Tx<'_>, task: TaskId, attempt: i64, now_ms: i64) -> Result<JobId, TaskError> {
-    let ended = Ending { outcome: AttemptOutcome::Expired, error: "the lease expired", log: "" };
-    give_back(tx, task, attempt, None, &ended, now_ms).await
+/// A lease ran out, or was held past its job's time limit: the task is given back like a failure, without blaming
+/// a node (its agent may be gone). The attempt keeps the last log its agent reported.
+pub async fn expire(tx: &mut Tx<'_>, expired: ExpiredLease, now_ms: i64) -> Result<JobId, TaskError> {
+    let error = if expired.over_time { "the attempt ran past its time limit" } else { "the lease expired" };
+    let ended = Ending { outcome: AttemptOutcome::Expired, error, log: "" };
+    give_back(tx, expired.task, expired.attempt, None, &ended, now_ms).await
 }
 
 /// Ends the attempt and requeues its task while attempts remain; a task out of attempts fails its job.

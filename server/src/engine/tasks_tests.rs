@@ -10,6 +10,8 @@ use crate::db::{Db, DbError, JobId, TaskId};
 
 const NOW: i64 = 1_800_000_000_000;
 const LEASE: i64 = 30_000;
+/// The coordinator's default limit on one attempt's time.
+const MAX_TASK_MS: i64 = 6 * 3_600_000;
 
 /// A valid job spec (the job page reads it back), rendering frames 1 to `tasks`.
 fn spec_json(name: &str, tasks: usize) -> String {
@@ -112,7 +114,10 @@ async fn a_taken_over_lease_cannot_overwrite_the_new_result(db: Db) {
     let (owner, a, b) = setup(&db).await;
     let job_id = Engine::new(db.clone()).create_job(&job(owner, "one", 1, 1), NOW).await.expect("job");
     let stale = db.lease_task(&offer(a), NOW, LEASE).await.expect("lease").expect("task");
-    assert_eq!(Engine::new(db.clone()).requeue_expired(NOW + LEASE + 1).await.expect("sweep"), vec![stale.task]);
+    assert_eq!(
+        Engine::new(db.clone()).requeue_expired(NOW + LEASE + 1, MAX_TASK_MS).await.expect("sweep"),
+        vec![stale.task]
+    );
     let fresh = db.lease_task(&offer(b), NOW + LEASE + 2, LEASE).await.expect("lease").expect("task");
     assert_eq!((fresh.task, fresh.attempt), (stale.task, 2));
     let late =
@@ -148,9 +153,12 @@ async fn expired_leases_requeue_until_attempts_run_out_then_the_job_fails(db: Db
         assert_eq!(lease.attempt, attempt);
         // A heartbeat keeps it alive once; then it lapses.
         db.extend_lease(lease.held_by(a), &progress(10), now + 2 * LEASE).await.expect("extend");
-        assert!(Engine::new(db.clone()).requeue_expired(now + LEASE + 1).await.expect("sweep").is_empty(), "extended");
+        assert!(
+            Engine::new(db.clone()).requeue_expired(now + LEASE + 1, MAX_TASK_MS).await.expect("sweep").is_empty(),
+            "extended"
+        );
         now += 2 * LEASE + 1;
-        assert_eq!(Engine::new(db.clone()).requeue_expired(now).await.expect("sweep"), vec![lease.task]);
+        assert_eq!(Engine::new(db.clone()).requeue_expired(now, MAX_TASK_MS).await.expect("sweep"), vec![lease.task]);
     }
     let task: TaskId = sqlx::query_scalar("SELECT id FROM tasks").fetch_one(db.reader()).await.expect("task");
     assert_eq!(state_of(&db, task).await, ("failed".to_string(), 3));
@@ -260,7 +268,7 @@ async fn each_attempt_keeps_its_error_and_log_for_the_owner_only(db: Db) {
     db.extend_lease(first.held_by(a), &live, NOW + LEASE).await.expect("extend");
     let running = db.task_attempts(owner, job_id, first.task).await.expect("read").expect("owned");
     assert_eq!((running[0].outcome.as_str(), running[0].log.as_str()), ("running", "Fra:1 | Sample 3/8"));
-    Engine::new(db.clone()).requeue_expired(NOW + 2 * LEASE + 1).await.expect("sweep");
+    Engine::new(db.clone()).requeue_expired(NOW + 2 * LEASE + 1, MAX_TASK_MS).await.expect("sweep");
     let second = db.lease_task(&offer(b), NOW + 3 * LEASE, LEASE).await.expect("lease").expect("task");
     Engine::new(db.clone())
         .fail_task(second.held_by(b), "Error: out of memory", "Fra:1 | Sample 1/8\nError", NOW + 3 * LEASE)
@@ -323,7 +331,46 @@ async fn the_engine_announces_committed_transitions_only(db: Db) {
     assert_eq!((live.task_id, live.state), (lease.task.0, pictor_core::states::TaskState::Queued));
 }
 
+/// An agent that keeps reporting progress cannot hold a task past its job's time limit: the coordinator takes the
+/// lease back (after a grace for the agent's own report) and the task goes to another try.
+async fn a_lease_held_past_the_jobs_time_limit_is_taken_back(db: Db) {
+    let (owner, a, b) = setup(&db).await;
+    let limit = 10 * 60_000;
+    let timed = NewJob { max_task_ms: Some(limit), ..job(owner, "timed", 1, 1) };
+    Engine::new(db.clone()).create_job(&timed, NOW).await.expect("job");
+    let lease = db.lease_task(&offer(a), NOW, LEASE).await.expect("lease").expect("task");
+    let mut now = NOW;
+    let limit_passed = NOW + limit + super::OVER_TIME_GRACE_MS;
+    while now <= limit_passed + LEASE {
+        now += LEASE / 2;
+        db.extend_lease(lease.held_by(a), &progress(50), now + LEASE).await.expect("still reporting");
+        let swept = Engine::new(db.clone()).requeue_expired(now, MAX_TASK_MS).await.expect("sweep");
+        assert!(swept.is_empty() || now > limit_passed, "taken back only past the limit, at {}", now - NOW);
+        if !swept.is_empty() {
+            assert_eq!(swept, vec![lease.task]);
+            break;
+        }
+    }
+    assert_eq!(state_of(&db, lease.task).await, ("queued".to_string(), 1));
+    let error: Option<String> = sqlx::query_scalar("SELECT error FROM task_attempts WHERE task_id = $1")
+        .bind(lease.task)
+        .fetch_one(db.reader())
+        .await
+        .expect("attempt");
+    assert_eq!(error.as_deref(), Some("the attempt ran past its time limit"));
+    let again = db.lease_task(&offer(b), now, LEASE).await.expect("lease").expect("another try");
+    assert_eq!((again.task, again.attempt), (lease.task, 2));
+    // The coordinator's default applies to jobs without a limit of their own.
+    Engine::new(db.clone()).create_job(&job(owner, "default", 1, 1), now).await.expect("job");
+    let plain = db.lease_task(&offer(a), now, LEASE).await.expect("lease").expect("task");
+    db.extend_lease(plain.held_by(a), &progress(5), now + 10 * LEASE).await.expect("extend");
+    db.extend_lease(again.held_by(b), &progress(5), now + 10 * LEASE).await.expect("extend");
+    let past_default = now + 1_000 + super::OVER_TIME_GRACE_MS + 1;
+    assert_eq!(Engine::new(db.clone()).requeue_expired(past_default, 1_000).await.expect("sweep"), vec![plain.task]);
+}
+
 crate::both_backends!(
+    a_lease_held_past_the_jobs_time_limit_is_taken_back,
     the_engine_announces_committed_transitions_only,
     each_attempt_keeps_its_error_and_log_for_the_owner_only,
     leases_go_to_the_highest_tier_then_the_oldest_job_each_task_once,

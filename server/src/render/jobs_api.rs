@@ -137,6 +137,7 @@ async fn submit(
         gpu_model: spec.gpu_model.clone(),
         tags: spec.tags.clone(),
         max_attempts: 3,
+        max_task_ms: spec.max_task_minutes.map(|minutes| i64::from(minutes) * 60_000),
         tasks: tasks_of(&spec),
         // The creator's cap if set (the job never spends more), else the estimate; topped up from credit as needed.
         escrow_micro: spec.budget_micro.unwrap_or(estimate.total_micro),

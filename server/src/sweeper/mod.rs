@@ -54,6 +54,8 @@ pub struct SweepSettings {
     pub heartbeat_interval_ms: u64,
     /// How long a result waits for checks no checker is left to take.
     pub unchecked_after_ms: u64,
+    /// A task's time limit when its job sets none.
+    pub max_task_ms: u64,
 }
 
 impl Sweeper {
@@ -63,7 +65,7 @@ impl Sweeper {
         // missed heartbeat, and an expired lease is requeued as promptly.
         let pace = Duration::from_millis((settings.heartbeat_interval_ms / 2).clamp(100, 1_000));
         let sweeps: Vec<Box<dyn Sweep>> = vec![
-            Box::new(task_leases::TaskLeases::new(db.clone(), publisher.clone(), pace)),
+            Box::new(task_leases::TaskLeases::new(db.clone(), publisher.clone(), settings.max_task_ms, pace)),
             Box::new(verdict_leases::VerdictLeases::new(db.clone(), pace)),
             Box::new(unchecked_results::UncheckedResults::new(
                 db.clone(),

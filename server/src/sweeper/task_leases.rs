@@ -1,4 +1,5 @@
-//! Task leases past their expiry (no progress report in time): requeued, or failed when attempts ran out.
+//! Task leases past their expiry (no progress report in time) or held past their job's time limit: requeued, or
+//! failed when attempts ran out.
 
 use std::time::Duration;
 
@@ -9,12 +10,15 @@ use crate::engine::Engine;
 
 pub struct TaskLeases {
     engine: Engine,
+    /// A task's time limit when its job sets none.
+    default_max_ms: i64,
     every: Duration,
 }
 
 impl TaskLeases {
-    pub fn new(db: Db, publisher: Publisher, every: Duration) -> Self {
-        Self { engine: Engine::publishing(db, publisher), every }
+    pub fn new(db: Db, publisher: Publisher, default_max_ms: u64, every: Duration) -> Self {
+        let default_max_ms = i64::try_from(default_max_ms).unwrap_or(i64::MAX);
+        Self { engine: Engine::publishing(db, publisher), default_max_ms, every }
     }
 }
 
@@ -29,10 +33,10 @@ impl Sweep for TaskLeases {
     }
 
     async fn sweep_once(&self, now_ms: i64) -> Result<usize, DbError> {
-        let requeued = self.engine.requeue_expired(now_ms).await?;
+        let requeued = self.engine.requeue_expired(now_ms, self.default_max_ms).await?;
         let count = requeued.len();
         if count > 0 {
-            tracing::info!(tasks = ?requeued, "task leases expired: requeued");
+            tracing::info!(tasks = ?requeued, "task leases expired or ran past their time limit: requeued");
         }
         Ok(count)
     }
