@@ -10,6 +10,7 @@ pub mod changes;
 pub mod jobs;
 pub mod notices;
 pub mod payments;
+pub mod quorum;
 pub mod tasks;
 pub mod verdicts;
 pub mod workload;

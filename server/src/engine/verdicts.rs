@@ -7,11 +7,11 @@
 use pictor_core::states::TaskState;
 use pictor_core::verification::Verdict;
 
+use super::quorum::{agrees, decide, should_suspend, Outcome};
 use crate::db::nodes::NodeId;
 use crate::db::verdicts::{self as sql, OpenCheck, Rejected, VerdictInput};
 use crate::db::verifications::VerificationId;
 use crate::db::{lock_row, Db, DbError, JobId, Locked, TaskError, TaskId, Tx};
-use crate::verify::aggregate::{agrees, decide, should_suspend, Outcome};
 
 use super::changes::Changes;
 use super::jobs::{complete_if_done, fail_if_a_task_failed};

@@ -2,7 +2,6 @@
 //! audits of checkers, and the checkers' side of the agent protocol.
 
 pub mod agent_api;
-pub mod aggregate;
 pub mod audit;
 pub mod cheap_checks;
 pub mod error;
