@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use pictor_core::agent_protocol::{RenderSettings, TaskAssignment, TileRegion};
-use pictor_core::jobs::{tiles, Engine, JobSpec, Split};
+use pictor_core::jobs::{tiles, JobSpec, Split};
 use pictor_core::workloads::WorkloadKind;
 
 use crate::db::jobs::JobRenderInfo;
@@ -47,12 +47,6 @@ impl Workload for RenderWorkload {
 /// The render settings, tile and time limit of a lease, from the job's spec (`default_max_ms` when the job sets no
 /// limit of its own).
 fn assignment(lease: &Lease, spec: &JobSpec, scene_sha256: &str, limits: LeaseLimits) -> TaskAssignment {
-    let engine = match spec.engine {
-        Engine::Cycles => "CYCLES",
-        // The agent maps this to BLENDER_EEVEE_NEXT on the Blender versions that call it so.
-        Engine::Eevee => "BLENDER_EEVEE",
-        Engine::Workbench => "BLENDER_WORKBENCH",
-    };
     let tile = match (&spec.split, lease.tile_index) {
         (Split::Tiles { tiles: count, .. }, Some(index)) => {
             let (width, height) = spec.output_size();
@@ -69,15 +63,7 @@ fn assignment(lease: &Lease, spec: &JobSpec, scene_sha256: &str, limits: LeaseLi
         attempt: lease.attempt,
         frames: lease.frames.split(',').filter_map(|frame| frame.trim().parse().ok()).collect(),
         tile,
-        settings: RenderSettings {
-            engine: engine.to_string(),
-            file_format: spec.format.blender_name().to_string(),
-            extension: spec.format.extension().to_string(),
-            resolution_x: spec.resolution_x,
-            resolution_y: spec.resolution_y,
-            resolution_percent: spec.resolution_percent,
-            samples: spec.samples,
-        },
+        settings: RenderSettings::of(spec),
         scene_sha256: scene_sha256.to_string(),
         lease_ms: limits.lease_ms,
         max_render_ms: spec.max_task_minutes.map_or(limits.default_max_ms, |minutes| u64::from(minutes) * 60_000),

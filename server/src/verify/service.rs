@@ -37,25 +37,6 @@ pub struct Verifier {
     pub config: VerificationConfig,
 }
 
-/// The render settings a job's tasks (and the checks of their results) use.
-pub fn render_settings(spec: &JobSpec) -> RenderSettings {
-    let engine = match spec.engine {
-        pictor_core::jobs::Engine::Cycles => "CYCLES",
-        // The agent maps this to BLENDER_EEVEE_NEXT on the Blender versions that call it so.
-        pictor_core::jobs::Engine::Eevee => "BLENDER_EEVEE",
-        pictor_core::jobs::Engine::Workbench => "BLENDER_WORKBENCH",
-    };
-    RenderSettings {
-        engine: engine.to_string(),
-        file_format: spec.format.blender_name().to_string(),
-        extension: spec.format.extension().to_string(),
-        resolution_x: spec.resolution_x,
-        resolution_y: spec.resolution_y,
-        resolution_percent: spec.resolution_percent,
-        samples: spec.samples,
-    }
-}
-
 fn frames_of(list: &str) -> Vec<i64> {
     list.split(',').filter_map(|frame| frame.trim().parse().ok()).collect()
 }
@@ -156,7 +137,7 @@ impl Verifier {
             verification_id: leased.id.into(),
             job_id: leased.job.into(),
             scene_sha256,
-            settings: render_settings(&spec),
+            settings: RenderSettings::of(&spec),
             crops,
             thresholds: self.thresholds(),
             lease_ms: self.config.lease_ms,
