@@ -8,6 +8,7 @@ use pictor_core::agent_protocol::{BenchmarkResult, BlenderInstall};
 
 use crate::blender::BlenderVersion;
 use crate::exec;
+use crate::sandbox::{Confinement, Sandbox};
 use crate::terminal::Terminal;
 
 /// The frame takes about a second plus Blender's start-up; minutes mean something is wrong with this Blender.
@@ -48,11 +49,12 @@ pub fn arguments() -> [&'static str; 8] {
 
 /// Renders the benchmark frame with one Blender. The score uses the render time Blender reports (without start-up
 /// and saving, which say little about a machine's rendering speed); the whole run's time if it reports none.
-pub async fn render(blender: &Path) -> Result<BenchmarkResult, BenchmarkError> {
+pub async fn render(sandbox: &Sandbox, blender: &Path) -> Result<BenchmarkResult, BenchmarkError> {
     let out = tempfile::Builder::new().prefix("pictor-benchmark-").tempdir().map_err(BenchmarkError::TempDir)?;
-    let env = [("PICTOR_BENCHMARK_OUT", out.path().as_os_str())];
+    let mut command = sandbox.command(blender, &Confinement { readable: &[], writable: &[out.path()] });
+    command.args(arguments()).env("PICTOR_BENCHMARK_OUT", out.path());
     let started = Instant::now();
-    let output = exec::run(blender, arguments(), &env, TIMEOUT).await?;
+    let output = exec::output_of(command, &blender.display().to_string(), TIMEOUT).await?;
     let seconds = render_seconds(&output).unwrap_or_else(|| started.elapsed().as_secs_f64());
     if !wrote_png(out.path()) {
         return Err(BenchmarkError::NoImage);
@@ -84,7 +86,7 @@ fn wrote_png(dir: &Path) -> bool {
 
 /// Benchmarks each distinct version once (installs of one version share the result), each under a spinner.
 /// A Blender that fails keeps `benchmark: None` and the failure is logged.
-pub async fn run_all(blenders: &mut [(BlenderInstall, BlenderVersion)], terminal: &Terminal) {
+pub async fn run_all(sandbox: &Sandbox, blenders: &mut [(BlenderInstall, BlenderVersion)], terminal: &Terminal) {
     for i in 0..blenders.len() {
         let version = blenders[i].1;
         if let Some(done) = blenders[..i].iter().find(|(b, v)| *v == version && b.benchmark.is_some()) {
@@ -93,7 +95,7 @@ pub async fn run_all(blenders: &mut [(BlenderInstall, BlenderVersion)], terminal
         }
         let path = blenders[i].0.path.clone();
         let spinner = terminal.spinner(format!("benchmarking Blender {version} ({path})"));
-        let result = render(Path::new(&path)).await;
+        let result = render(sandbox, Path::new(&path)).await;
         spinner.finish_and_clear();
         match result {
             Ok(bench) => {
@@ -136,9 +138,9 @@ mod tests {
     #[cfg(unix)]
     #[tokio::test]
     async fn a_blender_that_fails_gives_an_error_not_a_panic() {
-        let err = render(Path::new("/bin/false")).await.unwrap_err();
+        let err = render(&Sandbox::Unconfined, Path::new("/bin/false")).await.unwrap_err();
         assert!(matches!(err, BenchmarkError::Blender(_)), "{err}");
-        let err = render(Path::new("/bin/true")).await.unwrap_err();
+        let err = render(&Sandbox::Unconfined, Path::new("/bin/true")).await.unwrap_err();
         assert!(matches!(err, BenchmarkError::NoImage), "{err}");
     }
 
@@ -148,7 +150,9 @@ mod tests {
             eprintln!("note: blender is not installed here, benchmark render not tested");
             return;
         };
-        let result = render(&blender).await.unwrap_or_else(|e| panic!("benchmark with {}: {e}", blender.display()));
+        let result = render(&Sandbox::detect().await, &blender)
+            .await
+            .unwrap_or_else(|e| panic!("benchmark with {}: {e}", blender.display()));
         eprintln!("benchmark with {}: {:.2} s, score {}", blender.display(), result.seconds, result.score);
         assert!(result.seconds > 0.0 && result.seconds < TIMEOUT.as_secs_f64());
         assert!(result.score > 0);

@@ -15,6 +15,7 @@ use crate::cheat::Lie;
 use crate::client::{Client, ClientError};
 use crate::compare::compare_files;
 use crate::crop_render::{crop_file, full_size, renderer_key, CropRenderer, IDLE_LIMIT};
+use crate::sandbox::Sandbox;
 use crate::scene_cache::{SceneCache, SceneError};
 use crate::status;
 use crate::terminal::Terminal;
@@ -34,6 +35,8 @@ pub struct Checks<'a> {
     pub terminal: Terminal,
     /// Test-only: claim this verdict whatever was measured (debug builds only).
     pub lie: Option<Lie>,
+    /// How Blender is started (boxed under bubblewrap where it is installed).
+    pub sandbox: Sandbox,
 }
 
 /// The settings crops are rendered with: the job's, but lossless where the job's format is lossy (a JPEG's
@@ -66,7 +69,7 @@ impl Checks<'_> {
             tracing::warn!("no usable Blender: this checker will take no checks");
             return std::future::pending().await;
         };
-        crate::work_dir::ensure(&self.dir).map_err(ClientError::LocalFile)?;
+        crate::work_dir::ensure(&self.crops_dir()).map_err(ClientError::LocalFile)?;
         let mut warm: Option<CropRenderer> = None;
         let mut backoff = Backoff::default();
         loop {
@@ -135,9 +138,10 @@ impl Checks<'_> {
         if warm.as_ref().map(CropRenderer::key) != Some(key.as_str()) {
             bar.set_message(format!("check {id} · starting Blender"));
             let starting = std::time::Instant::now();
-            let started = CropRenderer::start(blender, version, &scene, &settings, key)
-                .await
-                .map_err(|e| CheckFailure::Local(e.to_string()))?;
+            let started =
+                CropRenderer::start(&self.sandbox, blender, version, &scene, &self.crops_dir(), &settings, key)
+                    .await
+                    .map_err(|e| CheckFailure::Local(e.to_string()))?;
             render_seconds += starting.elapsed().as_secs_f64();
             *warm = Some(started);
         }
@@ -145,7 +149,7 @@ impl Checks<'_> {
         let mut measurements = Vec::new();
         for (index, crop) in assignment.crops.iter().enumerate() {
             bar.set_message(format!("check {id} · crop {}/{}", index + 1, assignment.crops.len()));
-            let out = crop_file(&self.dir, id, index, &settings.extension);
+            let out = crop_file(&self.crops_dir(), id, index, &settings.extension);
             // A crop that outlasts the check's whole lease is a hung Blender: stop it (dropping the warm renderer
             // kills it) rather than hold the check for ever.
             let limit = Duration::from_millis(assignment.lease_ms.max(1_000));
@@ -203,12 +207,19 @@ impl Checks<'_> {
         Ok(())
     }
 
+    /// Where crops are rendered: the only folder the boxed Blender may write, apart from the downloads.
+    fn crops_dir(&self) -> PathBuf {
+        self.dir.join("crops")
+    }
+
     /// Removes a check's downloads and crops.
     fn clean(&self, id: i64) {
         let prefix = format!("check-{id}-");
-        for entry in std::fs::read_dir(&self.dir).into_iter().flatten().flatten() {
-            if entry.file_name().to_string_lossy().starts_with(&prefix) {
-                let _ = std::fs::remove_file(entry.path());
+        for dir in [self.dir.clone(), self.crops_dir()] {
+            for entry in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
+                if entry.file_name().to_string_lossy().starts_with(&prefix) {
+                    let _ = std::fs::remove_file(entry.path());
+                }
             }
         }
     }

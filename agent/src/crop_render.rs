@@ -8,10 +8,11 @@ use std::time::{Duration, Instant};
 
 use pictor_core::agent_protocol::{RenderSettings, TileRegion};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader, Lines};
-use tokio::process::{Child, ChildStdin, ChildStdout, Command};
+use tokio::process::{Child, ChildStdin, ChildStdout};
 
 use crate::blender::BlenderVersion;
 use crate::render::{output_size, script_env, RenderError};
+use crate::sandbox::{Confinement, Sandbox};
 
 /// Applies the job's settings with the worker's own settings script, line for line, then renders each requested crop
 /// as a border render cropped to the border. Blender truncates `fraction × size` to whole pixels, so a quarter pixel
@@ -56,14 +57,17 @@ pub fn renderer_key(scene_sha256: &str, settings: &RenderSettings) -> String {
 }
 
 impl CropRenderer {
+    /// Starts Blender on `scene`, boxed by `sandbox` to the scene and `crops_dir`, where every crop must go.
     pub async fn start(
+        sandbox: &Sandbox,
         blender: &Path,
         version: BlenderVersion,
         scene: &Path,
+        crops_dir: &Path,
         settings: &RenderSettings,
         key: String,
     ) -> Result<Self, RenderError> {
-        let mut command = Command::new(blender);
+        let mut command = sandbox.command(blender, &Confinement { readable: &[scene], writable: &[crops_dir] });
         command
             .args(["-b", "--disable-autoexec"])
             .arg(scene)
@@ -71,8 +75,7 @@ impl CropRenderer {
             .envs(script_env(settings, None, version))
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .kill_on_drop(true);
+            .stderr(Stdio::null());
         let mut child = command.spawn().map_err(RenderError::Spawn)?;
         let (Some(stdin), Some(stdout)) = (child.stdin.take(), child.stdout.take()) else {
             return Err(RenderError::Io(std::io::Error::other("Blender's pipes are missing")));

@@ -47,12 +47,18 @@ where
     I: IntoIterator<Item = S>,
     S: AsRef<OsStr>,
 {
-    let name = program.display().to_string();
     let mut command = Command::new(program);
-    command.args(args).stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped()).kill_on_drop(true);
+    command.args(args).stdin(Stdio::null()).kill_on_drop(true);
     for (key, value) in envs {
         command.env(key, value);
     }
+    output_of(command, &program.display().to_string(), timeout).await
+}
+
+/// Runs a prepared `command` (called `name` in errors) and returns its standard output; kills it after `timeout`.
+pub async fn output_of(mut command: Command, name: &str, timeout: Duration) -> Result<String, ExecError> {
+    let name = name.to_string();
+    command.stdout(Stdio::piped()).stderr(Stdio::piped());
     let child = command.spawn().map_err(|source| ExecError::Spawn { program: name.clone(), source })?;
     let output = match tokio::time::timeout(timeout, child.wait_with_output()).await {
         Ok(Ok(output)) => output,

@@ -23,6 +23,7 @@ pub async fn probe() -> Hardware {
         ram_bytes: system.total_memory(),
         gpus: nvidia::gpus().await,
         blenders: Vec::new(),
+        sandbox: String::new(),
     }
 }
 

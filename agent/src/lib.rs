@@ -17,6 +17,7 @@ pub mod nvidia;
 pub mod outbox;
 pub mod render;
 pub mod render_log;
+pub mod sandbox;
 pub mod scene_cache;
 pub mod shutdown;
 pub mod status;

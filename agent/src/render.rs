@@ -8,12 +8,12 @@ use std::time::{Duration, Instant};
 
 use pictor_core::agent_protocol::{RenderSettings, TileRegion};
 use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
-use tokio::process::Command;
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
 use crate::blender::BlenderVersion;
 use crate::render_log::RenderLog;
+use crate::sandbox::{Confinement, Sandbox};
 
 /// The settings script's source as a literal, so the checker's crop script can start with the very same lines
 /// (`concat!` takes literals only): a check re-renders exactly as the worker rendered.
@@ -61,6 +61,8 @@ const OUTPUT_PATTERN: &str = "frame_####";
 
 /// One frame to render.
 pub struct FrameJob<'a> {
+    /// How Blender is started: boxed to the scene and `out_dir`.
+    pub sandbox: &'a Sandbox,
     pub blender: &'a Path,
     pub version: BlenderVersion,
     pub scene: &'a Path,
@@ -164,14 +166,14 @@ pub async fn render_frame(
     cancel: &CancellationToken,
 ) -> Result<Rendered, RenderError> {
     let started = Instant::now();
-    let mut command = Command::new(job.blender);
+    // The scene sees nothing of the worker's but itself, and writes only into the frame's folder.
+    let confinement = Confinement { readable: &[job.scene], writable: &[job.out_dir] };
+    let mut command = job.sandbox.command(job.blender, &confinement);
     command
         .args(arguments(job))
         .envs(script_env(job.settings, job.tile, job.version))
-        .stdin(Stdio::null())
         .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true);
+        .stderr(Stdio::piped());
     // Its own process group, so that one kill also reaches whatever Blender started.
     #[cfg(unix)]
     command.process_group(0);

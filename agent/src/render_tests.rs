@@ -2,6 +2,7 @@
 
 use super::*;
 use crate::exec;
+use crate::sandbox::Sandbox;
 
 fn settings(engine: &str) -> RenderSettings {
     RenderSettings {
@@ -19,8 +20,16 @@ fn v(major: u32, minor: u32) -> BlenderVersion {
     BlenderVersion { major, minor, patch: 0 }
 }
 
+static UNCONFINED: Sandbox = Sandbox::Unconfined;
+
+/// The sandbox real renders run in: bubblewrap where it works here (as on a worker), else none.
+async fn sandbox() -> &'static Sandbox {
+    static SANDBOX: tokio::sync::OnceCell<Sandbox> = tokio::sync::OnceCell::const_new();
+    SANDBOX.get_or_init(Sandbox::detect).await
+}
+
 fn job<'a>(blender: &'a Path, scene: &'a Path, out_dir: &'a Path, settings: &'a RenderSettings) -> FrameJob<'a> {
-    FrameJob { blender, version: v(3, 4), scene, out_dir, frame: 3, settings, tile: None }
+    FrameJob { sandbox: &UNCONFINED, blender, version: v(3, 4), scene, out_dir, frame: 3, settings, tile: None }
 }
 
 fn env_value(env: &[(&'static str, String)], key: &str) -> String {
@@ -135,7 +144,7 @@ async fn render_once(
     tile: Option<TileRegion>,
 ) -> Rendered {
     std::fs::create_dir_all(out).unwrap();
-    let job = FrameJob { tile, ..job(blender, scene, out, s) };
+    let job = FrameJob { sandbox: sandbox().await, tile, ..job(blender, scene, out, s) };
     let (live, seen) = watch::channel(Live::default());
     let rendered =
         render_frame(&job, &live, &CancellationToken::new()).await.unwrap_or_else(|e| panic!("{e}: {}", e.log_tail()));
@@ -167,7 +176,8 @@ async fn a_failing_script_is_a_render_failure_with_the_error() {
     let out = dir.path().join("out");
     std::fs::create_dir_all(&out).unwrap();
     let (live, _) = watch::channel(Live::default());
-    let err = render_frame(&job(&blender, &scene, &out, &s), &live, &CancellationToken::new()).await.unwrap_err();
+    let job = FrameJob { sandbox: sandbox().await, ..job(&blender, &scene, &out, &s) };
+    let err = render_frame(&job, &live, &CancellationToken::new()).await.unwrap_err();
     assert!(matches!(&err, RenderError::Failed { .. }), "{err}");
     assert!(err.to_string().contains("NO_SUCH_ENGINE"), "{err}\n{}", err.log_tail());
 }
@@ -183,7 +193,7 @@ async fn cancel_kills_blender_within_two_seconds() {
     std::fs::create_dir_all(&out).unwrap();
     let (live, mut seen) = watch::channel(Live::default());
     let cancel = CancellationToken::new();
-    let job = job(&blender, &scene, &out, &s);
+    let job = FrameJob { sandbox: sandbox().await, ..job(&blender, &scene, &out, &s) };
     let render = render_frame(&job, &live, &cancel);
     tokio::pin!(render);
     // Wait until Blender is sampling, so the kill hits a busy render rather than start-up.
@@ -223,15 +233,19 @@ async fn crops_re_rendered_in_a_warm_blender_match_the_full_frame() {
     let full = render_once(&blender, &scene, &dir.path().join("full"), &s, None).await;
     let version = v(3, 4);
     let key = crate::crop_render::renderer_key("scene", &s);
+    let crops = dir.path().join("crops");
+    std::fs::create_dir_all(&crops).unwrap();
     let mut renderer =
-        crate::crop_render::CropRenderer::start(&blender, version, &scene, &s, key).await.expect("starts");
+        crate::crop_render::CropRenderer::start(sandbox().await, &blender, version, &scene, &crops, &s, key)
+            .await
+            .expect("starts");
     let regions = [
         TileRegion { min_x: 0, max_x: 8, min_y: 0, max_y: 8 },
         TileRegion { min_x: 28, max_x: 36, min_y: 14, max_y: 22 },
         TileRegion { min_x: 56, max_x: 64, min_y: 28, max_y: 36 },
     ];
     for (index, region) in regions.into_iter().enumerate() {
-        let out = dir.path().join(format!("crop-{index}.png"));
+        let out = crops.join(format!("crop-{index}.png"));
         renderer.render(3, region, &out).await.expect("crop renders");
         assert_eq!(png_size(&out), (8, 8), "cropped to the border");
         let measured = crate::compare::compare_files(&full.output, &out, region, (64, 36)).expect("compared");

@@ -18,6 +18,7 @@ use crate::cheat::Cheating;
 use crate::client::{Client, ClientError};
 use crate::outbox::{self, Entry, Manifest, Outbox};
 use crate::render::{self, FrameJob, Live, RenderError};
+use crate::sandbox::Sandbox;
 use crate::scene_cache::{SceneCache, SceneError};
 use crate::status;
 use crate::terminal::Terminal;
@@ -40,6 +41,8 @@ pub struct Tasks<'a> {
     pub terminal: Terminal,
     /// Test-only: fake some frames (debug builds only; see `cheat`).
     pub cheat: Option<Cheating>,
+    /// How Blender is started (boxed under bubblewrap where it is installed).
+    pub sandbox: Sandbox,
 }
 
 /// How a leased task ended, before delivery.
@@ -194,6 +197,7 @@ impl Tasks<'_> {
                 None => (frame, task.settings.clone()),
             };
             let job = FrameJob {
+                sandbox: &self.sandbox,
                 blender,
                 version,
                 scene,

@@ -21,6 +21,7 @@ use crate::client::{Client, ClientError};
 use crate::config::{self, ConfigError};
 use crate::metrics::Sampler;
 use crate::outbox::Outbox;
+use crate::sandbox::Sandbox;
 use crate::scene_cache::{self, SceneCache};
 use crate::tasks::Tasks;
 use crate::terminal::Terminal;
@@ -111,7 +112,11 @@ async fn serve(
 ) -> Result<Infallible, WorkerError> {
     // Started first so the first heartbeat has a CPU reading that spans the probing.
     let mut sampler = Sampler::new();
-    let (hardware, blender) = probe(&config.blender_paths, run_benchmarks, terminal).await;
+    let sandbox = Sandbox::detect().await;
+    if !sandbox.is_confined() {
+        tracing::warn!("bubblewrap is not available: Blender runs unboxed, so only your own jobs are taken");
+    }
+    let (hardware, blender) = probe(&config.blender_paths, run_benchmarks, terminal, &sandbox).await;
     let request = RegisterRequest { agent_version: AGENT_VERSION.into(), hardware };
     let (may_work, may_work_rx) = watch::channel(false);
     let scenes = SceneCache::new(work_dir, scene_cache::DEFAULT_LIMIT_BYTES);
@@ -125,12 +130,21 @@ async fn serve(
                 render_dir: work_dir.join("render"),
                 terminal: terminal.clone(),
                 cheat: *cheat,
+                sandbox: sandbox.clone(),
             }
             .run(may_work_rx),
         ),
         Role::Checker { lie } => Box::pin(
-            Checks { client, blender, scenes, dir: work_dir.join("checks"), terminal: terminal.clone(), lie: *lie }
-                .run(may_work_rx),
+            Checks {
+                client,
+                blender,
+                scenes,
+                dir: work_dir.join("checks"),
+                terminal: terminal.clone(),
+                lie: *lie,
+                sandbox: sandbox.clone(),
+            }
+            .run(may_work_rx),
         ),
     };
     tokio::select! {
@@ -238,11 +252,13 @@ async fn probe(
     blender_paths: &[String],
     run_benchmarks: bool,
     terminal: &Terminal,
+    sandbox: &Sandbox,
 ) -> (Hardware, Option<(PathBuf, BlenderVersion)>) {
     let mut hardware = hardware::probe().await;
+    hardware.sandbox = sandbox.describe().to_string();
     let mut blenders = blender::discover(blender_paths).await;
     if run_benchmarks {
-        benchmark::run_all(&mut blenders, terminal).await;
+        benchmark::run_all(sandbox, &mut blenders, terminal).await;
     } else {
         tracing::info!("benchmark renders skipped");
     }

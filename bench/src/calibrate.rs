@@ -14,6 +14,7 @@ use image::{Rgb, RgbImage};
 use pictor_agent::blender::BlenderVersion;
 use pictor_agent::crop_render::{renderer_key, CropRenderer};
 use pictor_agent::render::{arguments, render_frame, script_env, FrameJob, Live};
+use pictor_agent::sandbox::Sandbox;
 use pictor_core::agent_protocol::{RenderSettings, TileRegion};
 use pictor_core::verification::{choose_crops_guided, verdict_for, CropPlan, DetailGrid, Thresholds, Verdict};
 use tokio::sync::watch;
@@ -104,7 +105,8 @@ async fn render_full(
     one_thread: bool,
 ) -> RgbImage {
     std::fs::create_dir_all(out_dir).expect("dir");
-    let job = FrameJob { blender, version, scene, out_dir, frame, settings, tile: None };
+    // Calibration measures pixels, not the box: Blender runs as the agent would without bubblewrap.
+    let job = FrameJob { sandbox: &Sandbox::Unconfined, blender, version, scene, out_dir, frame, settings, tile: None };
     let path = if one_thread {
         // The agent's own command, on one thread: Cycles must give the same pixels whatever the thread count.
         let status = tokio::process::Command::new(blender)
@@ -197,7 +199,9 @@ pub async fn run(args: Args) {
     let mut full_seconds = Vec::new();
     let key = renderer_key("calibration", &settings);
     let mut renderer =
-        CropRenderer::start(&blender, version, &args.shape.scene, &settings, key).await.expect("blender");
+        CropRenderer::start(&Sandbox::Unconfined, &blender, version, &args.shape.scene, work.path(), &settings, key)
+            .await
+            .expect("blender");
     for frame in 1..=args.frames {
         let dir = work.path().join(format!("frame-{frame}"));
         let render_started = Instant::now();

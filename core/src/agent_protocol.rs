@@ -115,6 +115,10 @@ pub struct Hardware {
     pub gpus: Vec<GpuInfo>,
     /// Every Blender found, with its render engines and benchmark.
     pub blenders: Vec<BlenderInstall>,
+    /// What Blender runs in: `bubblewrap`, or `none` (then the worker takes only its owner's jobs unless the owner
+    /// set `allow_unsandboxed`). Empty from agents that predate it.
+    #[serde(default)]
+    pub sandbox: String,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]

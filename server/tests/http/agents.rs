@@ -40,6 +40,7 @@ fn hardware() -> Hardware {
             engines: vec!["Cycles".into(), "EEVEE".into(), "Workbench".into()],
             benchmark: Some(BenchmarkResult::from_seconds(2.5)),
         }],
+        sandbox: "bubblewrap".into(),
     }
 }
 
