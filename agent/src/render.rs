@@ -24,6 +24,40 @@ macro_rules! settings_script {
 env = os.environ
 scene = bpy.context.scene
 render = scene.render
+# Nothing outside the task: a file the scene names but did not pack is refused by name (the sandbox hides the
+# worker's files anyway; this says what to fix).
+external = []
+def outside(kind, block, path):
+    external.append('%s "%s" (%s)' % (kind, block.name, path))
+for block in bpy.data.images:
+    if block.source in {'FILE', 'SEQUENCE', 'MOVIE', 'TILED'} and block.packed_file is None and block.users:
+        outside('image', block, block.filepath)
+for block in bpy.data.sounds:
+    if block.packed_file is None and block.users:
+        outside('sound', block, block.filepath)
+for block in bpy.data.fonts:
+    if block.filepath != '<builtin>' and block.packed_file is None and block.users:
+        outside('font', block, block.filepath)
+for block in bpy.data.volumes:
+    if block.packed_file is None and block.users:
+        outside('volume', block, block.filepath)
+for block in list(bpy.data.movieclips) + list(bpy.data.cache_files):
+    if block.users:
+        outside('movie clip or cache', block, block.filepath)
+for block in bpy.data.libraries:
+    if block.packed_file is None:
+        outside('linked library', block, block.filepath)
+if external:
+    raise RuntimeError('the scene uses files it did not pack: ' + '; '.join(external)
+                       + '. In Blender: File > External Data > Pack Resources (and make linked data local), then upload it again')
+# Outputs go only where Pictor says: File Output nodes are removed, simulation caches stay in memory.
+for tree in [s.node_tree for s in bpy.data.scenes if s.node_tree] + [g for g in bpy.data.node_groups if g.bl_idname == 'CompositorNodeTree']:
+    for node in [n for n in tree.nodes if n.bl_idname == 'CompositorNodeOutputFile']:
+        tree.nodes.remove(node)
+for obj in bpy.data.objects:
+    for cache in [getattr(m, 'point_cache', None) for m in obj.modifiers] + [p.point_cache for p in obj.particle_systems]:
+        if cache is not None:
+            cache.use_disk_cache = False
 render.engine = env['PICTOR_ENGINE']
 render.resolution_x = int(env['PICTOR_RESOLUTION_X'])
 render.resolution_y = int(env['PICTOR_RESOLUTION_Y'])

@@ -212,3 +212,7 @@ mod tests {
         assert_eq!(interfaces, ["lo"], "no network but its own loopback: {said}");
     }
 }
+
+#[cfg(test)]
+#[path = "sandbox_tests.rs"]
+mod real_scene_tests;
