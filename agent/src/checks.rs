@@ -37,6 +37,8 @@ pub struct Checks<'a> {
     pub lie: Option<Lie>,
     /// How Blender is started (boxed under bubblewrap where it is installed).
     pub sandbox: Sandbox,
+    /// Blender cannot be boxed here and the owner did not allow otherwise: only checks of the owner's own jobs.
+    pub own_jobs_only: bool,
 }
 
 /// The settings crops are rendered with: the job's, but lossless where the job's format is lossy (a JPEG's
@@ -80,7 +82,7 @@ impl Checks<'_> {
                 tracing::info!("stopping the idle Blender");
                 warm = None;
             }
-            let assignment = match self.client.lease_verification(LEASE_WAIT).await {
+            let assignment = match self.client.lease_verification(LEASE_WAIT, self.own_jobs_only).await {
                 Ok(Some(assignment)) => assignment,
                 Ok(None) => continue,
                 Err(error) if is_fatal(&error) => return Err(error),

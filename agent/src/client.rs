@@ -99,9 +99,10 @@ impl Client {
         check(response).await.map(drop)
     }
 
-    /// Asks for a task, waiting up to `wait` for one; `None` when there is no work.
-    pub async fn lease(&self, wait: Duration) -> Result<Option<TaskAssignment>, ClientError> {
-        let body = LeaseRequest { wait_ms: u64::try_from(wait.as_millis()).unwrap_or(u64::MAX) };
+    /// Asks for a task, waiting up to `wait` for one (only the owner's own jobs when `own_jobs_only`); `None` when
+    /// there is no work.
+    pub async fn lease(&self, wait: Duration, own_jobs_only: bool) -> Result<Option<TaskAssignment>, ClientError> {
+        let body = LeaseRequest { wait_ms: u64::try_from(wait.as_millis()).unwrap_or(u64::MAX), own_jobs_only };
         let request = self.http.post(self.url(LEASE_PATH)).bearer_auth(&self.token).json(&body);
         let response = check(request.timeout(wait + LEASE_GRACE).send().await.map_err(transport)?).await?;
         if response.status() == StatusCode::NO_CONTENT {
@@ -167,8 +168,13 @@ impl Client {
     }
 
     /// Asks for a check to make (checker nodes), waiting up to `wait`; `None` when nothing waits.
-    pub async fn lease_verification(&self, wait: Duration) -> Result<Option<VerificationAssignment>, ClientError> {
-        let body = VerificationLeaseRequest { wait_ms: u64::try_from(wait.as_millis()).unwrap_or(u64::MAX) };
+    pub async fn lease_verification(
+        &self,
+        wait: Duration,
+        own_jobs_only: bool,
+    ) -> Result<Option<VerificationAssignment>, ClientError> {
+        let wait_ms = u64::try_from(wait.as_millis()).unwrap_or(u64::MAX);
+        let body = VerificationLeaseRequest { wait_ms, own_jobs_only };
         let request = self.http.post(self.url(VERIFY_LEASE_PATH)).bearer_auth(&self.token).json(&body);
         let response = check(request.timeout(wait + LEASE_GRACE).send().await.map_err(transport)?).await?;
         if response.status() == StatusCode::NO_CONTENT {
@@ -336,6 +342,7 @@ mod tests {
             token: "t".into(),
             blender_paths: vec![],
             work_dir: None,
+            allow_unsandboxed: false,
         };
         let client = Client::new(&config("https://x.org/pictor/")).unwrap();
         assert_eq!(client.url(REGISTER_PATH), "https://x.org/pictor/api/agent/v1/register");
@@ -355,6 +362,7 @@ mod tests {
             token: "t".into(),
             blender_paths: vec![],
             work_dir: None,
+            allow_unsandboxed: false,
         };
         let err = Client::new(&config).unwrap().offline(Duration::from_secs(2)).await.unwrap_err();
         assert!(matches!(&err, ClientError::Unreachable(m) if m.contains("onnect")), "{err}");
@@ -375,6 +383,7 @@ mod tests {
             token: "t".into(),
             blender_paths: vec![],
             work_dir: None,
+            allow_unsandboxed: false,
         };
         let server = tokio::spawn(async move {
             let (mut socket, _) = listener.accept().await.unwrap();
@@ -458,7 +467,7 @@ mod tests {
     #[tokio::test]
     async fn no_work_is_an_empty_lease() {
         let (client, server) = serve_once(b"HTTP/1.1 204 No Content\r\nconnection: close\r\n\r\n".to_vec()).await;
-        assert_eq!(client.lease(Duration::from_millis(50)).await.unwrap(), None);
+        assert_eq!(client.lease(Duration::from_millis(50), false).await.unwrap(), None);
         let request = String::from_utf8(server.await.unwrap()).unwrap();
         assert!(request.ends_with(r#"{"wait_ms":50}"#), "{request}");
     }

@@ -92,6 +92,7 @@ mod tests {
             token: "t0k3n".into(),
             blender_paths: vec![],
             work_dir: None,
+            allow_unsandboxed: false,
         };
         assert_eq!(parse(&file.to_toml("worker")), Ok(file));
     }

@@ -140,6 +140,7 @@ mod tests {
             token: "t".into(),
             blender_paths: vec![],
             work_dir: None,
+            allow_unsandboxed: false,
         })
         .unwrap()
     }

@@ -43,6 +43,8 @@ pub struct Tasks<'a> {
     pub cheat: Option<Cheating>,
     /// How Blender is started (boxed under bubblewrap where it is installed).
     pub sandbox: Sandbox,
+    /// Blender cannot be boxed here and the owner did not allow otherwise: only the owner's own jobs.
+    pub own_jobs_only: bool,
 }
 
 /// How a leased task ended, before delivery.
@@ -69,7 +71,7 @@ impl Tasks<'_> {
             if may_work.wait_for(|may| *may).await.is_err() {
                 return std::future::pending().await;
             }
-            let task = match self.client.lease(LEASE_WAIT).await {
+            let task = match self.client.lease(LEASE_WAIT, self.own_jobs_only).await {
                 Ok(Some(task)) => task,
                 Ok(None) => continue,
                 Err(ClientError::Unreachable(reason) | ClientError::Rejected(reason)) => {
@@ -493,6 +495,7 @@ mod tests {
                 token: "pn_test".into(),
                 blender_paths: vec![],
                 work_dir: None,
+                allow_unsandboxed: false,
             };
             Client::new(&config).expect("client")
         }

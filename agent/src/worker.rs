@@ -113,10 +113,15 @@ async fn serve(
     // Started first so the first heartbeat has a CPU reading that spans the probing.
     let mut sampler = Sampler::new();
     let sandbox = Sandbox::detect().await;
-    if !sandbox.is_confined() {
-        tracing::warn!("bubblewrap is not available: Blender runs unboxed, so only your own jobs are taken");
+    let own_jobs_only = !sandbox.is_confined() && !config.allow_unsandboxed;
+    if own_jobs_only {
+        tracing::warn!(
+            "bubblewrap is not available (install the bubblewrap package): Blender cannot be boxed, so only your \
+             own jobs are taken (allow_unsandboxed = true in the config takes others' too, at your own risk)"
+        );
     }
-    let (hardware, blender) = probe(&config.blender_paths, run_benchmarks, terminal, &sandbox).await;
+    let (mut hardware, blender) = probe(&config.blender_paths, run_benchmarks, terminal, &sandbox).await;
+    hardware.sandbox = sandbox_report(&sandbox, own_jobs_only).to_string();
     let request = RegisterRequest { agent_version: AGENT_VERSION.into(), hardware };
     let (may_work, may_work_rx) = watch::channel(false);
     let scenes = SceneCache::new(work_dir, scene_cache::DEFAULT_LIMIT_BYTES);
@@ -131,6 +136,7 @@ async fn serve(
                 terminal: terminal.clone(),
                 cheat: *cheat,
                 sandbox: sandbox.clone(),
+                own_jobs_only,
             }
             .run(may_work_rx),
         ),
@@ -143,6 +149,7 @@ async fn serve(
                 terminal: terminal.clone(),
                 lie: *lie,
                 sandbox: sandbox.clone(),
+                own_jobs_only,
             }
             .run(may_work_rx),
         ),
@@ -246,6 +253,15 @@ async fn countdown(line: &ProgressBar, total: Duration, text: impl Fn(Duration) 
     }
 }
 
+/// What the worker's owner reads about its sandbox on Worker Details.
+fn sandbox_report(sandbox: &Sandbox, own_jobs_only: bool) -> &'static str {
+    match (sandbox.is_confined(), own_jobs_only) {
+        (true, _) => "bubblewrap",
+        (false, true) => "none (bubblewrap missing): only its owner's jobs",
+        (false, false) => "none (bubblewrap missing): allowed by its owner (allow_unsandboxed)",
+    }
+}
+
 /// The machine, its Blenders and (unless skipped) their benchmarks; and the Blender tasks render with (the first
 /// found: the one on `PATH`, else the first configured).
 async fn probe(
@@ -255,7 +271,6 @@ async fn probe(
     sandbox: &Sandbox,
 ) -> (Hardware, Option<(PathBuf, BlenderVersion)>) {
     let mut hardware = hardware::probe().await;
-    hardware.sandbox = sandbox.describe().to_string();
     let mut blenders = blender::discover(blender_paths).await;
     if run_benchmarks {
         benchmark::run_all(sandbox, &mut blenders, terminal).await;

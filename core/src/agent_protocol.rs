@@ -65,6 +65,11 @@ pub struct NodeConfigFile {
     /// Where scenes, outputs and the outbox are kept; default: a `pictor-agent` directory in the OS cache dir.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub work_dir: Option<String>,
+    /// Take other accounts' work even where bubblewrap is missing and Blender cannot be boxed (the owner's own risk:
+    /// a scene could then read and write this machine's files). Off by default: without the sandbox only the
+    /// owner's own jobs are taken.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub allow_unsandboxed: bool,
 }
 
 impl NodeConfigFile {
@@ -78,7 +83,8 @@ impl NodeConfigFile {
              node_id = {}\n\
              token = {}\n\
              # blender_paths = [\"/opt/blender-4.2/blender\"]   # more Blender versions besides the one on PATH\n\
-             # work_dir = \"/var/lib/pictor-agent\"              # scenes, outputs, outbox\n",
+             # work_dir = \"/var/lib/pictor-agent\"              # scenes, outputs, outbox\n\
+             # allow_unsandboxed = true   # others' jobs even without bubblewrap (scenes could reach your files)\n",
             toml_string(&self.coordinator_url),
             self.node_id,
             toml_string(&self.token),
@@ -202,6 +208,9 @@ pub struct HeartbeatResponse {
 pub struct LeaseRequest {
     /// How long the coordinator may hold the request open waiting for work (capped by the coordinator).
     pub wait_ms: u64,
+    /// Only the node owner's own jobs: its Blender runs unboxed.
+    #[serde(default)]
+    pub own_jobs_only: bool,
 }
 
 /// How to render: the job's settings, applied by the agent's settings script before rendering.
@@ -315,6 +324,7 @@ mod tests {
             token: "a\"b\\c".into(),
             blender_paths: vec![],
             work_dir: None,
+            allow_unsandboxed: false,
         };
         let text = file.to_toml("worker");
         assert!(text.contains("node_id = 7\n"), "{text}");

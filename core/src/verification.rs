@@ -153,6 +153,9 @@ pub struct VerificationAssignment {
 pub struct VerificationLeaseRequest {
     /// How long the coordinator may hold the request open waiting for work (capped by it).
     pub wait_ms: u64,
+    /// Only checks of the node owner's own jobs: its Blender runs unboxed.
+    #[serde(default)]
+    pub own_jobs_only: bool,
 }
 
 /// The checker's judgement of a result.

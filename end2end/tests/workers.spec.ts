@@ -42,6 +42,9 @@ test('create a worker, run the real agent with its config, watch it live, stop i
     await waitForHydration(page);
     await expect(page.getByTestId('blenders')).toContainText('Blender');
     await expect(page.getByTestId('blenders')).toContainText('score');
+    // scripts/setup installs bubblewrap: the agent found it and boxes every Blender it starts.
+    await expect(page.getByTestId('hardware')).toContainText('Sandbox');
+    await expect(page.getByTestId('hardware')).toContainText('bubblewrap');
     const chart = page.getByTestId('worker-chart');
     const before = Number(await chart.getAttribute('data-points'));
     await expect.poll(async () => Number(await chart.getAttribute('data-points')), { timeout: 20_000 }).toBeGreaterThanOrEqual(before + 2);

@@ -272,6 +272,8 @@ fn HardwarePanel(hardware: Option<Hardware>, agent: Option<String>) -> impl Into
         ("Memory", gib(hardware.ram_bytes)),
         ("GPUs", gpus),
         ("Agent", agent.unwrap_or_default()),
+        // Whether scenes render boxed away from the machine's files (see the README's security model).
+        ("Sandbox", if hardware.sandbox.is_empty() { "not reported".to_string() } else { hardware.sandbox.clone() }),
     ];
     view! {
         <section class="panel stack" data-testid="hardware">

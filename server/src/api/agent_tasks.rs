@@ -123,7 +123,10 @@ async fn lease(
         // Register interest before looking, so a job submitted in between still wakes this request.
         let woken = state.publisher.work_available().notified();
         if !node.sleep.is_asleep(now_ms()) {
-            let offer = state.db.worker_offer(node.id).await?;
+            let mut offer = state.db.worker_offer(node.id).await?;
+            if request.own_jobs_only {
+                offer.only_owner = Some(node.owner);
+            }
             let lease_ms = i64::try_from(state.task_lease_ms).unwrap_or(60_000);
             if let Some(lease) = state.engine.lease_task(&offer, now_ms(), lease_ms).await? {
                 let info = state.db.job_render_info(lease.job).await?.ok_or(TaskApiError::NotFound)?;

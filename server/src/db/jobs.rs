@@ -332,7 +332,17 @@ impl Db {
         .fetch_optional(self.reader())
         .await?
         .ok_or(DbError::NotFound("node"))?;
-        Ok(WorkerOffer { node, workloads, engines, vram_bytes, gpu_models, tags, price_micro_per_minute: price })
+        let price_micro_per_minute = price;
+        Ok(WorkerOffer {
+            node,
+            workloads,
+            engines,
+            vram_bytes,
+            gpu_models,
+            tags,
+            price_micro_per_minute,
+            only_owner: None,
+        })
     }
 }
 

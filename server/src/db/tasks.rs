@@ -39,6 +39,8 @@ pub struct WorkerOffer {
     pub node: NodeId,
     /// Comma-separated kinds of work it runs (`render`).
     pub workloads: String,
+    /// Only this owner's jobs (the node's Blender runs unboxed); `None`: anyone's.
+    pub only_owner: Option<super::users::UserId>,
     /// Comma-separated lower-case engine names (`cycles,eevee,workbench`).
     pub engines: String,
     pub vram_bytes: i64,
@@ -77,13 +79,14 @@ pub const BLOCKLIST_AFTER_REJECTIONS: i64 = 2;
 /// - the worker has the job's engine, at least its VRAM, its GPU model (if it names one) and every tag it asks for;
 /// - the job's tier pays at least the worker's price;
 /// - the worker is not blocklisted for the job (too many failed attempts, or results rejected by checkers);
+/// - a worker whose Blender runs unboxed takes only its owner's jobs;
 /// - highest tier first, then the oldest job, then the lowest task id (frames in order).
 ///
 /// The job is chosen first (there are few running jobs), then its first queued task through the index on
 /// `(job_id, state, id)`: no sort over a job's thousands of tasks on every lease.
 ///
 /// Parameters: $1 engines, $2 VRAM, $3 GPU models, $4 price, $5 tags, $6 node, $9 and $10 the blocklist limits,
-/// $11 the kinds of work the worker runs.
+/// $11 the kinds of work the worker runs, $12 the only owner whose jobs it takes (or NULL).
 const ELIGIBLE_JOBS: &str = "
     SELECT j.id, j.tier_rank, j.created_at_ms
     FROM jobs j
@@ -97,7 +100,8 @@ const ELIGIBLE_JOBS: &str = "
       AND NOT EXISTS (SELECT 1 FROM job_tags jt
                       WHERE jt.job_id = j.id AND (',' || $5 || ',') NOT LIKE ('%,' || jt.tag || ',%'))
       AND NOT EXISTS (SELECT 1 FROM job_blocklist b
-                      WHERE b.job_id = j.id AND b.node_id = $6 AND (b.failures >= $9 OR b.rejections >= $10))";
+                      WHERE b.job_id = j.id AND b.node_id = $6 AND (b.failures >= $9 OR b.rejections >= $10))
+      AND ($12 IS NULL OR j.owner_id = $12)";
 
 /// SQLite (one writer: no task is ever locked by another lease): the best job's first queued task.
 static BEST_TASK_SQLITE: LazyLock<String> = LazyLock::new(|| {
@@ -151,6 +155,7 @@ impl Db {
             .bind(BLOCKLIST_AFTER_FAILURES)
             .bind(BLOCKLIST_AFTER_REJECTIONS)
             .bind(&offer.workloads)
+            .bind(offer.only_owner)
             .fetch_optional(&mut *tx)
             .await?;
         let Some(row) = row else { return Ok(None) };

@@ -75,9 +75,10 @@ pub struct VerifiedOutput {
 /// - the worker belongs to another owner (no one checks their own machines);
 /// - the checker has the job's engine, and the Blender the check asks for (if it asks for one);
 /// - the checker has not given a verdict on it already;
-/// - fewer verdicts given or in progress than its quorum needs.
+/// - fewer verdicts given or in progress than its quorum needs;
+/// - with `$4` set (the checker's Blender runs unboxed), only its owner's own jobs.
 ///
-/// Parameters: $1 checker node, $2 checker owner, $3 checker engines.
+/// Parameters: $1 checker node, $2 checker owner, $3 checker engines, $4 own jobs only (0 or 1).
 const NEXT_VERIFICATION: &str = "
     SELECT v.id FROM verifications v
       JOIN tasks t ON t.id = v.task_id
@@ -90,6 +91,7 @@ const NEXT_VERIFICATION: &str = "
       AND (v.blender_version = '' OR v.blender_version = (SELECT c.blender_version FROM nodes c WHERE c.id = $1))
       AND NOT EXISTS (SELECT 1 FROM verdicts d WHERE d.verification_id = v.id AND d.checker_node_id = $1)
       AND (SELECT COUNT(*) FROM verdicts d WHERE d.verification_id = v.id AND d.state <> 'expired') < v.quorum
+      AND ($4 = 0 OR j.owner_id = $2)
     ORDER BY CASE WHEN v.audit_node_id IS NULL THEN 1 ELSE 0 END, v.id
     LIMIT 1";
 
@@ -147,14 +149,16 @@ impl Db {
             .unwrap_or_default())
     }
 
-    /// Leases the next verification to `checker` until `now_ms + lease_ms`; `None` if nothing waits for it.
-    /// On PostgreSQL the verification row is locked with `SKIP LOCKED`, so two checkers racing for the last slot
-    /// of a quorum do not both get it; SQLite has a single writer.
+    /// Leases the next verification to `checker` until `now_ms + lease_ms`; `None` if nothing waits for it
+    /// (with `own_jobs_only`, only checks of its owner's jobs). On PostgreSQL the verification row is locked with
+    /// `SKIP LOCKED`, so two checkers racing for the last slot of a quorum do not both get it; SQLite has a single
+    /// writer.
     pub async fn lease_verification(
         &self,
         checker: NodeId,
         checker_owner: UserId,
         engines: &str,
+        own_jobs_only: bool,
         now_ms: i64,
         lease_ms: i64,
     ) -> Result<Option<LeasedVerification>, DbError> {
@@ -167,6 +171,7 @@ impl Db {
             .bind(checker)
             .bind(checker_owner)
             .bind(engines)
+            .bind(i64::from(own_jobs_only))
             .fetch_optional(&mut *tx)
             .await?;
         let Some(id) = id else { return Ok(None) };

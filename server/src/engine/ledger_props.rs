@@ -152,7 +152,7 @@ async fn play(db: &Db, net: &mut Network, op: &Op) {
             }
         }
         Op::Verdict { pass } => {
-            let leased = db.lease_verification(net.checker, net.checker_owner, "cycles", now, 60_000).await;
+            let leased = db.lease_verification(net.checker, net.checker_owner, "cycles", false, now, 60_000).await;
             if let Some(check) = leased.expect("lease") {
                 let verdict = if pass { Verdict::Pass } else { Verdict::Fail };
                 let input =

@@ -54,7 +54,7 @@ async fn check_once(world: &World, verdict: Verdict, min_ssim: f64) -> Settlemen
     let checker = world.db.create_node(checker_owner, NodeKind::Checker, "c", NOW).await.expect("node");
     let check = world
         .db
-        .lease_verification(checker, checker_owner, ENGINES, NOW, 60_000)
+        .lease_verification(checker, checker_owner, ENGINES, false, NOW, 60_000)
         .await
         .expect("lease")
         .expect("a check");

@@ -84,7 +84,7 @@ async fn the_last_verdicts_of_a_quorum_arriving_together_decide_it_once(db: Db) 
         finish(&db, &lease, worker, Some(&check)).await;
         let mut verification = VerificationId(0);
         for checker in &checkers {
-            let leased = db.lease_verification(*checker, checking, ENGINES, NOW, LEASE).await.expect("lease");
+            let leased = db.lease_verification(*checker, checking, ENGINES, false, NOW, LEASE).await.expect("lease");
             verification = leased.expect("a slot of the quorum").id;
         }
         let first = Engine::new(db.clone())

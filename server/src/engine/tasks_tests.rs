@@ -96,9 +96,12 @@ async fn a_worker_gets_only_jobs_it_can_render(db: Db) {
         gpu_models: "NVIDIA GeForce RTX 4090".into(),
         tags: "fast,studio".into(),
         price_micro_per_minute: 400_000,
+        // Unboxed, so only its owner's jobs: this one is.
+        only_owner: Some(owner),
     };
     for (why, unable) in [
         ("kind of work", WorkerOffer { workloads: String::new(), ..able.clone() }),
+        ("another owner's job, unboxed", WorkerOffer { only_owner: Some(owner + 1), ..able.clone() }),
         ("engine", WorkerOffer { engines: "cycles".into(), ..able.clone() }),
         ("vram", WorkerOffer { vram_bytes: 4 << 30, ..able.clone() }),
         ("gpu model", WorkerOffer { gpu_models: "RTX 3060".into(), ..able.clone() }),

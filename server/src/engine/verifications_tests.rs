@@ -86,7 +86,7 @@ async fn render_checked(world: &World, check: Option<NewVerification>) -> TaskId
 }
 
 async fn lease_check(world: &World, checker: NodeId) -> Option<LeasedVerification> {
-    world.db.lease_verification(checker, world.checker_owner, ENGINES, NOW, LEASE).await.expect("lease")
+    world.db.lease_verification(checker, world.checker_owner, ENGINES, false, NOW, LEASE).await.expect("lease")
 }
 
 fn said(verdict: Verdict) -> VerdictInput {
@@ -141,6 +141,9 @@ async fn three_checkers_decide_by_majority_and_the_outvoted_one_loses_standing(d
     assert_eq!(task_state(&world.db, task).await, "verifying");
     assert_eq!(job_state(&world.db, job).await, "active", "a result waiting for checkers does not finish the job");
 
+    // A checker whose Blender runs unboxed takes checks of its owner's own jobs only: this job is another's.
+    let unboxed = world.db.lease_verification(world.checkers[0], world.checker_owner, ENGINES, true, NOW, LEASE).await;
+    assert_eq!(unboxed.expect("lease"), None);
     let mut leased = Vec::new();
     for checker in &world.checkers[..3] {
         leased.push(lease_check(&world, *checker).await.expect("a check"));
@@ -209,7 +212,7 @@ async fn a_checker_never_checks_the_workers_of_its_own_owner(db: Db) {
     assert_eq!(world.db.eligible_checkers(lender, "cycles", "", NOW).await.expect("count"), 0);
     job_with(&world, 1).await;
     render(&world, Some(1)).await;
-    let leased = world.db.lease_verification(own, lender, ENGINES, NOW, LEASE).await.expect("lease");
+    let leased = world.db.lease_verification(own, lender, ENGINES, false, NOW, LEASE).await.expect("lease");
     assert_eq!(leased, None);
 }
 

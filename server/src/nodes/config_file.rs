@@ -24,6 +24,7 @@ pub fn issue(coordinator_url: &str, node: NodeId, name: &str, kind: NodeKind, to
         token,
         blender_paths: Vec::new(),
         work_dir: None,
+        allow_unsandboxed: false,
     };
     IssuedNodeConfig {
         node_id: node.into(),

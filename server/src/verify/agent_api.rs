@@ -104,7 +104,7 @@ async fn lease(
     loop {
         // Register interest before looking, so a result finished in between still wakes this request.
         let woken = state.publisher.checks_available().notified();
-        if let Some(assignment) = verifier.lease(&node, now_ms()).await? {
+        if let Some(assignment) = verifier.lease(&node, request.own_jobs_only, now_ms()).await? {
             tracing::info!(verification = %assignment.verification_id, checker = %node.id, "verification leased");
             return Ok(Json(assignment).into_response());
         }

@@ -114,8 +114,14 @@ impl Verifier {
         Ok((String::new(), self.db.eligible_checkers(worker_owner, engine, "", now).await?))
     }
 
-    /// The next check for `checker`, an audit now and then; `None` when nothing waits.
-    pub async fn lease(&self, checker: &TokenNode, now_ms: i64) -> Result<Option<VerificationAssignment>, VerifyError> {
+    /// The next check for `checker`, an audit now and then (only checks of its owner's jobs with
+    /// `own_jobs_only`); `None` when nothing waits.
+    pub async fn lease(
+        &self,
+        checker: &TokenNode,
+        own_jobs_only: bool,
+        now_ms: i64,
+    ) -> Result<Option<VerificationAssignment>, VerifyError> {
         if self.db.checker_suspended(checker.id).await? {
             return Ok(None);
         }
@@ -126,7 +132,8 @@ impl Verifier {
         }
         let engines = self.db.worker_offer(checker.id).await?.engines;
         let lease_ms = i64::try_from(self.config.lease_ms).unwrap_or(300_000);
-        let Some(leased) = self.db.lease_verification(checker.id, checker.owner, &engines, now_ms, lease_ms).await?
+        let Some(leased) =
+            self.db.lease_verification(checker.id, checker.owner, &engines, own_jobs_only, now_ms, lease_ms).await?
         else {
             return Ok(None);
         };
