@@ -29,15 +29,21 @@ pub enum FrameListError {
 pub struct FrameList(Vec<i64>);
 
 impl FrameList {
-    /// Parses comma-separated parts: `7`, `1-10`, `1..10`, `1-100:5` or `1-100x5`. Whitespace is ignored;
-    /// a leading minus is a negative frame (`-5--1` is -5 to -1).
+    /// Parses comma-separated parts: `7`, `1-10`, `1..10`, `1-100:5` or `1-100x5`. Spaces around parts and
+    /// around `-`, `..`, `:` and `x` are ignored, but not between two digits (`1 10` is not frame 110); a leading
+    /// minus is a negative frame (`-5--1` is -5 to -1).
     pub fn parse(text: &str) -> Result<Self, FrameListError> {
-        let compact: String = text.chars().filter(|c| !c.is_whitespace()).collect();
-        if compact.is_empty() {
+        if text.trim().is_empty() {
             return Err(FrameListError::Empty);
         }
         let mut frames = BTreeSet::new();
-        for part in compact.split(',') {
+        for written in text.split(',') {
+            let written = written.trim();
+            if splits_a_number(written) {
+                return Err(FrameListError::Syntax { part: written.to_string() });
+            }
+            let part: String = written.chars().filter(|c| !c.is_whitespace()).collect();
+            let part = part.as_str();
             if part.is_empty() {
                 continue;
             }
@@ -99,6 +105,16 @@ impl FrameList {
         }
         parts.join(",")
     }
+}
+
+/// Whether whitespace stands between two digits (`1 10`, `1-1 0`): a typo, never a frame number to guess.
+fn splits_a_number(part: &str) -> bool {
+    let chars: Vec<char> = part.chars().collect();
+    chars.iter().enumerate().any(|(at, c)| {
+        c.is_whitespace()
+            && chars[..at].iter().rev().find(|c| !c.is_whitespace()).is_some_and(char::is_ascii_digit)
+            && chars[at..].iter().find(|c| !c.is_whitespace()).is_some_and(char::is_ascii_digit)
+    })
 }
 
 /// `1-100:5` / `1-100x5` → (`1-100`, 5); no step → 1.
@@ -166,6 +182,16 @@ mod tests {
         assert_eq!(FrameList::parse("1-1000000"), Err(FrameListError::TooMany));
         let message = FrameList::parse("1-5,x7").expect_err("bad").to_string();
         assert!(message.contains("\"x7\""), "{message}");
+    }
+
+    #[test]
+    fn whitespace_inside_a_number_is_an_error_naming_the_part() {
+        assert_eq!(FrameList::parse("1 10"), Err(FrameListError::Syntax { part: "1 10".into() }));
+        assert_eq!(FrameList::parse("5, 1-1 0"), Err(FrameListError::Syntax { part: "1-1 0".into() }));
+        assert_eq!(FrameList::parse("1\t2"), Err(FrameListError::Syntax { part: "1\t2".into() }));
+        // Around the operators it is only layout.
+        assert_eq!(frames("1 - 3, 10 .. 11, 20-30 : 10"), vec![1, 2, 3, 10, 11, 20, 30]);
+        assert_eq!(frames("- 2"), vec![-2]);
     }
 
     #[test]
