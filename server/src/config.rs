@@ -67,6 +67,9 @@ pub struct LedgerConfig {
     pub epoch_ms: u64,
     /// The secret the payment provider signs its webhook calls with (HMAC-SHA256); unset: the webhook is off.
     pub payment_webhook_secret: Option<String>,
+    /// Hosts users' webhooks may point to although they are not on the public internet (a receiver on the LAN);
+    /// every other webhook must resolve to public addresses only.
+    pub webhook_allowed_hosts: Vec<String>,
 }
 
 impl Default for LedgerConfig {
@@ -76,6 +79,7 @@ impl Default for LedgerConfig {
             checker_share_percent: 10,
             epoch_ms: 7 * 24 * 3_600_000,
             payment_webhook_secret: None,
+            webhook_allowed_hosts: Vec::new(),
         }
     }
 }

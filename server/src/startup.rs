@@ -128,7 +128,8 @@ impl Application {
             },
         );
         let epochs = crate::money::epochs::EpochCloser::new(state.db.clone(), config.ledger.epoch_ms);
-        let webhooks = crate::money::webhooks::WebhookSender::new(state.db.clone());
+        let webhooks =
+            crate::money::webhooks::WebhookSender::new(state.db.clone(), config.ledger.webhook_allowed_hosts.clone());
         let unread = crate::money::unread::UnreadAnnouncer::new(state.db.clone(), state.bus.clone()).await?;
         Ok(Self { listener, router, state, sampler, sweeper, epochs, webhooks, unread, address, instance_lock })
     }

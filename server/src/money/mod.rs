@@ -7,4 +7,5 @@ pub mod epochs;
 pub mod service;
 pub mod signature;
 pub mod unread;
+pub mod webhook_target;
 pub mod webhooks;

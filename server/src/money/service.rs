@@ -148,6 +148,10 @@ impl LedgerService for DbLedger {
         if !(16..=200).contains(&secret.len()) || secret.chars().any(char::is_control) {
             return Err(AppError::BadRequest("the signing secret must be 16 to 200 characters".into()));
         }
+        // Only the public internet (or a host the operator allowed): never the coordinator's own machine or LAN.
+        super::webhook_target::check(url, &self.config.webhook_allowed_hosts)
+            .await
+            .map_err(|refused| AppError::BadRequest(refused.to_string()))?;
         self.db.set_webhook(viewer.user_id, Some((url, secret))).await.map_err(db_error)
     }
 

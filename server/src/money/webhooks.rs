@@ -6,6 +6,7 @@ use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
 use super::signature::{sign, SIGNATURE_HEADER};
+use super::webhook_target::{check, client_for};
 use crate::clock::now_ms;
 use crate::db::notifications::DueDelivery;
 use crate::db::Db;
@@ -22,24 +23,23 @@ pub fn retry_at(attempts: i64, now_ms: i64) -> Option<i64> {
 
 pub struct WebhookSender {
     db: Db,
-    http: reqwest::Client,
+    /// Hosts allowed although not public (see `ledger.webhook_allowed_hosts`).
+    allowed_hosts: Vec<String>,
     every: Duration,
 }
 
 impl WebhookSender {
-    pub fn new(db: Db) -> Self {
-        let http = reqwest::Client::builder()
-            .timeout(Duration::from_secs(10))
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .unwrap_or_default();
-        Self { db, http, every: Duration::from_millis(500) }
+    pub fn new(db: Db, allowed_hosts: Vec<String>) -> Self {
+        Self { db, allowed_hosts, every: Duration::from_millis(500) }
     }
 
+    /// One try: the target is checked again (its name may resolve elsewhere since it was saved) and the request
+    /// goes to the address just checked, without redirects.
     async fn deliver(&self, delivery: &DueDelivery) -> Result<(), String> {
-        let response = self
-            .http
-            .post(&delivery.url)
+        let target = check(&delivery.url, &self.allowed_hosts).await.map_err(|refused| refused.to_string())?;
+        let http = client_for(&target).map_err(|error| error.to_string())?;
+        let response = http
+            .post(target.url)
             .header(reqwest::header::CONTENT_TYPE, "application/json")
             .header(SIGNATURE_HEADER, sign(&delivery.secret, delivery.body.as_bytes()))
             .body(delivery.body.clone())

@@ -19,6 +19,8 @@ async fn app(backend: Backend) -> TestApp {
     spawn_app_with(backend, |config| {
         config.ledger.payment_webhook_secret = Some(SECRET.to_string());
         config.ledger.welcome_credits = "0".into();
+        // The tests' webhook receiver listens on this machine: allowed by name, as an operator would.
+        config.ledger.webhook_allowed_hosts = vec!["127.0.0.1".into()];
     })
     .await
 }
@@ -257,7 +259,49 @@ async fn notifications_reach_the_users_webhook_signed_and_retried(backend: Backe
     assert_eq!(view["notifications"][0]["read"], true);
 }
 
+/// A webhook must reach the public internet: one pointing at the coordinator's own machine is refused when saved,
+/// and one stored before (or whose name now resolves there) is never called.
+async fn a_webhook_to_a_private_address_is_refused_and_never_called(backend: Backend) {
+    let app = spawn_app_with(backend, |config| config.ledger.welcome_credits = "0".into()).await;
+    let (user, cookie) = app.sign_in_as("Mallory").await;
+    let (url, seen) = webhook_receiver().await;
+    let secret = "a secret long enough";
+    for target in [url.as_str(), "http://169.254.169.254/latest/meta-data", "http://localhost:5432/"] {
+        let refused = app
+            .send_as(
+                reqwest::Method::PUT,
+                "/api/v1/account/webhook",
+                Some(&json!({ "url": target, "secret": secret })),
+                &cookie,
+            )
+            .await;
+        assert_eq!(refused.status(), 400, "{target}");
+        let message = refused.text().await.expect("text");
+        assert!(message.contains("public internet"), "{target}: {message}");
+    }
+    assert_eq!(app.db.webhook_of(user).await.expect("read"), None, "nothing was saved");
+    // Stored anyway (saved before this check, or its name resolved elsewhere then): the sender refuses it.
+    app.db.set_webhook(user, Some((url.as_str(), secret))).await.expect("stored");
+    app.db.notify(user, "job_finished", "Job “x” is complete", None, 0).await.expect("notify");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let error = loop {
+        let error: Option<String> = sqlx::query_scalar("SELECT last_error FROM webhook_deliveries WHERE user_id = $1")
+            .bind(user)
+            .fetch_one(app.db.reader())
+            .await
+            .expect("delivery");
+        if let Some(error) = error {
+            break error;
+        }
+        assert!(std::time::Instant::now() < deadline, "no delivery was tried");
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    };
+    assert!(error.contains("public internet"), "{error}");
+    assert!(seen.lock().expect("lock").is_empty(), "the private receiver was never called");
+}
+
 crate::on_both_backends!(
+    a_webhook_to_a_private_address_is_refused_and_never_called,
     the_payment_webhook_credits_once_and_refuses_forgeries,
     only_operators_grant_and_bad_amounts_change_nothing,
     payouts_above_the_earnings_or_to_bad_addresses_are_refused,
