@@ -1,6 +1,7 @@
-// Money in the browser: a new account's welcome credits, a job estimated and paid to a priced worker (a real agent),
-// then the Credit page (balance, ledger, filter, CSV, spending chart), the Rewards page (earnings, chart, payouts)
-// and My Workers (task stats, charts, history); the bell in the top bar counts the job's notification live.
+// Money in the browser: a new account's welcome credits, a job estimated and paid to another user's priced worker (a
+// real agent: a user's own machines render their jobs for free), then the creator's Credit page (balance, ledger,
+// filter, CSV, spending chart), the worker owner's Rewards page (earnings, chart, payouts) and My Workers (task
+// stats, charts, history); the bell in the top bar counts the job's notification live.
 import { test, expect } from '@playwright/test';
 import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
@@ -9,7 +10,7 @@ import { join } from 'node:path';
 import { collectErrors, sampleScene, screenshot, signIn, startAgent, waitForHydration } from './support';
 
 
-test('a paid job shows on Credit, Rewards and My Workers', async ({ page, baseURL }) => {
+test('a paid job shows on Credit, Rewards and My Workers', async ({ page, baseURL, browser }) => {
   test.skip(!existsSync(sampleScene), 'run scripts/setup to make samples/spinning-cube.blend');
   test.setTimeout(180_000);
   const errors = collectErrors(page);
@@ -19,14 +20,18 @@ test('a paid job shows on Credit, Rewards and My Workers', async ({ page, baseUR
   await expect(page.getByTestId('credit-available')).toHaveText('10');
   await expect(page.getByTestId('ledger-row').first()).toHaveAttribute('data-kind', 'welcome');
 
-  // A worker of ours at 1 credit per render-minute (the most a Standard job pays), tagged so that only it takes this
-  // test's job (tests run side by side on one coordinator, and any worker may take any job).
+  // Another user's worker at 1 credit per render-minute (the most a Standard job pays), tagged so that only it takes
+  // this test's job (tests run side by side on one coordinator, and any worker may take any job).
+  const lenderContext = await browser.newContext({ baseURL });
+  const lender = await lenderContext.newPage();
+  const lenderErrors = collectErrors(lender);
+  await signIn(lender);
   const headers = { Origin: baseURL! };
-  const created = await page.request.post('/api/v1/workers', { data: { name: 'paid-box' }, headers });
+  const created = await lender.request.post('/api/v1/workers', { data: { name: 'paid-box' }, headers });
   const issued = await created.json();
-  const details = await (await page.request.get(`/api/v1/workers/${issued.node_id}`)).json();
+  const details = await (await lender.request.get(`/api/v1/workers/${issued.node_id}`)).json();
   const settings = { ...details.summary.settings, price_micro_per_minute: 1_000_000, tags: ['money-e2e'] };
-  expect((await page.request.put(`/api/v1/workers/${issued.node_id}/settings`, { data: settings, headers })).status()).toBe(204);
+  expect((await lender.request.put(`/api/v1/workers/${issued.node_id}/settings`, { data: settings, headers })).status()).toBe(204);
   const dir = mkdtempSync(join(tmpdir(), 'pictor-money-'));
   const config = join(dir, 'worker.toml');
   writeFileSync(config, `${issued.config_toml}work_dir = ${JSON.stringify(join(dir, 'work'))}\n`);
@@ -76,37 +81,39 @@ test('a paid job shows on Credit, Rewards and My Workers', async ({ page, baseUR
     expect(text.startsWith('id,time_utc,kind')).toBe(true);
     expect(text).toContain(',refund,');
 
-    await page.goto('/rewards');
-    await waitForHydration(page);
-    await expect(page.getByTestId('rewards-earnings')).not.toHaveText('0');
-    await expect(page.getByTestId('node-earnings').filter({ hasText: 'paid-box' })).toBeVisible();
-    await expect(page.locator('#earnings-chart canvas')).toHaveCount(1);
-    await page.getByTestId('payout-amount').fill('1000');
-    await page.getByTestId('payout-button').click();
-    await expect(page.getByTestId('payout-error')).toContainText('not enough');
-    await page.getByTestId('payout-amount').fill('0.001');
-    await page.getByTestId('payout-button').click();
-    await expect(page.getByTestId('payout')).toContainText('requested');
-    await screenshot(page, 'rewards-after-job');
+    await lender.goto('/rewards');
+    await waitForHydration(lender);
+    await expect(lender.getByTestId('rewards-earnings')).not.toHaveText('0');
+    await expect(lender.getByTestId('node-earnings').filter({ hasText: 'paid-box' })).toBeVisible();
+    await expect(lender.locator('#earnings-chart canvas')).toHaveCount(1);
+    await lender.getByTestId('payout-amount').fill('1000');
+    await lender.getByTestId('payout-button').click();
+    await expect(lender.getByTestId('payout-error')).toContainText('not enough');
+    await lender.getByTestId('payout-amount').fill('0.001');
+    await lender.getByTestId('payout-button').click();
+    await expect(lender.getByTestId('payout')).toContainText('requested');
+    await screenshot(lender, 'rewards-after-job');
 
-    await page.goto('/workers');
-    await waitForHydration(page);
-    await expect(page.getByTestId('task-stats')).toContainText(/Tasks finished: [3-9]/);
-    await expect(page.locator('#tasks-chart canvas')).toHaveCount(1);
-    await page.getByTestId('worker-row').filter({ hasText: 'paid-box' }).getByRole('link', { name: 'paid-box' }).click();
+    await lender.goto('/workers');
+    await waitForHydration(lender);
+    await expect(lender.getByTestId('task-stats')).toContainText(/Tasks finished: [3-9]/);
+    await expect(lender.locator('#tasks-chart canvas')).toHaveCount(1);
+    await lender.getByTestId('worker-row').filter({ hasText: 'paid-box' }).getByRole('link', { name: 'paid-box' }).click();
     // Its three frames (it may have rendered other tests' untargeted jobs too).
-    await expect.poll(() => page.getByTestId('worker-task-row').count()).toBeGreaterThanOrEqual(3);
-    await expect(page.getByTestId('worker-earned')).toContainText(/[3-9] results accepted/);
-    await expect(page.getByTestId('task-page')).toHaveText(/^page 1 of 1 · [3-9] attempts$/);
-    await expect(page.getByTestId('older-tasks')).toBeDisabled();
-    await expect(page.getByTestId('older-tasks')).toHaveText('Older');
+    await expect.poll(() => lender.getByTestId('worker-task-row').count()).toBeGreaterThanOrEqual(3);
+    await expect(lender.getByTestId('worker-earned')).toContainText(/[3-9] results accepted/);
+    await expect(lender.getByTestId('task-page')).toHaveText(/^page 1 of 1 · [3-9] attempts$/);
+    await expect(lender.getByTestId('older-tasks')).toBeDisabled();
+    await expect(lender.getByTestId('older-tasks')).toHaveText('Older');
     // Reached by a link, not a reload: the charts are drawn once their elements are in place.
-    await expect(page.locator('#worker-chart canvas')).toHaveCount(1);
-    await expect(page.locator('#worker-day-chart canvas')).toHaveCount(1);
-    await screenshot(page, 'worker-tasks');
+    await expect(lender.locator('#worker-chart canvas')).toHaveCount(1);
+    await expect(lender.locator('#worker-day-chart canvas')).toHaveCount(1);
+    await screenshot(lender, 'worker-tasks');
   } finally {
     await agent.stop();
+    await lenderContext.close();
   }
+  expect(errors).toEqual([]);
   // The payout above the earnings was refused with a 400 on purpose; the browser logs that response.
-  expect(errors.filter((error) => !error.includes('status of 400'))).toEqual([]);
+  expect(lenderErrors.filter((error) => !error.includes('status of 400'))).toEqual([]);
 });

@@ -348,7 +348,25 @@ async fn a_budget_caps_what_a_job_spends_and_a_spent_budget_refuses_a_rerender(d
     assert_sound(&world.db).await;
 }
 
+/// A user's own worker renders their job for free: no earnings, no pool share, the whole escrow comes back.
+async fn an_owners_own_worker_is_never_paid_for_their_jobs(db: Db) {
+    let world = world(db, 0).await;
+    Engine::new(world.db.clone())
+        .top_up(world.lender, 10 * CREDIT, "grant:own", "grant", "", NOW)
+        .await
+        .expect("credit");
+    let own = NewJob { owner: world.lender, ..job(&world, 1, 5 * CREDIT) };
+    let id = Engine::new(world.db.clone()).create_job(&own, NOW).await.expect("job");
+    render(&world, 90, false).await;
+    assert_eq!(job_state(&world.db, id).await, "completed");
+    assert_eq!(world.db.balance(Account::Earnings(world.lender)).await.expect("b"), 0, "not paid for its own job");
+    assert_eq!(world.db.balance(Account::CheckerPool).await.expect("b"), 0);
+    assert_eq!(world.db.balance(Account::Credit(world.lender)).await.expect("b"), 10 * CREDIT, "all refunded");
+    assert!(world.db.check_ledger().await.expect("check").is_empty());
+}
+
 crate::both_backends!(
+    an_owners_own_worker_is_never_paid_for_their_jobs,
     a_short_escrow_is_topped_up_from_credit_so_results_are_paid_in_full,
     a_budget_caps_what_a_job_spends_and_a_spent_budget_refuses_a_rerender,
     transfers_are_idempotent_and_never_overdraw,

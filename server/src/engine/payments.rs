@@ -42,14 +42,20 @@ fn attempt_keys(task: TaskId, attempt: i64) -> (String, String) {
     (format!("{key}:worker"), format!("{key}:pool"))
 }
 
-/// Pays the accepted result of `task`'s `attempt` (once: later calls find the transfers made). Returns the amount
-/// the worker received.
+/// Pays the accepted result of `task`'s `attempt` (once: later calls find the transfers made), unless the worker
+/// belongs to the job's owner. Returns the amount the worker received.
 pub async fn pay_attempt(tx: &mut Tx<'_>, task: TaskId, attempt: i64, now_ms: i64) -> Result<i64, DbError> {
     let Some(bill) = sql::attempt_bill(tx, task, attempt).await? else { return Ok(0) };
     let job = bill.job;
     // Payments of one job take turns: each reads the escrow and numbers its refills from what the one before
     // committed (two at once both read the same balance and took the same refill key).
     lock_row(tx, Locked::Job(job)).await?;
+    let owner = sql::job_owner(tx, job).await?.ok_or(DbError::NotFound("job"))?;
+    if owner == bill.worker_owner {
+        // A user's own machines render their jobs for free: nobody can turn credit (welcome credits included)
+        // into withdrawable earnings by rendering for themselves.
+        return Ok(0);
+    }
     let (worker, pool) = charge(
         bill.price_micro_per_minute,
         bill.tier_cap_micro_per_minute,
@@ -61,7 +67,6 @@ pub async fn pay_attempt(tx: &mut Tx<'_>, task: TaskId, attempt: i64, now_ms: i6
     // is the attempt paid what there is, in proportion.
     let mut available = balance_in(tx, Account::Escrow(job)).await?;
     if worker + pool > available {
-        let owner = sql::job_owner(tx, job).await?.ok_or(DbError::NotFound("job"))?;
         available += refill(tx, job, owner, worker + pool - available, now_ms).await?;
     }
     let (worker, pool) = scaled_to(available, worker, pool);
