@@ -19,6 +19,7 @@ pub mod notifications;
 pub mod oidc_logins;
 pub mod payments;
 pub mod payouts;
+pub mod retention;
 pub mod rewards;
 pub mod sessions;
 pub mod tasks;

@@ -65,13 +65,6 @@ impl Db {
             .fetch_one(self.reader())
             .await?)
     }
-
-    /// Removes sessions that expired before `now_ms` (housekeeping).
-    pub async fn purge_expired_sessions(&self, now_ms: i64) -> Result<u64, DbError> {
-        let result =
-            sqlx::query("DELETE FROM sessions WHERE expires_at_ms <= $1").bind(now_ms).execute(self.writer()).await?;
-        Ok(result.rows_affected())
-    }
 }
 
 #[cfg(test)]

@@ -4,6 +4,7 @@
 //! what time it is, so nothing in a sweep reads the wall clock itself.
 
 pub mod metrics_pruning;
+pub mod retention;
 pub mod silent_nodes;
 pub mod task_leases;
 pub mod unchecked_results;
@@ -59,7 +60,8 @@ pub struct SweepSettings {
 }
 
 impl Sweeper {
-    /// The coordinator's sweeps: task leases, verdict leases, unchecked results, silent nodes, metrics pruning.
+    /// The coordinator's sweeps: task leases, verdict leases, unchecked results, silent nodes, metrics pruning,
+    /// retention.
     pub fn standard(db: &Db, bus: &EventBus, publisher: &Publisher, settings: &SweepSettings) -> Self {
         // Half the heartbeat interval (at most a second), so "offline" shows within one interval of the third
         // missed heartbeat, and an expired lease is requeued as promptly.
@@ -75,6 +77,7 @@ impl Sweeper {
             )),
             Box::new(silent_nodes::SilentNodes::new(db.clone(), bus.clone(), pace)),
             Box::new(metrics_pruning::MetricsPruning::new(db.clone())),
+            Box::new(retention::Retention::new(db.clone())),
         ];
         Self { sweeps, clock: Arc::new(WallClock) }
     }
