@@ -53,6 +53,24 @@ pub struct Config {
     pub verification: VerificationConfig,
     /// Money: welcome credits, the checker pool's share, epochs, the payment provider's webhook secret.
     pub ledger: LedgerConfig,
+    /// Rate limits on sign-in and the API.
+    pub limits: LimitsConfig,
+}
+
+/// Requests allowed per minute (bursts up to the same number); 0 turns a limit off.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LimitsConfig {
+    /// Sign-in requests per client address.
+    pub sign_in_per_minute: u32,
+    /// REST and server-function requests per account, and per API key.
+    pub api_per_minute: u32,
+}
+
+impl Default for LimitsConfig {
+    fn default() -> Self {
+        Self { sign_in_per_minute: 60, api_per_minute: 1_200 }
+    }
 }
 
 /// Credits and rewards.
@@ -168,6 +186,7 @@ impl Default for Config {
             oidc: OidcConfig::default(),
             verification: VerificationConfig::default(),
             ledger: LedgerConfig::default(),
+            limits: LimitsConfig::default(),
         }
     }
 }

@@ -114,6 +114,7 @@ impl Application {
             engine,
             verification: config.verification.clone(),
             ledger: config.ledger.clone(),
+            rate_limits: Arc::new(crate::api::rate_limit::RateLimits::new(&config.limits)),
         };
         let router = crate::api::router(state.clone());
         tracing::info!(%address, database = state.db.backend().name(), "coordinator ready");
@@ -157,7 +158,10 @@ impl Application {
         let webhooks = tokio::spawn(self.webhooks.run(shutdown.clone()));
         let unread = tokio::spawn(self.unread.run(shutdown.clone()));
         let served =
-            axum::serve(self.listener, self.router).with_graceful_shutdown(shutdown.clone().cancelled_owned()).await;
+            // The peer's address reaches the handlers: sign-in is rate-limited per client address.
+            axum::serve(self.listener, self.router.into_make_service_with_connect_info::<std::net::SocketAddr>())
+                .with_graceful_shutdown(shutdown.clone().cancelled_owned())
+                .await;
         shutdown.cancel();
         let _ = sampler.await;
         let _ = sweeper.await;

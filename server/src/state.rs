@@ -47,4 +47,7 @@ pub struct AppState {
     pub verification: crate::config::VerificationConfig,
     #[from_ref(skip)]
     pub ledger: crate::config::LedgerConfig,
+    /// Requests per minute on sign-in (per client address) and the API (per account and API key).
+    #[from_ref(skip)]
+    pub rate_limits: Arc<crate::api::rate_limit::RateLimits>,
 }

@@ -14,6 +14,7 @@ mod money;
 mod money_blender;
 mod oidc;
 mod pages;
+mod rate_limits;
 mod render_api;
 mod render_blender;
 mod render_safety;
