@@ -121,15 +121,41 @@ pub async fn metrics_endpoint(State(metrics): State<Metrics>) -> Response {
 
 /// Middleware counting every answered request by method and status.
 pub async fn count_requests(State(metrics): State<Metrics>, request: Request, next: Next) -> Response {
-    let method = request.method().to_string();
+    let method = method_label(request.method()).to_string();
     let response = next.run(request).await;
     metrics.count_request(&method, response.status().as_u16());
     response
 }
 
+/// The method as a label: the standard ones by name, anything made up as `other`, so that a client sending odd
+/// methods cannot grow the label set without bound.
+fn method_label(method: &axum::http::Method) -> &'static str {
+    use axum::http::Method;
+    const KNOWN: [Method; 9] = [
+        Method::GET,
+        Method::HEAD,
+        Method::POST,
+        Method::PUT,
+        Method::DELETE,
+        Method::PATCH,
+        Method::OPTIONS,
+        Method::CONNECT,
+        Method::TRACE,
+    ];
+    KNOWN.iter().find(|known| *known == method).map_or("other", Method::as_str)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn made_up_methods_share_one_label() {
+        use axum::http::Method;
+        assert_eq!(method_label(&Method::GET), "GET");
+        assert_eq!(method_label(&Method::from_bytes(b"BREW").expect("a method")), "other");
+        assert_eq!(method_label(&Method::from_bytes(b"XYZZY123").expect("a method")), "other");
+    }
 
     #[test]
     fn sse_guard_counts_open_streams() {
