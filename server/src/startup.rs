@@ -115,6 +115,7 @@ impl Application {
             verification: config.verification.clone(),
             ledger: config.ledger.clone(),
             rate_limits: Arc::new(crate::api::rate_limit::RateLimits::new(&config.limits)),
+            session_ends: crate::auth::session_ends::SessionEnds::new(),
         };
         let router = crate::api::router(state.clone());
         tracing::info!(%address, database = state.db.backend().name(), "coordinator ready");

@@ -50,4 +50,7 @@ pub struct AppState {
     /// Requests per minute on sign-in (per client address) and the API (per account and API key).
     #[from_ref(skip)]
     pub rate_limits: Arc<crate::api::rate_limit::RateLimits>,
+    /// Sign-outs, told to the event streams their sessions opened.
+    #[from_ref(skip)]
+    pub session_ends: crate::auth::session_ends::SessionEnds,
 }

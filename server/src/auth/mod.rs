@@ -8,6 +8,7 @@ pub mod oidc_routes;
 pub mod petra;
 pub mod routes;
 pub mod session;
+pub mod session_ends;
 pub mod siwa;
 pub mod tokens;
 pub mod welcome;

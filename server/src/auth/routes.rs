@@ -13,6 +13,7 @@ use serde_json::json;
 
 use super::petra::{self, PetraError, PetraPolicy, WalletProof};
 use super::session::{self, SessionTokenHash};
+use super::session_ends::Ended;
 use super::siwa::{self, SiwaError, SiwaPolicy};
 use super::tokens::random_hex;
 use crate::clock::now_ms;
@@ -203,6 +204,7 @@ async fn logout(State(state): State<AppState>, session: Option<Extension<Session
             tracing::error!(%error, "sign-out failed");
             return AuthError::Internal(error).into_response();
         }
+        state.session_ends.announce(Ended::Session(hash));
     }
     signed_out(&state)
 }
@@ -212,6 +214,7 @@ async fn logout_everywhere(State(state): State<AppState>, viewer: Option<Extensi
         if let Err(error) = state.db.delete_sessions_of(viewer.user_id).await {
             return AuthError::Internal(error).into_response();
         }
+        state.session_ends.announce(Ended::Account(viewer.user_id));
     }
     signed_out(&state)
 }

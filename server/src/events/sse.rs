@@ -10,16 +10,25 @@ use pictor_core::accounts::Viewer;
 use pictor_core::events::Event;
 use tokio_stream::wrappers::BroadcastStream;
 
+use crate::auth::session::SessionTokenHash;
 use crate::state::AppState;
 
 /// Streams public events (network samples) to everyone and private ones (their workers) to signed-in viewers,
 /// starting with the latest network sample. The stream ends when the coordinator shuts down, so graceful shutdown
-/// never waits on browsers.
+/// never waits on browsers, and when the session it was opened with signs out.
 pub async fn events(
     State(state): State<AppState>,
     viewer: Option<Extension<Viewer>>,
+    session: Option<Extension<SessionTokenHash>>,
 ) -> Sse<impl Stream<Item = Result<SseEvent, Infallible>>> {
     let user = viewer.map(|Extension(viewer)| viewer.user_id);
+    // A stream opened with a session ends when that session is signed out.
+    let signed_out = match (session, user) {
+        (Some(Extension(SessionTokenHash(hash))), Some(user)) => {
+            futures::future::Either::Left(state.session_ends.ended(hash, user))
+        }
+        _ => futures::future::Either::Right(std::future::pending::<()>()),
+    };
     let live = BroadcastStream::new(state.bus.subscribe())
         // A lagging browser misses some samples rather than slowing the publisher.
         .filter_map(|received| futures::future::ready(received.ok()));
@@ -32,7 +41,8 @@ pub async fn events(
             let _still_connected = &connected;
             Ok(to_sse(&event))
         })
-        .take_until(state.shutdown.clone().cancelled_owned());
+        .take_until(state.shutdown.clone().cancelled_owned())
+        .take_until(signed_out);
     Sse::new(stream).keep_alive(KeepAlive::default())
 }
 

@@ -115,7 +115,33 @@ async fn a_users_unread_count_reaches_that_user_live(backend: Backend) {
     assert_eq!(theirs.next_private().await, unread(grace, 1));
 }
 
+/// Signing out closes the event streams that session opened (and only those); signing out everywhere closes all of
+/// the account's.
+async fn signing_out_ends_that_sessions_open_streams(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let (_, cookie) = app.sign_in_as("Ada").await;
+    let (_, other) = app.sign_in_as("Grace").await;
+    let mut mine = EventReader::new(app.get_with_cookie("/api/v1/events", &cookie).await);
+    let mut theirs = EventReader::new(app.get_with_cookie("/api/v1/events", &other).await);
+    mine.next().await;
+    theirs.next().await;
+    let out = app.post_json("/auth/logout", &serde_json::json!({}), Some(&cookie)).await;
+    assert!(out.status().is_redirection(), "{}", out.status());
+    // The stream ends: whatever was in flight, then the end of the body.
+    let ended = tokio::time::timeout(Duration::from_secs(5), async {
+        while let Some(chunk) = mine.body.next().await {
+            chunk.expect("a clean end");
+        }
+    })
+    .await;
+    assert!(ended.is_ok(), "the signed-out session's stream was closed");
+    // Grace's stream lives on.
+    theirs.next().await;
+    assert!(matches!(theirs.next().await, Event::Network(_)));
+}
+
 crate::on_both_backends!(
+    signing_out_ends_that_sessions_open_streams,
     a_users_unread_count_reaches_that_user_live,
     stream_delivers_network_samples_as_they_are_taken,
     shutdown_ends_open_streams_and_stops_the_server
