@@ -7,6 +7,7 @@ pub mod dashboard;
 pub mod errors;
 pub mod health;
 pub mod rate_limit;
+pub mod request_bounds;
 pub mod workers;
 
 use axum::routing::get;
@@ -32,6 +33,7 @@ pub fn router(state: AppState) -> Router {
         .merge(crate::money::api::router());
     dashboard::mount(api, &state)
         .layer(axum::middleware::map_response(|response| async { errors::with_retry_after(response) }))
+        .layer(axum::middleware::from_fn(request_bounds::bound))
         .layer(axum::middleware::from_fn_with_state(state.clone(), rate_limit::limit))
         .layer(axum::middleware::from_fn_with_state(state.clone(), crate::auth::guard::guard))
         .layer(axum::middleware::from_fn_with_state(state.metrics.clone(), crate::metrics::count_requests))

@@ -1,5 +1,5 @@
-//! Rate limits over HTTP: sign-in requests per client address, API requests per account; over the limit a 429
-//! with Retry-After that changes nothing.
+//! Abuse bounds over HTTP: sign-in requests per client address, API requests per account (over the limit a 429
+//! with Retry-After that changes nothing), and server functions' body size.
 
 use pictor_server::db::Backend;
 use serde_json::json;
@@ -50,4 +50,25 @@ async fn the_api_is_limited_per_account(backend: Backend) {
     assert_eq!(app.get("/healthz").await.status(), 200, "unlimited outside the API");
 }
 
-crate::on_both_backends!(sign_in_is_limited_per_client_address, the_api_is_limited_per_account);
+async fn a_server_function_body_over_a_mebibyte_is_refused(backend: Backend) {
+    let app = crate::helpers::spawn_app(backend).await;
+    let (_, cookie) = app.sign_in_as("Ada").await;
+    let large = "x".repeat(2 << 20);
+    let response = app
+        .client
+        .post(app.url("/api/account_overview"))
+        .header("Origin", app.origin())
+        .header("Cookie", &cookie)
+        .header("Content-Type", "application/x-www-form-urlencoded")
+        .body(large)
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(response.status(), 413);
+}
+
+crate::on_both_backends!(
+    sign_in_is_limited_per_client_address,
+    the_api_is_limited_per_account,
+    a_server_function_body_over_a_mebibyte_is_refused
+);

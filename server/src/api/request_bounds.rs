@@ -1,0 +1,83 @@
+//! Bounds on every request: a server function's body is at most [`MAX_SERVER_FN_BODY`] (they carry forms, not
+//! files), and a request is answered within [`REQUEST_TIMEOUT`] — except the long-lived ones, which bound
+//! themselves: event streams (end with the session or the coordinator), agents' long polls and uploads (their own
+//! waits and size limits) and scene uploads (their size limit).
+
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::extract::Request;
+use axum::http::header::CONTENT_LENGTH;
+use axum::http::{Method, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde_json::json;
+
+/// Largest server-function request body.
+pub const MAX_SERVER_FN_BODY: usize = 1 << 20;
+/// Longest time to the response's head.
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Server functions live under `/api/` beside the REST API (`/api/v1/`) and the agents' (`/api/agent/`).
+fn is_server_function(path: &str) -> bool {
+    path.starts_with("/api/") && !path.starts_with("/api/v1/") && !path.starts_with("/api/agent/")
+}
+
+/// Requests that stay open by design and bound themselves.
+fn is_long_lived(method: &Method, path: &str) -> bool {
+    path == "/api/v1/events" || path.starts_with("/api/agent/") || (method == Method::PUT && path == "/api/v1/scenes")
+}
+
+fn refuse(status: StatusCode, message: &str) -> Response {
+    (status, Json(json!({ "error": message }))).into_response()
+}
+
+pub async fn bound(request: Request, next: Next) -> Response {
+    let path = request.uri().path().to_string();
+    let request = if is_server_function(&path) {
+        let announced =
+            request.headers().get(CONTENT_LENGTH).and_then(|value| value.to_str().ok()?.parse::<usize>().ok());
+        if announced.is_some_and(|length| length > MAX_SERVER_FN_BODY) {
+            return refuse(StatusCode::PAYLOAD_TOO_LARGE, "the request body is too large");
+        }
+        let (parts, body) = request.into_parts();
+        match axum::body::to_bytes(body, MAX_SERVER_FN_BODY).await {
+            Ok(bytes) => Request::from_parts(parts, Body::from(bytes)),
+            Err(_) => return refuse(StatusCode::PAYLOAD_TOO_LARGE, "the request body is too large"),
+        }
+    } else {
+        request
+    };
+    if is_long_lived(request.method(), &path) {
+        return next.run(request).await;
+    }
+    match tokio::time::timeout(REQUEST_TIMEOUT, next.run(request)).await {
+        Ok(response) => response,
+        Err(_) => {
+            tracing::warn!(path, "a request took longer than {} s", REQUEST_TIMEOUT.as_secs());
+            refuse(StatusCode::SERVICE_UNAVAILABLE, "the request took too long; try again")
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn server_functions_are_told_from_the_rest_and_agent_apis() {
+        assert!(is_server_function("/api/account_overview12345"));
+        assert!(!is_server_function("/api/v1/jobs") && !is_server_function("/api/agent/v1/lease"));
+        assert!(!is_server_function("/credit"));
+    }
+
+    #[test]
+    fn only_streams_polls_and_uploads_outlive_the_timeout() {
+        assert!(is_long_lived(&Method::GET, "/api/v1/events"));
+        assert!(is_long_lived(&Method::POST, "/api/agent/v1/lease"));
+        assert!(is_long_lived(&Method::PUT, "/api/v1/scenes"));
+        assert!(!is_long_lived(&Method::GET, "/api/v1/jobs"));
+        assert!(!is_long_lived(&Method::POST, "/api/account_overview12345"));
+    }
+}
