@@ -54,6 +54,13 @@ impl FromServerFnError for AppError {
     type Encoder = JsonEncoding;
 
     fn from_server_fn_error(value: ServerFnErrorErr) -> Self {
-        AppError::Transport(value.to_string())
+        match value {
+            // The request itself could not be read: the caller's mistake, not the coordinator's.
+            ServerFnErrorErr::Args(why) | ServerFnErrorErr::Deserialization(why) => {
+                AppError::BadRequest(format!("the request could not be read: {why}"))
+            }
+            ServerFnErrorErr::MissingArg(which) => AppError::BadRequest(format!("the request lacks {which}")),
+            other => AppError::Transport(other.to_string()),
+        }
     }
 }

@@ -201,4 +201,25 @@ mod tests {
         assert_eq!(list.chunks(0).len(), 7, "a chunk size of 0 means one frame per task");
         assert_eq!(FrameList::parse("1-3,5,7-9").expect("valid").compact(), "1-3,5,7-9");
     }
+
+    /// Fuzzed: any text (and text made of the list alphabet, which reaches the deeper paths) either parses to a
+    /// list that writes back to the same frames, or is refused; it never panics. `PROPTEST_CASES` sets how many.
+    #[test]
+    fn any_text_parses_to_a_list_that_round_trips_or_is_refused() {
+        use proptest::prelude::*;
+        let mut runner = proptest::test_runner::TestRunner::default();
+        let text = prop_oneof![".{0,40}", "[0-9 ,.:x-]{0,24}"];
+        let accepted = std::cell::Cell::new(0);
+        runner
+            .run(&text, |text| {
+                if let Ok(list) = FrameList::parse(&text) {
+                    accepted.set(accepted.get() + 1);
+                    let again = FrameList::parse(&list.compact()).expect("its own compact form parses");
+                    prop_assert_eq!(again.frames(), list.frames());
+                }
+                Ok(())
+            })
+            .expect("no counterexample");
+        eprintln!("frame lists: {} inputs, {} accepted", runner.config().cases, accepted.get());
+    }
 }

@@ -454,4 +454,45 @@ mod tests {
         assert_eq!(redact_password("postgres://u:secret@h/db"), "postgres://u:***@h/db");
         assert_eq!(redact_password("sqlite://data/pictor.db"), "sqlite://data/pictor.db");
     }
+
+    /// Fuzzed: any TOML-ish text as the config file is loaded or refused with an error, never a panic.
+    #[test]
+    fn any_config_file_is_loaded_or_refused_never_a_panic() {
+        use proptest::prelude::*;
+        let dir = tempfile::tempdir().expect("dir");
+        let path = dir.path().join("pictor.toml");
+        let keys = prop::sample::select(vec![
+            "listen",
+            "data_dir",
+            "database_url",
+            "session_hours",
+            "task_lease_ms",
+            "max_task_ms",
+            "[ledger]",
+            "welcome_credits",
+            "checker_share_percent",
+            "[limits]",
+            "api_per_minute",
+            "[verification]",
+            "quorum",
+            "audit_rate",
+            "[oidc]",
+            "issuer",
+        ]);
+        let value = prop_oneof![".{0,12}", any::<i64>().prop_map(|n| n.to_string()), Just("\"x\"".to_string())];
+        let line = (keys, value).prop_map(|(key, value)| format!("{key} = {value}"));
+        let text = prop_oneof![".{0,60}", prop::collection::vec(line, 0..6).prop_map(|lines| lines.join("\n"))];
+        let mut runner = proptest::test_runner::TestRunner::default();
+        let loaded = std::cell::Cell::new(0);
+        runner
+            .run(&text, |text| {
+                std::fs::write(&path, &text).expect("write");
+                if Config::load(Some(&path)).is_ok() {
+                    loaded.set(loaded.get() + 1);
+                }
+                Ok(())
+            })
+            .expect("no panic");
+        eprintln!("config files: {} inputs, {} loaded", runner.config().cases, loaded.get());
+    }
 }

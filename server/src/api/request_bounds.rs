@@ -1,5 +1,6 @@
 //! Bounds on every request: a server function's body is at most [`MAX_SERVER_FN_BODY`] (they carry forms, not
-//! files), and a request is answered within [`REQUEST_TIMEOUT`] — except the long-lived ones, which bound
+//! files) and its failure answers with its error's status (not always 500), and a request is answered within
+//! [`REQUEST_TIMEOUT`] — except the long-lived ones, which bound
 //! themselves: event streams (end with the session or the coordinator), agents' long polls and uploads (their own
 //! waits and size limits) and scene uploads (their size limit).
 
@@ -52,13 +53,32 @@ pub async fn bound(request: Request, next: Next) -> Response {
     if is_long_lived(request.method(), &path) {
         return next.run(request).await;
     }
-    match tokio::time::timeout(REQUEST_TIMEOUT, next.run(request)).await {
+    let response = match tokio::time::timeout(REQUEST_TIMEOUT, next.run(request)).await {
         Ok(response) => response,
         Err(_) => {
             tracing::warn!(path, "a request took longer than {} s", REQUEST_TIMEOUT.as_secs());
-            refuse(StatusCode::SERVICE_UNAVAILABLE, "the request took too long; try again")
+            return refuse(StatusCode::SERVICE_UNAVAILABLE, "the request took too long; try again");
+        }
+    };
+    if is_server_function(&path) && response.status() == StatusCode::INTERNAL_SERVER_ERROR {
+        return with_error_status(response).await;
+    }
+    response
+}
+
+/// A failing server function is answered 500 by the framework whatever went wrong (a body it could not decode
+/// included); its error says what the status should be.
+async fn with_error_status(response: Response) -> Response {
+    let (mut parts, body) = response.into_parts();
+    let Ok(bytes) = axum::body::to_bytes(body, 64 * 1024).await else {
+        return refuse(StatusCode::INTERNAL_SERVER_ERROR, "the answer could not be read");
+    };
+    if let Ok(error) = serde_json::from_slice::<pictor_app::error::AppError>(&bytes) {
+        if let Ok(status) = StatusCode::from_u16(error.status()) {
+            parts.status = status;
         }
     }
+    Response::from_parts(parts, Body::from(bytes))
 }
 
 #[cfg(test)]

@@ -199,4 +199,29 @@ mod tests {
         assert!(matches!(&garbage, Inspection::Bad(why) if why.contains("decode")), "{garbage:?}");
         assert!(matches!(inspect(b"hello", OutputFormat::Png, (16, 9), whole(16, 9)), Inspection::Bad(_)));
     }
+
+    /// Fuzzed: random bytes, and a real PNG with bytes flipped, are inspected (refused or judged) without a panic,
+    /// in every output format.
+    #[test]
+    fn any_output_bytes_are_inspected_never_a_panic() {
+        use proptest::prelude::*;
+        let valid = png(&RgbaImage::from_fn(16, 9, |x, y| Rgba([(x * 16) as u8, (y * 28) as u8, 90, 255])));
+        let mutated = prop::collection::vec((0..valid.len(), any::<u8>()), 1..8).prop_map(move |flips| {
+            let mut bytes = valid.clone();
+            for (at, value) in flips {
+                bytes[at] = value;
+            }
+            bytes
+        });
+        let bytes = prop_oneof![prop::collection::vec(any::<u8>(), 0..512), mutated];
+        let formats = prop::sample::select(vec![OutputFormat::Png, OutputFormat::Jpeg, OutputFormat::OpenExr]);
+        let mut runner = proptest::test_runner::TestRunner::default();
+        runner
+            .run(&(bytes, formats), |(bytes, format)| {
+                let _ = inspect_with_detail(&bytes, format, (16, 9), whole(16, 9), 4);
+                Ok(())
+            })
+            .expect("no panic");
+        eprintln!("output images: {} inputs", runner.config().cases);
+    }
 }

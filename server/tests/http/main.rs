@@ -7,6 +7,7 @@ mod blender_versions;
 mod cli;
 mod coordinator_restart;
 mod events;
+mod fuzz;
 mod health;
 mod helpers;
 mod late_uploads;
