@@ -1,6 +1,6 @@
 //! `pictor-bench agent-overhead`: the same frames rendered by bare `blender -b` (one process per frame, as the agent
-//! runs it) and by a real `pictor-agent` through a real coordinator (lease, scene download, render, upload, done);
-//! prints both wall times and their ratio.
+//! runs it), by bare Blender inside the agent's bubblewrap sandbox, and by a real `pictor-agent` through a real
+//! coordinator (lease, scene download, boxed render, upload, done); prints the wall times and their ratios.
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -9,6 +9,8 @@ use std::time::{Duration, Instant};
 use pictor_server::db::Backend;
 use pictor_server::testing::TestDb;
 use serde_json::json;
+
+use pictor_agent::sandbox::{Confinement, Sandbox};
 
 use crate::coordinator::Coordinator;
 use crate::render_job::{send, submit, wait_until_completed, FrameShape};
@@ -54,6 +56,34 @@ fn bare_blender(args: &Args, out: &Path) -> Duration {
         assert!(status.success(), "bare blender failed on frame {frame}");
     }
     started.elapsed()
+}
+
+/// The same renders inside the sandbox the agent boxes Blender in; `None` where bubblewrap is not usable.
+async fn boxed_blender(args: &Args, out: &Path) -> Option<Duration> {
+    let sandbox = Sandbox::detect().await;
+    if !sandbox.is_confined() {
+        return None;
+    }
+    let blender = pictor_agent::exec::find_on_path("blender").expect("blender on PATH");
+    let scene = std::fs::canonicalize(&args.shape.scene).expect("the scene");
+    std::fs::create_dir_all(out).expect("out dir");
+    let started = Instant::now();
+    for frame in 1..=args.frames {
+        let status = sandbox
+            .command(&blender, &Confinement { readable: &[&scene], writable: &[out] })
+            .args(["-b", "--disable-autoexec"])
+            .arg(&scene)
+            .args(["--python-exit-code", "1", "--python-expr", &settings_expr(args), "-o"])
+            .arg(out.join("frame_####"))
+            .args(["-F", "PNG", "-f", &frame.to_string()])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .await
+            .expect("boxed blender runs");
+        assert!(status.success(), "boxed blender failed on frame {frame}");
+    }
+    Some(started.elapsed())
 }
 
 struct AgentProcess(Child);
@@ -103,6 +133,7 @@ async fn through_pictor(args: &Args, work: &Path) -> Duration {
 pub async fn run(args: Args) {
     let work = tempfile::tempdir().expect("tempdir");
     let bare = bare_blender(&args, work.path());
+    let boxed = boxed_blender(&args, &work.path().join("boxed")).await;
     let pictor = through_pictor(&args, work.path()).await;
     let per = |total: Duration| total.as_secs_f64() / f64::from(args.frames);
     println!(
@@ -110,6 +141,15 @@ pub async fn run(args: Args) {
         args.frames, args.shape.width, args.shape.height, args.shape.samples
     );
     println!("bare blender -b     {:.2} s = {:.2} s per frame", bare.as_secs_f64(), per(bare));
+    match boxed {
+        Some(boxed) => println!(
+            "in the sandbox      {:.2} s = {:.2} s per frame, ratio {:.3} (bubblewrap / bare)",
+            boxed.as_secs_f64(),
+            per(boxed),
+            boxed.as_secs_f64() / bare.as_secs_f64()
+        ),
+        None => println!("in the sandbox      not measured: bubblewrap is not usable here"),
+    }
     println!(
         "through pictor      {:.2} s = {:.2} s per frame (upload, submit, lease, render, upload, done)",
         pictor.as_secs_f64(),
