@@ -35,6 +35,10 @@ fn refuse(status: StatusCode, message: &str) -> Response {
 }
 
 pub async fn bound(request: Request, next: Next) -> Response {
+    bound_within(request, next, REQUEST_TIMEOUT).await
+}
+
+async fn bound_within(request: Request, next: Next, timeout: Duration) -> Response {
     let path = request.uri().path().to_string();
     let request = if is_server_function(&path) {
         let announced =
@@ -53,10 +57,10 @@ pub async fn bound(request: Request, next: Next) -> Response {
     if is_long_lived(request.method(), &path) {
         return next.run(request).await;
     }
-    let response = match tokio::time::timeout(REQUEST_TIMEOUT, next.run(request)).await {
+    let response = match tokio::time::timeout(timeout, next.run(request)).await {
         Ok(response) => response,
         Err(_) => {
-            tracing::warn!(path, "a request took longer than {} s", REQUEST_TIMEOUT.as_secs());
+            tracing::warn!(path, "a request took longer than {} ms", timeout.as_millis());
             return refuse(StatusCode::SERVICE_UNAVAILABLE, "the request took too long; try again");
         }
     };
@@ -90,6 +94,30 @@ mod tests {
         assert!(is_server_function("/api/account_overview12345"));
         assert!(!is_server_function("/api/v1/jobs") && !is_server_function("/api/agent/v1/lease"));
         assert!(!is_server_function("/credit"));
+    }
+
+    /// A handler slower than the limit is cut off with a 503; a stream-like path is left to run.
+    #[tokio::test]
+    async fn a_slow_request_is_answered_503_at_the_limit() {
+        use axum::routing::get;
+        use tower::ServiceExt;
+        let slow = || async {
+            tokio::time::sleep(Duration::from_secs(5)).await;
+            "late"
+        };
+        let app = axum::Router::new()
+            .route("/api/v1/jobs", get(slow))
+            .route("/api/v1/events", get(|| async { "a stream" }))
+            .layer(axum::middleware::from_fn(|request: Request, next: Next| {
+                bound_within(request, next, Duration::from_millis(50))
+            }));
+        let started = std::time::Instant::now();
+        let request = Request::builder().uri("/api/v1/jobs").body(Body::empty()).expect("request");
+        let response = app.clone().oneshot(request).await.expect("answered");
+        assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert!(started.elapsed() < Duration::from_secs(2), "cut off at the limit");
+        let request = Request::builder().uri("/api/v1/events").body(Body::empty()).expect("request");
+        assert_eq!(app.oneshot(request).await.expect("answered").status(), StatusCode::OK);
     }
 
     #[test]
