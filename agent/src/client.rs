@@ -465,10 +465,18 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn an_unboxed_worker_asks_for_its_owners_jobs_only() {
+        let (client, server) = serve_once(b"HTTP/1.1 204 No Content\r\nconnection: close\r\n\r\n".to_vec()).await;
+        assert_eq!(client.lease(Duration::from_millis(50), true).await.unwrap(), None);
+        let request = String::from_utf8(server.await.unwrap()).unwrap();
+        assert!(request.ends_with(r#""own_jobs_only":true}"#), "{request}");
+    }
+
+    #[tokio::test]
     async fn no_work_is_an_empty_lease() {
         let (client, server) = serve_once(b"HTTP/1.1 204 No Content\r\nconnection: close\r\n\r\n".to_vec()).await;
         assert_eq!(client.lease(Duration::from_millis(50), false).await.unwrap(), None);
         let request = String::from_utf8(server.await.unwrap()).unwrap();
-        assert!(request.ends_with(r#"{"wait_ms":50}"#), "{request}");
+        assert!(request.ends_with(r#"{"wait_ms":50,"own_jobs_only":false}"#), "{request}");
     }
 }
