@@ -40,15 +40,20 @@ fn settings_expr(args: &Args) -> String {
     )
 }
 
+/// Blender's arguments for one frame of `scene` into `out`, as the agent passes them.
+fn blender_args(args: &Args, scene: &Path, out: &Path, frame: u32) -> Vec<std::ffi::OsString> {
+    let mut all: Vec<std::ffi::OsString> = vec!["-b".into(), "--disable-autoexec".into(), scene.into()];
+    all.extend(["--python-exit-code", "1", "--python-expr"].map(Into::into));
+    all.extend([settings_expr(args).into(), "-o".into(), out.join("frame_####").into()]);
+    all.extend(["-F".into(), "PNG".into(), "-f".into(), frame.to_string().into()]);
+    all
+}
+
 fn bare_blender(args: &Args, out: &Path) -> Duration {
     let started = Instant::now();
     for frame in 1..=args.frames {
         let status = Command::new("blender")
-            .args(["-b", "--disable-autoexec"])
-            .arg(&args.shape.scene)
-            .args(["--python-exit-code", "1", "--python-expr", &settings_expr(args), "-o"])
-            .arg(out.join("frame_####"))
-            .args(["-F", "PNG", "-f", &frame.to_string()])
+            .args(blender_args(args, &args.shape.scene, out, frame))
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .status()
@@ -71,11 +76,7 @@ async fn boxed_blender(args: &Args, out: &Path) -> Option<Duration> {
     for frame in 1..=args.frames {
         let status = sandbox
             .command(&blender, &Confinement { readable: &[&scene], writable: &[out] })
-            .args(["-b", "--disable-autoexec"])
-            .arg(&scene)
-            .args(["--python-exit-code", "1", "--python-expr", &settings_expr(args), "-o"])
-            .arg(out.join("frame_####"))
-            .args(["-F", "PNG", "-f", &frame.to_string()])
+            .args(blender_args(args, &scene, out, frame))
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .status()
