@@ -64,6 +64,8 @@ export default defineConfig({
         // Tests share one coordinator: once a test's checker has stopped, others' results wait seconds, not
         // the default half hour, for a checker that is not coming.
         PICTOR_VERIFICATION__UNCHECKED_AFTER_MS: '5000',
+        // The payment provider's signing secret: the money test buys credit through the signed webhook.
+        PICTOR_LEDGER__PAYMENT_WEBHOOK_SECRET: 'e2e payment provider secret',
         PICTOR_OIDC__PROVIDER_NAME: 'Test IdP',
         PICTOR_OIDC__ISSUER_URL: `http://127.0.0.1:${idpPort}`,
         PICTOR_OIDC__CLIENT_ID: 'pictor-test',

@@ -1,8 +1,11 @@
-// Money in the browser: a new account's welcome credits, a job estimated and paid to another user's priced worker (a
-// real agent: a user's own machines render their jobs for free), then the creator's Credit page (balance, ledger,
-// filter, CSV, spending chart), the worker owner's Rewards page (earnings, chart, payouts) and My Workers (task
-// stats, charts, history); the bell in the top bar counts the job's notification live.
+// Money in the browser: a new account's welcome credits and credit bought through the payment provider's signed
+// webhook, a job estimated and paid to another user's priced worker (a real agent: a user's own machines render
+// their jobs for free; bought credit is spent before welcome credits, which can never be withdrawn), then the
+// creator's Credit page (balance, ledger, filter, CSV, spending chart), the worker owner's Rewards page (earnings,
+// chart, payouts) and My Workers (task stats, charts, history); the bell in the top bar counts the job's
+// notification live.
 import { test, expect } from '@playwright/test';
+import { createHmac } from 'node:crypto';
 import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -19,6 +22,18 @@ test('a paid job shows on Credit, Rewards and My Workers', async ({ page, baseUR
   await waitForHydration(page);
   await expect(page.getByTestId('credit-available')).toHaveText('10');
   await expect(page.getByTestId('ledger-row').first()).toHaveAttribute('data-kind', 'welcome');
+  // Five credits bought: the payment provider confirms them with a signed call.
+  const me = await (await page.request.get('/api/v1/me')).json();
+  const payment = JSON.stringify({ payment_id: `e2e-${Date.now()}`, user_id: me.user_id, amount_micro: 5_000_000 });
+  const signature = 'sha256=' + createHmac('sha256', 'e2e payment provider secret').update(payment).digest('hex');
+  const bought = await page.request.post('/api/v1/payments/webhook', {
+    data: payment,
+    headers: { 'content-type': 'application/json', 'x-pictor-signature': signature },
+  });
+  expect(bought.status()).toBe(200);
+  await page.reload();
+  await waitForHydration(page);
+  await expect(page.getByTestId('credit-available')).toHaveText('15');
 
   // Another user's worker at 1 credit per render-minute (the most a Standard job pays), tagged so that only it takes
   // this test's job (tests run side by side on one coordinator, and any worker may take any job).
@@ -59,9 +74,9 @@ test('a paid job shows on Credit, Rewards and My Workers', async ({ page, baseUR
 
     await page.goto('/credit');
     await waitForHydration(page);
-    await expect(page.getByTestId('credit-available')).not.toHaveText('10');
+    await expect(page.getByTestId('credit-available')).not.toHaveText('15');
     const kinds = await page.getByTestId('ledger-row').evaluateAll((rows) => rows.map((row) => row.getAttribute('data-kind')));
-    for (const kind of ['welcome', 'escrow', 'pay_worker', 'refund']) expect(kinds).toContain(kind);
+    for (const kind of ['welcome', 'payment', 'escrow', 'pay_worker', 'refund']) expect(kinds).toContain(kind);
     await expect(page.locator('#spending-chart canvas')).toHaveCount(1);
     await screenshot(page, 'credit-after-job');
     // The bell leads to the notifications; reading them quiets it, live.

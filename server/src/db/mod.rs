@@ -27,6 +27,7 @@ pub mod users;
 pub mod verdicts;
 pub mod verifications;
 pub mod wallet_nonces;
+pub mod welcome;
 
 use std::str::FromStr;
 use std::time::Duration;

@@ -19,7 +19,8 @@ fn payout(row: PayoutRow) -> Payout {
 }
 
 impl Db {
-    /// Holds `amount_micro` of `user`'s earnings for a payout to `address`; refused (nothing held) above the earnings.
+    /// Holds `amount_micro` of `user`'s earnings for a payout to `address`; refused (nothing held) above the earnings
+    /// that were not paid with welcome credits.
     pub async fn request_payout(
         &self,
         user: UserId,
@@ -28,6 +29,12 @@ impl Db {
         now_ms: i64,
     ) -> Result<i64, LedgerError> {
         let mut tx = self.begin_write().await?;
+        // Earnings paid with welcome credits are held back: they count, but never leave the network.
+        let withdrawable = super::ledger::balance_in(&mut tx, Account::Earnings(user)).await?
+            - super::welcome::held_earnings(&mut tx, user).await?;
+        if amount_micro > withdrawable {
+            return Err(LedgerError::Insufficient { available: withdrawable.max(0), needed: amount_micro });
+        }
         let id: i64 = sqlx::query_scalar(
             "INSERT INTO payouts (user_id, amount_micro, address, created_at_ms) VALUES ($1, $2, $3, $4) RETURNING id",
         )

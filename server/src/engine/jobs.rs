@@ -9,7 +9,7 @@ use crate::db::users::UserId;
 use crate::db::{lock_row, DbError, JobId, Locked, TaskId, Tx};
 
 use super::notices::{Notice, LOW_BALANCE_MICRO};
-use super::payments::{fund_rerender, refund_job};
+use super::payments::{self, fund_rerender, refund_job};
 
 /// Attempts a re-rendered task gets.
 pub const DEFAULT_ATTEMPTS: i64 = 3;
@@ -28,7 +28,8 @@ pub async fn create(tx: &mut Tx<'_>, job: &NewJob, now_ms: i64) -> Result<JobId,
         )
         .job(id);
         match transfer_in(tx, &escrow, now_ms).await {
-            Ok(_) | Err(LedgerError::NotPositive) => {}
+            Ok(_) => payments::follow_welcome_into_escrow(tx, job.owner, id).await?,
+            Err(LedgerError::NotPositive) => {}
             // The caller drops the transaction, so the job and its tasks vanish with it.
             Err(LedgerError::Insufficient { available, needed }) => {
                 return Err(DbError::InsufficientCredit { available, needed })

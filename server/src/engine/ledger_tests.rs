@@ -365,7 +365,53 @@ async fn an_owners_own_worker_is_never_paid_for_their_jobs(db: Db) {
     assert!(world.db.check_ledger().await.expect("check").is_empty());
 }
 
+async fn welcome_part(db: &Db, user: UserId) -> (i64, i64) {
+    sqlx::query_as("SELECT welcome_credit_micro, held_earnings_micro FROM users WHERE id = $1")
+        .bind(user)
+        .fetch_one(db.reader())
+        .await
+        .expect("user")
+}
+
+/// Welcome credits pay another user's worker once paid credit is spent, but what they paid never leaves the network:
+/// held in the worker's earnings (no payout of it), and adding nothing to the checker pool; a refund gives the
+/// welcome part back as welcome credit.
+async fn welcome_credits_pay_workers_but_are_never_withdrawn(db: Db) {
+    let world = world(db, 0).await;
+    let engine = Engine::new(world.db.clone());
+    engine.welcome(world.creator, 3 * CREDIT, NOW).await.expect("welcome");
+    engine.top_up(world.creator, 2 * CREDIT, "grant:paid", "grant", "", NOW).await.expect("paid credit");
+    let id = engine.create_job(&job(&world, 2, 4 * CREDIT), NOW).await.expect("job");
+    // The 2 paid credits went first, then 2 of the welcome credits: 1 is left.
+    assert_eq!(welcome_part(&world.db, world.creator).await.0, CREDIT, "paid credit is spent first");
+    // 90 s at 1 credit a minute: 1.35 to the worker, all of it welcome money; the pool's 0.15 is not charged.
+    render(&world, 90, false).await;
+    assert_eq!(world.db.balance(Account::Earnings(world.lender)).await.expect("b"), 1_350_000);
+    assert_eq!(world.db.balance(Account::CheckerPool).await.expect("b"), 0);
+    assert_eq!(welcome_part(&world.db, world.lender).await.1, 1_350_000, "held");
+    // The second: 0.65 welcome money left in the escrow, then paid credit; the pool gets its share of that.
+    render(&world, 90, false).await;
+    assert_eq!(world.db.balance(Account::Earnings(world.lender)).await.expect("b"), 2_700_000);
+    assert_eq!(welcome_part(&world.db, world.lender).await.1, 2_000_000);
+    assert_eq!(world.db.balance(Account::CheckerPool).await.expect("b"), 150_000);
+    assert_eq!(job_state(&world.db, id).await, "completed");
+    // Only what paid credit paid can leave.
+    let refused = world.db.request_payout(world.lender, 800_000, "0xabc", NOW).await;
+    assert!(matches!(refused, Err(LedgerError::Insufficient { available: 700_000, needed: 800_000 })), "{refused:?}");
+    world.db.request_payout(world.lender, 700_000, "0xabc", NOW).await.expect("the paid part");
+    assert!(world.db.check_ledger().await.expect("check").is_empty());
+
+    // A cancelled job gives its unspent welcome money back as welcome credit.
+    engine.welcome(world.lender, 3 * CREDIT, NOW).await.expect("the lender's welcome");
+    let own = NewJob { owner: world.lender, ..job(&world, 1, 2 * CREDIT) };
+    let cancelled = engine.create_job(&own, NOW).await.expect("job");
+    assert_eq!(welcome_part(&world.db, world.lender).await.0, CREDIT);
+    engine.cancel_job(world.lender, cancelled, NOW).await.expect("cancel");
+    assert_eq!(welcome_part(&world.db, world.lender).await.0, 3 * CREDIT);
+}
+
 crate::both_backends!(
+    welcome_credits_pay_workers_but_are_never_withdrawn,
     an_owners_own_worker_is_never_paid_for_their_jobs,
     a_short_escrow_is_topped_up_from_credit_so_results_are_paid_in_full,
     a_budget_caps_what_a_job_spends_and_a_spent_budget_refuses_a_rerender,

@@ -30,6 +30,9 @@ use crate::events::EventBus;
 
 use verdicts::Settlement;
 
+/// The transfer kind of welcome credits.
+pub const WELCOME: &str = "welcome";
+
 /// How long past its time limit an attempt's lease is kept: the agent stops the work at the limit itself and
 /// reports the failure with its log, which is better than the coordinator's bare "ran past its time limit".
 pub const OVER_TIME_GRACE_MS: i64 = 60_000;
@@ -203,6 +206,10 @@ impl Engine {
     ) -> Result<TopUp, LedgerError> {
         let mut tx = self.db.begin_write().await?;
         let moved = credit_in(&mut tx, user, amount_micro, key, kind, memo, now_ms).await?;
+        if moved == Moved::Now && kind == WELCOME {
+            // Spendable like any credit, but followed wherever it goes so that it is never withdrawn.
+            crate::db::welcome::add_to_credit(&mut tx, user, amount_micro).await?;
+        }
         let resumed =
             if moved == Moved::Now { payments::resume_paused_jobs(&mut tx, user, now_ms).await? } else { Vec::new() };
         self.commit(tx, Changes::default().with_work(!resumed.is_empty())).await?;
@@ -213,7 +220,7 @@ impl Engine {
     pub async fn welcome(&self, user: UserId, amount_micro: i64, now_ms: i64) -> Result<(), LedgerError> {
         if amount_micro > 0 {
             let key = format!("user:{user}:welcome");
-            self.top_up(user, amount_micro, &key, "welcome", "welcome credits", now_ms).await?;
+            self.top_up(user, amount_micro, &key, WELCOME, "welcome credits", now_ms).await?;
         }
         Ok(())
     }

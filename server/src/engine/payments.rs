@@ -5,7 +5,7 @@
 
 use crate::db::ledger::{balance_in, transfer_in, Account, LedgerError, Moved, Transfer};
 use crate::db::users::UserId;
-use crate::db::{lock_row, payments as sql, DbError, JobId, Locked, TaskId, Tx};
+use crate::db::{lock_row, payments as sql, welcome, DbError, JobId, Locked, TaskId, Tx};
 use pictor_core::states::JobState;
 
 use super::notices::Notice;
@@ -74,6 +74,11 @@ pub async fn pay_attempt(tx: &mut Tx<'_>, task: TaskId, attempt: i64, now_ms: i6
         // A free worker (or an empty escrow): nothing moves, nothing to watch.
         return Ok(0);
     }
+    // Welcome money in the escrow pays the worker first and is held in its earnings (never withdrawn); work paid
+    // with it adds nothing to the checker pool.
+    let welcome_in_escrow = welcome::in_escrow(tx, job).await?;
+    let held = worker.min(welcome_in_escrow);
+    let pool = pool - pool.min(welcome_in_escrow - held);
     let (worker_key, pool_key) = attempt_keys(task, attempt);
     let mut paid = 0;
     if worker > 0 {
@@ -84,6 +89,8 @@ pub async fn pay_attempt(tx: &mut Tx<'_>, task: TaskId, attempt: i64, now_ms: i6
                 .node(bill.node);
         if transfer_in(tx, &transfer, now_ms).await.map_err(ledger_to_db)? == Moved::Now {
             paid = worker;
+            welcome::add_to_held(tx, bill.worker_owner, held).await?;
+            welcome::add_to_escrow(tx, job, -held).await?;
         }
     }
     if pool > 0 {
@@ -115,7 +122,14 @@ pub async fn claw_back(tx: &mut Tx<'_>, task: TaskId, attempt: i64, now_ms: i64)
                 .job(job)
                 .task(task)
                 .memo("the result was rejected by checkers");
-            transfer_in(tx, &transfer, now_ms).await.map_err(ledger_to_db)?;
+            if transfer_in(tx, &transfer, now_ms).await.map_err(ledger_to_db)? == Moved::Now {
+                if let Account::Earnings(owner) = from {
+                    // What was held of it goes back into the escrow as welcome money.
+                    let back = amount.min(welcome::held_earnings(tx, owner).await?);
+                    welcome::add_to_held(tx, owner, -back).await?;
+                    welcome::add_to_escrow(tx, job, back).await?;
+                }
+            }
         }
     }
     Ok(())
@@ -137,9 +151,22 @@ pub async fn refund_job(tx: &mut Tx<'_>, job: JobId, now_ms: i64) -> Result<(), 
             "refund",
         )
         .job(job);
-        transfer_in(tx, &transfer, now_ms).await.map_err(ledger_to_db)?;
+        if transfer_in(tx, &transfer, now_ms).await.map_err(ledger_to_db)? == Moved::Now {
+            // The welcome part goes back to the welcome part of the owner's credit.
+            let welcome_back = left.min(welcome::in_escrow(tx, job).await?);
+            welcome::add_to_credit(tx, owner, welcome_back).await?;
+            welcome::add_to_escrow(tx, job, -welcome_back).await?;
+        }
     }
     Ok(())
+}
+
+/// After money moved from `owner`'s credit into `job`'s escrow: paid credit is spent first, so welcome money went
+/// with it only as far as the credit left is now smaller than its welcome part.
+pub async fn follow_welcome_into_escrow(tx: &mut Tx<'_>, owner: UserId, job: JobId) -> Result<(), DbError> {
+    let credit = balance_in(tx, Account::Credit(owner)).await?;
+    let taken = welcome::cap_to_credit(tx, owner, credit).await?;
+    welcome::add_to_escrow(tx, job, taken).await
 }
 
 /// How much more may go into `job`'s escrow: without a budget, anything; with one, the budget less what the owner
@@ -171,7 +198,9 @@ async fn refill(tx: &mut Tx<'_>, job: JobId, owner: UserId, wanted: i64, now_ms:
         "refill",
     )
     .job(job);
-    transfer_in(tx, &transfer, now_ms).await.map_err(ledger_to_db)?;
+    if transfer_in(tx, &transfer, now_ms).await.map_err(ledger_to_db)? == Moved::Now {
+        follow_welcome_into_escrow(tx, owner, job).await?;
+    }
     Ok(amount)
 }
 
