@@ -113,7 +113,7 @@ async fn serve(
     // Started first so the first heartbeat has a CPU reading that spans the probing.
     let mut sampler = Sampler::new();
     let sandbox = Sandbox::detect().await;
-    let own_jobs_only = !sandbox.is_confined() && !config.allow_unsandboxed;
+    let own_jobs_only = takes_own_jobs_only(&sandbox, config.allow_unsandboxed);
     if own_jobs_only {
         tracing::warn!(
             "bubblewrap is not available (install the bubblewrap package): Blender cannot be boxed, so only your \
@@ -253,6 +253,12 @@ async fn countdown(line: &ProgressBar, total: Duration, text: impl Fn(Duration) 
     }
 }
 
+/// Whether only the owner's own jobs may be taken: Blender cannot be boxed here and the owner did not allow others'
+/// scenes anyway.
+fn takes_own_jobs_only(sandbox: &Sandbox, allow_unsandboxed: bool) -> bool {
+    !sandbox.is_confined() && !allow_unsandboxed
+}
+
 /// What the worker's owner reads about its sandbox on Worker Details.
 fn sandbox_report(sandbox: &Sandbox, own_jobs_only: bool) -> &'static str {
     match (sandbox.is_confined(), own_jobs_only) {
@@ -295,6 +301,16 @@ async fn probe(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn without_a_sandbox_only_the_owners_jobs_unless_allowed() {
+        let boxed = Sandbox::Bubblewrap("/usr/bin/bwrap".into());
+        assert!(!takes_own_jobs_only(&boxed, false));
+        assert!(takes_own_jobs_only(&Sandbox::Unconfined, false));
+        assert!(!takes_own_jobs_only(&Sandbox::Unconfined, true), "the owner allowed it");
+        assert_eq!(sandbox_report(&boxed, false), "bubblewrap");
+        assert!(sandbox_report(&Sandbox::Unconfined, true).contains("allow_unsandboxed"));
+    }
 
     #[test]
     fn the_heartbeat_interval_is_kept_within_sane_bounds() {
