@@ -309,7 +309,8 @@ mod tests {
         assert!(takes_own_jobs_only(&Sandbox::Unconfined, false));
         assert!(!takes_own_jobs_only(&Sandbox::Unconfined, true), "the owner allowed it");
         assert_eq!(sandbox_report(&boxed, false), "bubblewrap");
-        assert!(sandbox_report(&Sandbox::Unconfined, true).contains("allow_unsandboxed"));
+        assert!(sandbox_report(&Sandbox::Unconfined, true).contains("only its owner's jobs"));
+        assert!(sandbox_report(&Sandbox::Unconfined, false).contains("allow_unsandboxed"));
     }
 
     #[test]
