@@ -6,6 +6,7 @@ use std::time::Duration;
 use pictor_core::agent_protocol::BlenderInstall;
 
 use crate::exec;
+use crate::sandbox::{Confinement, Sandbox};
 
 /// A first start of Blender can be slow (cold disk, shader caches); `--version` still returns in seconds.
 const VERSION_TIMEOUT: Duration = Duration::from_secs(60);
@@ -76,11 +77,11 @@ pub fn candidates(on_path: Option<PathBuf>, configured: &[String]) -> Vec<PathBu
 }
 
 /// Every usable Blender, with its version and engines (benchmarks are filled in by [`crate::benchmark`]).
-/// One that cannot be run is left out with a warning.
-pub async fn discover(configured: &[String]) -> Vec<(BlenderInstall, BlenderVersion)> {
+/// One that cannot be run is left out with a warning. Even asking for its version runs it in `sandbox`.
+pub async fn discover(sandbox: &Sandbox, configured: &[String]) -> Vec<(BlenderInstall, BlenderVersion)> {
     let mut found = Vec::new();
     for path in candidates(exec::find_on_path("blender"), configured) {
-        match probe(&path).await {
+        match probe(sandbox, &path).await {
             Ok(version) => {
                 tracing::info!("found Blender {version} at {}", path.display());
                 let install = BlenderInstall {
@@ -100,11 +101,15 @@ pub async fn discover(configured: &[String]) -> Vec<(BlenderInstall, BlenderVers
     found
 }
 
-async fn probe(path: &Path) -> Result<BlenderVersion, String> {
+async fn probe(sandbox: &Sandbox, path: &Path) -> Result<BlenderVersion, String> {
     if !exec::is_executable(path) {
         return Err("not an executable file".into());
     }
-    let out = exec::run(path, ["--version"], &[], VERSION_TIMEOUT).await.map_err(|e| e.to_string())?;
+    let scratch = tempfile::tempdir().map_err(|e| e.to_string())?;
+    let mut command = sandbox.command(path, &Confinement { readable: &[], writable: &[scratch.path()] });
+    command.arg("--version");
+    let name = path.display().to_string();
+    let out = exec::output_of(command, &name, VERSION_TIMEOUT).await.map_err(|e| e.to_string())?;
     parse_version(&out).ok_or_else(|| format!("unexpected --version output: {}", exec::last_line(&out)))
 }
 
@@ -165,7 +170,18 @@ mod tests {
 
     #[tokio::test]
     async fn a_configured_path_that_is_not_blender_is_skipped() {
-        let found = discover(&["/nonexistent/blender".to_string()]).await;
+        let found = discover(&Sandbox::Unconfined, &["/nonexistent/blender".to_string()]).await;
         assert!(found.iter().all(|(install, _)| install.path != "/nonexistent/blender"));
+    }
+
+    /// The installed Blender (where there is one) answers its version from inside the sandbox as well.
+    #[tokio::test]
+    async fn the_installed_blender_is_found_from_inside_the_sandbox() {
+        let Some(on_path) = exec::find_on_path("blender") else { return };
+        let sandbox = Sandbox::detect().await;
+        let found = discover(&sandbox, &[]).await;
+        let (install, version) = found.first().expect("the Blender on PATH is found");
+        assert_eq!(install.path, on_path.display().to_string());
+        assert!(version.major >= 2, "{version} ({})", sandbox.describe());
     }
 }

@@ -277,7 +277,7 @@ async fn probe(
     sandbox: &Sandbox,
 ) -> (Hardware, Option<(PathBuf, BlenderVersion)>) {
     let mut hardware = hardware::probe().await;
-    let mut blenders = blender::discover(blender_paths).await;
+    let mut blenders = blender::discover(sandbox, blender_paths).await;
     if run_benchmarks {
         benchmark::run_all(sandbox, &mut blenders, terminal).await;
     } else {

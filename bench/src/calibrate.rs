@@ -164,7 +164,8 @@ fn detail_grid(image: &RgbImage, frame: i64, cell: u32) -> DetailGrid {
 
 pub async fn run(args: Args) {
     let started = Instant::now();
-    let Some((install, version)) = pictor_agent::blender::discover(&[]).await.into_iter().next() else {
+    let Some((install, version)) = pictor_agent::blender::discover(&Sandbox::Unconfined, &[]).await.into_iter().next()
+    else {
         eprintln!("pictor-bench: error: no Blender found on PATH");
         std::process::exit(2);
     };
