@@ -3,6 +3,7 @@
 
 mod calibrate;
 mod coordinator;
+mod fuzz;
 mod heartbeats;
 mod overhead;
 mod render_job;
@@ -32,6 +33,9 @@ enum Command {
     /// A job rendered by an honest and a cheating worker and checked by a real checker: verification compute as a
     /// share of render compute, cheated frames caught
     Verification(verification::Args),
+    /// Every endpoint of a real coordinator with many generated inputs: no answer of 500 or more, and no refusal
+    /// that changed the database
+    Fuzz(fuzz::Args),
 }
 
 #[tokio::main]
@@ -42,5 +46,6 @@ async fn main() {
         Command::AgentOverhead(args) => overhead::run(args).await,
         Command::Calibrate(args) => calibrate::run(args).await,
         Command::Verification(args) => verification::run(args).await,
+        Command::Fuzz(args) => fuzz::run(args).await,
     }
 }

@@ -25,6 +25,14 @@ impl NetworkStatsSource for DbNetworkStats {
     }
 }
 
+/// Every server function the dashboard registered: its path and method (for fuzzing them all).
+pub fn server_function_paths() -> Vec<(String, axum::http::Method)> {
+    let mut paths: Vec<(String, axum::http::Method)> =
+        leptos::server_fn::axum::server_fn_paths().map(|(path, method)| (path.to_string(), method)).collect();
+    paths.sort_by(|a, b| a.0.cmp(&b.0));
+    paths
+}
+
 /// Adds the page routes and server functions to `router`; unknown paths fall through to the site files.
 pub fn mount(router: Router<AppState>, state: &AppState) -> Router<AppState> {
     let routes = generate_route_list(App);
