@@ -228,28 +228,6 @@ pub struct RenderSettings {
     pub samples: u32,
 }
 
-impl RenderSettings {
-    /// The settings a job's tasks (and the checks of their results) render with.
-    pub fn of(spec: &crate::jobs::JobSpec) -> Self {
-        use crate::jobs::Engine;
-        let engine = match spec.engine {
-            Engine::Cycles => "CYCLES",
-            // The agent maps this to BLENDER_EEVEE_NEXT on the Blender versions that call it so.
-            Engine::Eevee => "BLENDER_EEVEE",
-            Engine::Workbench => "BLENDER_WORKBENCH",
-        };
-        Self {
-            engine: engine.to_string(),
-            file_format: spec.format.blender_name().to_string(),
-            extension: spec.format.extension().to_string(),
-            resolution_x: spec.resolution_x,
-            resolution_y: spec.resolution_y,
-            resolution_percent: spec.resolution_percent,
-            samples: spec.samples,
-        }
-    }
-}
-
 /// A border region (pixels from the bottom left, `max` exclusive) for a tile of a single image.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TileRegion {

@@ -205,6 +205,27 @@ pub struct JobSpec {
 }
 
 impl JobSpec {
+    /// The settings its tasks (and the checks of their results) render with.
+    pub fn render_settings(&self) -> crate::agent_protocol::RenderSettings {
+        let engine = match self.engine {
+            Engine::Cycles => "CYCLES",
+            // The agent maps this to BLENDER_EEVEE_NEXT on the Blender versions that call it so.
+            Engine::Eevee => "BLENDER_EEVEE",
+            Engine::Workbench => "BLENDER_WORKBENCH",
+        };
+        crate::agent_protocol::RenderSettings {
+            engine: engine.to_string(),
+            file_format: self.format.blender_name().to_string(),
+            extension: self.format.extension().to_string(),
+            resolution_x: self.resolution_x,
+            resolution_y: self.resolution_y,
+            resolution_percent: self.resolution_percent,
+            samples: self.samples,
+        }
+    }
+}
+
+impl JobSpec {
     /// The image size Blender renders: resolution × percentage.
     pub fn output_size(&self) -> (u32, u32) {
         let scale = |size: u32| (u64::from(size) * u64::from(self.resolution_percent) / 100).max(1) as u32;

@@ -34,7 +34,7 @@ pub fn router(state: AppState) -> Router {
     dashboard::mount(api, &state)
         .layer(axum::middleware::map_response(|response| async { errors::with_retry_after(response) }))
         .layer(axum::middleware::from_fn(request_bounds::bound))
-        .layer(axum::middleware::from_fn_with_state(state.clone(), rate_limit::limit))
+        .layer(axum::middleware::from_fn_with_state(state.rate_limits.clone(), rate_limit::limit))
         .layer(axum::middleware::from_fn_with_state(state.clone(), crate::auth::guard::guard))
         .layer(axum::middleware::from_fn_with_state(state.metrics.clone(), crate::metrics::count_requests))
         .layer(TraceLayer::new_for_http())

@@ -4,7 +4,7 @@
 
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use axum::extract::{ConnectInfo, Request, State};
@@ -17,7 +17,6 @@ use pictor_core::accounts::Viewer;
 use serde_json::json;
 
 use crate::config::LimitsConfig;
-use crate::state::AppState;
 
 /// The endpoints that hand out something (a nonce, a challenge, a login state) to whoever asks.
 const SIGN_IN_PATHS: &[&str] =
@@ -84,10 +83,9 @@ impl RateLimits {
 
 /// Runs inside the request guard (so the viewer is known): sign-in endpoints by client address, private API calls
 /// by account and by API key.
-pub async fn limit(State(state): State<AppState>, request: Request, next: Next) -> Response {
+pub async fn limit(State(limits): State<Arc<RateLimits>>, request: Request, next: Next) -> Response {
     let now = Instant::now();
     let path = request.uri().path();
-    let limits = &state.rate_limits;
     let verdict = if SIGN_IN_PATHS.contains(&path) {
         let address = request.extensions().get::<ConnectInfo<SocketAddr>>().map(|info| client_key(info.0.ip()));
         address.map_or(Ok(()), |address| limits.sign_in.take(&address, now))

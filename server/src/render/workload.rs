@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use pictor_core::agent_protocol::{RenderSettings, TaskAssignment, TileRegion};
+use pictor_core::agent_protocol::{TaskAssignment, TileRegion};
 use pictor_core::jobs::{tiles, JobSpec, Split};
 use pictor_core::workloads::WorkloadKind;
 
@@ -63,7 +63,7 @@ fn assignment(lease: &Lease, spec: &JobSpec, scene_sha256: &str, limits: LeaseLi
         attempt: lease.attempt,
         frames: lease.frames.split(',').filter_map(|frame| frame.trim().parse().ok()).collect(),
         tile,
-        settings: RenderSettings::of(spec),
+        settings: spec.render_settings(),
         scene_sha256: scene_sha256.to_string(),
         lease_ms: limits.lease_ms,
         max_render_ms: spec.max_task_minutes.map_or(limits.default_max_ms, |minutes| u64::from(minutes) * 60_000),

@@ -5,7 +5,6 @@ use std::sync::Arc;
 
 use object_store::path::Path as ObjectPath;
 use object_store::ObjectStore;
-use pictor_core::agent_protocol::RenderSettings;
 use pictor_core::checkers::CheckerLive;
 use pictor_core::events::Event;
 use pictor_core::jobs::JobSpec;
@@ -144,7 +143,7 @@ impl Verifier {
             verification_id: leased.id.into(),
             job_id: leased.job.into(),
             scene_sha256,
-            settings: RenderSettings::of(&spec),
+            settings: spec.render_settings(),
             crops,
             thresholds: self.thresholds(),
             lease_ms: self.config.lease_ms,
