@@ -111,6 +111,9 @@ pub struct LeaderboardRow {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct RewardsOverview {
     pub earnings_micro: i64,
+    /// The part of the earnings that welcome credits paid: counted, but never paid out.
+    #[serde(default)]
+    pub held_micro: i64,
     pub payouts_pending_micro: i64,
     /// Per worker or checker of the viewer: (node id, name, kind, earned).
     pub by_node: Vec<(i64, String, String, i64)>,

@@ -67,6 +67,17 @@ fn RewardsBody(rewards: RewardsOverview, payout: ServerAction<RequestPayout>) ->
                 <div class="kpi">
                     <span class="kpi-label">"Earnings available"</span>
                     <span class="kpi-value" data-testid="rewards-earnings">{format_credits(rewards.earnings_micro)}</span>
+                    {(rewards.held_micro > 0)
+                        .then(|| {
+                            view! {
+                                <span class="muted small" data-testid="rewards-held">
+                                    {format!(
+                                        "of which {} paid with welcome credits: not withdrawable",
+                                        format_credits(rewards.held_micro),
+                                    )}
+                                </span>
+                            }
+                        })}
                 </div>
                 <div class="kpi">
                     <span class="kpi-label">"Payouts pending"</span>

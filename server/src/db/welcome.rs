@@ -57,6 +57,17 @@ pub async fn held_earnings(tx: &mut Tx<'_>, user: UserId) -> Result<i64, DbError
     Ok(held.unwrap_or(0))
 }
 
+impl super::Db {
+    /// The part of `user`'s earnings that welcome credits paid (held back from payouts).
+    pub async fn held_earnings(&self, user: UserId) -> Result<i64, DbError> {
+        let held: Option<i64> = sqlx::query_scalar("SELECT held_earnings_micro FROM users WHERE id = $1")
+            .bind(user)
+            .fetch_optional(self.reader())
+            .await?;
+        Ok(held.unwrap_or(0))
+    }
+}
+
 /// Adds `amount` (negative: releases it) to the held part of `user`'s earnings.
 pub async fn add_to_held(tx: &mut Tx<'_>, user: UserId, amount: i64) -> Result<(), DbError> {
     sqlx::query("UPDATE users SET held_earnings_micro = held_earnings_micro + $1 WHERE id = $2")

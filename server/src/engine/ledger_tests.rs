@@ -393,6 +393,7 @@ async fn welcome_credits_pay_workers_but_are_never_withdrawn(db: Db) {
     render(&world, 90, false).await;
     assert_eq!(world.db.balance(Account::Earnings(world.lender)).await.expect("b"), 2_700_000);
     assert_eq!(welcome_part(&world.db, world.lender).await.1, 2_000_000);
+    assert_eq!(world.db.held_earnings(world.lender).await.expect("held"), 2_000_000, "as the Rewards page shows it");
     assert_eq!(world.db.balance(Account::CheckerPool).await.expect("b"), 150_000);
     assert_eq!(job_state(&world.db, id).await, "completed");
     // Only what paid credit paid can leave.

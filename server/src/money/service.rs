@@ -98,6 +98,7 @@ impl LedgerService for DbLedger {
         let identities = self.db.identities_of(user).await.map_err(db_error)?;
         Ok(RewardsOverview {
             earnings_micro: self.db.balance(Account::Earnings(user)).await.map_err(db_error)?,
+            held_micro: self.db.held_earnings(user).await.map_err(db_error)?,
             payouts_pending_micro: self.db.balance(Account::Payouts(user)).await.map_err(db_error)?,
             by_node: self.db.earnings_by_node(user).await.map_err(db_error)?,
             by_day: self.db.earnings_by_day(user, now - CHART_DAYS * DAY_MS).await.map_err(db_error)?,
