@@ -76,7 +76,7 @@ pub fn candidates(on_path: Option<PathBuf>, configured: &[String]) -> Vec<PathBu
     out
 }
 
-/// Every usable Blender, with its version and engines (benchmarks are filled in by [`crate::benchmark`]).
+/// Every usable Blender, with its version and engines (the benchmark module fills in the benchmarks).
 /// One that cannot be run is left out with a warning. Even asking for its version runs it in `sandbox`.
 pub async fn discover(sandbox: &Sandbox, configured: &[String]) -> Vec<(BlenderInstall, BlenderVersion)> {
     let mut found = Vec::new();
@@ -182,6 +182,6 @@ mod tests {
         let found = discover(&sandbox, &[]).await;
         let (install, version) = found.first().expect("the Blender on PATH is found");
         assert_eq!(install.path, on_path.display().to_string());
-        assert!(version.major >= 2, "{version} ({})", sandbox.describe());
+        assert!(version.major >= 2, "{version} ({sandbox:?})");
     }
 }

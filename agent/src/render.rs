@@ -299,4 +299,4 @@ impl Drop for ProcessGroup {
 
 #[cfg(test)]
 #[path = "render_tests.rs"]
-mod tests;
+pub(crate) mod tests;

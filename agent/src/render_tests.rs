@@ -4,7 +4,8 @@ use super::*;
 use crate::exec;
 use crate::sandbox::Sandbox;
 
-fn settings(engine: &str) -> RenderSettings {
+/// A small PNG job (64×36, 4 samples) with `engine`; shared with the sandbox tests.
+pub(crate) fn settings(engine: &str) -> RenderSettings {
     RenderSettings {
         engine: engine.into(),
         file_format: "PNG".into(),

@@ -56,14 +56,6 @@ impl Sandbox {
         matches!(self, Sandbox::Bubblewrap(_))
     }
 
-    /// How it shows in the worker's hardware report and logs.
-    pub fn describe(&self) -> &'static str {
-        match self {
-            Sandbox::Bubblewrap(_) => "bubblewrap",
-            Sandbox::Unconfined => "none",
-        }
-    }
-
     /// A command that runs `program` confined to `confinement`; the caller adds the program's arguments and its
     /// environment (which starts empty but for PATH, HOME and the locale), then spawns it.
     pub fn command(&self, program: &Path, confinement: &Confinement<'_>) -> Command {

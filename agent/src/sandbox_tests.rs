@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use pictor_core::agent_protocol::{RenderSettings, TileRegion};
+use pictor_core::agent_protocol::TileRegion;
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
@@ -12,19 +12,8 @@ use super::Sandbox;
 use crate::blender::BlenderVersion;
 use crate::crop_render::CropRenderer;
 use crate::exec;
+use crate::render::tests::settings;
 use crate::render::{render_frame, FrameJob, Live, RenderError, Rendered};
-
-fn settings() -> RenderSettings {
-    RenderSettings {
-        engine: "CYCLES".into(),
-        file_format: "PNG".into(),
-        extension: "png".into(),
-        resolution_x: 64,
-        resolution_y: 36,
-        resolution_percent: 100,
-        samples: 4,
-    }
-}
 
 /// Blender's version as the agent would find it.
 async fn version(blender: &Path) -> BlenderVersion {
@@ -53,7 +42,7 @@ async fn attack_scenes(outside: &Path) -> Option<PathBuf> {
 
 async fn render(sandbox: &Sandbox, blender: &Path, scene: &Path, out_dir: &Path) -> Result<Rendered, RenderError> {
     std::fs::create_dir_all(out_dir).expect("out dir");
-    let s = settings();
+    let s = settings("CYCLES");
     let version = version(blender).await;
     let job = FrameJob { sandbox, blender, version, scene, out_dir, frame: 1, settings: &s, tile: None };
     let (live, _) = watch::channel(Live::default());
@@ -84,7 +73,7 @@ async fn hostile_scenes_neither_read_nor_write_the_workers_files_nor_run_their_p
     let outside = dir.path();
     let Some(blender) = attack_scenes(outside).await else { return };
     let sandbox = Sandbox::detect().await;
-    eprintln!("sandbox: {}", sandbox.describe());
+    eprintln!("sandbox: {sandbox:?}");
     let scenes = outside.join("scenes");
     let task = outside.join("render").join("task-1");
     let before = files_below(outside);
@@ -117,7 +106,7 @@ async fn hostile_scenes_neither_read_nor_write_the_workers_files_nor_run_their_p
     // As a checker: a scene naming files it did not pack does not start; a writing one renders crops only.
     let crops = outside.join("checks").join("crops");
     std::fs::create_dir_all(&crops).expect("crops dir");
-    let (s, version) = (settings(), version(&blender).await);
+    let (s, version) = (settings("CYCLES"), version(&blender).await);
     let refused =
         CropRenderer::start(&sandbox, &blender, version, &scenes.join("absolute_read.blend"), &crops, &s, "a".into())
             .await;

@@ -19,10 +19,11 @@ use pictor_core::agent_protocol::{
 use serde::Deserialize;
 
 use crate::clock::now_ms;
+use crate::db::jobs::TaskJob;
 use crate::db::nodes::NodeKind;
 use crate::db::tasks::{Finished, LeasedAttempt, Progress, TaskError};
 use crate::db::{DbError, JobId, TaskId};
-use crate::engine::workload::{Intake, LeaseLimits, OutputSlot, Workload, WorkloadError};
+use crate::engine::workload::{Intake, LeaseLimits, OutputSlot, WorkloadError};
 use crate::nodes::agent_auth::AgentNode;
 use crate::render::blobs::{self, UploadError};
 use crate::state::AppState;
@@ -212,13 +213,13 @@ async fn upload_frame(
             TaskApiError::BadRequest("the x-pictor-sha256 header (hex SHA-256 of the body) is required".into())
         })?
         .to_ascii_lowercase();
-    let (job, extension) = state.db.task_job_and_extension(task).await?.ok_or(TaskApiError::NotFound)?;
+    let TaskJob { job, kind, extension } = state.db.task_job(task).await?.ok_or(TaskApiError::NotFound)?;
     // Refuse early (before storing anything) if this attempt is not the node's any more.
     let held = LeasedAttempt { task, attempt: query.attempt, node: node.id };
     if !state.db.holds_lease(held).await? {
         return Err(TaskApiError::LeaseLost);
     }
-    let workload = workload_of(&state, job).await?;
+    let workload = state.services.workloads.of(kind)?;
     let upload = uuid::Uuid::new_v4().simple().to_string();
     let staging = format!("uploads/{upload}");
     let slot =
@@ -263,8 +264,8 @@ async fn done(
     if !missing.is_empty() {
         return Err(TaskApiError::BadRequest(format!("frames {missing:?} have no uploaded output yet")));
     }
-    let (job, _) = state.db.task_job_and_extension(task).await?.ok_or(TaskApiError::NotFound)?;
-    let plan = match workload_of(&state, job).await?.intake(task, report.attempt, node.id).await? {
+    let kind = state.db.task_job(task).await?.ok_or(TaskApiError::NotFound)?.kind;
+    let plan = match state.services.workloads.of(kind)?.intake(task, report.attempt, node.id).await? {
         Intake::Accept(plan) => plan,
         Intake::Refuse(why) => {
             // Not a valid output: the attempt fails like a render error and the task goes to another try.
@@ -301,10 +302,4 @@ async fn fail(
     state.engine.fail_task(held, &error, &report.log_tail, now_ms()).await?;
     tracing::warn!(%task, attempt = report.attempt, node = %node.id, %error, "task attempt failed");
     Ok(StatusCode::NO_CONTENT)
-}
-
-/// The implementation of `job`'s kind of work.
-async fn workload_of(state: &AppState, job: JobId) -> Result<&dyn Workload, TaskApiError> {
-    let info = state.db.job_render_info(job).await?.ok_or(TaskApiError::NotFound)?;
-    Ok(state.services.workloads.of(info.kind)?)
 }

@@ -11,6 +11,15 @@ use super::users::UserId;
 use super::{Db, DbError};
 use super::{JobId, TaskError, TaskId};
 
+/// A task's job as its agent's uploads and reports need it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TaskJob {
+    pub job: JobId,
+    pub kind: WorkloadKind,
+    /// The file extension of its outputs.
+    pub extension: String,
+}
+
 /// What an agent needs to render a job's task.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct JobRenderInfo {
@@ -361,17 +370,18 @@ impl Db {
         Ok(found.is_some())
     }
 
-    /// The task's job and the file extension of its outputs.
-    pub async fn task_job_and_extension(&self, task: TaskId) -> Result<Option<(JobId, String)>, DbError> {
-        let row: Option<(JobId, String)> =
-            sqlx::query_as("SELECT j.id, j.spec_json FROM tasks t JOIN jobs j ON j.id = t.job_id WHERE t.id = $1")
-                .bind(task)
-                .fetch_optional(self.reader())
-                .await?;
-        Ok(row.and_then(|(job, spec_json)| {
-            let spec: JobSpec = serde_json::from_str(&spec_json).ok()?;
-            Some((job, spec.format.extension().to_string()))
-        }))
+    /// The task's job, its kind of work and the file extension of its outputs.
+    pub async fn task_job(&self, task: TaskId) -> Result<Option<TaskJob>, DbError> {
+        let row: Option<(JobId, String, String)> = sqlx::query_as(
+            "SELECT j.id, j.kind, j.spec_json FROM tasks t JOIN jobs j ON j.id = t.job_id WHERE t.id = $1",
+        )
+        .bind(task)
+        .fetch_optional(self.reader())
+        .await?;
+        let Some((job, kind, spec_json)) = row else { return Ok(None) };
+        let kind = super::parse_state(&kind, "kind", WorkloadKind::parse)?;
+        let Ok(spec) = serde_json::from_str::<JobSpec>(&spec_json) else { return Ok(None) };
+        Ok(Some(TaskJob { job, kind, extension: spec.format.extension().to_string() }))
     }
 }
 

@@ -16,6 +16,7 @@ pub struct AttemptBill {
     pub node: NodeId,
     pub worker_owner: UserId,
     pub job: JobId,
+    pub job_owner: UserId,
     pub price_micro_per_minute: i64,
     pub tier_cap_micro_per_minute: i64,
     pub render_ms: Option<i64>,
@@ -25,7 +26,8 @@ pub struct AttemptBill {
 pub async fn attempt_bill(tx: &mut Tx<'_>, task: TaskId, attempt: i64) -> Result<Option<AttemptBill>, DbError> {
     let row = sqlx::query(
         "SELECT a.node_id, a.price_micro_per_minute, COALESCE(a.render_ms, a.ended_at_ms - a.started_at_ms) AS ms,
-                n.owner_id AS worker_owner, t.job_id, j.max_price_micro_per_minute, j.checker_share_percent
+                n.owner_id AS worker_owner, t.job_id, j.owner_id AS job_owner, j.max_price_micro_per_minute,
+                j.checker_share_percent
          FROM task_attempts a
            JOIN tasks t ON t.id = a.task_id
            JOIN jobs j ON j.id = t.job_id
@@ -41,6 +43,7 @@ pub async fn attempt_bill(tx: &mut Tx<'_>, task: TaskId, attempt: i64) -> Result
         node: row.try_get("node_id")?,
         worker_owner: row.try_get("worker_owner")?,
         job: row.try_get("job_id")?,
+        job_owner: row.try_get("job_owner")?,
         price_micro_per_minute: row.try_get("price_micro_per_minute")?,
         tier_cap_micro_per_minute: row.try_get("max_price_micro_per_minute")?,
         render_ms: row.try_get("ms")?,

@@ -65,10 +65,6 @@ impl Engine {
         Self { db, publisher }
     }
 
-    pub fn db(&self) -> &Db {
-        &self.db
-    }
-
     /// Commits `tx` and then announces `changes`.
     async fn commit(&self, tx: Tx<'static>, changes: Changes) -> Result<(), DbError> {
         tx.commit().await?;

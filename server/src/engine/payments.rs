@@ -50,7 +50,7 @@ pub async fn pay_attempt(tx: &mut Tx<'_>, task: TaskId, attempt: i64, now_ms: i6
     // Payments of one job take turns: each reads the escrow and numbers its refills from what the one before
     // committed (two at once both read the same balance and took the same refill key).
     lock_row(tx, Locked::Job(job)).await?;
-    let owner = sql::job_owner(tx, job).await?.ok_or(DbError::NotFound("job"))?;
+    let owner = bill.job_owner;
     if owner == bill.worker_owner {
         // A user's own machines render their jobs for free: nobody can turn credit (welcome credits included)
         // into withdrawable earnings by rendering for themselves.
