@@ -343,6 +343,7 @@ mod tests {
             blender_paths: vec![],
             work_dir: None,
             allow_unsandboxed: false,
+            serve_models: Vec::new(),
         };
         let client = Client::new(&config("https://x.org/pictor/")).unwrap();
         assert_eq!(client.url(REGISTER_PATH), "https://x.org/pictor/api/agent/v1/register");
@@ -363,6 +364,7 @@ mod tests {
             blender_paths: vec![],
             work_dir: None,
             allow_unsandboxed: false,
+            serve_models: Vec::new(),
         };
         let err = Client::new(&config).unwrap().offline(Duration::from_secs(2)).await.unwrap_err();
         assert!(matches!(&err, ClientError::Unreachable(m) if m.contains("onnect")), "{err}");
@@ -384,6 +386,7 @@ mod tests {
             blender_paths: vec![],
             work_dir: None,
             allow_unsandboxed: false,
+            serve_models: Vec::new(),
         };
         let server = tokio::spawn(async move {
             let (mut socket, _) = listener.accept().await.unwrap();

@@ -93,6 +93,7 @@ mod tests {
             blender_paths: vec![],
             work_dir: None,
             allow_unsandboxed: false,
+            serve_models: Vec::new(),
         };
         assert_eq!(parse(&file.to_toml("worker")), Ok(file));
     }

@@ -1,6 +1,7 @@
 //! The Pictor node agent as a library: the `pictor-agent` binary's parts, shared with the benchmarks (which re-render
 //! and compare crops the way a checker does).
 
+pub mod ai;
 pub mod backoff;
 pub mod benchmark;
 pub mod blender;

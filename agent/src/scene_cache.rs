@@ -141,6 +141,7 @@ mod tests {
             blender_paths: vec![],
             work_dir: None,
             allow_unsandboxed: false,
+            serve_models: Vec::new(),
         })
         .unwrap()
     }

@@ -154,10 +154,56 @@ async fn serve(
             .run(may_work_rx),
         ),
     };
+    let models = match role {
+        Role::Worker { .. } => warm_models(config).await,
+        Role::Checker { .. } => None,
+    };
+    let serving = async {
+        match models {
+            Some(pool) => crate::ai::session::serve_models(config, pool, AI_CONCURRENCY).await,
+            None => std::future::pending().await,
+        }
+    };
     tokio::select! {
         fatal = register_and_heartbeat(&request, client, &mut sampler, terminal, &may_work) => fatal,
         fatal = work => Err(match fatal { Err(e) => e.into(), Ok(never) => match never {} }),
+        never = serving => match never {},
     }
+}
+
+/// Memory the AI models a worker keeps loaded may take, in MiB.
+const AI_MEMORY_BUDGET_MB: u64 = 4096;
+/// AI requests a worker runs at once (the rest queue briefly).
+const AI_CONCURRENCY: usize = 2;
+
+/// Loads the AI models this worker serves (those its config names, from the local model cache), so they are warm
+/// before the first request; `None` when there is nothing to serve.
+async fn warm_models(config: &NodeConfigFile) -> Option<crate::ai::models::ModelPool> {
+    let cache = pictor_inference::ModelCache::default_location();
+    if config.serve_models.is_empty() {
+        return None;
+    }
+    let wanted = crate::ai::models::wanted(&cache, &config.serve_models);
+    if wanted.is_empty() {
+        tracing::warn!(
+            "none of the AI models in serve_models is in {} (scripts/setup fetches them)",
+            cache.root().display()
+        );
+        return None;
+    }
+    let pool = crate::ai::models::ModelPool::new(AI_MEMORY_BUDGET_MB);
+    let loading = pool.clone();
+    let loaded = tokio::task::spawn_blocking(move || {
+        for model in &wanted {
+            let started = std::time::Instant::now();
+            match loading.load(&cache, model) {
+                Ok(()) => tracing::info!(model = model.id, ms = started.elapsed().as_millis() as u64, "model loaded"),
+                Err(error) => tracing::warn!(model = model.id, %error, "cannot load this model"),
+            }
+        }
+    })
+    .await;
+    (loaded.is_ok() && !pool.loaded().is_empty()).then_some(pool)
 }
 
 /// Registers, then heartbeats, registering again whenever the coordinator went away or forgot the node.

@@ -70,6 +70,9 @@ pub struct NodeConfigFile {
     /// owner's own jobs are taken.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub allow_unsandboxed: bool,
+    /// The AI models this worker serves (network model ids, loaded from the local model cache); none by default.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub serve_models: Vec<String>,
 }
 
 impl NodeConfigFile {
@@ -84,6 +87,7 @@ impl NodeConfigFile {
              token = {}\n\
              # blender_paths = [\"/opt/blender-4.2/blender\"]   # more Blender versions besides the one on PATH\n\
              # work_dir = \"/var/lib/pictor-agent\"              # scenes, outputs, outbox\n\
+             # serve_models = [\"smollm2-135m-instruct\", \"all-minilm-l6-v2\"]   # AI models to serve (scripts/setup fetches them)\n\
              # allow_unsandboxed = true   # others' jobs even without bubblewrap (scenes could reach your files)\n",
             toml_string(&self.coordinator_url),
             self.node_id,
@@ -303,6 +307,7 @@ mod tests {
             blender_paths: vec![],
             work_dir: None,
             allow_unsandboxed: false,
+            serve_models: Vec::new(),
         };
         let text = file.to_toml("worker");
         assert!(text.contains("node_id = 7\n"), "{text}");

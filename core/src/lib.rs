@@ -2,6 +2,7 @@
 
 pub mod accounts;
 pub mod agent_protocol;
+pub mod ai;
 pub mod checkers;
 pub mod events;
 pub mod frames;

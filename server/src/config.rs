@@ -55,6 +55,42 @@ pub struct Config {
     pub ledger: LedgerConfig,
     /// Rate limits on sign-in and the API.
     pub limits: LimitsConfig,
+    /// The AI API: prices of the network's own models, and how long a request waits for a worker.
+    pub ai: AiConfig,
+}
+
+/// The AI section's settings.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AiConfig {
+    /// How long a request waits for a worker holding its model before it is answered 503.
+    pub dispatch_wait_ms: u64,
+    /// The network chat model's prices, in credits per million input and output tokens.
+    pub chat_input_price: String,
+    pub chat_output_price: String,
+    /// The network embedding model's price, in credits per million input tokens.
+    pub embedding_price: String,
+    /// Tokens a chat request may generate when it does not say (`max_tokens`).
+    pub default_max_tokens: u32,
+}
+
+impl Default for AiConfig {
+    fn default() -> Self {
+        Self {
+            dispatch_wait_ms: 5_000,
+            chat_input_price: "0.2".into(),
+            chat_output_price: "0.4".into(),
+            embedding_price: "0.02".into(),
+            default_max_tokens: 256,
+        }
+    }
+}
+
+impl AiConfig {
+    /// A price in micro-credits per million tokens (checked when the configuration loads).
+    pub fn price_micro(text: &str) -> i64 {
+        pictor_core::workers::parse_credits(text).unwrap_or(0)
+    }
 }
 
 /// Requests allowed per minute (bursts up to the same number); 0 turns a limit off.
@@ -187,6 +223,7 @@ impl Default for Config {
             verification: VerificationConfig::default(),
             ledger: LedgerConfig::default(),
             limits: LimitsConfig::default(),
+            ai: AiConfig::default(),
         }
     }
 }
@@ -218,6 +255,8 @@ pub enum ConfigError {
     BadVerification(&'static str),
     #[error("ledger: {0}")]
     BadLedger(&'static str),
+    #[error("invalid [ai] setting: {0}")]
+    BadAi(&'static str),
 }
 
 impl Config {
@@ -300,6 +339,18 @@ impl Config {
         }
         if ledger.payment_webhook_secret.as_ref().is_some_and(|secret| secret.len() < 16) {
             return Err(ConfigError::BadLedger("payment_webhook_secret must be at least 16 characters"));
+        }
+        let ai = &self.ai;
+        for price in [&ai.chat_input_price, &ai.chat_output_price, &ai.embedding_price] {
+            if !matches!(pictor_core::workers::parse_credits(price), Ok(micro) if micro <= 1_000_000 * 1_000_000) {
+                return Err(ConfigError::BadAi("prices must be amounts like 0.2, at most 1000000 credits"));
+            }
+        }
+        if !(100..=600_000).contains(&ai.dispatch_wait_ms) {
+            return Err(ConfigError::BadAi("dispatch_wait_ms must be between 100 and 600000"));
+        }
+        if !(1..=8192).contains(&ai.default_max_tokens) {
+            return Err(ConfigError::BadAi("default_max_tokens must be between 1 and 8192"));
         }
         Ok(())
     }

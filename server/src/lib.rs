@@ -1,6 +1,7 @@
 //! The Pictor coordinator: dashboard, agent API, scheduler, verification, ledger, events.
 
 pub mod admin;
+pub mod ai;
 pub mod api;
 pub mod auth;
 pub mod cli;

@@ -5,6 +5,9 @@ use std::sync::Arc;
 
 use object_store::ObjectStore;
 
+use crate::ai::gateway::Gateway;
+use crate::ai::limits::KeyLimits;
+use crate::ai::service::AiService;
 use crate::api::accounts::DbAccounts;
 use crate::config::Config;
 use crate::db::Db;
@@ -27,6 +30,8 @@ pub struct Services {
     pub verifier: Arc<Verifier>,
     /// The kinds of work this coordinator runs (rendering).
     pub workloads: Workloads,
+    /// The AI API: the workers serving models, and requests from start to settlement.
+    pub ai: AiService,
 }
 
 /// What the services are built from.
@@ -67,6 +72,13 @@ impl Services {
             }),
             verifier,
             workloads,
+            ai: AiService {
+                db: db.clone(),
+                gateway: Gateway::default(),
+                limits: KeyLimits::default(),
+                config: config.ai.clone(),
+                checker_share_percent: i64::from(config.ledger.checker_share_percent),
+            },
         }
     }
 }

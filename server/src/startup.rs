@@ -74,6 +74,7 @@ impl Application {
         let instance_lock = crate::instance_lock::InstanceLock::acquire(&config.database_url())?;
         let db = Db::connect(&config.database_url()).await?;
         db.migrate().await?;
+        crate::ai::seed_catalogue(&db, &config.ai).await?;
         let store = crate::storage::open(config.object_store_url.as_deref(), &config.data_dir)?;
         let bus = EventBus::new(1024);
         let metrics = Metrics::new();

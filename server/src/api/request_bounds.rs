@@ -27,7 +27,10 @@ fn is_server_function(path: &str) -> bool {
 
 /// Requests that stay open by design and bound themselves.
 fn is_long_lived(method: &Method, path: &str) -> bool {
-    path == "/api/v1/events" || path.starts_with("/api/agent/") || (method == Method::PUT && path == "/api/v1/scenes")
+    path == "/api/v1/events"
+        || path.starts_with("/api/agent/")
+        || path.starts_with("/v1/")
+        || (method == Method::PUT && path == "/api/v1/scenes")
 }
 
 fn refuse(status: StatusCode, message: &str) -> Response {

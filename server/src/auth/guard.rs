@@ -14,6 +14,7 @@ use serde_json::json;
 use super::session::{token_from, SessionTokenHash};
 use super::tokens::hash_secret;
 use super::AuthSettings;
+use crate::ai::openai_api::OPENAI_PREFIX;
 use crate::clock::now_ms;
 use crate::db::Db;
 use crate::state::AppState;
@@ -44,8 +45,9 @@ pub async fn guard(State(state): State<AppState>, mut request: Request, next: Ne
     if is_safe(request.method()) && STATIC_PREFIXES.iter().any(|prefix| path.starts_with(prefix)) {
         return next.run(request).await;
     }
-    // Agents authenticate with their node token (nodes::agent_auth), never with a session or an API key.
-    if path.starts_with(AGENT_PREFIX) || SIGNED_WEBHOOKS.contains(&path) {
+    // Agents authenticate with their node token (nodes::agent_auth), never with a session or an API key; the
+    // OpenAI-compatible API checks its keys itself and answers in OpenAI's error shape (ai::openai_api).
+    if path.starts_with(AGENT_PREFIX) || path.starts_with(OPENAI_PREFIX) || SIGNED_WEBHOOKS.contains(&path) {
         return next.run(request).await;
     }
     let now = now_ms();

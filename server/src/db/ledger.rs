@@ -25,6 +25,9 @@ pub enum Account {
     Escrow(JobId),
     /// What a user's workers and checkers earned, to be paid out.
     Earnings(UserId),
+    /// A user's credit reserved by AI requests being served; settled (paid and the rest released) when each ends.
+    /// Stored with the escrow kind: it is money held for work in progress, like a job's escrow.
+    AiHold(UserId),
     /// Earnings on their way out: requested payouts waiting for the operator.
     Payouts(UserId),
 }
@@ -38,6 +41,7 @@ impl Account {
             Account::Credit(user) => format!("credit:{user}"),
             Account::Escrow(job) => format!("escrow:{job}"),
             Account::Earnings(user) => format!("earnings:{user}"),
+            Account::AiHold(user) => format!("ai_hold:{user}"),
             Account::Payouts(user) => format!("payouts:{user}"),
         }
     }
@@ -48,7 +52,7 @@ impl Account {
             Account::Platform => "platform",
             Account::CheckerPool => "checker_pool",
             Account::Credit(_) => "credit",
-            Account::Escrow(_) => "escrow",
+            Account::Escrow(_) | Account::AiHold(_) => "escrow",
             Account::Earnings(_) => "earnings",
             Account::Payouts(_) => "payouts",
         }
@@ -56,7 +60,9 @@ impl Account {
 
     fn user(self) -> Option<UserId> {
         match self {
-            Account::Credit(user) | Account::Earnings(user) | Account::Payouts(user) => Some(user),
+            Account::Credit(user) | Account::Earnings(user) | Account::Payouts(user) | Account::AiHold(user) => {
+                Some(user)
+            }
             _ => None,
         }
     }
@@ -231,7 +237,7 @@ impl Db {
         .await?;
         Ok(LedgerOverview {
             credit_micro: self.balance(Account::Credit(user)).await?,
-            reserved_micro: reserved,
+            reserved_micro: reserved + self.balance(Account::AiHold(user)).await?,
             earnings_micro: self.balance(Account::Earnings(user)).await?,
             payouts_pending_micro: self.balance(Account::Payouts(user)).await?,
         })

@@ -1,6 +1,7 @@
 //! The database layer: one pool pair over SQLite (embedded default) or PostgreSQL; all SQL lives below here.
 
 pub mod accounts;
+pub mod ai;
 pub mod api_keys;
 pub mod audits;
 pub mod checkers;

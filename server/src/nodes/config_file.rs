@@ -25,6 +25,7 @@ pub fn issue(coordinator_url: &str, node: NodeId, name: &str, kind: NodeKind, to
         blender_paths: Vec::new(),
         work_dir: None,
         allow_unsandboxed: false,
+        serve_models: Vec::new(),
     };
     IssuedNodeConfig {
         node_id: node.into(),

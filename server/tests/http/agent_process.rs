@@ -36,6 +36,11 @@ impl Agent {
 
     /// An agent in `mode` (`worker` or `checker`) with the config file `config`.
     pub fn start_as(mode: &str, config: &str, extra: &[&str]) -> Self {
+        Self::start_with_env(mode, config, extra, &[])
+    }
+
+    /// Like [`Agent::start_as`], with extra environment variables (debug-only fault switches).
+    pub fn start_with_env(mode: &str, config: &str, extra: &[&str], env: &[(&str, &str)]) -> Self {
         let dir = tempfile::tempdir().expect("dir");
         let path = dir.path().join(format!("{mode}.toml"));
         std::fs::write(&path, config).expect("config");
@@ -47,6 +52,7 @@ impl Agent {
             .arg(&path)
             .args(extra)
             .env("RUST_LOG", "info")
+            .envs(env.iter().copied())
             .stdout(output.try_clone().expect("clone"))
             .stderr(output)
             .spawn()

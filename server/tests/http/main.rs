@@ -2,6 +2,7 @@
 
 mod agent_process;
 mod agents;
+mod ai_api;
 mod auth;
 mod blender_versions;
 mod cli;
@@ -14,6 +15,7 @@ mod late_uploads;
 mod money;
 mod money_blender;
 mod oidc;
+mod openai_sdk;
 mod pages;
 mod rate_limits;
 mod render_api;

@@ -1,0 +1,5 @@
+//! Serving AI models: the models loaded and kept warm, and the connection the coordinator sends requests down.
+
+pub mod models;
+pub mod runner;
+pub mod session;

@@ -1,0 +1,89 @@
+//! The models this worker holds loaded, within a memory budget: network models from the local model cache, the
+//! least recently used unloaded first when a new one does not fit.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use pictor_core::ai::{LoadedModel, NetworkModel, NETWORK_MODELS};
+use pictor_inference::{ChatModel, EmbeddingModel, InferenceError, ModelCache};
+
+/// A loaded model, shared by the requests running on it.
+#[derive(Clone)]
+pub enum Model {
+    Chat(Arc<ChatModel>),
+    Embedding(Arc<EmbeddingModel>),
+}
+
+struct Slot {
+    model: Model,
+    report: LoadedModel,
+    last_used: Instant,
+}
+
+/// The models loaded on this worker.
+#[derive(Clone)]
+pub struct ModelPool {
+    slots: Arc<Mutex<HashMap<String, Slot>>>,
+    budget_mb: u64,
+}
+
+impl ModelPool {
+    pub fn new(budget_mb: u64) -> Self {
+        Self { slots: Arc::default(), budget_mb }
+    }
+
+    fn slots(&self) -> std::sync::MutexGuard<'_, HashMap<String, Slot>> {
+        self.slots.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    pub fn budget_mb(&self) -> u64 {
+        self.budget_mb
+    }
+
+    /// Loads a network model from the cache (blocking: call from a blocking thread), unloading the least recently
+    /// used models until it fits the budget.
+    pub fn load(&self, cache: &ModelCache, network: &NetworkModel) -> Result<(), InferenceError> {
+        let folder = cache.network_model(network)?;
+        let device = pictor_inference::device();
+        let model = match network.kind {
+            "chat" => Model::Chat(Arc::new(ChatModel::load(&folder.join(network.weights_file), &device)?)),
+            _ => Model::Embedding(Arc::new(EmbeddingModel::load(&folder, &device)?)),
+        };
+        let memory_mb = network.bytes.div_ceil(1 << 20);
+        let report = LoadedModel { id: network.id.into(), sha256: network.sha256.into(), memory_mb };
+        let mut slots = self.slots();
+        while slots.values().map(|s| s.report.memory_mb).sum::<u64>() + memory_mb > self.budget_mb {
+            let Some(oldest) = slots.iter().min_by_key(|(_, s)| s.last_used).map(|(id, _)| id.clone()) else { break };
+            tracing::info!(model = %oldest, "unloading the least recently used model to make room");
+            slots.remove(&oldest);
+        }
+        slots.insert(network.id.into(), Slot { model, report, last_used: Instant::now() });
+        Ok(())
+    }
+
+    /// A loaded model by id, marked as just used.
+    pub fn get(&self, id: &str) -> Option<Model> {
+        let mut slots = self.slots();
+        let slot = slots.get_mut(id)?;
+        slot.last_used = Instant::now();
+        Some(slot.model.clone())
+    }
+
+    /// What this worker holds, as told to the coordinator.
+    pub fn loaded(&self) -> Vec<LoadedModel> {
+        let mut loaded: Vec<LoadedModel> = self.slots().values().map(|s| s.report.clone()).collect();
+        loaded.sort_by(|a, b| a.id.cmp(&b.id));
+        loaded
+    }
+}
+
+/// The network models to serve: those named that are present in the cache (serving is opt-in: none by default).
+pub fn wanted(cache: &ModelCache, names: &[String]) -> Vec<NetworkModel> {
+    NETWORK_MODELS
+        .iter()
+        .filter(|model| names.iter().any(|name| name == model.id))
+        .filter(|model| cache.network_model(model).is_ok())
+        .copied()
+        .collect()
+}

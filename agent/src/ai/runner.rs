@@ -1,0 +1,84 @@
+//! Runs one request on a loaded model, on a blocking thread: tokens are sent as they are made, and a cancel flag
+//! (the caller went away) stops generation after the current token.
+
+use std::ops::ControlFlow;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use pictor_core::ai::{FromWorker, Prompt, Sampling};
+use pictor_inference::{ChatModel, EmbeddingModel, FinishReason, GenerationParams, InferenceError};
+use tokio::sync::mpsc::UnboundedSender;
+
+/// Generates an answer, sending `Started`, each `Token`, then `Finished` (or `Failed`).
+pub fn generate(
+    model: &ChatModel,
+    request: &str,
+    prompt: &Prompt,
+    sampling: &Sampling,
+    cancel: &AtomicBool,
+    out: &UnboundedSender<FromWorker>,
+) {
+    let result = (|| {
+        let text = match prompt {
+            Prompt::Chat(messages) => model.template().render(messages)?,
+            Prompt::Text(text) => text.clone(),
+        };
+        let ids = model.encode(&text)?;
+        let _ = out.send(FromWorker::Started { request: request.into(), prompt_tokens: ids.len() as u32 });
+        let params = GenerationParams {
+            max_tokens: sampling.max_tokens as usize,
+            temperature: sampling.temperature,
+            top_p: sampling.top_p,
+            seed: sampling.seed,
+        };
+        model.generate(&ids, &params, |step| {
+            if cancel.load(Ordering::Relaxed) {
+                return ControlFlow::Break(());
+            }
+            let token = FromWorker::Token { request: request.into(), id: step.token_id, text: step.text };
+            if out.send(token).is_err() {
+                return ControlFlow::Break(());
+            }
+            ControlFlow::Continue(())
+        })
+    })();
+    let message = match result {
+        Ok(generation) if generation.finish_reason == FinishReason::Cancelled => {
+            tracing::info!(request, tokens = generation.token_ids.len(), "request cancelled: generation stopped");
+            return;
+        }
+        Ok(generation) => FromWorker::Finished {
+            request: request.into(),
+            finish_reason: match generation.finish_reason {
+                FinishReason::Stop => "stop".into(),
+                _ => "length".into(),
+            },
+            completion_tokens: generation.token_ids.len() as u32,
+        },
+        Err(error) => failed(request, error),
+    };
+    let _ = out.send(message);
+}
+
+/// Embeds the inputs and sends the vectors (or why not).
+pub fn embed(model: &EmbeddingModel, request: &str, inputs: &[String], out: &UnboundedSender<FromWorker>) {
+    let message = match model.embed(inputs) {
+        Ok(embedded) => FromWorker::Embedded {
+            request: request.into(),
+            vectors: embedded.vectors,
+            prompt_tokens: embedded.prompt_tokens as u32,
+        },
+        Err(error) => failed(request, error),
+    };
+    let _ = out.send(message);
+}
+
+fn failed(request: &str, error: InferenceError) -> FromWorker {
+    // A prompt too long or malformed is the caller's to fix; anything else is this worker's failure, and the
+    // coordinator tries another worker.
+    let caller_error = matches!(error, InferenceError::ContextTooLong { .. } | InferenceError::Invalid(_));
+    FromWorker::Failed { request: request.into(), message: error.to_string(), caller_error }
+}
+
+/// A request's cancel flag, set when the coordinator says the caller went away.
+pub type CancelFlag = Arc<AtomicBool>;

