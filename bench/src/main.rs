@@ -1,6 +1,7 @@
 //! `pictor-bench`: load generators for the coordinator. Each subcommand starts the real coordinator binary on a
 //! fresh database and prints its figures (see BENCHMARKS.md for the commands and results).
 
+mod ai;
 mod calibrate;
 mod coordinator;
 mod fuzz;
@@ -33,6 +34,9 @@ enum Command {
     /// A job rendered by an honest and a cheating worker and checked by a real checker: verification compute as a
     /// share of render compute, cheated frames caught
     Verification(verification::Args),
+    /// The AI API through a real coordinator and agent against the bare engine: tokens/s, time to first token,
+    /// concurrent streams, embeddings/s
+    Ai(ai::Args),
     /// Every endpoint of a real coordinator with many generated inputs: no answer of 500 or more, and no refusal
     /// that changed the database
     Fuzz(fuzz::Args),
@@ -47,5 +51,6 @@ async fn main() {
         Command::Calibrate(args) => calibrate::run(args).await,
         Command::Verification(args) => verification::run(args).await,
         Command::Fuzz(args) => fuzz::run(args).await,
+        Command::Ai(args) => ai::run(args).await,
     }
 }
