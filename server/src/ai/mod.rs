@@ -40,3 +40,6 @@ pub async fn seed_catalogue(db: &Db, config: &AiConfig) -> Result<(), DbError> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod billing_tests;

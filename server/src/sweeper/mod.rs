@@ -3,6 +3,7 @@
 //! A sweep is `sweep_once(now)`: tests drive it by hand at any instant; the running service asks its [`Clock`]
 //! what time it is, so nothing in a sweep reads the wall clock itself.
 
+pub mod ai_requests;
 pub mod metrics_pruning;
 pub mod retention;
 pub mod silent_nodes;
@@ -61,7 +62,7 @@ pub struct SweepSettings {
 
 impl Sweeper {
     /// The coordinator's sweeps: task leases, verdict leases, unchecked results, silent nodes, metrics pruning,
-    /// retention.
+    /// retention, abandoned AI requests.
     pub fn standard(db: &Db, bus: &EventBus, publisher: &Publisher, settings: &SweepSettings) -> Self {
         // Half the heartbeat interval (at most a second), so "offline" shows within one interval of the third
         // missed heartbeat, and an expired lease is requeued as promptly.
@@ -78,6 +79,7 @@ impl Sweeper {
             Box::new(silent_nodes::SilentNodes::new(db.clone(), bus.clone(), pace)),
             Box::new(metrics_pruning::MetricsPruning::new(db.clone())),
             Box::new(retention::Retention::new(db.clone())),
+            Box::new(ai_requests::AbandonedAiRequests::new(db.clone())),
         ];
         Self { sweeps, clock: Arc::new(WallClock) }
     }
