@@ -11,6 +11,7 @@ use pictor_core::agent_protocol::{
     HeartbeatRequest, HeartbeatResponse, LeaseRequest, NodeConfigFile, ProgressAnswer, ProgressReport, RegisterRequest,
     RegisterResponse, TaskAssignment, HEARTBEAT_PATH, LEASE_PATH, OFFLINE_PATH, REGISTER_PATH,
 };
+use pictor_core::ai::{ai_check_verdict_path, AiCheck, AiCheckLease, AiCheckVerdict, AI_CHECK_LEASE_PATH};
 use pictor_core::verification::{
     verdict_path, verification_output_path, VerdictReport, VerificationAssignment, VerificationLeaseRequest,
     VERIFY_LEASE_PATH,
@@ -205,6 +206,20 @@ impl Client {
 
     pub async fn verdict(&self, verification_id: i64, report: &VerdictReport) -> Result<(), ClientError> {
         self.post_empty(&verdict_path(verification_id), report).await
+    }
+
+    /// Asks for an AI request to replay (checker nodes); `None` when none waits.
+    pub async fn lease_ai_check(&self, lease: &AiCheckLease) -> Result<Option<AiCheck>, ClientError> {
+        let request = self.http.post(self.url(AI_CHECK_LEASE_PATH)).bearer_auth(&self.token).json(lease);
+        let response = check(request.send().await.map_err(transport)?).await?;
+        if response.status() == StatusCode::NO_CONTENT {
+            return Ok(None);
+        }
+        Ok(Some(response.json().await.map_err(|e| unreadable(AI_CHECK_LEASE_PATH, &e))?))
+    }
+
+    pub async fn ai_check_verdict(&self, id: i64, verdict: &AiCheckVerdict) -> Result<(), ClientError> {
+        self.post_empty(&ai_check_verdict_path(id), verdict).await
     }
 
     pub async fn done(&self, task_id: i64, report: &DoneReport) -> Result<(), ClientError> {

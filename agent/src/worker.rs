@@ -154,14 +154,13 @@ async fn serve(
             .run(may_work_rx),
         ),
     };
-    let models = match role {
-        Role::Worker { .. } => warm_models(config).await,
-        Role::Checker { .. } => None,
-    };
+    // Workers serve the models their config names; checkers replay other workers' answers on them.
+    let models = warm_models(config).await;
     let serving = async {
-        match models {
-            Some(pool) => crate::ai::session::serve_models(config, pool, AI_CONCURRENCY).await,
-            None => std::future::pending().await,
+        match (models, role) {
+            (Some(pool), Role::Worker { .. }) => crate::ai::session::serve_models(config, pool, AI_CONCURRENCY).await,
+            (Some(pool), Role::Checker { .. }) => crate::ai::checking::check_answers(client, pool).await,
+            (None, _) => std::future::pending().await,
         }
     };
     tokio::select! {

@@ -90,6 +90,40 @@ pub enum FromWorker {
     },
 }
 
+/// A checker asking for an AI request to replay: the models it holds and its engine build.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AiCheckLease {
+    pub models: Vec<String>,
+    pub engine: String,
+}
+
+/// A request to replay, as the worker served it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AiCheck {
+    pub id: i64,
+    pub model: String,
+    /// JSON: `{"prompt", "sampling", "token_ids"}` or `{"inputs", "vectors"}`.
+    pub replay: String,
+}
+
+/// What a checker's replay found.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AiCheckVerdict {
+    pub passed: bool,
+    pub detail: String,
+}
+
+/// Paths of the checkers' AI check endpoints.
+pub const AI_CHECK_LEASE_PATH: &str = "/api/agent/ai/checks/lease";
+
+pub fn ai_check_verdict_path(id: i64) -> String {
+    format!("/api/agent/ai/checks/{id}")
+}
+
+/// The least cosine similarity between a worker's embedding and the checker's replay of it that passes. Replays
+/// on the same engine build come out bit-identical (similarity 1); see BENCHMARKS.md for the calibration.
+pub const EMBEDDING_MATCH: f32 = 0.999;
+
 /// A model loaded on a worker.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LoadedModel {

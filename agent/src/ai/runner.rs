@@ -25,12 +25,17 @@ pub fn generate(
         };
         let ids = model.encode(&text)?;
         let _ = out.send(FromWorker::Started { request: request.into(), prompt_tokens: ids.len() as u32 });
-        let params = GenerationParams {
+        let mut params = GenerationParams {
             max_tokens: sampling.max_tokens as usize,
             temperature: sampling.temperature,
             top_p: sampling.top_p,
             seed: sampling.seed,
         };
+        if fault() == Some(Fault::WrongTokens) {
+            // A worker answering with other tokens than the model's (another model, or made-up text).
+            params.temperature = 1.5;
+            params.seed = sampling.seed.wrapping_add(1);
+        }
         model.generate(&ids, &params, |step| {
             if cancel.load(Ordering::Relaxed) {
                 return ControlFlow::Break(());
@@ -63,14 +68,42 @@ pub fn generate(
 /// Embeds the inputs and sends the vectors (or why not).
 pub fn embed(model: &EmbeddingModel, request: &str, inputs: &[String], out: &UnboundedSender<FromWorker>) {
     let message = match model.embed(inputs) {
-        Ok(embedded) => FromWorker::Embedded {
-            request: request.into(),
-            vectors: embedded.vectors,
-            prompt_tokens: embedded.prompt_tokens as u32,
-        },
+        Ok(mut embedded) => {
+            if fault() == Some(Fault::PerturbedEmbeddings) {
+                // A worker faking vectors close to the real ones.
+                for vector in &mut embedded.vectors {
+                    for x in vector.iter_mut() {
+                        *x += (rand::random::<f32>() - 0.5) * 0.05;
+                    }
+                }
+            }
+            FromWorker::Embedded {
+                request: request.into(),
+                vectors: embedded.vectors,
+                prompt_tokens: embedded.prompt_tokens as u32,
+            }
+        }
         Err(error) => failed(request, error),
     };
     let _ = out.send(message);
+}
+
+/// Debug-only misbehaviour for the verification tests and the calibration (`PICTOR_AGENT_AI_FAULT`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fault {
+    WrongTokens,
+    PerturbedEmbeddings,
+}
+
+pub fn fault() -> Option<Fault> {
+    if !cfg!(debug_assertions) {
+        return None;
+    }
+    match std::env::var("PICTOR_AGENT_AI_FAULT").ok()?.as_str() {
+        "wrong-tokens" => Some(Fault::WrongTokens),
+        "perturbed-embeddings" => Some(Fault::PerturbedEmbeddings),
+        _ => None,
+    }
 }
 
 fn failed(request: &str, error: InferenceError) -> FromWorker {

@@ -41,6 +41,8 @@ struct Link {
     node: NodeId,
     owner: UserId,
     models: Vec<LoadedModel>,
+    /// The engine build the worker runs (checks compare token ids only on the same build).
+    engine: String,
     to_worker: mpsc::UnboundedSender<ToWorker>,
     in_flight: usize,
 }
@@ -71,6 +73,7 @@ pub struct Dispatched {
     pub link: u64,
     pub node: NodeId,
     pub worker_owner: UserId,
+    pub engine: String,
     pub events: mpsc::UnboundedReceiver<WorkerEvent>,
     request: String,
     gateway: Gateway,
@@ -99,7 +102,9 @@ impl Gateway {
         let mut links = self.links();
         links.next_link += 1;
         let id = links.next_link;
-        links.links.insert(id, Link { node, owner, models: Vec::new(), to_worker, in_flight: 0 });
+        links
+            .links
+            .insert(id, Link { node, owner, models: Vec::new(), engine: String::new(), to_worker, in_flight: 0 });
         id
     }
 
@@ -119,9 +124,10 @@ impl Gateway {
     pub fn receive(&self, link: u64, message: FromWorker) {
         let mut links = self.links();
         let (request, event) = match message {
-            FromWorker::Models { loaded, .. } => {
+            FromWorker::Models { loaded, engine, .. } => {
                 if let Some(entry) = links.links.get_mut(&link) {
                     entry.models = loaded;
+                    entry.engine = engine;
                 }
                 return;
             }
@@ -156,13 +162,14 @@ impl Gateway {
             return None;
         }
         chosen.in_flight += 1;
-        let (node, worker_owner) = (chosen.node, chosen.owner);
+        let (node, worker_owner, engine) = (chosen.node, chosen.owner, chosen.engine.clone());
         let (events, receiver) = mpsc::unbounded_channel();
         links.routes.insert(request.to_string(), Route { link, events });
         Some(Dispatched {
             link,
             node,
             worker_owner,
+            engine,
             events: receiver,
             request: request.to_string(),
             gateway: self.clone(),
@@ -187,6 +194,18 @@ impl Gateway {
     /// Ends a request's route without cancelling it (the worker said it finished).
     pub fn finished(&self, request: &str) {
         self.links().routes.remove(request);
+    }
+
+    /// Closes the links of workers flagged for repeated wrong answers (their requests hear `Gone` and are retried
+    /// elsewhere when nothing was sent yet).
+    pub async fn disconnect_flagged(&self, db: &crate::db::Db) {
+        let nodes: Vec<(u64, NodeId)> = self.links().links.iter().map(|(id, link)| (*id, link.node)).collect();
+        for (link, node) in nodes {
+            if db.worker_trust(node).await.is_ok_and(|trust| trust.flagged) {
+                tracing::warn!(node = %node, "a flagged worker stops serving models");
+                self.disconnect(link);
+            }
+        }
     }
 
     /// The workers connected now and what they hold.

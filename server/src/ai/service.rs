@@ -8,6 +8,7 @@ use serde_json::json;
 use tokio::sync::mpsc;
 
 use super::billing::{self, ReserveError, Served};
+use super::checks;
 use super::gateway::{Gateway, WorkerEvent};
 use super::limits::{Admission, KeyLimits};
 use super::openai_wire::ApiError;
@@ -179,6 +180,7 @@ impl AiService {
         let mut tried: Vec<u64> = Vec::new();
         // Who is paid: set by each dispatch, cleared when nobody served the request.
         let mut worker: Option<(crate::db::NodeId, UserId)>;
+        let mut engine = String::new();
         let mut prompt_tokens = 0u32;
         let mut token_ids: Vec<u32> = Vec::new();
         let mut ttft_ms = None;
@@ -200,6 +202,7 @@ impl AiService {
             };
             tried.push(dispatched.link);
             worker = Some((dispatched.node, dispatched.worker_owner));
+            engine = dispatched.engine.clone();
             loop {
                 let event = tokio::select! {
                     event = dispatched.events.recv() => event.unwrap_or(WorkerEvent::Gone),
@@ -260,12 +263,25 @@ impl AiService {
                 }
             }
         }
-        let replay = match &ticket.work {
-            Work::Generate { prompt, sampling, .. } if !token_ids.is_empty() => {
+        // Is this answer replayed by a checker? Fresh and flagged workers always, trusted ones by sample.
+        let check = match worker {
+            Some((node, _)) if outcome == "ok" || (outcome != "ok" && !token_ids.is_empty()) => {
+                let trust = self.db.worker_trust(node).await;
+                trust.is_ok_and(|trust| checks::sampled(&trust, rand::random()))
+            }
+            _ => false,
+        };
+        let replay = match (&ticket.work, &last) {
+            (Work::Generate { prompt, sampling, .. }, _) if !token_ids.is_empty() => {
                 Some(json!({ "prompt": prompt, "sampling": sampling, "token_ids": token_ids }).to_string())
+            }
+            // Vectors are large: kept only when a checker will compare them.
+            (Work::Embed { inputs }, Some(Output::Embedded { vectors, .. })) if check => {
+                Some(json!({ "inputs": inputs, "vectors": vectors }).to_string())
             }
             _ => None,
         };
+        let check = (check && replay.is_some()).then(|| (worker.map(|(node, _)| node), engine.clone()));
         let served = Served {
             request: &ticket.id,
             worker,
@@ -280,7 +296,7 @@ impl AiService {
             replay,
         };
         ticket.admission.used_tokens(i64::from(prompt_tokens) + token_ids.len() as i64, now_ms());
-        if let Err(error) = self.settle(&served).await {
+        if let Err(error) = self.settle(&served, &ticket.model.id, check).await {
             // The row stays reserved; the sweep settles it later (nothing is lost, nothing paid twice).
             tracing::error!(request = %ticket.id, %error, "settling an AI request failed");
         }
@@ -289,9 +305,19 @@ impl AiService {
         }
     }
 
-    async fn settle(&self, served: &Served<'_>) -> Result<(), DbError> {
+    /// Settles the request and, when it was sampled, opens its check in the same transaction.
+    async fn settle(
+        &self,
+        served: &Served<'_>,
+        model: &str,
+        check: Option<(Option<crate::db::NodeId>, String)>,
+    ) -> Result<(), DbError> {
+        let now = now_ms();
         let mut tx = self.db.begin_write().await?;
-        billing::settle(&mut tx, served, now_ms()).await?;
+        let settled = billing::settle(&mut tx, served, now).await?;
+        if let (Some(_), Some((Some(node), engine))) = (settled, check) {
+            crate::db::ai_checks::open(&mut tx, served.request, node, model, &engine, now).await?;
+        }
         tx.commit().await?;
         Ok(())
     }

@@ -3,7 +3,8 @@
 
 use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
 use axum::extract::State;
-use axum::response::Response;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
 use futures::{SinkExt, StreamExt};
@@ -24,6 +25,15 @@ pub fn router() -> Router<AppState> {
 }
 
 async fn connect(State(state): State<AppState>, AgentNode(node): AgentNode, upgrade: WebSocketUpgrade) -> Response {
+    // A worker flagged for wrong answers serves nobody until its owner sorts it out.
+    match state.db.worker_trust(node.id).await {
+        Ok(trust) if trust.flagged => {
+            let message = "this worker is flagged: checkers rejected its answers repeatedly, so it serves no models";
+            return (StatusCode::FORBIDDEN, message).into_response();
+        }
+        Ok(_) => {}
+        Err(_) => return StatusCode::SERVICE_UNAVAILABLE.into_response(),
+    }
     let gateway = state.services.ai.gateway.clone();
     let shutdown = state.shutdown.clone();
     upgrade.max_message_size(MAX_MESSAGE_BYTES).on_upgrade(move |socket| async move {

@@ -2,6 +2,7 @@
 
 pub mod accounts;
 pub mod ai;
+pub mod ai_checks;
 pub mod api_keys;
 pub mod audits;
 pub mod checkers;

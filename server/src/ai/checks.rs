@@ -1,0 +1,187 @@
+//! Keeping AI workers honest: a sample of each worker's requests is replayed by a checker on the same model and
+//! engine build (token ids must match exactly, embeddings by cosine similarity). Sampling follows the worker's
+//! record as for renders; a mismatch claws the payment back, cuts the worker's standing, and after repeated
+//! rejections flags it, which stops it serving.
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use axum::{Json, Router};
+use pictor_core::agent_protocol::AgentError;
+use pictor_core::ai::{AiCheck, AiCheckLease, AiCheckVerdict, AI_CHECK_LEASE_PATH};
+
+use crate::clock::now_ms;
+use crate::db::ai_checks::{self as sql, moved_under};
+use crate::db::ledger::{transfer_in, Account, LedgerError, Transfer};
+use crate::db::nodes::NodeKind;
+use crate::db::verifications::WorkerTrust;
+use crate::db::{verdicts, welcome, Db, DbError, NodeId, Tx};
+use crate::engine::verdicts::FLAG_AFTER_REJECTIONS;
+use crate::nodes::agent_auth::AgentNode;
+use crate::state::AppState;
+use crate::verify::planner::check_probability;
+
+/// How long a checker holds a check before another may take it.
+const CHECK_LEASE_MS: i64 = 5 * 60_000;
+
+/// Whether this request of a worker with this record is checked (`draw` uniform in [0, 1)).
+pub fn sampled(trust: &WorkerTrust, draw: f64) -> bool {
+    draw < check_probability(trust, false)
+}
+
+/// What a verdict did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    Passed,
+    /// Rejected; `flagged` when this rejection flagged the worker (it stops serving).
+    Rejected {
+        flagged: bool,
+    },
+}
+
+/// Records a checker's verdict on a check it holds; `None` when it does not hold it.
+pub async fn record_verdict(
+    db: &Db,
+    check: i64,
+    checker: NodeId,
+    verdict: &AiCheckVerdict,
+    now_ms: i64,
+) -> Result<Option<Verdict>, DbError> {
+    let mut tx = db.begin_write().await?;
+    let state = if verdict.passed { "passed" } else { "rejected" };
+    let Some(closed) = sql::close(&mut tx, check, checker, state, &verdict.detail, now_ms).await? else {
+        return Ok(None);
+    };
+    let outcome = if verdict.passed {
+        sql::count_pass(&mut tx, closed.worker).await?;
+        Verdict::Passed
+    } else {
+        let was_flagged = db.worker_trust(closed.worker).await?.flagged;
+        verdicts::count_rejection(&mut tx, closed.worker, FLAG_AFTER_REJECTIONS, now_ms).await?;
+        claw_back(&mut tx, &closed.request, closed.caller, now_ms).await?;
+        let flagged: Option<i64> = sqlx::query_scalar("SELECT flagged_at_ms FROM nodes WHERE id = $1")
+            .bind(closed.worker)
+            .fetch_one(&mut *tx)
+            .await?;
+        Verdict::Rejected { flagged: flagged.is_some() && !was_flagged }
+    };
+    tx.commit().await?;
+    Ok(Some(outcome))
+}
+
+/// Gives the caller back what a rejected request paid: the worker's share from its owner's earnings (as much as is
+/// still there) and the pool's share.
+async fn claw_back(tx: &mut Tx<'_>, request: &str, caller: i64, now_ms: i64) -> Result<(), DbError> {
+    let worker_key = format!("ai:{request}:worker");
+    let paid_worker = moved_under(tx, &worker_key).await?;
+    if paid_worker > 0 {
+        let owner: Option<i64> =
+            sqlx::query_scalar("SELECT n.owner_id FROM ai_requests r JOIN nodes n ON n.id = r.node_id WHERE r.id = $1")
+                .bind(request)
+                .fetch_optional(&mut **tx)
+                .await?;
+        if let Some(owner) = owner {
+            let available = crate::db::ledger::balance_in(tx, Account::Earnings(owner)).await?;
+            let back = paid_worker.min(available);
+            if back > 0 {
+                let transfer = Transfer::new(
+                    format!("ai:{request}:claw_back"),
+                    Account::Earnings(owner),
+                    Account::Credit(caller),
+                    back,
+                    "ai_claw_back",
+                )
+                .memo("the checker's replay did not match the worker's answer");
+                move_money(tx, &transfer, now_ms).await?;
+                let held = back.min(welcome::held_earnings(tx, owner).await?);
+                welcome::add_to_held(tx, owner, -held).await?;
+                welcome::add_to_credit(tx, caller, held).await?;
+            }
+        }
+    }
+    let paid_pool = moved_under(tx, &format!("ai:{request}:pool")).await?;
+    let available = crate::db::ledger::balance_in(tx, Account::CheckerPool).await?;
+    let back = paid_pool.min(available);
+    if back > 0 {
+        let transfer = Transfer::new(
+            format!("ai:{request}:pool_back"),
+            Account::CheckerPool,
+            Account::Credit(caller),
+            back,
+            "ai_claw_back",
+        );
+        move_money(tx, &transfer, now_ms).await?;
+    }
+    Ok(())
+}
+
+async fn move_money(tx: &mut Tx<'_>, transfer: &Transfer, now_ms: i64) -> Result<(), DbError> {
+    match transfer_in(tx, transfer, now_ms).await {
+        Ok(_) => Ok(()),
+        Err(LedgerError::Db(error)) => Err(error),
+        // Sized to the balance just read inside this transaction.
+        Err(_) => Err(DbError::Corrupt("claw-back")),
+    }
+}
+
+pub fn router() -> Router<AppState> {
+    Router::new().route(AI_CHECK_LEASE_PATH, post(lease)).route("/api/agent/ai/checks/{id}", post(verdict))
+}
+
+fn refuse(status: StatusCode, message: &str) -> Response {
+    (status, Json(AgentError { error: message.to_string() })).into_response()
+}
+
+async fn lease(State(state): State<AppState>, AgentNode(node): AgentNode, Json(lease): Json<AiCheckLease>) -> Response {
+    if node.kind != NodeKind::Checker {
+        return refuse(StatusCode::FORBIDDEN, "only checker nodes replay AI requests");
+    }
+    match state.db.lease_ai_check(node.id, node.owner, &lease.models, &lease.engine, CHECK_LEASE_MS, now_ms()).await {
+        Ok(Some(check)) => Json(AiCheck { id: check.id, model: check.model, replay: check.replay }).into_response(),
+        Ok(None) => StatusCode::NO_CONTENT.into_response(),
+        Err(error) => {
+            tracing::error!(%error, "leasing an AI check failed");
+            refuse(StatusCode::SERVICE_UNAVAILABLE, "the coordinator cannot hand out checks right now")
+        }
+    }
+}
+
+async fn verdict(
+    State(state): State<AppState>,
+    AgentNode(node): AgentNode,
+    Path(id): Path<i64>,
+    Json(verdict): Json<AiCheckVerdict>,
+) -> Response {
+    match record_verdict(&state.db, id, node.id, &verdict, now_ms()).await {
+        Ok(Some(outcome)) => {
+            if let Verdict::Rejected { flagged: true } = outcome {
+                tracing::warn!(check = id, "a worker was flagged after repeated rejected AI answers; it stops serving");
+            }
+            if let Verdict::Rejected { .. } = outcome {
+                state.services.ai.gateway.disconnect_flagged(&state.db).await;
+            }
+            StatusCode::NO_CONTENT.into_response()
+        }
+        Ok(None) => refuse(StatusCode::CONFLICT, "this check is not leased to this checker (its lease ran out?)"),
+        Err(error) => {
+            tracing::error!(%error, "recording an AI check failed");
+            refuse(StatusCode::SERVICE_UNAVAILABLE, "the coordinator cannot record verdicts right now")
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fresh_and_flagged_workers_are_always_checked_trusted_ones_sampled() {
+        let fresh = WorkerTrust { owner: 1, valid_streak: 3, flagged: false };
+        assert!(sampled(&fresh, 0.999));
+        let flagged = WorkerTrust { owner: 1, valid_streak: 1_000, flagged: true };
+        assert!(sampled(&flagged, 0.999));
+        let trusted = WorkerTrust { owner: 1, valid_streak: 400, flagged: false };
+        assert!(sampled(&trusted, 0.05) && !sampled(&trusted, 0.5));
+    }
+}
