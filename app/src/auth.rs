@@ -35,6 +35,11 @@ pub fn checkers() -> Result<crate::ports::SharedCheckers, AppError> {
     use_context::<crate::ports::SharedCheckers>().ok_or(AppError::Unavailable)
 }
 
+/// The AI service the coordinator provided.
+pub fn ai() -> Result<crate::ports::SharedAi, AppError> {
+    use_context::<crate::ports::SharedAi>().ok_or(AppError::Unavailable)
+}
+
 /// The ledger service the coordinator provided.
 pub fn ledger() -> Result<crate::ports::SharedLedger, AppError> {
     use_context::<crate::ports::SharedLedger>().ok_or(AppError::Unavailable)

@@ -91,6 +91,15 @@ pub trait LedgerService: Send + Sync {
 /// The form in which [`LedgerService`] is put into Leptos context.
 pub type SharedLedger = Arc<dyn LedgerService>;
 
+/// The viewer's AI usage and the models they can call.
+#[async_trait::async_trait]
+pub trait AiDashboardService: Send + Sync {
+    async fn overview(&self, viewer: &Viewer) -> Result<pictor_core::ai::AiOverview, AppError>;
+}
+
+/// The form in which [`AiDashboardService`] is put into Leptos context.
+pub type SharedAi = Arc<dyn AiDashboardService>;
+
 /// The viewer's render jobs.
 #[async_trait::async_trait]
 pub trait JobService: Send + Sync {

@@ -218,6 +218,59 @@ pub struct CatalogueModel {
     pub created_at_ms: i64,
 }
 
+/// The AI page's figures for one user.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct AiOverview {
+    pub models: Vec<CatalogueModel>,
+    /// Per day (start of the day in ms): tokens in and out, cost in micro-credits.
+    pub by_day: Vec<DailyAiUsage>,
+    pub by_model: Vec<ModelUsage>,
+    /// The most recent requests, newest first.
+    pub recent: Vec<UsageLine>,
+    /// Total micro-credits spent on AI, all time.
+    pub spent_micro: i64,
+    pub requests: i64,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DailyAiUsage {
+    pub day_ms: i64,
+    pub tokens: i64,
+    pub cost_micro: i64,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ModelUsage {
+    pub model: String,
+    pub requests: i64,
+    pub prompt_tokens: i64,
+    pub completion_tokens: i64,
+    pub cost_micro: i64,
+    pub ttft_p50_ms: Option<i64>,
+    pub ttft_p95_ms: Option<i64>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UsageLine {
+    pub id: String,
+    pub model: String,
+    pub kind: String,
+    pub prompt_tokens: i64,
+    pub completion_tokens: i64,
+    pub ttft_ms: Option<i64>,
+    pub duration_ms: Option<i64>,
+    pub cost_micro: i64,
+    pub outcome: String,
+    pub created_at_ms: i64,
+}
+
+/// A user's AI usage changed (a request was settled): live pages reload their figures.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AiUsageLive {
+    pub user_id: i64,
+    pub request: String,
+}
+
 /// The cost of a request in micro-credits: tokens × price per million, rounded up so nothing is served for free.
 pub fn cost_micro(prompt_tokens: u64, completion_tokens: u64, input_per_m: i64, output_per_m: i64) -> i64 {
     let micro_millionths =

@@ -24,6 +24,8 @@ pub enum Event {
     Checker(CheckerLive),
     /// The count of a user's unread notifications changed (private to that user).
     Notifications(UnreadNotifications),
+    /// One of a user's AI requests was settled (private to that user).
+    AiUsage(crate::ai::AiUsageLive),
 }
 
 impl Event {
@@ -35,6 +37,7 @@ impl Event {
             Event::Task(_) => "task",
             Event::Checker(_) => "checker",
             Event::Notifications(_) => "notifications",
+            Event::AiUsage(_) => "ai_usage",
         }
     }
 
@@ -51,6 +54,7 @@ impl Event {
             Event::Task(live) => user == Some(live.owner_id),
             Event::Checker(live) => user == Some(live.owner_id),
             Event::Notifications(count) => user == Some(count.user_id),
+            Event::AiUsage(usage) => user == Some(usage.user_id),
         }
     }
 }

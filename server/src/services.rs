@@ -78,6 +78,7 @@ impl Services {
                 limits: KeyLimits::default(),
                 config: config.ai.clone(),
                 checker_share_percent: i64::from(config.ledger.checker_share_percent),
+                bus: bus.clone(),
             },
         }
     }

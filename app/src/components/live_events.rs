@@ -19,7 +19,7 @@ mod browser {
     const EVENTS_URL: &str = "/api/v1/events";
 
     /// Every event name the coordinator sends (see `Event::name`).
-    const KINDS: [&str; 5] = ["network", "worker", "task", "checker", "notifications"];
+    const KINDS: [&str; 6] = ["network", "worker", "task", "checker", "notifications", "ai_usage"];
 
     /// A live component: the event names it wants, and what to do with each (`false`: it is gone).
     type Follower = (Vec<&'static str>, Box<dyn FnMut(Event) -> bool>);

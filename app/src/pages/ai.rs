@@ -1,19 +1,176 @@
-//! AI: Run AI inference and training jobs on the same GPUs.
+//! AI: the model catalogue with the workers holding each model warm, a Playground that streams answers token by
+//! token, usage per day and per model (updated live when a request is settled), and snippets for the API.
 
 use leptos::prelude::*;
 use leptos_meta::Title;
+use pictor_core::ai::{AiOverview, CatalogueModel, ModelKind};
+use pictor_core::workers::format_credits;
 
-use crate::components::empty_state::EmptyState;
+use crate::components::ai_playground::Playground;
+use crate::error::AppError;
 
-const UPCOMING: &[&str] = &[
-    "Batch inference jobs on community GPUs, billed per second.",
-    "Model and dataset uploads with the same verification as renders.",
-];
+#[server]
+pub async fn load_ai_overview() -> Result<AiOverview, AppError> {
+    let viewer = crate::auth::require_viewer()?;
+    crate::error::answer(crate::auth::ai()?.overview(&viewer).await)
+}
+
+/// Credits per million tokens, as prices are shown.
+fn per_million(micro: i64) -> String {
+    format!("{} / M tokens", format_credits(micro))
+}
 
 #[component]
 pub fn AiPage() -> impl IntoView {
+    // Bumped whenever one of the viewer's requests is settled (the live event stream), so figures follow.
+    let settled = RwSignal::new(0u64);
+    Effect::new(move |_| {
+        #[cfg(feature = "hydrate")]
+        crate::components::live_events::follow_events("ai_usage", move |_| {
+            settled.try_update(|count| *count += 1).is_some()
+        });
+    });
+    let overview = Resource::new(move || settled.get(), |_| load_ai_overview());
     view! {
         <Title text="AI" />
-        <EmptyState title="AI" summary="Run AI inference and training jobs on the same GPUs." upcoming=UPCOMING />
+        <section class="page-head">
+            <h1>"AI"</h1>
+            <p class="muted">
+                "Call hosted models through an OpenAI-compatible API, served by the network's workers and checked by its checkers."
+            </p>
+        </section>
+        <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
+            {move || {
+                overview
+                    .get()
+                    .map(|result| match result {
+                        Err(error) => view! { <p class="form-error">{error.to_string()}</p> }.into_any(),
+                        Ok(overview) => view! { <AiBody overview /> }.into_any(),
+                    })
+            }}
+        </Transition>
+    }
+}
+
+#[component]
+fn AiBody(overview: AiOverview) -> impl IntoView {
+    let chat_models: Vec<CatalogueModel> =
+        overview.models.iter().filter(|m| m.kind == ModelKind::Chat).cloned().collect();
+    let by_day = overview.by_day.clone();
+    let tokens: i64 = overview.by_day.iter().map(|d| d.tokens).sum();
+    Effect::new(move |_| {
+        #[cfg(feature = "hydrate")]
+        {
+            let today = js_sys::Date::now() as i64;
+            let spent: Vec<(i64, i64)> = by_day.iter().map(|d| (d.day_ms, d.cost_micro)).collect();
+            let days = crate::components::daily_chart::fill_days(&spent, today, 14);
+            crate::components::daily_chart::draw_daily("ai-usage-chart", "Spent", &days);
+        }
+        #[cfg(not(feature = "hydrate"))]
+        let _ = &by_day;
+    });
+    view! {
+        <section class="panel" data-testid="ai-models">
+            <h2>"Models"</h2>
+            <table class="ledger">
+                <thead>
+                    <tr>
+                        <th>"Model"</th>
+                        <th>"Kind"</th>
+                        <th>"Owner"</th>
+                        <th>"Context"</th>
+                        <th>"Input"</th>
+                        <th>"Output"</th>
+                        <th>"Warm workers"</th>
+                    </tr>
+                </thead>
+                <tbody>
+                    {overview
+                        .models
+                        .iter()
+                        .map(|model| {
+                            view! {
+                                <tr data-testid="ai-model-row" data-model=model.id.clone()>
+                                    <td><code>{model.id.clone()}</code></td>
+                                    <td>{model.kind.as_str()}</td>
+                                    <td>{model.owned_by.clone()}</td>
+                                    <td>{format!("{} tokens", model.context_length)}</td>
+                                    <td>{per_million(model.input_price_micro_per_m)}</td>
+                                    <td>
+                                        {if model.kind == ModelKind::Chat {
+                                            per_million(model.output_price_micro_per_m)
+                                        } else {
+                                            "—".to_string()
+                                        }}
+                                    </td>
+                                    <td data-testid="ai-warm-workers">{model.warm_workers}</td>
+                                </tr>
+                            }
+                        })
+                        .collect_view()}
+                </tbody>
+            </table>
+        </section>
+        <Playground models=chat_models />
+        <section class="panel" data-testid="ai-usage">
+            <h2>"Usage"</h2>
+            <div class="kpis">
+                <div class="kpi">
+                    <span class="kpi-label">"Requests"</span>
+                    <span class="kpi-value" data-testid="ai-requests">{overview.requests}</span>
+                </div>
+                <div class="kpi">
+                    <span class="kpi-label">"Tokens (14 days)"</span>
+                    <span class="kpi-value" data-testid="ai-tokens">{tokens}</span>
+                </div>
+                <div class="kpi">
+                    <span class="kpi-label">"Spent"</span>
+                    <span class="kpi-value" data-testid="ai-spent">{format_credits(overview.spent_micro)}</span>
+                </div>
+            </div>
+            <div id="ai-usage-chart" class="chart" data-testid="ai-usage-chart" data-tokens=tokens></div>
+            <table class="ledger" data-testid="ai-by-model">
+                <thead>
+                    <tr>
+                        <th>"Model"</th>
+                        <th>"Requests"</th>
+                        <th>"Tokens in / out"</th>
+                        <th>"First token p50 / p95"</th>
+                        <th>"Cost"</th>
+                    </tr>
+                </thead>
+                <tbody>
+                    {overview
+                        .by_model
+                        .iter()
+                        .map(|usage| {
+                            let ms = |value: Option<i64>| value.map_or("—".to_string(), |ms| format!("{ms} ms"));
+                            view! {
+                                <tr>
+                                    <td><code>{usage.model.clone()}</code></td>
+                                    <td>{usage.requests}</td>
+                                    <td>{format!("{} / {}", usage.prompt_tokens, usage.completion_tokens)}</td>
+                                    <td>{format!("{} / {}", ms(usage.ttft_p50_ms), ms(usage.ttft_p95_ms))}</td>
+                                    <td>{format_credits(usage.cost_micro)}</td>
+                                </tr>
+                            }
+                        })
+                        .collect_view()}
+                </tbody>
+            </table>
+        </section>
+        <section class="panel" data-testid="ai-snippets">
+            <h2>"Use it from your code"</h2>
+            <p class="muted">
+                "Create an API key on the Account page; any OpenAI client works with Pictor's address and "
+                <code>"/v1"</code> "."
+            </p>
+            <pre class="snippet" data-testid="ai-snippet-curl">
+                {"curl $PICTOR_URL/v1/chat/completions \\\n  -H \"Authorization: Bearer $PICTOR_API_KEY\" \\\n  -H \"Content-Type: application/json\" \\\n  -d '{\"model\": \"smollm2-135m-instruct\", \"messages\": [{\"role\": \"user\", \"content\": \"Hello!\"}], \"stream\": true}'"}
+            </pre>
+            <pre class="snippet" data-testid="ai-snippet-python">
+                {"from openai import OpenAI\n\nclient = OpenAI(base_url=PICTOR_URL + \"/v1\", api_key=PICTOR_API_KEY)\nanswer = client.chat.completions.create(\n    model=\"smollm2-135m-instruct\",\n    messages=[{\"role\": \"user\", \"content\": \"Hello!\"}],\n)\nprint(answer.choices[0].message.content)"}
+            </pre>
+        </section>
     }
 }

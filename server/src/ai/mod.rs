@@ -2,6 +2,7 @@
 
 pub mod billing;
 pub mod checks;
+pub mod dashboard;
 pub mod gateway;
 pub mod limits;
 pub mod openai_api;

@@ -10,7 +10,8 @@ use axum::http::request::Parts;
 use axum::response::sse::{Event, Sse};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use axum::{Json, Router};
+use axum::{Extension, Json, Router};
+use pictor_core::accounts::Viewer;
 use futures::stream::{self, StreamExt};
 use pictor_core::ai::{CatalogueModel, ModelKind, Prompt, Sampling};
 use serde_json::{json, Value};
@@ -36,6 +37,18 @@ pub fn router() -> Router<AppState> {
         .route("/v1/chat/completions", post(chat))
         .route("/v1/completions", post(completions))
         .route("/v1/embeddings", post(embeddings))
+        .route(PLAYGROUND_PATH, post(playground))
+}
+
+/// The dashboard's Playground: a chat completion for the signed-in viewer (session cookie, same-origin), always
+/// streamed, billed as an API request without a key.
+pub const PLAYGROUND_PATH: &str = "/api/ai/playground";
+
+async fn playground(State(state): State<AppState>, viewer: Option<Extension<Viewer>>, body: Bytes) -> Response {
+    let Some(Extension(viewer)) = viewer else {
+        return ApiError::unauthorized("please sign in first").into_response();
+    };
+    chat(State(state), Caller { user: viewer.user_id, key: None }, body).await
 }
 
 impl FromRequestParts<AppState> for Caller {

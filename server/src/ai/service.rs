@@ -88,11 +88,14 @@ pub struct AiService {
     pub limits: KeyLimits,
     pub config: AiConfig,
     pub checker_share_percent: i64,
+    /// Tells the caller's dashboard when a request of theirs is settled.
+    pub bus: crate::events::EventBus,
 }
 
 /// A request admitted and paid for up front, not yet served.
 pub struct Ticket {
     pub id: String,
+    pub user: UserId,
     pub model: CatalogueModel,
     pub work: Work,
     admission: Admission,
@@ -169,7 +172,7 @@ impl AiService {
             }
             Err(ReserveError::Db(error)) => return Err(internal(error)),
         }
-        Ok(Ticket { id, model, work, admission })
+        Ok(Ticket { id, user: caller.user, model, work, admission })
     }
 
     /// Serves a ticket: its outputs go to `out` as they come; returns when it is settled. `restartable` says the
@@ -296,9 +299,13 @@ impl AiService {
             replay,
         };
         ticket.admission.used_tokens(i64::from(prompt_tokens) + token_ids.len() as i64, now_ms());
-        if let Err(error) = self.settle(&served, &ticket.model.id, check).await {
+        match self.settle(&served, &ticket.model.id, check).await {
+            Ok(()) => self.bus.publish(pictor_core::events::Event::AiUsage(pictor_core::ai::AiUsageLive {
+                user_id: ticket.user,
+                request: ticket.id.clone(),
+            })),
             // The row stays reserved; the sweep settles it later (nothing is lost, nothing paid twice).
-            tracing::error!(request = %ticket.id, %error, "settling an AI request failed");
+            Err(error) => tracing::error!(request = %ticket.id, %error, "settling an AI request failed"),
         }
         if let Some(last) = last {
             let _ = out.send(last).await;

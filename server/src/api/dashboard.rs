@@ -6,7 +6,7 @@ use axum::Router;
 use leptos::prelude::provide_context;
 use leptos_axum::{generate_route_list, LeptosRoutes};
 use pictor_app::ports::{
-    NetworkStatsSource, SharedAccounts, SharedCheckers, SharedJobs, SharedLedger, SharedNetworkStats, SharedWorkers,
+    NetworkStatsSource, SharedAccounts, SharedAi, SharedCheckers, SharedJobs, SharedLedger, SharedNetworkStats, SharedWorkers,
 };
 use pictor_app::{shell, App};
 use pictor_core::network::NetworkSample;
@@ -43,6 +43,7 @@ pub fn mount(router: Router<AppState>, state: &AppState) -> Router<AppState> {
     let checkers: SharedCheckers = services.checkers.clone();
     let ledger: SharedLedger = services.ledger.clone();
     let jobs: SharedJobs = services.jobs.clone();
+    let ai: SharedAi = Arc::new(services.ai.clone());
     let options = state.leptos_options.clone();
     router
         .leptos_routes_with_context(
@@ -55,6 +56,7 @@ pub fn mount(router: Router<AppState>, state: &AppState) -> Router<AppState> {
                 provide_context(jobs.clone());
                 provide_context(checkers.clone());
                 provide_context(ledger.clone());
+                provide_context(ai.clone());
             },
             move || shell(options.clone()),
         )

@@ -30,6 +30,7 @@ fn is_long_lived(method: &Method, path: &str) -> bool {
     path == "/api/v1/events"
         || path.starts_with("/api/agent/")
         || path.starts_with("/v1/")
+        || path == crate::ai::openai_api::PLAYGROUND_PATH
         || (method == Method::PUT && path == "/api/v1/scenes")
 }
 

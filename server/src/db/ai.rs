@@ -337,3 +337,39 @@ pub async fn set_reserved_welcome(tx: &mut Tx<'_>, id: &str, welcome_micro: i64)
         .await?;
     Ok(())
 }
+
+/// One settled request's figures, for usage summaries.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct UsageFigures {
+    pub model_id: String,
+    pub prompt_tokens: i64,
+    pub completion_tokens: i64,
+    pub cost_micro: i64,
+    pub ttft_ms: Option<i64>,
+    pub created_at_ms: i64,
+}
+
+impl Db {
+    /// The figures of `user`'s settled requests since `since_ms`, oldest first (summed up in `ai::dashboard`).
+    pub async fn ai_usage_since(&self, user: UserId, since_ms: i64) -> Result<Vec<UsageFigures>, DbError> {
+        Ok(sqlx::query_as(
+            "SELECT model_id, prompt_tokens, completion_tokens, cost_micro, ttft_ms, created_at_ms FROM ai_requests
+             WHERE user_id = $1 AND status = 'settled' AND created_at_ms >= $2 ORDER BY created_at_ms",
+        )
+        .bind(user)
+        .bind(since_ms)
+        .fetch_all(self.reader())
+        .await?)
+    }
+
+    /// What `user` spent on AI in all, and in how many requests.
+    pub async fn ai_spent(&self, user: UserId) -> Result<(i64, i64), DbError> {
+        Ok(sqlx::query_as(
+            "SELECT CAST(COALESCE(SUM(cost_micro), 0) AS BIGINT), CAST(COUNT(*) AS BIGINT) FROM ai_requests
+             WHERE user_id = $1 AND status = 'settled'",
+        )
+        .bind(user)
+        .fetch_one(self.reader())
+        .await?)
+    }
+}
