@@ -5,7 +5,7 @@ use leptos::prelude::*;
 use pictor_core::ai::CatalogueModel;
 use pictor_core::workers::format_credits;
 
-/// What one answer cost and how fast it came.
+/// What one answer was charged and how fast it came.
 #[derive(Clone, Debug, Default, PartialEq)]
 struct AnswerStats {
     tokens: i64,
@@ -25,8 +25,6 @@ pub fn Playground(models: Vec<CatalogueModel>) -> impl IntoView {
     let busy = RwSignal::new(false);
     let problem = RwSignal::new(None::<String>);
     let stats = RwSignal::new(None::<AnswerStats>);
-    let prices: Vec<(String, i64, i64)> =
-        models.iter().map(|m| (m.id.clone(), m.input_price_micro_per_m, m.output_price_micro_per_m)).collect();
     let send = move |_| {
         if busy.get_untracked() || prompt.get_untracked().trim().is_empty() {
             return;
@@ -46,7 +44,6 @@ pub fn Playground(models: Vec<CatalogueModel>) -> impl IntoView {
                 "stream": true,
                 "stream_options": {"include_usage": true},
             });
-            let prices = prices.clone();
             leptos::task::spawn_local(async move {
                 let started = js_sys::Date::now();
                 let mut first_piece = None;
@@ -57,18 +54,8 @@ pub fn Playground(models: Vec<CatalogueModel>) -> impl IntoView {
                 })
                 .await;
                 match result {
-                    Ok(Some((prompt_tokens, completion_tokens))) => {
+                    Ok(Some((completion_tokens, cost_micro))) => {
                         let seconds = (js_sys::Date::now() - first_piece.unwrap_or(started)) / 1000.0;
-                        let (input, output) = prices
-                            .iter()
-                            .find(|(id, _, _)| *id == model.get_untracked())
-                            .map_or((0, 0), |(_, input, output)| (*input, *output));
-                        let cost_micro = pictor_core::ai::cost_micro(
-                            prompt_tokens as u64,
-                            completion_tokens as u64,
-                            input,
-                            output,
-                        );
                         stats.set(Some(AnswerStats {
                             tokens: completion_tokens,
                             tokens_per_second: if seconds > 0.0 { completion_tokens as f64 / seconds } else { 0.0 },
@@ -82,7 +69,7 @@ pub fn Playground(models: Vec<CatalogueModel>) -> impl IntoView {
             });
         }
         #[cfg(not(feature = "hydrate"))]
-        let _ = (&prices, &temperature, &max_tokens);
+        let _ = (&temperature, &max_tokens);
     };
     view! {
         <section class="panel" data-testid="playground">
@@ -161,7 +148,7 @@ mod browser {
     use wasm_bindgen_futures::JsFuture;
 
     /// Posts the chat request to the Playground endpoint and calls `on_piece` with each piece of text as it
-    /// arrives; returns the usage (prompt, completion tokens) of the final chunk.
+    /// arrives; returns the final chunk's completion tokens and what the request was charged.
     pub async fn stream_chat(body: String, mut on_piece: impl FnMut(&str)) -> Result<Option<(i64, i64)>, String> {
         let response = gloo_net::http::Request::post("/api/ai/playground")
             .header("Content-Type", "application/json")
@@ -214,10 +201,8 @@ mod browser {
                             on_piece(piece);
                         }
                     }
-                    if let (Some(prompt), Some(completion)) =
-                        (chunk["usage"]["prompt_tokens"].as_i64(), chunk["usage"]["completion_tokens"].as_i64())
-                    {
-                        usage = Some((prompt, completion));
+                    if let Some(completion) = chunk["usage"]["completion_tokens"].as_i64() {
+                        usage = Some((completion, chunk["usage"]["cost_micro_credits"].as_i64().unwrap_or(0)));
                     }
                 }
             }

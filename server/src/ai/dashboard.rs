@@ -77,9 +77,9 @@ fn percentile(sorted: &[i64], p: f64) -> Option<i64> {
 fn by_model(figures: &[UsageFigures]) -> Vec<ModelUsage> {
     let mut models: BTreeMap<&str, (ModelUsage, Vec<i64>)> = BTreeMap::new();
     for row in figures {
-        let (usage, ttfts) = models.entry(&row.model_id).or_insert_with(|| {
-            (ModelUsage { model: row.model_id.clone(), ..Default::default() }, Vec::new())
-        });
+        let (usage, ttfts) = models
+            .entry(&row.model_id)
+            .or_insert_with(|| (ModelUsage { model: row.model_id.clone(), ..Default::default() }, Vec::new()));
         usage.requests += 1;
         usage.prompt_tokens += row.prompt_tokens;
         usage.completion_tokens += row.completion_tokens;

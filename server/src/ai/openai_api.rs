@@ -11,8 +11,8 @@ use axum::response::sse::{Event, Sse};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Extension, Json, Router};
-use pictor_core::accounts::Viewer;
 use futures::stream::{self, StreamExt};
+use pictor_core::accounts::Viewer;
 use pictor_core::ai::{CatalogueModel, ModelKind, Prompt, Sampling};
 use serde_json::{json, Value};
 use tokio::sync::mpsc;
@@ -283,8 +283,8 @@ async fn whole_answer(
             Output::Started { .. } => text.clear(),
             Output::Token { text: piece } => text.push_str(&piece),
             Output::Failed(error) => return error.into_response(),
-            Output::Finished { finish_reason, prompt_tokens, completion_tokens } => {
-                let usage = wire::usage(u64::from(prompt_tokens), u64::from(completion_tokens));
+            Output::Finished { finish_reason, prompt_tokens, completion_tokens, cost_micro } => {
+                let usage = wire::usage(u64::from(prompt_tokens), u64::from(completion_tokens), cost_micro);
                 let body = match shape {
                     Shape::Chat => json!({
                         "id": id, "object": "chat.completion", "created": created, "model": model,
@@ -359,7 +359,7 @@ impl Chunks {
             },
             Output::Token { text } if text.is_empty() => Vec::new(),
             Output::Token { text } => vec![data(self.chunk(json!({ "content": text }), None))],
-            Output::Finished { finish_reason, prompt_tokens, completion_tokens } => {
+            Output::Finished { finish_reason, prompt_tokens, completion_tokens, cost_micro } => {
                 let mut events = vec![data(self.chunk(json!({}), Some(&finish_reason)))];
                 if self.usage {
                     let object = match self.shape {
@@ -368,7 +368,8 @@ impl Chunks {
                     };
                     events.push(data(json!({
                         "id": self.id, "object": object, "created": self.created, "model": self.model,
-                        "choices": [], "usage": wire::usage(u64::from(prompt_tokens), u64::from(completion_tokens)),
+                        "choices": [],
+                        "usage": wire::usage(u64::from(prompt_tokens), u64::from(completion_tokens), cost_micro),
                     })));
                 }
                 events.push(Event::default().data("[DONE]"));

@@ -220,11 +220,13 @@ pub fn encode_vector(vector: &[f32], base64: bool) -> Value {
     }
 }
 
-pub fn usage(prompt_tokens: u64, completion_tokens: u64) -> Value {
+/// OpenAI's usage object, with what Pictor charged for the request (an extra field clients may ignore).
+pub fn usage(prompt_tokens: u64, completion_tokens: u64, cost_micro: i64) -> Value {
     json!({
         "prompt_tokens": prompt_tokens,
         "completion_tokens": completion_tokens,
         "total_tokens": prompt_tokens + completion_tokens,
+        "cost_micro_credits": cost_micro,
     })
 }
 

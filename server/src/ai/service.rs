@@ -37,10 +37,12 @@ pub enum Output {
     Token {
         text: String,
     },
+    /// `cost_micro` is what the request was charged (known once it is settled).
     Finished {
         finish_reason: String,
         prompt_tokens: u32,
         completion_tokens: u32,
+        cost_micro: i64,
     },
     Embedded {
         vectors: Vec<Vec<f32>>,
@@ -230,7 +232,8 @@ impl AiService {
                     WorkerEvent::Finished { finish_reason, .. } => {
                         self.gateway.finished(&ticket.id);
                         let completion_tokens = token_ids.len() as u32;
-                        last = Some(Output::Finished { finish_reason, prompt_tokens, completion_tokens });
+                        last =
+                            Some(Output::Finished { finish_reason, prompt_tokens, completion_tokens, cost_micro: 0 });
                         outcome = "ok";
                         break 'attempts;
                     }
@@ -300,10 +303,15 @@ impl AiService {
         };
         ticket.admission.used_tokens(i64::from(prompt_tokens) + token_ids.len() as i64, now_ms());
         match self.settle(&served, &ticket.model.id, check).await {
-            Ok(()) => self.bus.publish(pictor_core::events::Event::AiUsage(pictor_core::ai::AiUsageLive {
-                user_id: ticket.user,
-                request: ticket.id.clone(),
-            })),
+            Ok(charged) => {
+                if let Some(Output::Finished { cost_micro, .. }) = &mut last {
+                    *cost_micro = charged.unwrap_or(0);
+                }
+                self.bus.publish(pictor_core::events::Event::AiUsage(pictor_core::ai::AiUsageLive {
+                    user_id: ticket.user,
+                    request: ticket.id.clone(),
+                }))
+            }
             // The row stays reserved; the sweep settles it later (nothing is lost, nothing paid twice).
             Err(error) => tracing::error!(request = %ticket.id, %error, "settling an AI request failed"),
         }
@@ -318,7 +326,7 @@ impl AiService {
         served: &Served<'_>,
         model: &str,
         check: Option<(Option<crate::db::NodeId>, String)>,
-    ) -> Result<(), DbError> {
+    ) -> Result<Option<i64>, DbError> {
         let now = now_ms();
         let mut tx = self.db.begin_write().await?;
         let settled = billing::settle(&mut tx, served, now).await?;
@@ -326,7 +334,7 @@ impl AiService {
             crate::db::ai_checks::open(&mut tx, served.request, node, model, &engine, now).await?;
         }
         tx.commit().await?;
-        Ok(())
+        Ok(settled)
     }
 
     /// Hands the ticket to a worker holding its model, waiting up to `dispatch_wait_ms` for one to be free of

@@ -6,7 +6,8 @@ use axum::Router;
 use leptos::prelude::provide_context;
 use leptos_axum::{generate_route_list, LeptosRoutes};
 use pictor_app::ports::{
-    NetworkStatsSource, SharedAccounts, SharedAi, SharedCheckers, SharedJobs, SharedLedger, SharedNetworkStats, SharedWorkers,
+    NetworkStatsSource, SharedAccounts, SharedAi, SharedCheckers, SharedJobs, SharedLedger, SharedNetworkStats,
+    SharedWorkers,
 };
 use pictor_app::{shell, App};
 use pictor_core::network::NetworkSample;
