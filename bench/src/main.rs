@@ -2,6 +2,7 @@
 //! fresh database and prints its figures (see BENCHMARKS.md for the commands and results).
 
 mod ai;
+mod ai_calibrate;
 mod calibrate;
 mod coordinator;
 mod fuzz;
@@ -37,6 +38,8 @@ enum Command {
     /// The AI API through a real coordinator and agent against the bare engine: tokens/s, time to first token,
     /// concurrent streams, embeddings/s
     Ai(ai::Args),
+    /// The experiment behind the AI checks: honest replays rejected, other tokens caught, perturbed embeddings
+    AiCalibrate(ai_calibrate::Args),
     /// Every endpoint of a real coordinator with many generated inputs: no answer of 500 or more, and no refusal
     /// that changed the database
     Fuzz(fuzz::Args),
@@ -52,5 +55,6 @@ async fn main() {
         Command::Verification(args) => verification::run(args).await,
         Command::Fuzz(args) => fuzz::run(args).await,
         Command::Ai(args) => ai::run(args).await,
+        Command::AiCalibrate(args) => ai_calibrate::run(args).await,
     }
 }

@@ -228,6 +228,9 @@ impl Default for Config {
     }
 }
 
+/// `PICTOR_*` variables that are not the coordinator's settings.
+const NOT_COORDINATOR_SETTINGS: &[&str] = &["config", "models", "agent_no_benchmark", "agent_ai_fault"];
+
 /// Why the configuration cannot be used; each names the offending key or value.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -270,8 +273,9 @@ impl Config {
             None => figment,
         };
         let figment = figment
-            // PICTOR_CONFIG names the file itself and is read by clap, not here.
-            .merge(Env::prefixed("PICTOR_").ignore(&["config"]).split("__"))
+            // PICTOR_CONFIG names the file itself and is read by clap, not here; the others are the agent's and the
+            // scripts' (the model cache, the agent's switches), set in the same shells.
+            .merge(Env::prefixed("PICTOR_").ignore(NOT_COORDINATOR_SETTINGS).split("__"))
             .merge(Env::raw().only(&["DATABASE_URL"]));
         let config: Config = figment.extract().map_err(|e| ConfigError::Invalid(Box::new(e)))?;
         config.validate()?;

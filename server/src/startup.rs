@@ -159,9 +159,16 @@ impl Application {
         let epochs = tokio::spawn(self.epochs.run(shutdown.clone()));
         let webhooks = tokio::spawn(self.webhooks.run(shutdown.clone()));
         let unread = tokio::spawn(self.unread.run(shutdown.clone()));
+        // Small writes go out at once (no Nagle): streamed tokens and the agents' messages must not wait for the
+        // peer's delayed ACK (40 ms on Linux).
+        let listener = axum::serve::ListenerExt::tap_io(self.listener, |stream| {
+            if let Err(error) = stream.set_nodelay(true) {
+                tracing::debug!(%error, "cannot set TCP_NODELAY");
+            }
+        });
         let served =
             // The peer's address reaches the handlers: sign-in is rate-limited per client address.
-            axum::serve(self.listener, self.router.into_make_service_with_connect_info::<std::net::SocketAddr>())
+            axum::serve(listener, self.router.into_make_service_with_connect_info::<std::net::SocketAddr>())
                 .with_graceful_shutdown(shutdown.clone().cancelled_owned())
                 .await;
         shutdown.cancel();

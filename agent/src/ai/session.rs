@@ -58,8 +58,10 @@ async fn session(config: &NodeConfigFile, pool: &ModelPool, slots: &Arc<Semaphor
     let bearer =
         HeaderValue::from_str(&format!("Bearer {}", config.token)).map_err(|e| SessionError::Connect(e.to_string()))?;
     request.headers_mut().insert("authorization", bearer);
-    let (socket, _) =
-        tokio_tungstenite::connect_async(request).await.map_err(|e| SessionError::Connect(e.to_string()))?;
+    // Tokens are small messages: no Nagle, so each leaves as soon as it is made.
+    let (socket, _) = tokio_tungstenite::connect_async_with_config(request, None, true)
+        .await
+        .map_err(|e| SessionError::Connect(e.to_string()))?;
     let (mut sink, mut stream) = socket.split();
     let (out, mut outgoing) = mpsc::unbounded_channel::<FromWorker>();
     let loaded = pool.loaded();
