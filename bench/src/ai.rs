@@ -225,7 +225,8 @@ pub async fn run(args: Args) {
     let errors: Vec<&String> = results.iter().filter_map(|r| r.as_ref().err()).collect();
 
     // Embeddings through the API.
-    let body = json!({ "model": EMBEDDING, "input": batch, "encoding_format": "float" });
+    // base64, as the official OpenAI SDK asks by default.
+    let body = json!({ "model": EMBEDDING, "input": batch, "encoding_format": "base64" });
     let embed = || client.post(format!("{base}/v1/embeddings")).bearer_auth(&key).json(&body).send();
     embed().await.expect("warm-up");
     let started = Instant::now();

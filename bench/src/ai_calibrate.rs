@@ -79,7 +79,8 @@ pub async fn run(args: Args) {
         .map(|i| format!("Sentence {i} tells about {} and how it changes over time.", TOPICS[i % TOPICS.len()]))
         .collect();
     let honest = embedder.embed(&texts).expect("embeddings");
-    let recorded = json!({ "inputs": texts, "vectors": honest.vectors }).to_string();
+    let packed: Vec<String> = honest.vectors.iter().map(|v| pictor_core::ai::packed_vectors::encode(v)).collect();
+    let recorded = json!({ "inputs": texts, "vectors": packed }).to_string();
     let honest_passed = replay(&checker_embedder, &recorded).passed;
     let replayed = embedder.embed(&texts).expect("embeddings");
     let least_honest =

@@ -421,6 +421,22 @@ mod tests {
     }
 
     #[test]
+    fn the_agents_and_scripts_variables_in_the_same_shell_are_not_settings() {
+        Jail::expect_with(|jail| {
+            jail.set_env("PICTOR_MODELS", "/var/cache/models");
+            jail.set_env("PICTOR_AGENT_NO_BENCHMARK", "1");
+            jail.set_env("PICTOR_AGENT_AI_FAULT", "wrong-tokens");
+            jail.set_env("PICTOR_AI__DISPATCH_WAIT_MS", "1500");
+            let config = Config::load(None).expect("loads");
+            assert_eq!(config.ai.dispatch_wait_ms, 1_500);
+            jail.set_env("PICTOR_AI__CHAT_INPUT_PRICE", "lots");
+            let error = Config::load(None).expect_err("a bad price").to_string();
+            assert!(error.contains("[ai]"), "{error}");
+            Ok(())
+        });
+    }
+
+    #[test]
     fn verification_settings_are_checked() {
         Jail::expect_with(|jail| {
             jail.set_env("PICTOR_VERIFICATION__QUORUM", "1");

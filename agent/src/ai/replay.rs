@@ -12,8 +12,16 @@ use super::models::Model;
 #[derive(Deserialize)]
 #[serde(untagged)]
 enum Replay {
-    Generation { prompt: Prompt, sampling: Sampling, token_ids: Vec<u32> },
-    Embedding { inputs: Vec<String>, vectors: Vec<Vec<f32>> },
+    Generation {
+        prompt: Prompt,
+        sampling: Sampling,
+        token_ids: Vec<u32>,
+    },
+    Embedding {
+        inputs: Vec<String>,
+        #[serde(with = "pictor_core::ai::packed_vectors")]
+        vectors: Vec<Vec<f32>>,
+    },
 }
 
 /// Replays `replay` (JSON as the coordinator recorded it) on `model` and compares (blocking: run it off the async

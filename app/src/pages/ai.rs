@@ -30,7 +30,9 @@ pub fn AiPage() -> impl IntoView {
             settled.try_update(|count| *count += 1).is_some()
         });
     });
-    let overview = Resource::new(move || settled.get(), |_| load_ai_overview());
+    // The catalogue and the Playground load once (the Playground keeps its answer); the usage follows live.
+    let catalogue = Resource::new(|| (), |_| load_ai_overview());
+    let usage = Resource::new(move || settled.get(), |_| load_ai_overview());
     view! {
         <Title text="AI" />
         <section class="page-head">
@@ -39,36 +41,34 @@ pub fn AiPage() -> impl IntoView {
                 "Call hosted models through an OpenAI-compatible API, served by the network's workers and checked by its checkers."
             </p>
         </section>
-        <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
+        <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
             {move || {
-                overview
+                catalogue
                     .get()
                     .map(|result| match result {
                         Err(error) => view! { <p class="form-error">{error.to_string()}</p> }.into_any(),
-                        Ok(overview) => view! { <AiBody overview /> }.into_any(),
+                        Ok(overview) => view! { <Catalogue overview /> }.into_any(),
+                    })
+            }}
+        </Suspense>
+        <Transition fallback=|| ()>
+            {move || {
+                usage
+                    .get()
+                    .map(|result| match result {
+                        Err(error) => view! { <p class="form-error">{error.to_string()}</p> }.into_any(),
+                        Ok(overview) => view! { <Usage overview /> }.into_any(),
                     })
             }}
         </Transition>
+        <Snippets />
     }
 }
 
 #[component]
-fn AiBody(overview: AiOverview) -> impl IntoView {
+fn Catalogue(overview: AiOverview) -> impl IntoView {
     let chat_models: Vec<CatalogueModel> =
         overview.models.iter().filter(|m| m.kind == ModelKind::Chat).cloned().collect();
-    let by_day = overview.by_day.clone();
-    let tokens: i64 = overview.by_day.iter().map(|d| d.tokens).sum();
-    Effect::new(move |_| {
-        #[cfg(feature = "hydrate")]
-        {
-            let today = js_sys::Date::now() as i64;
-            let spent: Vec<(i64, i64)> = by_day.iter().map(|d| (d.day_ms, d.cost_micro)).collect();
-            let days = crate::components::daily_chart::fill_days(&spent, today, 14);
-            crate::components::daily_chart::draw_daily("ai-usage-chart", "Spent", &days);
-        }
-        #[cfg(not(feature = "hydrate"))]
-        let _ = &by_day;
-    });
     view! {
         <section class="panel" data-testid="ai-models">
             <h2>"Models"</h2>
@@ -112,6 +112,29 @@ fn AiBody(overview: AiOverview) -> impl IntoView {
             </table>
         </section>
         <Playground models=chat_models />
+    }
+}
+
+#[component]
+fn Usage(overview: AiOverview) -> impl IntoView {
+    let by_day = overview.by_day.clone();
+    let tokens: i64 = overview.by_day.iter().map(|d| d.tokens).sum();
+    Effect::new(move |_| {
+        #[cfg(feature = "hydrate")]
+        {
+            let today = js_sys::Date::now() as i64;
+            // Tokens per day (a user's own workers serve them for free, so credits alone could show nothing).
+            let tokens: Vec<(i64, i64)> = by_day.iter().map(|d| (d.day_ms, d.tokens)).collect();
+            let days = crate::components::daily_chart::fill_days(&tokens, today, 14);
+            let labels =
+                days.iter().map(|(day, _)| crate::components::daily_chart::day_label(*day)[5..].to_string()).collect();
+            let values = days.iter().map(|(_, tokens)| *tokens as f64).collect();
+            crate::components::daily_chart::draw_bars("ai-usage-chart", "Tokens", labels, values, "tokens");
+        }
+        #[cfg(not(feature = "hydrate"))]
+        let _ = &by_day;
+    });
+    view! {
         <section class="panel" data-testid="ai-usage">
             <h2>"Usage"</h2>
             <div class="kpis">
@@ -159,6 +182,12 @@ fn AiBody(overview: AiOverview) -> impl IntoView {
                 </tbody>
             </table>
         </section>
+    }
+}
+
+#[component]
+fn Snippets() -> impl IntoView {
+    view! {
         <section class="panel" data-testid="ai-snippets">
             <h2>"Use it from your code"</h2>
             <p class="muted">

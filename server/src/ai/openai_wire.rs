@@ -4,7 +4,6 @@
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use base64::Engine as _;
 use pictor_core::ai::ChatMessage;
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -213,8 +212,7 @@ pub const MAX_EMBEDDING_INPUTS: usize = 2048;
 /// A vector as `float` (a JSON array) or `base64` (little-endian f32 bytes, as OpenAI's SDK asks by default).
 pub fn encode_vector(vector: &[f32], base64: bool) -> Value {
     if base64 {
-        let bytes: Vec<u8> = vector.iter().flat_map(|x| x.to_le_bytes()).collect();
-        Value::String(base64::engine::general_purpose::STANDARD.encode(bytes))
+        Value::String(pictor_core::ai::packed_vectors::encode(vector))
     } else {
         json!(vector)
     }
@@ -232,6 +230,8 @@ pub fn usage(prompt_tokens: u64, completion_tokens: u64, cost_micro: i64) -> Val
 
 #[cfg(test)]
 mod tests {
+    use base64::Engine as _;
+
     use super::*;
 
     #[test]

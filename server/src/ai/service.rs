@@ -283,7 +283,8 @@ impl AiService {
             }
             // Vectors are large: kept only when a checker will compare them.
             (Work::Embed { inputs }, Some(Output::Embedded { vectors, .. })) if check => {
-                Some(json!({ "inputs": inputs, "vectors": vectors }).to_string())
+                let packed: Vec<String> = vectors.iter().map(|v| pictor_core::ai::packed_vectors::encode(v)).collect();
+                Some(json!({ "inputs": inputs, "vectors": packed }).to_string())
             }
             _ => None,
         };
