@@ -79,6 +79,7 @@ pub enum FromWorker {
     },
     Embedded {
         request: String,
+        #[serde(with = "packed_vectors")]
         vectors: Vec<Vec<f32>>,
         prompt_tokens: u32,
     },
@@ -302,9 +303,10 @@ pub struct AiUsageLive {
 
 /// The cost of a request in micro-credits: tokens × price per million, rounded up so nothing is served for free.
 pub fn cost_micro(prompt_tokens: u64, completion_tokens: u64, input_per_m: i64, output_per_m: i64) -> i64 {
-    let micro_millionths =
-        prompt_tokens as i128 * input_per_m.max(0) as i128 + completion_tokens as i128 * output_per_m.max(0) as i128;
-    let cost = (micro_millionths + 999_999) / 1_000_000;
+    let micro_millionths = (prompt_tokens as i128)
+        .saturating_mul(input_per_m.max(0) as i128)
+        .saturating_add((completion_tokens as i128).saturating_mul(output_per_m.max(0) as i128));
+    let cost = micro_millionths.saturating_add(999_999) / 1_000_000;
     cost.min(i64::MAX as i128) as i64
 }
 

@@ -401,8 +401,12 @@ mod tests {
     #[test]
     fn a_finished_stream_ends_with_usage_then_done() {
         let chunks = Chunks { id: "c".into(), model: "m".into(), created: 1, shape: Shape::Chat, usage: true };
-        let events =
-            chunks.of(Output::Finished { finish_reason: "stop".into(), prompt_tokens: 3, completion_tokens: 2 });
+        let events = chunks.of(Output::Finished {
+            finish_reason: "stop".into(),
+            prompt_tokens: 3,
+            completion_tokens: 2,
+            cost_micro: 1,
+        });
         assert_eq!(events.len(), 3);
         let chunks = Chunks { usage: false, ..chunks };
         assert_eq!(chunks.of(Output::Token { text: String::new() }).len(), 0);

@@ -271,7 +271,8 @@ impl AiService {
         }
         // Is this answer replayed by a checker? Fresh and flagged workers always, trusted ones by sample.
         let check = match worker {
-            Some((node, _)) if outcome == "ok" || (outcome != "ok" && !token_ids.is_empty()) => {
+            // A finished answer, or the tokens a cut-short stream delivered.
+            Some((node, _)) if outcome == "ok" || !token_ids.is_empty() => {
                 let trust = self.db.worker_trust(node).await;
                 trust.is_ok_and(|trust| checks::sampled(&trust, rand::random()))
             }
