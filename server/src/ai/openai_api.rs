@@ -5,7 +5,6 @@ use std::convert::Infallible;
 
 use axum::body::Bytes;
 use axum::extract::{FromRequestParts, Path, State};
-use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
 use axum::response::sse::{Event, Sse};
 use axum::response::{IntoResponse, Response};
@@ -20,7 +19,7 @@ use tokio_stream::wrappers::ReceiverStream;
 
 use super::openai_wire::{self as wire, ApiError};
 use super::service::{AiService, Caller, Output, Work};
-use crate::auth::tokens::hash_secret;
+use crate::auth::tokens::{bearer, hash_secret};
 use crate::clock::now_ms;
 use crate::state::AppState;
 
@@ -55,16 +54,9 @@ impl FromRequestParts<AppState> for Caller {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
-        let bearer = parts
-            .headers
-            .get(AUTHORIZATION)
-            .and_then(|value| value.to_str().ok())
-            .and_then(|value| value.strip_prefix("Bearer "))
-            .map(str::trim)
-            .filter(|token| !token.is_empty())
-            .ok_or_else(|| {
-                ApiError::unauthorized("missing Authorization: Bearer <API key> (create one on the Account page)")
-            })?;
+        let bearer = bearer(&parts.headers).ok_or_else(|| {
+            ApiError::unauthorized("missing Authorization: Bearer <API key> (create one on the Account page)")
+        })?;
         let key = state.db.ai_key(&hash_secret(bearer), now_ms()).await.map_err(|error| {
             tracing::error!(%error, "API key lookup failed");
             ApiError::unavailable("the coordinator cannot check API keys right now")

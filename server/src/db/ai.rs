@@ -273,20 +273,20 @@ pub async fn settle_request(tx: &mut Tx<'_>, id: &str, end: &RequestEnd<'_>) -> 
     .bind(id)
     .fetch_optional(&mut **tx)
     .await?;
-    row.map(|row| {
-        Ok(Reserved {
-            user: row.try_get("user_id")?,
-            reserved_micro: row.try_get("reserved_micro")?,
-            reserved_welcome_micro: row.try_get("reserved_welcome_micro")?,
-        })
-    })
-    .transpose()
-    .map_err(|e: sqlx::Error| DbError::from(e))
+    row.as_ref().map(reserved).transpose()
 }
 
 /// The owner of a node (who earns for what it serves).
 pub async fn node_owner(tx: &mut Tx<'_>, node: NodeId) -> Result<Option<UserId>, DbError> {
     Ok(sqlx::query_scalar("SELECT owner_id FROM nodes WHERE id = $1").bind(node).fetch_optional(&mut **tx).await?)
+}
+
+fn reserved(row: &sqlx::any::AnyRow) -> Result<Reserved, DbError> {
+    Ok(Reserved {
+        user: row.try_get("user_id")?,
+        reserved_micro: row.try_get("reserved_micro")?,
+        reserved_welcome_micro: row.try_get("reserved_welcome_micro")?,
+    })
 }
 
 fn catalogue_model(row: &sqlx::any::AnyRow) -> Result<CatalogueModel, DbError> {
@@ -317,15 +317,7 @@ pub async fn reserved_request(tx: &mut Tx<'_>, id: &str) -> Result<Option<Reserv
     .bind(id)
     .fetch_optional(&mut **tx)
     .await?;
-    row.map(|row| {
-        Ok(Reserved {
-            user: row.try_get("user_id")?,
-            reserved_micro: row.try_get("reserved_micro")?,
-            reserved_welcome_micro: row.try_get("reserved_welcome_micro")?,
-        })
-    })
-    .transpose()
-    .map_err(|e: sqlx::Error| DbError::from(e))
+    row.as_ref().map(reserved).transpose()
 }
 
 /// Records how much of a request's reservation was welcome credit.

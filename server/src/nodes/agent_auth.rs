@@ -1,14 +1,13 @@
 //! Who is calling the agent API: the node whose token is in `Authorization: Bearer`, and nobody else.
 
 use axum::extract::FromRequestParts;
-use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use pictor_core::agent_protocol::AgentError;
 
-use crate::auth::tokens::hash_secret;
+use crate::auth::tokens::{bearer, hash_secret};
 use crate::db::nodes::TokenNode;
 use crate::state::AppState;
 
@@ -44,14 +43,7 @@ impl FromRequestParts<AppState> for AgentNode {
     type Rejection = AgentAuthError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
-        let token = parts
-            .headers
-            .get(AUTHORIZATION)
-            .and_then(|value| value.to_str().ok())
-            .and_then(|value| value.strip_prefix("Bearer "))
-            .map(str::trim)
-            .filter(|token| !token.is_empty())
-            .ok_or(AgentAuthError::Missing)?;
+        let token = bearer(&parts.headers).ok_or(AgentAuthError::Missing)?;
         let node = state.db.node_by_token(&hash_secret(token)).await.map_err(|error| {
             tracing::error!(%error, "node token lookup failed");
             AgentAuthError::Unavailable
