@@ -3,27 +3,14 @@
 //! record as for renders; a mismatch claws the payment back, cuts the worker's standing, and after repeated
 //! rejections flags it, which stops it serving.
 
-use axum::extract::{Path, State};
-use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
-use axum::routing::post;
-use axum::{Json, Router};
-use pictor_core::agent_protocol::AgentError;
-use pictor_core::ai::{AiCheck, AiCheckLease, AiCheckVerdict, AI_CHECK_LEASE_PATH};
+use pictor_core::ai::AiCheckVerdict;
 
-use crate::clock::now_ms;
 use crate::db::ai_checks::{self as sql, moved_under};
 use crate::db::ledger::{transfer_in, Account, LedgerError, Transfer};
-use crate::db::nodes::NodeKind;
 use crate::db::verifications::WorkerTrust;
 use crate::db::{verdicts, welcome, Db, DbError, NodeId, Tx};
 use crate::engine::verdicts::FLAG_AFTER_REJECTIONS;
-use crate::nodes::agent_auth::AgentNode;
-use crate::state::AppState;
 use crate::verify::planner::check_probability;
-
-/// How long a checker holds a check before another may take it.
-const CHECK_LEASE_MS: i64 = 5 * 60_000;
 
 /// Whether this request of a worker with this record is checked (`draw` uniform in [0, 1)).
 pub fn sampled(trust: &WorkerTrust, draw: f64) -> bool {
@@ -122,52 +109,6 @@ async fn move_money(tx: &mut Tx<'_>, transfer: &Transfer, now_ms: i64) -> Result
         Err(LedgerError::Db(error)) => Err(error),
         // Sized to the balance just read inside this transaction.
         Err(_) => Err(DbError::Corrupt("claw-back")),
-    }
-}
-
-pub fn router() -> Router<AppState> {
-    Router::new().route(AI_CHECK_LEASE_PATH, post(lease)).route("/api/agent/ai/checks/{id}", post(verdict))
-}
-
-fn refuse(status: StatusCode, message: &str) -> Response {
-    (status, Json(AgentError { error: message.to_string() })).into_response()
-}
-
-async fn lease(State(state): State<AppState>, AgentNode(node): AgentNode, Json(lease): Json<AiCheckLease>) -> Response {
-    if node.kind != NodeKind::Checker {
-        return refuse(StatusCode::FORBIDDEN, "only checker nodes replay AI requests");
-    }
-    match state.db.lease_ai_check(node.id, node.owner, &lease.models, &lease.engine, CHECK_LEASE_MS, now_ms()).await {
-        Ok(Some(check)) => Json(AiCheck { id: check.id, model: check.model, replay: check.replay }).into_response(),
-        Ok(None) => StatusCode::NO_CONTENT.into_response(),
-        Err(error) => {
-            tracing::error!(%error, "leasing an AI check failed");
-            refuse(StatusCode::SERVICE_UNAVAILABLE, "the coordinator cannot hand out checks right now")
-        }
-    }
-}
-
-async fn verdict(
-    State(state): State<AppState>,
-    AgentNode(node): AgentNode,
-    Path(id): Path<i64>,
-    Json(verdict): Json<AiCheckVerdict>,
-) -> Response {
-    match record_verdict(&state.db, id, node.id, &verdict, now_ms()).await {
-        Ok(Some(outcome)) => {
-            if let Verdict::Rejected { flagged: true } = outcome {
-                tracing::warn!(check = id, "a worker was flagged after repeated rejected AI answers; it stops serving");
-            }
-            if let Verdict::Rejected { .. } = outcome {
-                state.services.ai.gateway.disconnect_flagged(&state.db).await;
-            }
-            StatusCode::NO_CONTENT.into_response()
-        }
-        Ok(None) => refuse(StatusCode::CONFLICT, "this check is not leased to this checker (its lease ran out?)"),
-        Err(error) => {
-            tracing::error!(%error, "recording an AI check failed");
-            refuse(StatusCode::SERVICE_UNAVAILABLE, "the coordinator cannot record verdicts right now")
-        }
     }
 }
 

@@ -1,6 +1,7 @@
 //! The AI section: hosted models served by workers over an OpenAI-compatible API, paid per token.
 
 pub mod billing;
+pub mod check_api;
 pub mod checks;
 pub mod dashboard;
 pub mod gateway;
