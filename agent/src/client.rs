@@ -66,6 +66,7 @@ pub struct DownloadedScene {
     pub bytes: u64,
 }
 
+#[derive(Clone)]
 pub struct Client {
     http: reqwest::Client,
     base: String,
@@ -116,13 +117,35 @@ impl Client {
     /// Streams the job's scene into a temporary file beside `dest`, hashing it on the way, and renames it to `dest`
     /// only when it matches the coordinator's hash header; a scene is never held whole in memory.
     pub async fn download_scene(&self, job_id: i64, dest: &Path) -> Result<DownloadedScene, ClientError> {
-        let path = scene_path(job_id);
-        let request = self.http.get(self.url(&path)).bearer_auth(&self.token).timeout(TRANSFER_TIMEOUT);
+        self.download_checked(&scene_path(job_id), dest, None, &format!("the scene of job {job_id}")).await
+    }
+
+    /// Streams one file of a hosted model into `dest` the same way; it must hash to `sha256`.
+    pub async fn download_model_file(
+        &self,
+        model: &str,
+        file: &str,
+        sha256: &str,
+        dest: &Path,
+    ) -> Result<DownloadedScene, ClientError> {
+        let path = pictor_core::ai::model_file_path(model, file);
+        self.download_checked(&path, dest, Some(sha256), &format!("{file} of model {model}")).await
+    }
+
+    /// Downloads `path` into `dest` through a temporary file, checking the hash the coordinator announces (and
+    /// `expected`, when given) before the file takes its name.
+    async fn download_checked(
+        &self,
+        path: &str,
+        dest: &Path,
+        expected: Option<&str>,
+        what: &str,
+    ) -> Result<DownloadedScene, ClientError> {
+        let request = self.http.get(self.url(path)).bearer_auth(&self.token).timeout(TRANSFER_TIMEOUT);
         let response = check(request.send().await.map_err(transport)?).await?;
         let announced = response.headers().get(SHA256_HEADER).and_then(|v| v.to_str().ok()).map(str::to_lowercase);
         let dir = dest.parent().unwrap_or(Path::new("."));
-        let local =
-            |e: std::io::Error| ClientError::Download(format!("cannot store the scene in {}: {e}", dir.display()));
+        let local = |e: std::io::Error| ClientError::Download(format!("cannot store {what} in {}: {e}", dir.display()));
         let temp = tempfile::Builder::new().prefix(".download-").tempfile_in(dir).map_err(local)?;
         let mut file = tokio::fs::File::from_std(temp.reopen().map_err(local)?);
         let (mut hasher, mut bytes) = (Sha256::new(), 0u64);
@@ -136,11 +159,12 @@ impl Client {
         file.sync_all().await.map_err(local)?;
         drop(file);
         let sha256 = hex::encode(hasher.finalize());
-        if let Some(announced) = announced.filter(|a| *a != sha256) {
-            // The temporary file is deleted when `temp` is dropped.
-            return Err(ClientError::Download(format!(
-                "the scene of job {job_id} arrived damaged: hash {sha256}, expected {announced}"
-            )));
+        let wanted = announced.into_iter().chain(expected.map(str::to_lowercase));
+        for wanted in wanted {
+            if wanted != sha256 {
+                // The temporary file is deleted when `temp` is dropped.
+                return Err(ClientError::Download(format!("{what} arrived damaged: hash {sha256}, expected {wanted}")));
+            }
         }
         temp.persist(dest).map_err(|e| local(e.error))?;
         Ok(DownloadedScene { sha256, bytes })

@@ -158,7 +158,9 @@ async fn serve(
     let models = warm_models(config).await;
     let serving = async {
         match (models, role) {
-            (Some(pool), Role::Worker { .. }) => crate::ai::session::serve_models(config, pool, AI_CONCURRENCY).await,
+            (Some(pool), Role::Worker { .. }) => {
+                crate::ai::session::serve_models(config, client, pool, AI_CONCURRENCY).await
+            }
             (Some(pool), Role::Checker { .. }) => crate::ai::checking::check_answers(client, pool).await,
             (None, _) => std::future::pending().await,
         }
@@ -176,7 +178,8 @@ const AI_MEMORY_BUDGET_MB: u64 = 4096;
 const AI_CONCURRENCY: usize = 2;
 
 /// Loads the AI models this worker serves (those its config names, from the local model cache), so they are warm
-/// before the first request; `None` when there is nothing to serve.
+/// before the first request; `None` when it serves none. A worker that names models also loads the ones the
+/// coordinator asks for (deployments), within its memory budget.
 async fn warm_models(config: &NodeConfigFile) -> Option<crate::ai::models::ModelPool> {
     let cache = pictor_inference::ModelCache::default_location();
     if config.serve_models.is_empty() {
@@ -185,24 +188,26 @@ async fn warm_models(config: &NodeConfigFile) -> Option<crate::ai::models::Model
     let wanted = crate::ai::models::wanted(&cache, &config.serve_models);
     if wanted.is_empty() {
         tracing::warn!(
-            "none of the AI models in serve_models is in {} (scripts/setup fetches them)",
+            "none of the AI models in serve_models is in {} (scripts/setup fetches them); serving only the models \
+             the coordinator asks for",
             cache.root().display()
         );
-        return None;
     }
     let pool = crate::ai::models::ModelPool::new(AI_MEMORY_BUDGET_MB);
     let loading = pool.clone();
     let loaded = tokio::task::spawn_blocking(move || {
         for model in &wanted {
             let started = std::time::Instant::now();
-            match loading.load(&cache, model) {
+            let loaded =
+                crate::ai::models::ModelSource::network(&cache, model).and_then(|source| loading.load(&source));
+            match loaded {
                 Ok(()) => tracing::info!(model = model.id, ms = started.elapsed().as_millis() as u64, "model loaded"),
                 Err(error) => tracing::warn!(model = model.id, %error, "cannot load this model"),
             }
         }
     })
     .await;
-    (loaded.is_ok() && !pool.loaded().is_empty()).then_some(pool)
+    loaded.is_ok().then_some(pool)
 }
 
 /// Registers, then heartbeats, registering again whenever the coordinator went away or forgot the node.

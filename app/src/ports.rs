@@ -95,6 +95,8 @@ pub type SharedLedger = Arc<dyn LedgerService>;
 #[async_trait::async_trait]
 pub trait AiDashboardService: Send + Sync {
     async fn overview(&self, viewer: &Viewer) -> Result<pictor_core::ai::AiOverview, AppError>;
+    /// The viewer's uploaded models, their deployments and the workers holding them now.
+    async fn hosted(&self, viewer: &Viewer) -> Result<Vec<pictor_core::ai::HostedModel>, AppError>;
 }
 
 /// The form in which [`AiDashboardService`] is put into Leptos context.

@@ -50,6 +50,20 @@ pub enum ToWorker {
     Cancel {
         request: String,
     },
+    /// Load this model and keep it warm: a deployment wants it here, or a request for it found no worker holding
+    /// it. `files` (empty for the network's own models, which come from the worker's cache) are fetched from
+    /// [`model_file_path`] and checked against their SHA-256 before loading.
+    Load {
+        model: String,
+        kind: ModelKind,
+        sha256: String,
+        bytes: u64,
+        files: Vec<ModelFile>,
+    },
+    /// Free this model's memory (its deployment has more workers than it asked for).
+    Unload {
+        model: String,
+    },
 }
 
 /// Worker → coordinator.
@@ -89,6 +103,123 @@ pub enum FromWorker {
         message: String,
         caller_error: bool,
     },
+    /// A `Load` could not be done (not enough memory, a file missing or corrupt, the model unreadable).
+    LoadFailed {
+        model: String,
+        message: String,
+    },
+}
+
+/// One file of a hosted model, stored under its SHA-256.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ModelFile {
+    /// `model.gguf` for a chat model; `model.safetensors`, `config.json` and `tokenizer.json` for an embedding
+    /// model.
+    pub name: String,
+    pub sha256: String,
+    pub bytes: u64,
+}
+
+/// The file names a model of `kind` is made of, the weights first.
+pub fn model_file_names(kind: ModelKind) -> &'static [&'static str] {
+    match kind {
+        ModelKind::Chat => &["model.gguf"],
+        ModelKind::Embedding => &["model.safetensors", "config.json", "tokenizer.json"],
+    }
+}
+
+/// Where a worker fetches one file of a hosted model (agent token).
+pub fn model_file_path(model: &str, file: &str) -> String {
+    format!("/api/agent/ai/models/{model}/files/{file}")
+}
+
+/// A model name its uploader chooses: lower-case letters, digits, `.`, `_` and `-`, 2 to 64 characters, starting
+/// with a letter or digit (it appears in URLs and in callers' `"model"` fields).
+pub fn valid_model_id(id: &str) -> Result<(), String> {
+    let length_ok = (2..=64).contains(&id.len());
+    let first_ok = id.chars().next().is_some_and(|c| c.is_ascii_lowercase() || c.is_ascii_digit());
+    let chars_ok = id.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '.' | '_' | '-'));
+    if length_ok && first_ok && chars_ok {
+        Ok(())
+    } else {
+        Err("a model name has 2 to 64 characters: lower-case letters, digits, '.', '_' and '-', starting with a \
+             letter or digit"
+            .into())
+    }
+}
+
+/// A file uploaded for a model (`PUT /api/v1/ai/files`), named by its content.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UploadedModelFile {
+    pub sha256: String,
+    pub bytes: u64,
+}
+
+/// `POST /api/v1/ai/models`: a model made of files uploaded before.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NewHostedModel {
+    pub id: String,
+    pub kind: ModelKind,
+    #[serde(default)]
+    pub public: bool,
+    /// The SHA-256 of each uploaded file by its name (see [`model_file_names`]).
+    pub files: std::collections::BTreeMap<String, String>,
+}
+
+/// Where a deployment's workers must run; empty fields match every worker.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeploymentRequirements {
+    #[serde(default)]
+    pub min_vram_gib: u32,
+    #[serde(default)]
+    pub gpu_model: Option<String>,
+    #[serde(default)]
+    pub region: Option<String>,
+    #[serde(default)]
+    pub tags: Vec<String>,
+}
+
+/// A model's endpoint: its prices and how many workers keep it warm.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Deployment {
+    pub model: String,
+    /// Micro-credits per million input tokens.
+    pub input_price_micro_per_m: i64,
+    /// Micro-credits per million output tokens.
+    pub output_price_micro_per_m: i64,
+    pub min_warm: u32,
+    pub max_workers: u32,
+    #[serde(default)]
+    pub requirements: DeploymentRequirements,
+}
+
+impl Deployment {
+    /// Checks the numbers a deployment form or API call carries.
+    pub fn validate(&self) -> Result<(), String> {
+        if self.input_price_micro_per_m < 0 || self.output_price_micro_per_m < 0 {
+            return Err("prices cannot be negative".into());
+        }
+        if self.max_workers == 0 || self.max_workers > 1000 {
+            return Err("max_workers must be between 1 and 1000".into());
+        }
+        if self.min_warm > self.max_workers {
+            return Err("min_warm cannot be more than max_workers".into());
+        }
+        if self.requirements.tags.len() > 16 || self.requirements.tags.iter().any(|t| t.is_empty() || t.len() > 32) {
+            return Err("at most 16 tags of 1 to 32 characters".into());
+        }
+        Ok(())
+    }
+}
+
+/// One of the viewer's own models on the AI page: the model, its deployment if any, and the workers holding it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HostedModel {
+    pub model: CatalogueModel,
+    pub files: Vec<ModelFile>,
+    pub deployment: Option<Deployment>,
+    /// Names of the workers holding it loaded now.
+    pub warm_on: Vec<String>,
 }
 
 /// A checker asking for an AI request to replay: the models it holds and its engine build.
@@ -252,6 +383,9 @@ pub struct CatalogueModel {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct AiOverview {
     pub models: Vec<CatalogueModel>,
+    /// The viewer's own uploaded models.
+    #[serde(default)]
+    pub hosted: Vec<HostedModel>,
     /// Per day (start of the day in ms): tokens in and out, cost in micro-credits.
     pub by_day: Vec<DailyAiUsage>,
     pub by_model: Vec<ModelUsage>,

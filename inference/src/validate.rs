@@ -114,6 +114,51 @@ pub fn safetensors(path: &Path) -> Result<usize, InferenceError> {
     Ok(tensors)
 }
 
+/// What a valid embedding model declares.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EmbeddingModelSummary {
+    pub dimensions: usize,
+    pub max_input_tokens: usize,
+    pub tensors: usize,
+}
+
+/// Validates a BERT-family embedding model in `folder`: `model.safetensors` (as [`safetensors`], with BERT's
+/// embedding and encoder tensors), `config.json` (a BERT configuration) and `tokenizer.json` (a tokenizer).
+pub fn bert_embedding_model(folder: &Path) -> Result<EmbeddingModelSummary, InferenceError> {
+    let weights = folder.join("model.safetensors");
+    let tensors = safetensors(&weights)?;
+    let config_bytes = std::fs::read(folder.join("config.json"))?;
+    refuse_pickle(&config_bytes)?;
+    let config: candle_transformers::models::bert::Config = serde_json::from_slice(&config_bytes)
+        .map_err(|e| InferenceError::invalid(format!("config.json is not a BERT configuration: {e}")))?;
+    tokenizers::Tokenizer::from_file(folder.join("tokenizer.json"))
+        .map_err(|e| InferenceError::invalid(format!("tokenizer.json is not a tokenizer: {e}")))?;
+    let names = safetensors_names(&weights)?;
+    for required in ["embeddings.word_embeddings.weight", "encoder.layer.0.attention.self.query.weight"] {
+        let present = names.iter().any(|name| name == required || name.strip_prefix("bert.") == Some(required));
+        if !present {
+            return Err(InferenceError::invalid(format!("tensor '{required}' is missing: this is not a BERT model")));
+        }
+    }
+    Ok(EmbeddingModelSummary {
+        dimensions: config.hidden_size,
+        max_input_tokens: config.max_position_embeddings,
+        tensors,
+    })
+}
+
+/// The tensor names of a safetensors file already checked by [`safetensors`].
+fn safetensors_names(path: &Path) -> Result<Vec<String>, InferenceError> {
+    let mut file = File::open(path)?;
+    let mut head = [0u8; 8];
+    file.read_exact(&mut head)?;
+    let mut header = vec![0u8; u64::from_le_bytes(head).min(MAX_SAFETENSORS_HEADER) as usize];
+    file.read_exact(&mut header)?;
+    let header: serde_json::Map<String, serde_json::Value> = serde_json::from_slice(&header)
+        .map_err(|e| InferenceError::invalid(format!("the safetensors header is not JSON: {e}")))?;
+    Ok(header.into_iter().map(|(name, _)| name).filter(|name| name != "__metadata__").collect())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

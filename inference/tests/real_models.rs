@@ -145,4 +145,16 @@ fn the_network_models_pass_upload_validation() {
     assert_eq!(summary.context_length, 8192);
     let embedding = cache.network_model(&NETWORK_MODELS[1]).unwrap().join("model.safetensors");
     assert!(pictor_inference::validate::safetensors(&embedding).unwrap() > 50);
+    let folder = cache.network_model(&NETWORK_MODELS[1]).unwrap();
+    let summary = pictor_inference::validate::bert_embedding_model(&folder).unwrap();
+    assert_eq!((summary.dimensions, summary.max_input_tokens), (384, 512));
+
+    // The same weights beside a configuration of another family are refused by name.
+    let other = tempfile::tempdir().unwrap();
+    for name in ["model.safetensors", "tokenizer.json"] {
+        std::fs::copy(folder.join(name), other.path().join(name)).unwrap();
+    }
+    std::fs::write(other.path().join("config.json"), br#"{"model_type": "gpt2", "n_embd": 768}"#).unwrap();
+    let refused = pictor_inference::validate::bert_embedding_model(other.path()).unwrap_err();
+    assert!(refused.to_string().contains("BERT configuration"), "{refused}");
 }

@@ -72,6 +72,10 @@ pub struct AiConfig {
     pub embedding_price: String,
     /// Tokens a chat request may generate when it does not say (`max_tokens`).
     pub default_max_tokens: u32,
+    /// How long a request for a model no worker holds waits while one loads it (fetch and load).
+    pub cold_start_wait_ms: u64,
+    /// The largest file of an uploaded model.
+    pub max_model_bytes: u64,
 }
 
 impl Default for AiConfig {
@@ -82,6 +86,8 @@ impl Default for AiConfig {
             chat_output_price: "0.4".into(),
             embedding_price: "0.02".into(),
             default_max_tokens: 256,
+            cold_start_wait_ms: 60_000,
+            max_model_bytes: 8 << 30,
         }
     }
 }

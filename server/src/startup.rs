@@ -159,6 +159,11 @@ impl Application {
         let epochs = tokio::spawn(self.epochs.run(shutdown.clone()));
         let webhooks = tokio::spawn(self.webhooks.run(shutdown.clone()));
         let unread = tokio::spawn(self.unread.run(shutdown.clone()));
+        let placement = tokio::spawn(crate::ai::placement::keep_placed(
+            self.state.db.clone(),
+            self.state.services.ai.gateway.clone(),
+            shutdown.clone(),
+        ));
         // Small writes go out at once (no Nagle): streamed tokens and the agents' messages must not wait for the
         // peer's delayed ACK (40 ms on Linux).
         let listener = axum::serve::ListenerExt::tap_io(self.listener, |stream| {
@@ -177,6 +182,7 @@ impl Application {
         let _ = epochs.await;
         let _ = webhooks.await;
         let _ = unread.await;
+        let _ = placement.await;
         self.state.db.close().await;
         drop(self.instance_lock);
         served.map_err(StartupError::Serve)

@@ -14,9 +14,11 @@ use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::http::HeaderValue;
 use tokio_tungstenite::tungstenite::Message;
 
+use super::fetch::{self, LoadOrder};
 use super::models::{Model, ModelPool};
 use super::runner::{self, CancelFlag};
 use crate::backoff::Backoff;
+use crate::client::Client;
 
 /// The coordinator's endpoint for workers serving models.
 const LINK_PATH: &str = "/api/agent/ai";
@@ -30,12 +32,28 @@ pub enum SessionError {
     Dropped(String),
 }
 
+/// What every session of this worker shares.
+struct Serving {
+    pool: ModelPool,
+    slots: Arc<Semaphore>,
+    client: Client,
+    cache: pictor_inference::ModelCache,
+    /// One model loads at a time: loading two at once could take twice the memory before either is counted.
+    loads: Arc<tokio::sync::Mutex<()>>,
+}
+
 /// Serves `pool`'s models for ever, reconnecting whenever the link drops.
-pub async fn serve_models(config: &NodeConfigFile, pool: ModelPool, concurrency: usize) -> Infallible {
-    let slots = Arc::new(Semaphore::new(concurrency.max(1)));
+pub async fn serve_models(config: &NodeConfigFile, client: &Client, pool: ModelPool, concurrency: usize) -> Infallible {
+    let serving = Serving {
+        pool,
+        slots: Arc::new(Semaphore::new(concurrency.max(1))),
+        client: client.clone(),
+        cache: pictor_inference::ModelCache::default_location(),
+        loads: Arc::default(),
+    };
     let mut backoff = Backoff::default();
     loop {
-        match session(config, &pool, &slots).await {
+        match session(config, &serving).await {
             Ok(()) => backoff.reset(),
             Err(error) => tracing::warn!("{error}"),
         }
@@ -52,7 +70,8 @@ fn link_url(coordinator_url: &str) -> String {
 }
 
 /// One connection: until it drops, runs every request it brings.
-async fn session(config: &NodeConfigFile, pool: &ModelPool, slots: &Arc<Semaphore>) -> Result<(), SessionError> {
+async fn session(config: &NodeConfigFile, serving: &Serving) -> Result<(), SessionError> {
+    let pool = &serving.pool;
     let mut request =
         link_url(&config.coordinator_url).into_client_request().map_err(|e| SessionError::Connect(e.to_string()))?;
     let bearer =
@@ -66,11 +85,7 @@ async fn session(config: &NodeConfigFile, pool: &ModelPool, slots: &Arc<Semaphor
     let (out, mut outgoing) = mpsc::unbounded_channel::<FromWorker>();
     let loaded = pool.loaded();
     tracing::info!(models = ?loaded.iter().map(|m| m.id.as_str()).collect::<Vec<_>>(), "serving models");
-    let _ = out.send(FromWorker::Models {
-        loaded,
-        memory_budget_mb: pool.budget_mb(),
-        engine: pictor_inference::ENGINE.into(),
-    });
+    let _ = out.send(models_message(pool, loaded));
     let running: Arc<Mutex<HashMap<String, CancelFlag>>> = Arc::default();
 
     let writer = async {
@@ -85,7 +100,17 @@ async fn session(config: &NodeConfigFile, pool: &ModelPool, slots: &Arc<Semaphor
             let message = message.map_err(|e| SessionError::Dropped(e.to_string()))?;
             let Message::Text(text) = message else { continue };
             match serde_json::from_str::<ToWorker>(&text) {
-                Ok(request) => start(request, pool, slots, &running, &out),
+                Ok(ToWorker::Load { model, kind, sha256, bytes, files }) => {
+                    let order = LoadOrder { model, kind, sha256, bytes, files };
+                    start_load(order, serving, &out);
+                }
+                Ok(ToWorker::Unload { model }) => {
+                    if pool.unload(&model) {
+                        tracing::info!(model, "model unloaded at the coordinator's request");
+                    }
+                    let _ = out.send(models_message(pool, pool.loaded()));
+                }
+                Ok(request) => start(request, pool, &serving.slots, &running, &out),
                 Err(error) => tracing::warn!(%error, "unreadable message from the coordinator"),
             }
         }
@@ -101,6 +126,31 @@ async fn session(config: &NodeConfigFile, pool: &ModelPool, slots: &Arc<Semaphor
         flag.store(true, Ordering::Relaxed);
     }
     ended.and(Err(SessionError::Dropped("closed by the coordinator".into())))
+}
+
+/// The model list the coordinator is told on connecting and after every change.
+fn models_message(pool: &ModelPool, loaded: Vec<pictor_core::ai::LoadedModel>) -> FromWorker {
+    FromWorker::Models { loaded, memory_budget_mb: pool.budget_mb(), engine: pictor_inference::ENGINE.into() }
+}
+
+/// Fetches and loads a model in the background, then tells the coordinator the new list (or why it failed).
+fn start_load(order: LoadOrder, serving: &Serving, out: &mpsc::UnboundedSender<FromWorker>) {
+    let (client, cache, pool, loads, out) =
+        (serving.client.clone(), serving.cache.clone(), serving.pool.clone(), serving.loads.clone(), out.clone());
+    tokio::spawn(async move {
+        let _one_at_a_time = loads.lock().await;
+        let started = std::time::Instant::now();
+        match fetch::load(&client, &cache, &pool, &order).await {
+            Ok(()) => {
+                tracing::info!(model = %order.model, ms = started.elapsed().as_millis() as u64, "model loaded on request");
+                let _ = out.send(models_message(&pool, pool.loaded()));
+            }
+            Err(message) => {
+                tracing::warn!(model = %order.model, %message, "cannot load a model the coordinator asked for");
+                let _ = out.send(FromWorker::LoadFailed { model: order.model, message });
+            }
+        }
+    });
 }
 
 /// Starts one request (or cancels one) without waiting for it.
@@ -121,6 +171,8 @@ fn start(
         ToWorker::Generate { request, model, .. } | ToWorker::Embed { request, model, .. } => {
             (request.clone(), model.clone())
         }
+        // Handled by the session before requests reach here.
+        ToWorker::Load { .. } | ToWorker::Unload { .. } => return,
     };
     #[cfg(debug_assertions)]
     if std::env::var("PICTOR_AGENT_AI_FAULT").is_ok_and(|fault| fault == "exit-on-request") {

@@ -6,6 +6,7 @@ use leptos_meta::Title;
 use pictor_core::ai::{AiOverview, CatalogueModel, ModelKind};
 use pictor_core::workers::format_credits;
 
+use crate::components::ai_models::{HostedModels, UploadForm};
 use crate::components::ai_playground::Playground;
 use crate::error::AppError;
 
@@ -14,6 +15,16 @@ pub async fn load_ai_overview() -> Result<AiOverview, AppError> {
     let viewer = crate::auth::require_viewer()?;
     crate::error::answer(crate::auth::ai()?.overview(&viewer).await)
 }
+
+#[server]
+pub async fn load_hosted_models() -> Result<Vec<pictor_core::ai::HostedModel>, AppError> {
+    let viewer = crate::auth::require_viewer()?;
+    crate::error::answer(crate::auth::ai()?.hosted(&viewer).await)
+}
+
+/// How often "Your models" looks again at which workers hold each model.
+#[cfg(feature = "hydrate")]
+const HOSTED_REFRESH: std::time::Duration = std::time::Duration::from_secs(3);
 
 /// Credits per million tokens, as prices are shown.
 fn per_million(micro: i64) -> String {
@@ -33,6 +44,31 @@ pub fn AiPage() -> impl IntoView {
     // The catalogue and the Playground load once (the Playground keeps its answer); the usage follows live.
     let catalogue = Resource::new(|| (), |_| load_ai_overview());
     let usage = Resource::new(move || settled.get(), |_| load_ai_overview());
+    // Your models follow what the workers hold (loads take seconds): looked at again every few seconds, and at
+    // once after an upload, a deployment or a deletion.
+    let hosted_version = RwSignal::new(0u64);
+    Effect::new(move |_| {
+        #[cfg(feature = "hydrate")]
+        {
+            let handle = set_interval_with_handle(
+                move || {
+                    hosted_version.try_update(|v| *v += 1);
+                },
+                HOSTED_REFRESH,
+            );
+            if let Ok(handle) = handle {
+                on_cleanup(move || handle.clear());
+            }
+        }
+    });
+    let changed_version = RwSignal::new(0u64);
+    let hosted = Resource::new(move || changed_version.get(), |_| load_hosted_models());
+    // Browser-only: the table is not redrawn (a half-typed deployment form survives), only its "warm on" cells.
+    let live = LocalResource::new(move || {
+        hosted_version.track();
+        load_hosted_models()
+    });
+    let changed = Callback::new(move |()| changed_version.update(|v| *v += 1));
     view! {
         <Title text="AI" />
         <section class="page-head">
@@ -51,6 +87,17 @@ pub fn AiPage() -> impl IntoView {
                     })
             }}
         </Suspense>
+        <UploadForm changed />
+        <Transition fallback=|| ()>
+            {move || {
+                hosted
+                    .get()
+                    .map(|result| match result {
+                        Err(error) => view! { <p class="form-error">{error.to_string()}</p> }.into_any(),
+                        Ok(hosted) => view! { <HostedModels hosted live changed /> }.into_any(),
+                    })
+            }}
+        </Transition>
         <Transition fallback=|| ()>
             {move || {
                 usage

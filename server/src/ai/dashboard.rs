@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use pictor_app::error::AppError;
 use pictor_app::ports::AiDashboardService;
 use pictor_core::accounts::Viewer;
-use pictor_core::ai::{AiOverview, DailyAiUsage, ModelUsage, UsageLine};
+use pictor_core::ai::{AiOverview, DailyAiUsage, HostedModel, ModelUsage, UsageLine};
 
 use super::service::AiService;
 use crate::clock::now_ms;
@@ -28,12 +28,14 @@ impl AiDashboardService for AiService {
         for model in &mut models {
             model.warm_workers = self.gateway.warm_count(&model.id) as i64;
         }
+        let hosted = self.hosted_models(user).await.map_err(failed)?;
         let since = (now_ms() / DAY_MS - DAYS_SHOWN + 1) * DAY_MS;
         let figures = self.db.ai_usage_since(user, since).await.map_err(failed)?;
         let recent = self.db.ai_usage(user, 10).await.map_err(failed)?;
         let (spent_micro, requests) = self.db.ai_spent(user).await.map_err(failed)?;
         Ok(AiOverview {
             models,
+            hosted,
             by_day: by_day(&figures),
             by_model: by_model(&figures),
             recent: recent
@@ -54,6 +56,38 @@ impl AiDashboardService for AiService {
             spent_micro,
             requests,
         })
+    }
+
+    async fn hosted(&self, viewer: &Viewer) -> Result<Vec<HostedModel>, AppError> {
+        self.hosted_models(viewer.user_id).await.map_err(|error| {
+            tracing::error!(%error, "listing hosted models failed");
+            AppError::Unavailable
+        })
+    }
+}
+
+impl AiService {
+    /// A user's uploaded models with their deployments and the workers (by name) holding them now.
+    pub async fn hosted_models(&self, user: crate::db::users::UserId) -> Result<Vec<HostedModel>, crate::db::DbError> {
+        let owned = self.db.owned_models(user).await?;
+        if owned.is_empty() {
+            return Ok(Vec::new());
+        }
+        let workers = self.gateway.warm_workers();
+        let names = self.db.node_names(&workers.iter().map(|w| w.node).collect::<Vec<_>>()).await?;
+        Ok(owned
+            .into_iter()
+            .map(|owned| {
+                let warm_on: Vec<String> = workers
+                    .iter()
+                    .filter(|worker| worker.models.iter().any(|m| m.id == owned.model.id))
+                    .map(|worker| names.get(&worker.node).cloned().unwrap_or_else(|| worker.node.to_string()))
+                    .collect();
+                let mut model = owned.model;
+                model.warm_workers = warm_on.len() as i64;
+                HostedModel { model, files: owned.files, deployment: owned.deployment, warm_on }
+            })
+            .collect())
     }
 }
 

@@ -3,12 +3,17 @@
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
 
 use pictor_core::ai::{FromWorker, LoadedModel, ToWorker};
 use tokio::sync::mpsc;
 
+use crate::db::ai_hosting::{LoadSpec, NodeTraits};
 use crate::db::users::UserId;
 use crate::db::NodeId;
+
+/// A load the worker never answered is forgotten after this long (and may be asked of another worker).
+const LOAD_PATIENCE: Duration = Duration::from_secs(600);
 
 /// What a request's stream hears from the worker serving it.
 #[derive(Debug, Clone, PartialEq)]
@@ -45,6 +50,25 @@ struct Link {
     engine: String,
     to_worker: mpsc::UnboundedSender<ToWorker>,
     in_flight: usize,
+    /// The memory the worker gives models, from its last model list.
+    budget_mb: u64,
+    /// Models it was asked to load and has not reported yet, with when it was asked.
+    loading: HashMap<String, Instant>,
+    traits: NodeTraits,
+}
+
+impl Link {
+    fn holds(&self, model: &str) -> bool {
+        self.models.iter().any(|m| m.id == model)
+    }
+
+    fn is_loading(&self, model: &str) -> bool {
+        self.loading.get(model).is_some_and(|asked| asked.elapsed() < LOAD_PATIENCE)
+    }
+
+    fn free_mb(&self) -> u64 {
+        self.budget_mb.saturating_sub(self.models.iter().map(|m| m.memory_mb).sum())
+    }
 }
 
 struct Route {
@@ -65,6 +89,8 @@ pub struct WarmWorker {
     pub node: NodeId,
     pub models: Vec<LoadedModel>,
     pub in_flight: usize,
+    /// Models it is loading now.
+    pub loading: Vec<String>,
 }
 
 /// A request handed to a worker: its events, and who serves it. Dropping it before the worker finished tells the
@@ -98,13 +124,28 @@ impl Gateway {
     }
 
     /// Registers a worker's connection; returns its link id.
-    pub fn connect(&self, node: NodeId, owner: UserId, to_worker: mpsc::UnboundedSender<ToWorker>) -> u64 {
+    pub fn connect(
+        &self,
+        node: NodeId,
+        owner: UserId,
+        traits: NodeTraits,
+        to_worker: mpsc::UnboundedSender<ToWorker>,
+    ) -> u64 {
         let mut links = self.links();
         links.next_link += 1;
         let id = links.next_link;
-        links
-            .links
-            .insert(id, Link { node, owner, models: Vec::new(), engine: String::new(), to_worker, in_flight: 0 });
+        let link = Link {
+            node,
+            owner,
+            models: Vec::new(),
+            engine: String::new(),
+            to_worker,
+            in_flight: 0,
+            budget_mb: 0,
+            loading: HashMap::new(),
+            traits,
+        };
+        links.links.insert(id, link);
         id
     }
 
@@ -124,10 +165,19 @@ impl Gateway {
     pub fn receive(&self, link: u64, message: FromWorker) {
         let mut links = self.links();
         let (request, event) = match message {
-            FromWorker::Models { loaded, engine, .. } => {
+            FromWorker::Models { loaded, engine, memory_budget_mb } => {
                 if let Some(entry) = links.links.get_mut(&link) {
+                    entry.loading.retain(|model, _| !loaded.iter().any(|m| &m.id == model));
                     entry.models = loaded;
                     entry.engine = engine;
+                    entry.budget_mb = memory_budget_mb;
+                }
+                return;
+            }
+            FromWorker::LoadFailed { model, message } => {
+                if let Some(entry) = links.links.get_mut(&link) {
+                    tracing::warn!(node = %entry.node, model, message, "a worker could not load a model");
+                    entry.loading.remove(&model);
                 }
                 return;
             }
@@ -156,7 +206,7 @@ impl Gateway {
         let (&link, chosen) = links
             .links
             .iter_mut()
-            .filter(|(id, link)| !exclude.contains(id) && link.models.iter().any(|m| m.id == model))
+            .filter(|(id, link)| !exclude.contains(id) && link.holds(model))
             .min_by_key(|(id, link)| (link.in_flight, **id))?;
         if chosen.to_worker.send(message).is_err() {
             return None;
@@ -208,13 +258,76 @@ impl Gateway {
         }
     }
 
+    /// How many workers hold `model`, and how many more are loading it.
+    pub fn placement(&self, model: &str) -> (usize, usize) {
+        let links = self.links();
+        let warm = links.links.values().filter(|link| link.holds(model)).count();
+        let loading = links.links.values().filter(|link| !link.holds(model) && link.is_loading(model)).count();
+        (warm, loading)
+    }
+
+    /// Asks one more worker to load `spec`: among those that neither hold nor load it, whose traits `eligible`
+    /// accepts and whose memory budget can take it, the one with the most free memory (then the least busy).
+    /// Returns the node asked, if any could be.
+    pub fn ask_to_load(&self, spec: &LoadSpec, eligible: impl Fn(&NodeTraits) -> bool) -> Option<NodeId> {
+        let needed_mb = (spec.bytes.max(0) as u64).div_ceil(1 << 20);
+        let mut links = self.links();
+        let (_, chosen) = links
+            .links
+            .iter_mut()
+            .filter(|(_, link)| {
+                !link.holds(&spec.id)
+                    && !link.is_loading(&spec.id)
+                    && link.budget_mb >= needed_mb
+                    && eligible(&link.traits)
+            })
+            .max_by_key(|(id, link)| (link.free_mb(), std::cmp::Reverse(link.in_flight), std::cmp::Reverse(**id)))?;
+        let message = ToWorker::Load {
+            model: spec.id.clone(),
+            kind: spec.kind,
+            sha256: spec.sha256.clone(),
+            bytes: spec.bytes.max(0) as u64,
+            files: spec.files.clone(),
+        };
+        chosen.to_worker.send(message).ok()?;
+        chosen.loading.insert(spec.id.clone(), Instant::now());
+        Some(chosen.node)
+    }
+
+    /// Whether `node` holds `model` or was asked to load it (only such workers may fetch a model's files).
+    pub fn was_asked_to_hold(&self, node: NodeId, model: &str) -> bool {
+        self.links().links.values().any(|link| link.node == node && (link.holds(model) || link.is_loading(model)))
+    }
+
+    /// Asks the least busy holders of `model` beyond the first `keep` to unload it; returns how many were asked.
+    pub fn unload_surplus(&self, model: &str, keep: usize) -> usize {
+        let mut links = self.links();
+        let mut holders: Vec<(&u64, &mut Link)> =
+            links.links.iter_mut().filter(|(_, link)| link.holds(model)).collect();
+        // The busiest keep it: they are serving it now.
+        holders.sort_by_key(|(id, link)| (std::cmp::Reverse(link.in_flight), **id));
+        let mut asked = 0;
+        for (_, link) in holders.into_iter().skip(keep) {
+            if link.to_worker.send(ToWorker::Unload { model: model.to_string() }).is_ok() {
+                link.models.retain(|m| m.id != model);
+                asked += 1;
+            }
+        }
+        asked
+    }
+
     /// The workers connected now and what they hold.
     pub fn warm_workers(&self) -> Vec<WarmWorker> {
         let links = self.links();
         let mut workers: Vec<WarmWorker> = links
             .links
             .values()
-            .map(|link| WarmWorker { node: link.node, models: link.models.clone(), in_flight: link.in_flight })
+            .map(|link| WarmWorker {
+                node: link.node,
+                models: link.models.clone(),
+                in_flight: link.in_flight,
+                loading: link.loading.keys().filter(|m| link.is_loading(m)).cloned().collect(),
+            })
             .collect();
         workers.sort_by_key(|w| w.node);
         workers
@@ -222,7 +335,7 @@ impl Gateway {
 
     /// How many connected workers hold `model`.
     pub fn warm_count(&self, model: &str) -> usize {
-        self.links().links.values().filter(|link| link.models.iter().any(|m| m.id == model)).count()
+        self.links().links.values().filter(|link| link.holds(model)).count()
     }
 }
 
@@ -240,7 +353,7 @@ mod tests {
 
     fn worker(gateway: &Gateway, node: i64, models: &[&str]) -> (u64, mpsc::UnboundedReceiver<ToWorker>) {
         let (tx, rx) = mpsc::unbounded_channel();
-        let link = gateway.connect(NodeId(node), 1, tx);
+        let link = gateway.connect(NodeId(node), 1, NodeTraits::default(), tx);
         let loaded = models.iter().map(|m| model(m)).collect();
         gateway.receive(link, FromWorker::Models { loaded, memory_budget_mb: 100, engine: "e".into() });
         (link, rx)
@@ -274,6 +387,43 @@ mod tests {
         assert!(dispatched.events.try_recv().is_err());
         gateway.disconnect(a);
         assert_eq!(dispatched.events.try_recv().unwrap(), WorkerEvent::Gone);
+    }
+
+    fn spec(id: &str, bytes: i64) -> LoadSpec {
+        LoadSpec {
+            id: id.into(),
+            kind: pictor_core::ai::ModelKind::Chat,
+            sha256: "00".into(),
+            bytes,
+            files: Vec::new(),
+            owner: None,
+        }
+    }
+
+    #[test]
+    fn loads_go_to_eligible_workers_with_room_once_each_and_surplus_is_unloaded() {
+        let gateway = Gateway::default();
+        let (a, mut a_rx) = worker(&gateway, 1, &["m"]);
+        let (b, mut b_rx) = worker(&gateway, 2, &[]);
+        // Each worker gives 100 MB; "m" takes 1 MB on a.
+        assert_eq!(gateway.ask_to_load(&spec("big", 200 << 20), |_| true), None, "fits nobody's budget");
+        assert_eq!(gateway.ask_to_load(&spec("new", 50 << 20), |_| false), None, "nobody eligible");
+        assert_eq!(gateway.ask_to_load(&spec("new", 50 << 20), |_| true), Some(NodeId(2)), "the most free memory");
+        assert!(matches!(b_rx.try_recv(), Ok(ToWorker::Load { model, .. }) if model == "new"));
+        assert_eq!(gateway.placement("new"), (0, 1));
+        assert_eq!(gateway.ask_to_load(&spec("new", 50 << 20), |_| true), Some(NodeId(1)), "then the next");
+        assert!(matches!(a_rx.try_recv(), Ok(ToWorker::Load { .. })));
+        assert_eq!(gateway.ask_to_load(&spec("new", 50 << 20), |_| true), None, "everyone has it coming");
+        gateway.receive(a, FromWorker::LoadFailed { model: "new".into(), message: "no".into() });
+        assert_eq!(gateway.placement("new"), (0, 1));
+        let loaded = vec![model("new")];
+        gateway.receive(b, FromWorker::Models { loaded, memory_budget_mb: 100, engine: "e".into() });
+        assert_eq!(gateway.placement("new"), (1, 0));
+
+        assert_eq!(gateway.unload_surplus("m", 1), 0);
+        assert_eq!(gateway.unload_surplus("new", 0), 1);
+        assert_eq!(b_rx.try_recv().unwrap(), ToWorker::Unload { model: "new".into() });
+        assert_eq!(gateway.placement("new"), (0, 0));
     }
 
     #[test]

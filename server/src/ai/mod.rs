@@ -5,9 +5,11 @@ pub mod check_api;
 pub mod checks;
 pub mod dashboard;
 pub mod gateway;
+pub mod hosting;
 pub mod limits;
 pub mod openai_api;
 pub mod openai_wire;
+pub mod placement;
 pub mod service;
 pub mod worker_link;
 

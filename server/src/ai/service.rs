@@ -347,13 +347,28 @@ impl AiService {
         tried: &[u64],
         out: &mpsc::Sender<Output>,
     ) -> Option<super::gateway::Dispatched> {
-        let deadline = Instant::now() + Duration::from_millis(self.config.dispatch_wait_ms);
+        let started = Instant::now();
+        let mut cold_start_asked = false;
         loop {
             let message = ticket.work.message(&ticket.id, &ticket.model.id);
             if let Some(dispatched) = self.gateway.dispatch(&ticket.id, &ticket.model.id, message, tried) {
                 return Some(dispatched);
             }
-            if Instant::now() >= deadline || out.is_closed() {
+            // Nobody holds the model: a worker is asked to fetch and load it, and the request waits longer for it.
+            let (warm, _) = self.gateway.placement(&ticket.model.id);
+            if warm == 0 && !cold_start_asked {
+                cold_start_asked = true;
+                if let Err(error) = super::placement::cold_start(&self.db, &self.gateway, &ticket.model.id).await {
+                    tracing::warn!(%error, model = %ticket.model.id, "asking a worker to load a model failed");
+                }
+            }
+            let (warm, loading) = self.gateway.placement(&ticket.model.id);
+            let wait_ms = if warm == 0 && loading > 0 {
+                self.config.cold_start_wait_ms.max(self.config.dispatch_wait_ms)
+            } else {
+                self.config.dispatch_wait_ms
+            };
+            if started.elapsed() >= Duration::from_millis(wait_ms) || out.is_closed() {
                 return None;
             }
             tokio::time::sleep(DISPATCH_POLL).await;

@@ -12,6 +12,7 @@ use pictor_core::ai::{FromWorker, ToWorker};
 use tokio::sync::mpsc;
 
 use super::gateway::Gateway;
+use crate::db::ai_hosting::NodeTraits;
 use crate::nodes::agent_auth::AgentNode;
 use crate::state::AppState;
 
@@ -34,20 +35,31 @@ async fn connect(State(state): State<AppState>, AgentNode(node): AgentNode, upgr
         Ok(_) => {}
         Err(_) => return StatusCode::SERVICE_UNAVAILABLE.into_response(),
     }
+    // What deployments' requirements are matched against, read once per connection.
+    let traits = match state.db.node_traits(node.id).await {
+        Ok(traits) => traits,
+        Err(_) => return StatusCode::SERVICE_UNAVAILABLE.into_response(),
+    };
     let gateway = state.services.ai.gateway.clone();
     let shutdown = state.shutdown.clone();
     upgrade.max_message_size(MAX_MESSAGE_BYTES).on_upgrade(move |socket| async move {
         tokio::select! {
-            () = serve(socket, gateway, node.id, node.owner) => {}
+            () = serve(socket, gateway, node.id, node.owner, traits) => {}
             () = shutdown.cancelled() => {}
         }
     })
 }
 
-async fn serve(socket: WebSocket, gateway: Gateway, node: crate::db::NodeId, owner: crate::db::users::UserId) {
+async fn serve(
+    socket: WebSocket,
+    gateway: Gateway,
+    node: crate::db::NodeId,
+    owner: crate::db::users::UserId,
+    traits: NodeTraits,
+) {
     let (mut sink, mut stream) = socket.split();
     let (to_worker, mut outgoing) = mpsc::unbounded_channel::<ToWorker>();
-    let link = gateway.connect(node, owner, to_worker);
+    let link = gateway.connect(node, owner, traits, to_worker);
     tracing::info!(node = %node, link, "worker connected to serve models");
     let writer = async {
         while let Some(message) = outgoing.recv().await {

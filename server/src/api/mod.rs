@@ -33,7 +33,8 @@ pub fn router(state: AppState) -> Router {
         .merge(crate::money::api::router())
         .merge(crate::ai::openai_api::router())
         .merge(crate::ai::worker_link::router())
-        .merge(crate::ai::check_api::router());
+        .merge(crate::ai::check_api::router())
+        .merge(crate::ai::hosting::router());
     dashboard::mount(api, &state)
         .layer(axum::middleware::map_response(|response| async { errors::with_retry_after(response) }))
         .layer(axum::middleware::from_fn(request_bounds::bound))

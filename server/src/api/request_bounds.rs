@@ -2,7 +2,7 @@
 //! files) and its failure answers with its error's status (not always 500), and a request is answered within
 //! [`REQUEST_TIMEOUT`] — except the long-lived ones, which bound
 //! themselves: event streams (end with the session or the coordinator), agents' long polls and uploads (their own
-//! waits and size limits) and scene uploads (their size limit).
+//! waits and size limits), scene and model uploads (their size limit).
 
 use std::time::Duration;
 
@@ -32,6 +32,9 @@ fn is_long_lived(method: &Method, path: &str) -> bool {
         || path.starts_with("/v1/")
         || path == crate::ai::openai_api::PLAYGROUND_PATH
         || (method == Method::PUT && path == "/api/v1/scenes")
+        // Model files are uploaded and a new model's files checked within their own size limit.
+        || (method == Method::PUT && path == crate::ai::hosting::MODEL_FILES_PATH)
+        || (method == Method::POST && path == "/api/v1/ai/models")
 }
 
 fn refuse(status: StatusCode, message: &str) -> Response {

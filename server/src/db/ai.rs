@@ -84,7 +84,8 @@ pub struct UsageRow {
     pub created_at_ms: i64,
 }
 
-const MODEL_COLUMNS: &str = "m.id, m.kind, COALESCE(u.display_name, 'pictor') AS owned_by, m.sha256, m.bytes,
+pub(super) const MODEL_COLUMNS: &str =
+    "m.id, m.kind, COALESCE(u.display_name, 'pictor') AS owned_by, m.sha256, m.bytes,
      m.context_length, m.input_price_micro_per_m, m.output_price_micro_per_m, m.public, m.created_at_ms";
 
 impl Db {
@@ -289,7 +290,7 @@ fn reserved(row: &sqlx::any::AnyRow) -> Result<Reserved, DbError> {
     })
 }
 
-fn catalogue_model(row: &sqlx::any::AnyRow) -> Result<CatalogueModel, DbError> {
+pub(super) fn catalogue_model(row: &sqlx::any::AnyRow) -> Result<CatalogueModel, DbError> {
     let kind: String = row.try_get("kind")?;
     let public: i64 = row.try_get("public")?;
     Ok(CatalogueModel {

@@ -3,6 +3,7 @@
 mod agent_process;
 mod agents;
 mod ai_api;
+mod ai_hosting;
 mod ai_verification;
 mod auth;
 mod blender_versions;
