@@ -2,7 +2,7 @@
 // grows token by token, and the usage figures and chart move after the request without a reload.
 import { test, expect } from '@playwright/test';
 import { appendFileSync, mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { collectErrors, screenshot, signIn, startAgent, waitForHydration } from './support';
 
@@ -62,4 +62,78 @@ test('the Playground streams an answer from a real worker and the usage chart fo
     await stop();
   }
   expect(errors).toEqual([]);
+});
+
+test('a model uploaded on the page is checked, deployed, loaded by a worker live and answers in the Playground', async ({ page }) => {
+  test.setTimeout(180_000);
+  const errors = collectErrors(page);
+  await signIn(page);
+
+  // A worker that serves the embedding model only: the chat model reaches it by deployment.
+  await page.goto('/workers');
+  await waitForHydration(page);
+  await page.getByTestId('worker-name').fill('host-box');
+  await page.getByTestId('create-worker-button').click();
+  await expect(page.getByTestId('config-text')).toContainText('token = "pn_');
+  const download = page.waitForEvent('download');
+  await page.getByTestId('download-config').click();
+  const config = join(mkdtempSync(join(tmpdir(), 'pictor-agent-')), 'worker.toml');
+  await (await download).saveAs(config);
+  appendFileSync(config, 'serve_models = ["all-minilm-l6-v2"]\n');
+  const { log, stop } = startAgent('worker', config);
+  const models = process.env.PICTOR_MODELS ?? join(homedir(), '.cache/pictor/models');
+  const gguf = join(models, 'smollm2-135m-instruct', 'SmolLM2-135M-Instruct.Q4_1.gguf');
+  try {
+    await page.goto('/ai');
+    await waitForHydration(page);
+    await expect(page.getByTestId('hosted-empty')).toBeVisible();
+
+    // A file that is no model is refused with the reason, and nothing is added.
+    await page.getByTestId('upload-name').fill('my-smol');
+    await page.getByTestId('upload-file-model.gguf').setInputFiles({
+      name: 'model.gguf',
+      mimeType: 'application/octet-stream',
+      buffer: Buffer.from('this is not a model'),
+    });
+    await page.getByTestId('upload-send').click();
+    await expect(page.getByTestId('upload-error')).toContainText('not GGUF', { timeout: 30_000 });
+    await expect(page.getByTestId('hosted-empty')).toBeVisible();
+
+    // The real GGUF: uploaded with progress, checked, listed.
+    await page.getByTestId('upload-file-model.gguf').setInputFiles(gguf);
+    await page.getByTestId('upload-send').click();
+    await expect(page.getByTestId('upload-progress')).toBeVisible();
+    await screenshot(page, 'ai-model-uploading');
+    await expect(page.getByTestId('upload-done')).toContainText('my-smol was checked and added', { timeout: 60_000 });
+    const row = page.locator('[data-testid="hosted-row"][data-model="my-smol"]');
+    await expect(row.getByTestId('hosted-deployment')).toContainText('not deployed');
+    await expect(row.getByTestId('hosted-warm-on')).toHaveText('—');
+
+    // Deployed with one warm worker: the worker fetches and loads it, and the page shows it without a reload.
+    const form = page.getByTestId('deploy-form').first();
+    await form.locator('summary').click();
+    await form.getByTestId('deploy-min-warm').fill('1');
+    await form.getByTestId('deploy-save').click();
+    await expect(row.getByTestId('hosted-deployment')).toContainText('1–1 workers', { timeout: 15_000 });
+    await expect(row.getByTestId('hosted-warm-on')).toHaveText('host-box', { timeout: 60_000 });
+    await screenshot(page, 'ai-hosted-models');
+
+    // The Playground answers with it.
+    await page.reload();
+    await waitForHydration(page);
+    await page.getByTestId('playground-model').selectOption('my-smol');
+    await page.getByTestId('playground-temperature').fill('0');
+    await page.getByTestId('playground-max-tokens').fill('12');
+    await page.getByTestId('playground-prompt').fill('What is the capital of France?');
+    await page.getByTestId('playground-send').click();
+    await expect(page.getByTestId('playground-stats')).toContainText('12 tokens', { timeout: 60_000 });
+    expect((await page.getByTestId('playground-answer').textContent())?.trim().length ?? 0).toBeGreaterThan(5);
+  } catch (error) {
+    console.log(log());
+    throw error;
+  } finally {
+    await stop();
+  }
+  // The refused upload's 400 is the browser's only complaint.
+  expect(errors.filter((error) => !error.includes('status of 400 (Bad Request)'))).toEqual([]);
 });

@@ -263,6 +263,7 @@ pub fn UploadForm(changed: Callback<()>) -> impl IntoView {
                 <label><input type="checkbox" data-testid="upload-public" on:change=move |ev| public.set(event_target_checked(&ev)) />" public"</label>
             </div>
             <div class="form-row">
+                <span class="upload-files">
                 {move || {
                     pictor_core::ai::model_file_names(kind.get())
                         .iter()
@@ -276,6 +277,7 @@ pub fn UploadForm(changed: Callback<()>) -> impl IntoView {
                         })
                         .collect_view()
                 }}
+                </span>
                 <button class="button primary" data-testid="upload-send" on:click=upload disabled=move || busy.get()>
                     {move || if busy.get() { "Uploading…" } else { "Upload" }}
                 </button>

@@ -41,8 +41,11 @@ pub fn AiPage() -> impl IntoView {
             settled.try_update(|count| *count += 1).is_some()
         });
     });
-    // The catalogue and the Playground load once (the Playground keeps its answer); the usage follows live.
-    let catalogue = Resource::new(|| (), |_| load_ai_overview());
+    // The catalogue and the Playground load once (the Playground keeps its answer) unless the viewer's models
+    // change; the usage follows live.
+    // Bumped after an upload, a deployment or a deletion: the catalogue and the Playground's models follow.
+    let changed_version = RwSignal::new(0u64);
+    let catalogue = Resource::new(move || changed_version.get(), |_| load_ai_overview());
     let usage = Resource::new(move || settled.get(), |_| load_ai_overview());
     // Your models follow what the workers hold (loads take seconds): looked at again every few seconds, and at
     // once after an upload, a deployment or a deletion.
@@ -61,7 +64,6 @@ pub fn AiPage() -> impl IntoView {
             }
         }
     });
-    let changed_version = RwSignal::new(0u64);
     let hosted = Resource::new(move || changed_version.get(), |_| load_hosted_models());
     // Browser-only: the table is not redrawn (a half-typed deployment form survives), only its "warm on" cells.
     let live = LocalResource::new(move || {
