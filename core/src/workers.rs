@@ -241,6 +241,15 @@ pub struct WorkerSummary {
     pub settings: WorkerSettings,
     pub earned_micro: i64,
     pub tasks_done: i64,
+    /// AI models it holds loaded right now (empty when it serves none or is offline).
+    #[serde(default)]
+    pub ai_models: Vec<String>,
+    /// Tokens in and out of the AI requests it served.
+    #[serde(default)]
+    pub ai_tokens: i64,
+    /// What its AI requests earned (after any claw-back).
+    #[serde(default)]
+    pub ai_earned_micro: i64,
 }
 
 /// The My Workers page.

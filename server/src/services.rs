@@ -58,10 +58,15 @@ impl Services {
             bus: bus.clone(),
             config: config.verification.clone(),
         });
+        let gateway = Gateway::default();
         let workloads = Workloads::default().with(Arc::new(RenderWorkload { verifier: verifier.clone() }));
         Self {
             accounts: Arc::new(DbAccounts { db: db.clone(), chain_id: config.aptos_chain_id, oidc_provider }),
-            workers: Arc::new(DbWorkers { db: db.clone(), public_origin: public_origin.to_string() }),
+            workers: Arc::new(DbWorkers {
+                db: db.clone(),
+                public_origin: public_origin.to_string(),
+                ai_gateway: gateway.clone(),
+            }),
             checkers: Arc::new(DbCheckers { db: db.clone(), public_origin: public_origin.to_string() }),
             jobs: Arc::new(DbJobs { db: db.clone(), engine: engine.clone() }),
             ledger: Arc::new(DbLedger {
@@ -74,7 +79,7 @@ impl Services {
             workloads,
             ai: AiService {
                 db: db.clone(),
-                gateway: Gateway::default(),
+                gateway,
                 limits: KeyLimits::default(),
                 config: config.ai.clone(),
                 checker_share_percent: i64::from(config.ledger.checker_share_percent),

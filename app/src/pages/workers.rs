@@ -332,6 +332,15 @@ fn WorkerRow(worker: WorkerSummary, status: Signal<NodeStatus>) -> impl IntoView
     let hardware = worker.hardware_brief.clone().unwrap_or_else(|| "hardware not reported yet".to_string());
     let score = worker.benchmark_score.map_or_else(|| "–".to_string(), |score| score.to_string());
     let price = format!("{} cr/min", format_credits(worker.settings.price_micro_per_minute));
+    let ai = (!worker.ai_models.is_empty() || worker.ai_tokens > 0).then(|| {
+        let models =
+            if worker.ai_models.is_empty() { "no model loaded".to_string() } else { worker.ai_models.join(", ") };
+        view! {
+            <span class="muted" data-testid="worker-ai" title="AI models loaded now · tokens served · AI earnings">
+                {format!("AI: {models} · {} tokens · {}", worker.ai_tokens, format_credits(worker.ai_earned_micro))}
+            </span>
+        }
+    });
     view! {
         <li class="row worker-row" data-testid="worker-row" data-worker-id=worker.id.to_string()>
             <StatusBadge status />
@@ -341,6 +350,7 @@ fn WorkerRow(worker: WorkerSummary, status: Signal<NodeStatus>) -> impl IntoView
             <span class="muted ellipsis">{hardware}</span>
             <span class="muted" title="Benchmark score (higher is faster)">{format!("score {score}")}</span>
             <span class="muted">{price}</span>
+            {ai}
         </li>
     }
 }

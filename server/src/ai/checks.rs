@@ -63,12 +63,13 @@ async fn claw_back(tx: &mut Tx<'_>, request: &str, caller: i64, now_ms: i64) -> 
     let worker_key = format!("ai:{request}:worker");
     let paid_worker = moved_under(tx, &worker_key).await?;
     if paid_worker > 0 {
-        let owner: Option<i64> =
-            sqlx::query_scalar("SELECT n.owner_id FROM ai_requests r JOIN nodes n ON n.id = r.node_id WHERE r.id = $1")
-                .bind(request)
-                .fetch_optional(&mut **tx)
-                .await?;
-        if let Some(owner) = owner {
+        let served_by: Option<(crate::db::NodeId, i64)> = sqlx::query_as(
+            "SELECT n.id, n.owner_id FROM ai_requests r JOIN nodes n ON n.id = r.node_id WHERE r.id = $1",
+        )
+        .bind(request)
+        .fetch_optional(&mut **tx)
+        .await?;
+        if let Some((node, owner)) = served_by {
             let available = crate::db::ledger::balance_in(tx, Account::Earnings(owner)).await?;
             let back = paid_worker.min(available);
             if back > 0 {
@@ -79,6 +80,7 @@ async fn claw_back(tx: &mut Tx<'_>, request: &str, caller: i64, now_ms: i64) -> 
                     back,
                     "ai_claw_back",
                 )
+                .node(node)
                 .memo("the checker's replay did not match the worker's answer");
                 move_money(tx, &transfer, now_ms).await?;
                 let held = back.min(welcome::held_earnings(tx, owner).await?);

@@ -33,6 +33,24 @@ impl Db {
         .await?)
     }
 
+    /// Per worker of `owner`: the tokens of the AI requests it served, and what they earned (worker shares, less
+    /// what checkers' rejections clawed back).
+    pub async fn worker_ai_stats(&self, owner: UserId) -> Result<Vec<(NodeId, i64, i64)>, DbError> {
+        Ok(sqlx::query_as(
+            "SELECT n.id,
+                    CAST(COALESCE((SELECT SUM(r.prompt_tokens + r.completion_tokens) FROM ai_requests r
+                                   WHERE r.node_id = n.id AND r.status = 'settled'), 0) AS BIGINT),
+                    CAST(COALESCE((SELECT SUM(CASE WHEN t.kind = 'ai_claw_back' THEN -t.amount_micro
+                                                   ELSE t.amount_micro END)
+                                   FROM ledger_transfers t
+                                   WHERE t.node_id = n.id AND t.kind IN ('ai_worker', 'ai_claw_back')), 0) AS BIGINT)
+             FROM nodes n WHERE n.owner_id = $1 AND n.kind = 'worker' AND n.deleted_at_ms IS NULL",
+        )
+        .bind(owner)
+        .fetch_all(self.reader())
+        .await?)
+    }
+
     /// Results `owner`'s workers delivered per hour since `since_ms` (hours with none left out), oldest first.
     pub async fn tasks_per_hour(&self, owner: UserId, since_ms: i64) -> Result<Vec<(i64, i64)>, DbError> {
         let ends: Vec<i64> = sqlx::query_scalar(

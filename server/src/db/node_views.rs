@@ -82,6 +82,9 @@ fn node_view(row: &AnyRow, now_ms: i64) -> Result<NodeView, sqlx::Error> {
         // The ledger and tasks arrive with their issues; until then nothing has been earned or rendered.
         earned_micro: 0,
         tasks_done: 0,
+        ai_models: Vec::new(),
+        ai_tokens: 0,
+        ai_earned_micro: 0,
     };
     Ok(NodeView {
         summary,

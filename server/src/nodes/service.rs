@@ -3,7 +3,9 @@
 use pictor_app::ports::WorkerService;
 use pictor_app::AppError;
 use pictor_core::accounts::Viewer;
-use pictor_core::workers::{IssuedNodeConfig, WorkerDetails, WorkerSettings, WorkerTaskPage, WorkersOverview};
+use pictor_core::workers::{
+    IssuedNodeConfig, WorkerDetails, WorkerSettings, WorkerSummary, WorkerTaskPage, WorkersOverview,
+};
 
 use super::registry::{self, node_error};
 use crate::clock::now_ms;
@@ -19,6 +21,28 @@ pub struct DbWorkers {
     pub db: Db,
     /// The coordinator URL written into config files.
     pub public_origin: String,
+    /// The workers serving AI models right now, and what they hold.
+    pub ai_gateway: crate::ai::gateway::Gateway,
+}
+
+impl DbWorkers {
+    /// Adds each worker's AI figures: the models it holds now, its tokens served and AI earnings.
+    async fn with_ai(&self, owner: i64, workers: &mut [WorkerSummary]) -> Result<(), AppError> {
+        let stats = self.db.worker_ai_stats(owner).await.map_err(node_error)?;
+        let warm = self.ai_gateway.warm_workers();
+        for worker in workers {
+            if let Some((_, tokens, earned)) = stats.iter().find(|(id, ..)| id.0 == worker.id) {
+                worker.ai_tokens = *tokens;
+                worker.ai_earned_micro = *earned;
+            }
+            worker.ai_models = warm
+                .iter()
+                .filter(|link| link.node.0 == worker.id)
+                .flat_map(|link| link.models.iter().map(|model| model.id.clone()))
+                .collect();
+        }
+        Ok(())
+    }
 }
 
 #[async_trait::async_trait]
@@ -28,7 +52,7 @@ impl WorkerService for DbWorkers {
         let nodes = self.db.nodes_of(viewer.user_id, NodeKind::Worker, now).await.map_err(node_error)?;
         let stats = self.db.worker_stats(viewer.user_id).await.map_err(node_error)?;
         let mut failed = 0;
-        let workers: Vec<_> = nodes
+        let mut workers: Vec<_> = nodes
             .into_iter()
             .map(|node| {
                 let mut summary = node.summary;
@@ -40,10 +64,11 @@ impl WorkerService for DbWorkers {
                 summary
             })
             .collect();
+        self.with_ai(viewer.user_id, &mut workers).await?;
         let earnings_by_day =
             self.db.earnings_by_day(viewer.user_id, now - 30 * 24 * HOUR_MS).await.map_err(node_error)?;
         Ok(WorkersOverview {
-            earned_micro: workers.iter().map(|worker| worker.earned_micro).sum(),
+            earned_micro: workers.iter().map(|worker| worker.earned_micro + worker.ai_earned_micro).sum(),
             tasks_done: workers.iter().map(|worker| worker.tasks_done).sum(),
             tasks_failed: failed,
             tasks_per_hour: self.db.tasks_per_hour(viewer.user_id, now - 24 * HOUR_MS).await.map_err(node_error)?,
@@ -69,6 +94,7 @@ impl WorkerService for DbWorkers {
             node.summary.tasks_done = *done;
             node.summary.earned_micro = *earned;
         }
+        self.with_ai(viewer.user_id, std::slice::from_mut(&mut node.summary)).await?;
         Ok(WorkerDetails {
             recent: self.db.metric_history(NodeId(worker), FINE, now - HOUR_MS).await.map_err(node_error)?,
             day: self.db.metric_history(NodeId(worker), COARSE, now - 24 * HOUR_MS).await.map_err(node_error)?,

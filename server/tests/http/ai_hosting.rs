@@ -181,6 +181,14 @@ async fn uploads_are_validated_and_a_deployed_model_is_loaded_and_served(backend
         assert!(Instant::now() < deadline, "the deployment's prices were not charged");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+    // My Workers shows the lender's worker holding it, the tokens it served and its AI earnings (90 %).
+    let workers: Value = app.get_with_cookie("/api/v1/workers", &lender_cookie).await.json().await.unwrap();
+    let worker = &workers["workers"][0];
+    assert_eq!(worker["ai_models"], json!(["all-minilm-l6-v2", "maker-chat"]), "{workers}");
+    assert_eq!(worker["ai_tokens"].as_u64(), Some(prompt + completion));
+    assert_eq!(worker["ai_earned_micro"].as_i64(), Some(cost - cost * 10 / 100));
+    assert_eq!(workers["earned_micro"], worker["ai_earned_micro"], "AI earnings count in the total");
+
     // The network model is not held by anyone: the request waits while the worker loads it from its cache.
     let network: Value = post(&app, &key, "/v1/chat/completions", chat(CHAT_MODEL, "What is the capital of France?"))
         .await

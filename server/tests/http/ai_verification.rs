@@ -98,6 +98,10 @@ async fn a_worker_answering_other_tokens_is_caught_clawed_back_and_flagged(backe
     assert_eq!(app.db.balance(Account::Credit(user)).await.unwrap(), 1_000_000);
     assert_eq!(app.db.balance(Account::Earnings(mallory)).await.unwrap(), 0);
     assert!(app.db.check_ledger().await.unwrap().is_empty());
+    // My Workers counts what it served but no AI earnings once clawed back.
+    let workers: Value = app.get_with_cookie("/api/v1/workers", &mallory_cookie).await.json().await.unwrap();
+    assert!(workers["workers"][0]["ai_tokens"].as_i64().unwrap() > 0, "{workers}");
+    assert_eq!(workers["workers"][0]["ai_earned_micro"], 0, "{workers}");
     // Three rejections flag the worker: it is cut off and cannot serve again.
     assert!(app.db.worker_trust(node).await.unwrap().flagged);
     let refused = post(
