@@ -90,6 +90,10 @@ pub enum FromWorker {
         request: String,
         finish_reason: String,
         completion_tokens: u32,
+        /// The worker's own time from taking the request to its first token, in ms: the rest of what a caller
+        /// waits is the gateway's (see BENCHMARKS.md).
+        #[serde(default)]
+        first_token_ms: Option<u64>,
     },
     Embedded {
         request: String,

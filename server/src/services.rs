@@ -80,6 +80,7 @@ impl Services {
             ai: AiService {
                 db: db.clone(),
                 gateway,
+                keys: crate::ai::key_cache::KeyCache::default(),
                 limits: KeyLimits::default(),
                 config: config.ai.clone(),
                 checker_share_percent: i64::from(config.ledger.checker_share_percent),

@@ -18,6 +18,8 @@ pub fn generate(
     cancel: &AtomicBool,
     out: &UnboundedSender<FromWorker>,
 ) {
+    let taken = std::time::Instant::now();
+    let mut first_token_ms = None;
     let result = (|| {
         let text = match prompt {
             Prompt::Chat(messages) => model.template().render(messages)?,
@@ -40,6 +42,7 @@ pub fn generate(
             if cancel.load(Ordering::Relaxed) {
                 return ControlFlow::Break(());
             }
+            first_token_ms.get_or_insert(taken.elapsed().as_millis() as u64);
             let token = FromWorker::Token { request: request.into(), id: step.token_id, text: step.text };
             if out.send(token).is_err() {
                 return ControlFlow::Break(());
@@ -59,6 +62,7 @@ pub fn generate(
                 _ => "length".into(),
             },
             completion_tokens: generation.token_ids.len() as u32,
+            first_token_ms,
         },
         Err(error) => failed(request, error),
     };

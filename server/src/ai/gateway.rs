@@ -28,6 +28,7 @@ pub enum WorkerEvent {
     Finished {
         finish_reason: String,
         completion_tokens: u32,
+        first_token_ms: Option<u64>,
     },
     Embedded {
         vectors: Vec<Vec<f32>>,
@@ -183,8 +184,8 @@ impl Gateway {
             }
             FromWorker::Started { request, prompt_tokens } => (request, WorkerEvent::Started { prompt_tokens }),
             FromWorker::Token { request, id, text } => (request, WorkerEvent::Token { id, text }),
-            FromWorker::Finished { request, finish_reason, completion_tokens } => {
-                (request, WorkerEvent::Finished { finish_reason, completion_tokens })
+            FromWorker::Finished { request, finish_reason, completion_tokens, first_token_ms } => {
+                (request, WorkerEvent::Finished { finish_reason, completion_tokens, first_token_ms })
             }
             FromWorker::Embedded { request, vectors, prompt_tokens } => {
                 (request, WorkerEvent::Embedded { vectors, prompt_tokens })

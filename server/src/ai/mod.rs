@@ -6,6 +6,7 @@ pub mod checks;
 pub mod dashboard;
 pub mod gateway;
 pub mod hosting;
+pub mod key_cache;
 pub mod limits;
 pub mod openai_api;
 pub mod openai_wire;

@@ -57,7 +57,7 @@ impl FromRequestParts<AppState> for Caller {
         let bearer = bearer(&parts.headers).ok_or_else(|| {
             ApiError::unauthorized("missing Authorization: Bearer <API key> (create one on the Account page)")
         })?;
-        let key = state.db.ai_key(&hash_secret(bearer), now_ms()).await.map_err(|error| {
+        let key = ai(state).keys.key(&state.db, &hash_secret(bearer), now_ms()).await.map_err(|error| {
             tracing::error!(%error, "API key lookup failed");
             ApiError::unavailable("the coordinator cannot check API keys right now")
         })?;
@@ -275,7 +275,7 @@ async fn whole_answer(
             Output::Started { .. } => text.clear(),
             Output::Token { text: piece } => text.push_str(&piece),
             Output::Failed(error) => return error.into_response(),
-            Output::Finished { finish_reason, prompt_tokens, completion_tokens, cost_micro } => {
+            Output::Finished { finish_reason, prompt_tokens, completion_tokens, cost_micro, .. } => {
                 let usage = wire::usage(u64::from(prompt_tokens), u64::from(completion_tokens), cost_micro);
                 let body = match shape {
                     Shape::Chat => json!({
@@ -351,17 +351,20 @@ impl Chunks {
             },
             Output::Token { text } if text.is_empty() => Vec::new(),
             Output::Token { text } => vec![data(self.chunk(json!({ "content": text }), None))],
-            Output::Finished { finish_reason, prompt_tokens, completion_tokens, cost_micro } => {
+            Output::Finished { finish_reason, prompt_tokens, completion_tokens, cost_micro, worker_first_token_ms } => {
                 let mut events = vec![data(self.chunk(json!({}), Some(&finish_reason)))];
                 if self.usage {
                     let object = match self.shape {
                         Shape::Chat => "chat.completion.chunk",
                         _ => "text_completion",
                     };
+                    let mut usage = wire::usage(u64::from(prompt_tokens), u64::from(completion_tokens), cost_micro);
+                    // Pictor's own addition beside cost: how long the worker itself took to its first token.
+                    usage["worker_first_token_ms"] = json!(worker_first_token_ms);
                     events.push(data(json!({
                         "id": self.id, "object": object, "created": self.created, "model": self.model,
                         "choices": [],
-                        "usage": wire::usage(u64::from(prompt_tokens), u64::from(completion_tokens), cost_micro),
+                        "usage": usage,
                     })));
                 }
                 events.push(Event::default().data("[DONE]"));
@@ -398,8 +401,10 @@ mod tests {
             prompt_tokens: 3,
             completion_tokens: 2,
             cost_micro: 1,
+            worker_first_token_ms: Some(40),
         });
         assert_eq!(events.len(), 3);
+        assert!(format!("{:?}", events[1]).contains("worker_first_token_ms"), "{events:?}");
         let chunks = Chunks { usage: false, ..chunks };
         assert_eq!(chunks.of(Output::Token { text: String::new() }).len(), 0);
         assert_eq!(chunks.of(Output::Started { prompt_tokens: 1 }).len(), 1);

@@ -43,6 +43,8 @@ pub enum Output {
         prompt_tokens: u32,
         completion_tokens: u32,
         cost_micro: i64,
+        /// The worker's own time to its first token (the caller's wait beyond it is the gateway's).
+        worker_first_token_ms: Option<u64>,
     },
     Embedded {
         vectors: Vec<Vec<f32>>,
@@ -87,6 +89,8 @@ impl Work {
 pub struct AiService {
     pub db: Db,
     pub gateway: Gateway,
+    /// API keys read a moment ago (no database write on each request's path).
+    pub keys: super::key_cache::KeyCache,
     pub limits: KeyLimits,
     pub config: AiConfig,
     pub checker_share_percent: i64,
@@ -229,11 +233,16 @@ impl AiService {
                         }
                         token_ids.push(id);
                     }
-                    WorkerEvent::Finished { finish_reason, .. } => {
+                    WorkerEvent::Finished { finish_reason, first_token_ms, .. } => {
                         self.gateway.finished(&ticket.id);
                         let completion_tokens = token_ids.len() as u32;
-                        last =
-                            Some(Output::Finished { finish_reason, prompt_tokens, completion_tokens, cost_micro: 0 });
+                        last = Some(Output::Finished {
+                            finish_reason,
+                            prompt_tokens,
+                            completion_tokens,
+                            cost_micro: 0,
+                            worker_first_token_ms: first_token_ms,
+                        });
                         outcome = "ok";
                         break 'attempts;
                     }
