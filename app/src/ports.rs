@@ -28,6 +28,13 @@ pub trait AccountService: Send + Sync {
     async fn rename(&self, viewer: &Viewer, display_name: &str) -> Result<(), AppError>;
     async fn create_api_key(&self, viewer: &Viewer, name: &str) -> Result<CreatedApiKey, AppError>;
     async fn revoke_api_key(&self, viewer: &Viewer, key_id: i64) -> Result<(), AppError>;
+    /// Sets what the AI API allows one of the viewer's keys.
+    async fn set_api_key_limits(
+        &self,
+        viewer: &Viewer,
+        key_id: i64,
+        limits: pictor_core::accounts::ApiKeyLimits,
+    ) -> Result<(), AppError>;
     async fn unlink_identity(&self, viewer: &Viewer, identity_id: i64) -> Result<(), AppError>;
     /// What the sign-in page offers (public).
     async fn sign_in_options(&self) -> Result<SignInOptions, AppError>;

@@ -73,6 +73,52 @@ pub struct ApiKeySummary {
     pub created_at_ms: i64,
     pub last_used_at_ms: Option<i64>,
     pub revoked_at_ms: Option<i64>,
+    /// What the AI API allows this key (none set: only the account's credit limits it).
+    #[serde(default)]
+    pub limits: ApiKeyLimits,
+}
+
+/// Limits an owner sets on one API key for the AI API; `None` is no limit.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ApiKeyLimits {
+    pub requests_per_minute: Option<i64>,
+    pub tokens_per_minute: Option<i64>,
+    pub max_concurrent: Option<i64>,
+    /// The most this key may spend on AI, in micro-credits (reservations count).
+    pub budget_micro: Option<i64>,
+}
+
+impl ApiKeyLimits {
+    /// Reads the form's fields: empty is no limit; counts are whole numbers from 1, the budget is credits.
+    pub fn parse(
+        requests_per_minute: &str,
+        tokens_per_minute: &str,
+        max_concurrent: &str,
+        budget: &str,
+    ) -> Result<Self, String> {
+        fn count(field: &str, text: &str) -> Result<Option<i64>, String> {
+            let text = text.trim();
+            if text.is_empty() {
+                return Ok(None);
+            }
+            match text.parse::<i64>() {
+                Ok(value) if (1..=1_000_000_000).contains(&value) => Ok(Some(value)),
+                _ => Err(format!("{field}: a whole number from 1, or empty for no limit")),
+            }
+        }
+        let budget = budget.trim();
+        let budget_micro = if budget.is_empty() {
+            None
+        } else {
+            Some(crate::workers::parse_credits(budget).map_err(|why| format!("budget: {why}"))?)
+        };
+        Ok(Self {
+            requests_per_minute: count("requests per minute", requests_per_minute)?,
+            tokens_per_minute: count("tokens per minute", tokens_per_minute)?,
+            max_concurrent: count("concurrent requests", max_concurrent)?,
+            budget_micro,
+        })
+    }
 }
 
 /// A freshly created API key with its secret.
@@ -116,6 +162,24 @@ pub fn clean_name(raw: &str, max_chars: usize) -> Result<String, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn key_limits_are_read_from_the_form_with_clear_errors() {
+        assert_eq!(ApiKeyLimits::parse("", " ", "", "").unwrap(), ApiKeyLimits::default());
+        let limits = ApiKeyLimits::parse("60", "10000", "2", "1.5").unwrap();
+        assert_eq!(
+            limits,
+            ApiKeyLimits {
+                requests_per_minute: Some(60),
+                tokens_per_minute: Some(10_000),
+                max_concurrent: Some(2),
+                budget_micro: Some(1_500_000),
+            }
+        );
+        assert!(ApiKeyLimits::parse("0", "", "", "").unwrap_err().contains("requests per minute"));
+        assert!(ApiKeyLimits::parse("", "many", "", "").unwrap_err().contains("tokens per minute"));
+        assert!(ApiKeyLimits::parse("", "", "", "-1").unwrap_err().contains("budget"));
+    }
 
     fn viewer(name: &str) -> Viewer {
         Viewer { user_id: 1, display_name: name.to_string() }

@@ -32,6 +32,22 @@ pub async fn revoke_api_key(key_id: i64) -> Result<(), AppError> {
     crate::error::answer(crate::auth::accounts()?.revoke_api_key(&viewer, key_id).await)
 }
 
+/// Limits on one key for the AI API; empty fields mean no limit, the budget is in credits.
+#[server]
+pub async fn set_key_limits(
+    key_id: i64,
+    requests_per_minute: String,
+    tokens_per_minute: String,
+    max_concurrent: String,
+    budget: String,
+) -> Result<(), AppError> {
+    let viewer = crate::auth::require_viewer()?;
+    let limits =
+        pictor_core::accounts::ApiKeyLimits::parse(&requests_per_minute, &tokens_per_minute, &max_concurrent, &budget)
+            .map_err(AppError::BadRequest)?;
+    crate::error::answer(crate::auth::accounts()?.set_api_key_limits(&viewer, key_id, limits).await)
+}
+
 #[server]
 pub async fn unlink_identity(identity_id: i64) -> Result<(), AppError> {
     let viewer = crate::auth::require_viewer()?;
@@ -47,10 +63,17 @@ pub fn AccountPage() -> impl IntoView {
     let rename = ServerAction::<RenameAccount>::new();
     let create_key = ServerAction::<CreateApiKey>::new();
     let revoke_key = ServerAction::<RevokeApiKey>::new();
+    let set_limits = ServerAction::<SetKeyLimits>::new();
     let unlink = ServerAction::<UnlinkIdentity>::new();
     let overview = Resource::new(
         move || {
-            (rename.version().get(), create_key.version().get(), revoke_key.version().get(), unlink.version().get())
+            (
+                rename.version().get(),
+                create_key.version().get(),
+                revoke_key.version().get(),
+                unlink.version().get(),
+                set_limits.version().get(),
+            )
         },
         |_| load_account(),
     );
@@ -157,7 +180,7 @@ pub fn AccountPage() -> impl IntoView {
                                     <p class="form-error">{move || link_problem.get()}</p>
                                     <p class="form-error">{move || error_text(unlink.value().get())}</p>
                                 </section>
-                                <ApiKeys keys=account.api_keys create_key revoke_key />
+                                <ApiKeys keys=account.api_keys create_key revoke_key set_limits />
                                 <section class="panel stack">
                                     <h2>"Sessions"</h2>
                                     <p class="muted" data-testid="session-count">
@@ -203,7 +226,9 @@ fn ApiKeys(
     keys: Vec<ApiKeySummary>,
     create_key: ServerAction<CreateApiKey>,
     revoke_key: ServerAction<RevokeApiKey>,
+    set_limits: ServerAction<SetKeyLimits>,
 ) -> impl IntoView {
+    let number = |value: Option<i64>| value.map(|v| v.to_string()).unwrap_or_default();
     let fresh_secret = move || create_key.value().get().and_then(Result::ok).map(|created| created.secret);
     view! {
         <section class="panel stack" data-testid="api-keys">
@@ -214,6 +239,7 @@ fn ApiKeys(
                 <button class="button" type="submit" data-testid="create-api-key">"Create key"</button>
             </ActionForm>
             <p class="form-error">{move || error_text(create_key.value().get())}</p>
+            <p class="form-error" data-testid="limits-error">{move || error_text(set_limits.value().get())}</p>
             {move || {
                 fresh_secret()
                     .map(|secret| {
@@ -246,6 +272,23 @@ fn ApiKeys(
                                         .into_any()
                                 }}
                             </li>
+                            {(!revoked)
+                                .then(|| {
+                                    let limits = key.limits.clone();
+                                    view! {
+                                        <li class="row key-limits" data-testid="api-key-limits">
+                                            <ActionForm action=set_limits attr:class="inline-form">
+                                                <input type="hidden" name="key_id" value=key.id.to_string() />
+                                                <span class="muted small">"AI limits"</span>
+                                                <input name="requests_per_minute" placeholder="requests/min" size="9" value=number(limits.requests_per_minute) data-testid="limit-rpm" />
+                                                <input name="tokens_per_minute" placeholder="tokens/min" size="9" value=number(limits.tokens_per_minute) data-testid="limit-tpm" />
+                                                <input name="max_concurrent" placeholder="at once" size="6" value=number(limits.max_concurrent) data-testid="limit-concurrent" />
+                                                <input name="budget" placeholder="budget (credits)" size="10" value=limits.budget_micro.map(pictor_core::workers::format_credits).unwrap_or_default() data-testid="limit-budget" />
+                                                <button class="button ghost small" type="submit" data-testid="save-limits">"Save limits"</button>
+                                            </ActionForm>
+                                        </li>
+                                    }
+                                })}
                         }
                     })
                     .collect_view()}

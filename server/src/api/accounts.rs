@@ -54,6 +54,23 @@ impl AccountService for DbAccounts {
         self.db.revoke_api_key(viewer.user_id, key_id, now_ms()).await.map_err(to_app_error)
     }
 
+    async fn set_api_key_limits(
+        &self,
+        viewer: &Viewer,
+        key_id: i64,
+        limits: pictor_core::accounts::ApiKeyLimits,
+    ) -> Result<(), AppError> {
+        let key = crate::db::ai::AiKey {
+            id: key_id,
+            user: viewer.user_id,
+            requests_per_minute: limits.requests_per_minute,
+            tokens_per_minute: limits.tokens_per_minute,
+            max_concurrent: limits.max_concurrent,
+            budget_micro: limits.budget_micro,
+        };
+        self.db.set_ai_key_limits(viewer.user_id, &key).await.map_err(to_app_error)
+    }
+
     async fn unlink_identity(&self, viewer: &Viewer, identity_id: i64) -> Result<(), AppError> {
         self.db.unlink_identity(viewer.user_id, identity_id).await.map_err(to_app_error)
     }

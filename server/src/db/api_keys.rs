@@ -1,12 +1,13 @@
 //! API keys for the public REST API and the CLI, stored as SHA-256 hashes.
 
-use pictor_core::accounts::ApiKeySummary;
+use pictor_core::accounts::{ApiKeyLimits, ApiKeySummary};
 use sqlx::Row;
 
 use super::users::UserId;
 use super::{Db, DbError};
 
-const KEY_COLUMNS: &str = "id, name, prefix, created_at_ms, last_used_at_ms, revoked_at_ms";
+const KEY_COLUMNS: &str = "id, name, prefix, created_at_ms, last_used_at_ms, revoked_at_ms, requests_per_minute, \
+                           tokens_per_minute, max_concurrent, budget_micro";
 
 impl Db {
     pub async fn create_api_key(
@@ -78,6 +79,12 @@ fn summary(row: &sqlx::any::AnyRow) -> Result<ApiKeySummary, DbError> {
         created_at_ms: row.try_get("created_at_ms")?,
         last_used_at_ms: row.try_get("last_used_at_ms")?,
         revoked_at_ms: row.try_get("revoked_at_ms")?,
+        limits: ApiKeyLimits {
+            requests_per_minute: row.try_get("requests_per_minute")?,
+            tokens_per_minute: row.try_get("tokens_per_minute")?,
+            max_concurrent: row.try_get("max_concurrent")?,
+            budget_micro: row.try_get("budget_micro")?,
+        },
     })
 }
 
