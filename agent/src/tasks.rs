@@ -45,6 +45,8 @@ pub struct Tasks<'a> {
     pub sandbox: Sandbox,
     /// Blender cannot be boxed here and the owner did not allow otherwise: only the owner's own jobs.
     pub own_jobs_only: bool,
+    /// AI requests running on this worker: no new render task is leased while one does.
+    pub ai_activity: crate::ai::activity::AiActivity,
 }
 
 /// How a leased task ended, before delivery.
@@ -70,6 +72,10 @@ impl Tasks<'_> {
         loop {
             if may_work.wait_for(|may| *may).await.is_err() {
                 return std::future::pending().await;
+            }
+            if self.ai_activity.running() > 0 {
+                tracing::debug!("interactive AI requests first: leasing no render task until they end");
+                self.ai_activity.idle().await;
             }
             let task = match self.client.lease(LEASE_WAIT, self.own_jobs_only).await {
                 Ok(Some(task)) => task,

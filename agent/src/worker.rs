@@ -125,6 +125,7 @@ async fn serve(
     let request = RegisterRequest { agent_version: AGENT_VERSION.into(), hardware };
     let (may_work, may_work_rx) = watch::channel(false);
     let scenes = SceneCache::new(work_dir, scene_cache::DEFAULT_LIMIT_BYTES);
+    let ai_activity = crate::ai::activity::AiActivity::default();
     let work: Pin<Box<dyn Future<Output = Result<Infallible, ClientError>> + '_>> = match role {
         Role::Worker { cheat } => Box::pin(
             Tasks {
@@ -137,6 +138,7 @@ async fn serve(
                 cheat: *cheat,
                 sandbox: sandbox.clone(),
                 own_jobs_only,
+                ai_activity: ai_activity.clone(),
             }
             .run(may_work_rx),
         ),
@@ -159,7 +161,7 @@ async fn serve(
     let serving = async {
         match (models, role) {
             (Some(pool), Role::Worker { .. }) => {
-                crate::ai::session::serve_models(config, client, pool, AI_CONCURRENCY).await
+                crate::ai::session::serve_models(config, client, pool, ai_activity.clone(), AI_CONCURRENCY).await
             }
             (Some(pool), Role::Checker { .. }) => crate::ai::checking::check_answers(client, pool).await,
             (None, _) => std::future::pending().await,

@@ -14,6 +14,7 @@ use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::http::HeaderValue;
 use tokio_tungstenite::tungstenite::Message;
 
+use super::activity::AiActivity;
 use super::fetch::{self, LoadOrder};
 use super::models::{Model, ModelPool};
 use super::runner::{self, CancelFlag};
@@ -40,16 +41,25 @@ struct Serving {
     cache: pictor_inference::ModelCache,
     /// One model loads at a time: loading two at once could take twice the memory before either is counted.
     loads: Arc<tokio::sync::Mutex<()>>,
+    /// Told while requests run, so the render loop leases nothing new meanwhile.
+    activity: AiActivity,
 }
 
 /// Serves `pool`'s models for ever, reconnecting whenever the link drops.
-pub async fn serve_models(config: &NodeConfigFile, client: &Client, pool: ModelPool, concurrency: usize) -> Infallible {
+pub async fn serve_models(
+    config: &NodeConfigFile,
+    client: &Client,
+    pool: ModelPool,
+    activity: AiActivity,
+    concurrency: usize,
+) -> Infallible {
     let serving = Serving {
         pool,
         slots: Arc::new(Semaphore::new(concurrency.max(1))),
         client: client.clone(),
         cache: pictor_inference::ModelCache::default_location(),
         loads: Arc::default(),
+        activity,
     };
     let mut backoff = Backoff::default();
     loop {
@@ -110,7 +120,7 @@ async fn session(config: &NodeConfigFile, serving: &Serving) -> Result<(), Sessi
                     }
                     let _ = out.send(models_message(pool, pool.loaded()));
                 }
-                Ok(request) => start(request, pool, &serving.slots, &running, &out),
+                Ok(request) => start(request, serving, &running, &out),
                 Err(error) => tracing::warn!(%error, "unreadable message from the coordinator"),
             }
         }
@@ -156,11 +166,11 @@ fn start_load(order: LoadOrder, serving: &Serving, out: &mpsc::UnboundedSender<F
 /// Starts one request (or cancels one) without waiting for it.
 fn start(
     request: ToWorker,
-    pool: &ModelPool,
-    slots: &Arc<Semaphore>,
+    serving: &Serving,
     running: &Arc<Mutex<HashMap<String, CancelFlag>>>,
     out: &mpsc::UnboundedSender<FromWorker>,
 ) {
+    let (pool, slots) = (&serving.pool, &serving.slots);
     let (id, model) = match &request {
         ToWorker::Cancel { request } => {
             if let Some(flag) = running.lock().unwrap_or_else(|p| p.into_inner()).get(request) {
@@ -188,7 +198,10 @@ fn start(
     let cancel: CancelFlag = Arc::new(AtomicBool::new(false));
     running.lock().unwrap_or_else(|p| p.into_inner()).insert(id.clone(), cancel.clone());
     let (slots, running, out) = (slots.clone(), running.clone(), out.clone());
+    // From now until it ends, the render loop leases no new task.
+    let busy = serving.activity.start();
     tokio::spawn(async move {
+        let _busy = busy;
         // Interactive requests queue for a slot; a cancelled one gives its place up before it starts.
         let Ok(_slot) = slots.acquire_owned().await else { return };
         if !cancel.load(Ordering::Relaxed) {
