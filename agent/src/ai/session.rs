@@ -231,4 +231,25 @@ mod tests {
         assert_eq!(link_url("http://127.0.0.1:3000/"), "ws://127.0.0.1:3000/api/agent/ai");
         assert_eq!(link_url("https://pictor.example.org"), "wss://pictor.example.org/api/agent/ai");
     }
+
+    #[tokio::test]
+    async fn a_wss_link_speaks_tls() {
+        // A server that answers the TLS ClientHello with plain text: the client must have tried TLS (the scheme is
+        // supported), and fail on the handshake rather than on the URL.
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let port = listener.local_addr().expect("address").port();
+        let server = tokio::spawn(async move {
+            let (mut socket, _) = listener.accept().await.expect("accept");
+            let mut hello = [0u8; 5];
+            tokio::io::AsyncReadExt::read_exact(&mut socket, &mut hello).await.expect("client hello");
+            let _ = tokio::io::AsyncWriteExt::write_all(&mut socket, b"HTTP/1.1 400 Bad Request\r\n\r\n").await;
+            hello
+        });
+        let error = tokio_tungstenite::connect_async(format!("wss://127.0.0.1:{port}/api/agent/ai"))
+            .await
+            .expect_err("not a TLS server");
+        let hello = server.await.expect("server");
+        assert_eq!(hello[0], 0x16, "a TLS handshake record was sent ({error})");
+        assert!(!error.to_string().to_lowercase().contains("scheme"), "{error}");
+    }
 }
