@@ -1,5 +1,6 @@
-//! Epochs: at the end of each, the checker pool is shared out to checkers' owners in proportion to the verdicts their
-//! checkers gave that agreed with the quorum during it (rounded down; the remainder stays for the next epoch).
+//! Epochs: at the end of each, the checker pool is shared out to checkers' owners in proportion to the work their
+//! checkers did during it — render verdicts that agreed with the quorum and AI answers replayed — (rounded down; the
+//! remainder stays for the next epoch).
 
 use super::ledger::{balance_in, transfer_in, Account, Transfer};
 use super::{Db, DbError};
@@ -22,7 +23,7 @@ impl Db {
         if last.is_some() {
             return Ok(last);
         }
-        Ok(sqlx::query_scalar("SELECT MIN(created_at_ms) FROM ledger_transfers WHERE kind = 'pay_pool'")
+        Ok(sqlx::query_scalar("SELECT MIN(created_at_ms) FROM ledger_transfers WHERE kind IN ('pay_pool', 'ai_pool')")
             .fetch_one(self.reader())
             .await?)
     }
@@ -48,10 +49,18 @@ impl Db {
     async fn close_epoch(&self, start: i64, end: i64, now_ms: i64) -> Result<Option<ClosedEpoch>, DbError> {
         let mut tx = self.begin_write().await?;
         let pool = balance_in(&mut tx, Account::CheckerPool).await?;
+        // The work that earns a share: render verdicts that agreed with the quorum, and AI answers replayed to a
+        // verdict (the pool is fed by both).
         let shares: Vec<(super::NodeId, i64, i64)> = sqlx::query_as(
-            "SELECT d.checker_node_id, n.owner_id, COUNT(*) FROM verdicts d JOIN nodes n ON n.id = d.checker_node_id
-             WHERE d.agrees = 1 AND d.submitted_at_ms >= $1 AND d.submitted_at_ms < $2
-             GROUP BY d.checker_node_id, n.owner_id ORDER BY d.checker_node_id",
+            "SELECT w.node, n.owner_id, COUNT(*)
+             FROM (SELECT d.checker_node_id AS node FROM verdicts d
+                   WHERE d.agrees = 1 AND d.submitted_at_ms >= $1 AND d.submitted_at_ms < $2
+                   UNION ALL
+                   SELECT c.checker_node_id AS node FROM ai_checks c
+                   WHERE c.state IN ('passed', 'rejected') AND c.checker_node_id IS NOT NULL
+                     AND c.closed_at_ms >= $1 AND c.closed_at_ms < $2) w
+             JOIN nodes n ON n.id = w.node
+             GROUP BY w.node, n.owner_id ORDER BY w.node",
         )
         .bind(start)
         .bind(end)
@@ -82,7 +91,7 @@ impl Db {
                     "epoch",
                 )
                 .node(node)
-                .memo(format!("{count} of {verdicts} agreeing verdicts"));
+                .memo(format!("{count} of {verdicts} agreeing verdicts and AI checks"));
                 transfer_in(&mut tx, &share, now_ms).await.map_err(|error| match error {
                     super::ledger::LedgerError::Db(db) => db,
                     _ => DbError::Corrupt("checker pool"),

@@ -63,7 +63,7 @@ async fn wait_checks(app: &TestApp, node: NodeId, expected: &[(&str, i64)], agen
 async fn an_honest_workers_answers_replay_exactly(backend: Backend) {
     let app = ai_app(backend).await;
     let (_, grace, _) = caller(&app, "Grace", 0).await;
-    let (_, carol, _) = caller(&app, "Carol", 0).await;
+    let (carol_id, carol, _) = caller(&app, "Carol", 0).await;
     let worker = serving_agent(&app, &grace, "honest", &[CHAT_MODEL, EMBEDDING_MODEL], &[]).await;
     let checker = checker(&app, &carol, "checker", &[CHAT_MODEL, EMBEDDING_MODEL]).await;
     let (_, _, key) = caller(&app, "Ada", 1).await;
@@ -75,6 +75,15 @@ async fn an_honest_workers_answers_replay_exactly(backend: Backend) {
     wait_checks(&app, node, &[("passed", 3)], &[&worker, &checker]).await;
     assert_eq!(app.db.worker_trust(node).await.unwrap().valid_streak, 3);
     assert!(checker.log().contains("tokens match"), "{}", checker.log());
+
+    // The pool the answers fed is shared out to the checker's owner at the end of the epoch, for its three checks.
+    let pool = app.db.balance(Account::CheckerPool).await.unwrap();
+    assert!(pool > 0);
+    let hour = 3_600_000;
+    let closed = app.db.close_epochs(hour, pictor_server::clock::now_ms() + hour).await.unwrap();
+    assert_eq!(closed.len(), 1);
+    assert_eq!(app.db.balance(Account::Earnings(carol_id)).await.unwrap(), pool);
+    assert!(app.db.check_ledger().await.unwrap().is_empty());
 }
 
 async fn a_worker_answering_other_tokens_is_caught_clawed_back_and_flagged(backend: Backend) {
