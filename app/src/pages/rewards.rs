@@ -143,7 +143,7 @@ fn RewardsBody(rewards: RewardsOverview, payout: ServerAction<RequestPayout>) ->
                                         <span class="muted">{format!("#{} · ended {} UTC", epoch.id, format_utc(epoch.ended_at_ms))}</span>
                                         <span class="grow">
                                             {format!(
-                                                "{} credits shared over {} agreeing verdicts",
+                                                "{} credits shared over {} agreeing verdicts and AI checks",
                                                 format_credits(epoch.distributed_micro),
                                                 epoch.verdicts
                                             )}
