@@ -231,6 +231,9 @@ pub struct HostedModel {
 pub struct AiCheckLease {
     pub models: Vec<String>,
     pub engine: String,
+    /// The checker also takes answers of models it does not hold, fetching them first (hosted models).
+    #[serde(default)]
+    pub any_model: bool,
 }
 
 /// A request to replay, as the worker served it.
@@ -240,6 +243,18 @@ pub struct AiCheck {
     pub model: String,
     /// JSON: `{"prompt", "sampling", "token_ids"}` or `{"inputs", "vectors"}`.
     pub replay: String,
+    /// How to load the model when the checker did not say it holds it.
+    #[serde(default)]
+    pub load: Option<ModelLoad>,
+}
+
+/// What loading a model takes: its kind, weights hash, size and files (none for the network's own models).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ModelLoad {
+    pub kind: ModelKind,
+    pub sha256: String,
+    pub bytes: u64,
+    pub files: Vec<ModelFile>,
 }
 
 /// What a checker's replay found.

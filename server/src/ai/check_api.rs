@@ -7,7 +7,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::{Json, Router};
 use pictor_core::agent_protocol::AgentError;
-use pictor_core::ai::{AiCheck, AiCheckLease, AiCheckVerdict, AI_CHECK_LEASE_PATH};
+use pictor_core::ai::{AiCheck, AiCheckLease, AiCheckVerdict, ModelLoad, AI_CHECK_LEASE_PATH};
 
 use super::checks::{record_verdict, Verdict};
 use crate::clock::now_ms;
@@ -30,8 +30,28 @@ async fn lease(State(state): State<AppState>, AgentNode(node): AgentNode, Json(l
     if node.kind != NodeKind::Checker {
         return refuse(StatusCode::FORBIDDEN, "only checker nodes replay AI requests");
     }
-    match state.db.lease_ai_check(node.id, node.owner, &lease.models, &lease.engine, CHECK_LEASE_MS, now_ms()).await {
-        Ok(Some(check)) => Json(AiCheck { id: check.id, model: check.model, replay: check.replay }).into_response(),
+    let leased = state.db.lease_ai_check(node.id, node.owner, &lease, CHECK_LEASE_MS, now_ms()).await;
+    match leased {
+        Ok(Some(check)) => {
+            // A model the checker does not hold comes with what it takes to fetch and load it.
+            let load = if lease.models.contains(&check.model) {
+                None
+            } else {
+                match state.db.load_spec(&check.model).await {
+                    Ok(spec) => spec.map(|spec| ModelLoad {
+                        kind: spec.kind,
+                        sha256: spec.sha256,
+                        bytes: spec.bytes.max(0) as u64,
+                        files: spec.files,
+                    }),
+                    Err(error) => {
+                        tracing::error!(%error, "reading a model to check failed");
+                        return refuse(StatusCode::SERVICE_UNAVAILABLE, "the coordinator cannot hand out checks now");
+                    }
+                }
+            };
+            Json(AiCheck { id: check.id, model: check.model, replay: check.replay, load }).into_response()
+        }
         Ok(None) => StatusCode::NO_CONTENT.into_response(),
         Err(error) => {
             tracing::error!(%error, "leasing an AI check failed");

@@ -237,8 +237,10 @@ async fn worker_download(
     AgentNode(node): AgentNode,
     Path((id, name)): Path<(String, String)>,
 ) -> Result<Response, RestError> {
-    // A private model's files go only to the workers the coordinator chose for it.
-    if !state.services.ai.gateway.was_asked_to_hold(node.id, &id) {
+    // A private model's files go only to the workers the coordinator chose for it, and to checkers replaying it.
+    let chosen = state.services.ai.gateway.was_asked_to_hold(node.id, &id)
+        || state.db.checker_leases_model(node.id, &id, now_ms()).await.map_err(db_error)?;
+    if !chosen {
         return Err(AppError::NotFound.into());
     }
     let spec = state.db.load_spec(&id).await.map_err(db_error)?.ok_or(AppError::NotFound)?;

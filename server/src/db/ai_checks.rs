@@ -92,21 +92,26 @@ pub async fn count_pass(tx: &mut Tx<'_>, worker: NodeId) -> Result<(), DbError> 
 }
 
 impl Db {
-    /// Leases the oldest open check (or one whose lease ran out) that `checker` can replay: a model it holds, the
-    /// same engine build, and a worker of another owner.
+    /// Leases the oldest open check (or one whose lease ran out) that `checker` can replay: a model it holds (or any
+    /// model, when it fetches models), the same engine build, and a worker of another owner.
     pub async fn lease_ai_check(
         &self,
         checker: NodeId,
         checker_owner: UserId,
-        models: &[String],
-        engine: &str,
+        asked: &pictor_core::ai::AiCheckLease,
         lease_ms: i64,
         now_ms: i64,
     ) -> Result<Option<LeasedCheck>, DbError> {
-        for model in models {
+        let engine = asked.engine.as_str();
+        // The models it holds first; then, when it fetches models, any other.
+        let mut wanted: Vec<Option<&str>> = asked.models.iter().map(|model| Some(model.as_str())).collect();
+        if asked.any_model {
+            wanted.push(None);
+        }
+        for model in wanted {
             let candidates: Vec<i64> = sqlx::query_scalar(
                 "SELECT c.id FROM ai_checks c JOIN nodes n ON n.id = c.worker_node_id
-                 WHERE c.model_id = $1 AND c.engine = $2 AND n.owner_id <> $3
+                 WHERE ($1 IS NULL OR c.model_id = $1) AND c.engine = $2 AND n.owner_id <> $3
                    AND (c.state = 'open' OR (c.state = 'leased' AND c.lease_until_ms < $4))
                  ORDER BY c.id LIMIT 8",
             )
@@ -141,6 +146,20 @@ impl Db {
             }
         }
         Ok(None)
+    }
+
+    /// Whether `checker` holds the lease of a check on `model` (so it may fetch the model's files).
+    pub async fn checker_leases_model(&self, checker: NodeId, model: &str, now_ms: i64) -> Result<bool, DbError> {
+        let count: i64 = sqlx::query_scalar(
+            "SELECT CAST(COUNT(*) AS BIGINT) FROM ai_checks
+             WHERE checker_node_id = $1 AND model_id = $2 AND state = 'leased' AND lease_until_ms >= $3",
+        )
+        .bind(checker)
+        .bind(model)
+        .bind(now_ms)
+        .fetch_one(self.reader())
+        .await?;
+        Ok(count > 0)
     }
 
     /// The checks of a worker's requests, by state (for the dashboard and tests).

@@ -12,12 +12,12 @@ use serde_json::{json, Value};
 use crate::ai_api::{ai_app, caller, post, serving_agent, CHAT_MODEL, EMBEDDING_MODEL};
 use crate::helpers::TestApp;
 
-fn model_folder(name: &str) -> PathBuf {
+pub fn model_folder(name: &str) -> PathBuf {
     pictor_inference::ModelCache::default_location().folder(name)
 }
 
 /// `PUT /api/v1/ai/files` with `bytes`; the status and the answer.
-async fn upload(app: &TestApp, key: &str, bytes: Vec<u8>) -> (u16, Value) {
+pub async fn upload(app: &TestApp, key: &str, bytes: Vec<u8>) -> (u16, Value) {
     let response = app
         .client
         .put(app.url("/api/v1/ai/files"))
@@ -31,7 +31,7 @@ async fn upload(app: &TestApp, key: &str, bytes: Vec<u8>) -> (u16, Value) {
     (status, response.json().await.unwrap_or(Value::Null))
 }
 
-async fn create(app: &TestApp, key: &str, body: Value) -> (u16, Value) {
+pub async fn create(app: &TestApp, key: &str, body: Value) -> (u16, Value) {
     let response = app
         .client
         .post(app.url("/api/v1/ai/models"))

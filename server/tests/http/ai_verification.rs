@@ -148,7 +148,37 @@ async fn perturbed_embeddings_are_caught(backend: Backend) {
     assert!(checker.log().contains("least cosine similarity"), "{}", checker.log());
 }
 
+async fn answers_of_an_uploaded_model_are_checked_by_a_checker_that_fetches_it(backend: Backend) {
+    let app = ai_app(backend).await;
+    let (_, grace, _) = caller(&app, "Grace", 0).await;
+    let (_, carol, _) = caller(&app, "Carol", 0).await;
+    // Neither holds the uploaded model: the worker loads it for the request, the checker for the check.
+    let worker = serving_agent(&app, &grace, "worker", &[EMBEDDING_MODEL], &[]).await;
+    let checker = checker(&app, &carol, "checker", &[EMBEDDING_MODEL]).await;
+    let (_, _, key) = caller(&app, "Ada", 1).await;
+    let gguf = crate::ai_hosting::model_folder("smollm2-135m-instruct").join("SmolLM2-135M-Instruct.Q4_1.gguf");
+    let (status, uploaded) = crate::ai_hosting::upload(&app, &key, std::fs::read(gguf).unwrap()).await;
+    assert_eq!(status, 201, "{uploaded}");
+    let files = json!({"model.gguf": uploaded["sha256"]});
+    let (status, created) =
+        crate::ai_hosting::create(&app, &key, json!({"id": "ada-chat", "kind": "chat", "files": files})).await;
+    assert_eq!(status, 201, "{created}");
+    let body = json!({
+        "model": "ada-chat",
+        "messages": [{"role": "user", "content": "Tell me about the sea."}],
+        "max_tokens": 6,
+        "temperature": 0.7,
+    });
+    let response = post(&app, &key, "/v1/chat/completions", body).await;
+    assert_eq!(response.status(), 200);
+    let answer: Value = response.json().await.unwrap();
+    let node = node_of(&app, answer["id"].as_str().unwrap()).await;
+    wait_checks(&app, node, &[("passed", 1)], &[&worker, &checker]).await;
+    assert!(checker.log().contains("model fetched and loaded to check"), "{}", checker.log());
+}
+
 crate::on_both_backends!(
+    answers_of_an_uploaded_model_are_checked_by_a_checker_that_fetches_it,
     an_honest_workers_answers_replay_exactly,
     a_worker_answering_other_tokens_is_caught_clawed_back_and_flagged,
     perturbed_embeddings_are_caught,
