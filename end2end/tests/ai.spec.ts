@@ -1,10 +1,25 @@
 // The AI page with a real agent serving the real SmolLM2 model: the catalogue shows it warm, the Playground's answer
 // grows token by token, and the usage figures and chart move after the request without a reload.
-import { test, expect } from '@playwright/test';
+import { test, expect, type Page } from '@playwright/test';
 import { appendFileSync, mkdtempSync } from 'node:fs';
 import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { collectErrors, screenshot, signIn, startAgent, waitForHydration } from './support';
+
+/** Creates a worker on the My Workers page and returns its downloaded config file, serving `model`. */
+async function servingWorkerConfig(page: Page, name: string, model: string): Promise<string> {
+  await page.goto('/workers');
+  await waitForHydration(page);
+  await page.getByTestId('worker-name').fill(name);
+  await page.getByTestId('create-worker-button').click();
+  await expect(page.getByTestId('config-text')).toContainText('token = "pn_');
+  const download = page.waitForEvent('download');
+  await page.getByTestId('download-config').click();
+  const config = join(mkdtempSync(join(tmpdir(), 'pictor-agent-')), 'worker.toml');
+  await (await download).saveAs(config);
+  appendFileSync(config, `serve_models = ["${model}"]\n`);
+  return config;
+}
 
 test('the Playground streams an answer from a real worker and the usage chart follows live', async ({ page }) => {
   test.setTimeout(180_000);
@@ -12,17 +27,7 @@ test('the Playground streams an answer from a real worker and the usage chart fo
   await signIn(page);
 
   // A worker of this account that serves the chat model.
-  await page.goto('/workers');
-  await waitForHydration(page);
-  await page.getByTestId('worker-name').fill('ai-box');
-  await page.getByTestId('create-worker-button').click();
-  await expect(page.getByTestId('config-text')).toContainText('token = "pn_');
-  const download = page.waitForEvent('download');
-  await page.getByTestId('download-config').click();
-  const config = join(mkdtempSync(join(tmpdir(), 'pictor-agent-')), 'worker.toml');
-  await (await download).saveAs(config);
-  appendFileSync(config, 'serve_models = ["smollm2-135m-instruct"]\n');
-  const { log, stop } = startAgent('worker', config);
+  const { log, stop } = startAgent('worker', await servingWorkerConfig(page, 'ai-box', 'smollm2-135m-instruct'));
   try {
     await page.goto('/ai');
     await waitForHydration(page);
@@ -70,17 +75,7 @@ test('a model uploaded on the page is checked, deployed, loaded by a worker live
   await signIn(page);
 
   // A worker that serves the embedding model only: the chat model reaches it by deployment.
-  await page.goto('/workers');
-  await waitForHydration(page);
-  await page.getByTestId('worker-name').fill('host-box');
-  await page.getByTestId('create-worker-button').click();
-  await expect(page.getByTestId('config-text')).toContainText('token = "pn_');
-  const download = page.waitForEvent('download');
-  await page.getByTestId('download-config').click();
-  const config = join(mkdtempSync(join(tmpdir(), 'pictor-agent-')), 'worker.toml');
-  await (await download).saveAs(config);
-  appendFileSync(config, 'serve_models = ["all-minilm-l6-v2"]\n');
-  const { log, stop } = startAgent('worker', config);
+  const { log, stop } = startAgent('worker', await servingWorkerConfig(page, 'host-box', 'all-minilm-l6-v2'));
   const models = process.env.PICTOR_MODELS ?? join(homedir(), '.cache/pictor/models');
   const gguf = join(models, 'smollm2-135m-instruct', 'SmolLM2-135M-Instruct.Q4_1.gguf');
   try {

@@ -373,22 +373,18 @@ mod browser {
             hashes.insert(name, uploaded.sha256);
         }
         let body = NewHostedModel { id, kind, public, files: hashes };
-        let response = gloo_net::http::Request::post("/api/v1/ai/models")
-            .json(&body)
-            .map_err(|e| e.to_string())?
-            .send()
-            .await
-            .map_err(|e| format!("cannot reach Pictor: {e}"))?;
-        if !response.ok() {
-            let status = response.status();
-            return Err(error_of(&response.text().await.unwrap_or_default(), status));
-        }
-        Ok(())
+        send_json(gloo_net::http::Request::post("/api/v1/ai/models"), &body).await
     }
 
     pub async fn deploy(deployment: &Deployment) -> Result<(), String> {
-        let response = gloo_net::http::Request::put(&format!("/api/v1/ai/models/{}/deployment", deployment.model))
-            .json(deployment)
+        let path = format!("/api/v1/ai/models/{}/deployment", deployment.model);
+        send_json(gloo_net::http::Request::put(&path), deployment).await
+    }
+
+    /// Sends `body` as JSON; the coordinator's own words when it refuses.
+    async fn send_json(request: gloo_net::http::RequestBuilder, body: &impl serde::Serialize) -> Result<(), String> {
+        let response = request
+            .json(body)
             .map_err(|e| e.to_string())?
             .send()
             .await

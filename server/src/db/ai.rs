@@ -91,10 +91,20 @@ pub(super) const MODEL_COLUMNS: &str =
 impl Db {
     /// Adds a model unless one with its id is there already (the network's models are seeded at every start).
     pub async fn add_ai_model(&self, model: &NewModel, now_ms: i64) -> Result<bool, DbError> {
+        self.insert_model(model, None, now_ms).await
+    }
+
+    /// Adds a model with its uploaded files (JSON) unless its id is taken; true when it was added.
+    pub(super) async fn insert_model(
+        &self,
+        model: &NewModel,
+        files: Option<String>,
+        now_ms: i64,
+    ) -> Result<bool, DbError> {
         let added = sqlx::query(
             "INSERT INTO ai_models (id, kind, owner_user_id, public, sha256, bytes, context_length,
-                                    input_price_micro_per_m, output_price_micro_per_m, created_at_ms)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT (id) DO NOTHING",
+                                    input_price_micro_per_m, output_price_micro_per_m, created_at_ms, files)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) ON CONFLICT (id) DO NOTHING",
         )
         .bind(&model.id)
         .bind(model.kind.as_str())
@@ -106,6 +116,7 @@ impl Db {
         .bind(model.input_price_micro_per_m)
         .bind(model.output_price_micro_per_m)
         .bind(now_ms)
+        .bind(files)
         .execute(self.writer())
         .await?;
         Ok(added.rows_affected() == 1)

@@ -67,25 +67,7 @@ impl Db {
     /// Adds an uploaded model with its files; false when its name is taken.
     pub async fn add_hosted_model(&self, model: &NewModel, files: &[ModelFile], now_ms: i64) -> Result<bool, DbError> {
         let files = serde_json::to_string(files).map_err(|_| DbError::Corrupt("a model's file list"))?;
-        let added = sqlx::query(
-            "INSERT INTO ai_models (id, kind, owner_user_id, public, sha256, bytes, context_length,
-                                    input_price_micro_per_m, output_price_micro_per_m, created_at_ms, files)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) ON CONFLICT (id) DO NOTHING",
-        )
-        .bind(&model.id)
-        .bind(model.kind.as_str())
-        .bind(model.owner)
-        .bind(i64::from(model.public))
-        .bind(&model.sha256)
-        .bind(model.bytes)
-        .bind(model.context_length)
-        .bind(model.input_price_micro_per_m)
-        .bind(model.output_price_micro_per_m)
-        .bind(now_ms)
-        .bind(files)
-        .execute(self.writer())
-        .await?;
-        Ok(added.rows_affected() == 1)
+        self.insert_model(model, Some(files), now_ms).await
     }
 
     /// The models `owner` uploaded, newest first, with their deployments.

@@ -60,6 +60,16 @@ async fn file_is_stored(app: &TestApp, key: &str, sha256: &str) -> bool {
     !answer["error"].as_str().unwrap_or_default().contains("was not uploaded")
 }
 
+/// `PUT …/deployment` with (input, output) prices per million tokens and (min_warm, max_workers); the status.
+async fn deploy(app: &TestApp, key: &str, model: &str, prices: (i64, i64), workers: (u32, u32)) -> u16 {
+    let body = json!({
+        "model": "", "input_price_micro_per_m": prices.0, "output_price_micro_per_m": prices.1,
+        "min_warm": workers.0, "max_workers": workers.1,
+    });
+    let url = app.url(&format!("/api/v1/ai/models/{model}/deployment"));
+    app.client.put(url).bearer_auth(key).json(&body).send().await.unwrap().status().as_u16()
+}
+
 fn chat(model: &str, content: &str) -> Value {
     json!({
         "model": model,
@@ -127,33 +137,12 @@ async fn uploads_are_validated_and_a_deployed_model_is_loaded_and_served(backend
     assert_eq!(post(&app, &stranger_key, "/v1/chat/completions", chat("maker-chat", "hi")).await.status(), 404);
 
     // Deployed with its own prices and one warm worker: the worker fetches it, checks it and loads it.
-    let bad = app
-        .client
-        .put(app.url("/api/v1/ai/models/maker-chat/deployment"))
-        .bearer_auth(&key)
-        .json(&json!({"model": "", "input_price_micro_per_m": 1, "output_price_micro_per_m": 1, "min_warm": 3, "max_workers": 1}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(bad.status(), 400, "min_warm above max_workers");
-    let stolen = app
-        .client
-        .put(app.url("/api/v1/ai/models/maker-chat/deployment"))
-        .bearer_auth(&stranger_key)
-        .json(&json!({"model": "", "input_price_micro_per_m": 0, "output_price_micro_per_m": 0, "min_warm": 1, "max_workers": 1}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(stolen.status(), 404, "only the owner deploys");
-    let deployed = app
-        .client
-        .put(app.url("/api/v1/ai/models/maker-chat/deployment"))
-        .bearer_auth(&key)
-        .json(&json!({"model": "", "input_price_micro_per_m": 100_000, "output_price_micro_per_m": 300_000, "min_warm": 1, "max_workers": 1}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(deployed.status(), 200);
+    let bad = deploy(&app, &key, "maker-chat", (1, 1), (3, 1)).await;
+    assert_eq!(bad, 400, "min_warm above max_workers");
+    let stolen = deploy(&app, &stranger_key, "maker-chat", (0, 0), (1, 1)).await;
+    assert_eq!(stolen, 404, "only the owner deploys");
+    let deployed = deploy(&app, &key, "maker-chat", (100_000, 300_000), (1, 1)).await;
+    assert_eq!(deployed, 200);
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
         let models = mine(&app, &key).await;
