@@ -102,6 +102,8 @@ pub type SharedLedger = Arc<dyn LedgerService>;
 #[async_trait::async_trait]
 pub trait AiDashboardService: Send + Sync {
     async fn overview(&self, viewer: &Viewer) -> Result<pictor_core::ai::AiOverview, AppError>;
+    /// The models the viewer may call, with the workers holding each warm.
+    async fn catalogue(&self, viewer: &Viewer) -> Result<Vec<pictor_core::ai::CatalogueModel>, AppError>;
     /// The viewer's uploaded models, their deployments and the workers holding them now.
     async fn hosted(&self, viewer: &Viewer) -> Result<Vec<pictor_core::ai::HostedModel>, AppError>;
 }

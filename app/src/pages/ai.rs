@@ -16,6 +16,13 @@ pub async fn load_ai_overview() -> Result<AiOverview, AppError> {
     crate::error::answer(crate::auth::ai()?.overview(&viewer).await)
 }
 
+/// The models the viewer may call, with the workers holding each warm (without the usage figures).
+#[server]
+pub async fn load_ai_catalogue() -> Result<Vec<CatalogueModel>, AppError> {
+    let viewer = crate::auth::require_viewer()?;
+    crate::error::answer(crate::auth::ai()?.catalogue(&viewer).await)
+}
+
 #[server]
 pub async fn load_hosted_models() -> Result<Vec<pictor_core::ai::HostedModel>, AppError> {
     let viewer = crate::auth::require_viewer()?;
@@ -45,7 +52,7 @@ pub fn AiPage() -> impl IntoView {
     // change; the usage follows live.
     // Bumped after an upload, a deployment or a deletion: the catalogue and the Playground's models follow.
     let changed_version = RwSignal::new(0u64);
-    let catalogue = Resource::new(move || changed_version.get(), |_| load_ai_overview());
+    let catalogue = Resource::new(move || changed_version.get(), |_| load_ai_catalogue());
     let usage = Resource::new(move || settled.get(), |_| load_ai_overview());
     // Your models follow what the workers hold (loads take seconds): looked at again every few seconds, and at
     // once after an upload, a deployment or a deletion.
@@ -85,7 +92,7 @@ pub fn AiPage() -> impl IntoView {
                     .get()
                     .map(|result| match result {
                         Err(error) => view! { <p class="form-error">{error.to_string()}</p> }.into_any(),
-                        Ok(overview) => view! { <Catalogue overview /> }.into_any(),
+                        Ok(models) => view! { <Catalogue models /> }.into_any(),
                     })
             }}
         </Suspense>
@@ -115,9 +122,8 @@ pub fn AiPage() -> impl IntoView {
 }
 
 #[component]
-fn Catalogue(overview: AiOverview) -> impl IntoView {
-    let chat_models: Vec<CatalogueModel> =
-        overview.models.iter().filter(|m| m.kind == ModelKind::Chat).cloned().collect();
+fn Catalogue(models: Vec<CatalogueModel>) -> impl IntoView {
+    let chat_models: Vec<CatalogueModel> = models.iter().filter(|m| m.kind == ModelKind::Chat).cloned().collect();
     view! {
         <section class="panel" data-testid="ai-models">
             <h2>"Models"</h2>
@@ -134,8 +140,7 @@ fn Catalogue(overview: AiOverview) -> impl IntoView {
                     </tr>
                 </thead>
                 <tbody>
-                    {overview
-                        .models
+                    {models
                         .iter()
                         .map(|model| {
                             view! {

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use pictor_app::error::AppError;
 use pictor_app::ports::AiDashboardService;
 use pictor_core::accounts::Viewer;
-use pictor_core::ai::{AiOverview, DailyAiUsage, HostedModel, ModelUsage, UsageLine};
+use pictor_core::ai::{AiOverview, CatalogueModel, DailyAiUsage, HostedModel, ModelUsage, UsageLine};
 
 use super::service::AiService;
 use crate::clock::now_ms;
@@ -24,10 +24,7 @@ impl AiDashboardService for AiService {
             tracing::error!(%error, "the AI page's figures failed");
             AppError::Unavailable
         };
-        let mut models = self.db.ai_models_for(user).await.map_err(failed)?;
-        for model in &mut models {
-            model.warm_workers = self.gateway.warm_count(&model.id) as i64;
-        }
+        let models = self.catalogue(viewer).await?;
         let hosted = self.hosted_models(user).await.map_err(failed)?;
         let since = (now_ms() / DAY_MS - DAYS_SHOWN + 1) * DAY_MS;
         let figures = self.db.ai_usage_since(user, since).await.map_err(failed)?;
@@ -56,6 +53,17 @@ impl AiDashboardService for AiService {
             spent_micro,
             requests,
         })
+    }
+
+    async fn catalogue(&self, viewer: &Viewer) -> Result<Vec<CatalogueModel>, AppError> {
+        let mut models = self.db.ai_models_for(viewer.user_id).await.map_err(|error| {
+            tracing::error!(%error, "reading the AI catalogue failed");
+            AppError::Unavailable
+        })?;
+        for model in &mut models {
+            model.warm_workers = self.gateway.warm_count(&model.id) as i64;
+        }
+        Ok(models)
     }
 
     async fn hosted(&self, viewer: &Viewer) -> Result<Vec<HostedModel>, AppError> {
