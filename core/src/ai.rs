@@ -408,6 +408,9 @@ pub struct AiOverview {
     /// Per day (start of the day in ms): tokens in and out, cost in micro-credits.
     pub by_day: Vec<DailyAiUsage>,
     pub by_model: Vec<ModelUsage>,
+    /// The same figures per API key (`model` holds the key's name; the Playground's requests have no key).
+    #[serde(default)]
+    pub by_key: Vec<ModelUsage>,
     /// The most recent requests, newest first.
     pub recent: Vec<UsageLine>,
     /// Total micro-credits spent on AI, all time.

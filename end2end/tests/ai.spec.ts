@@ -62,6 +62,7 @@ test('the Playground streams an answer from a real worker and the usage chart fo
     await expect(page.getByTestId('ai-requests')).toHaveText('1', { timeout: 15_000 });
     await expect.poll(async () => Number(await chart.getAttribute('data-tokens'))).toBeGreaterThan(60);
     await expect(page.getByTestId('ai-by-model')).toContainText('smollm2-135m-instruct');
+    await expect(page.getByTestId('ai-by-key')).toContainText('Playground (dashboard)');
     await screenshot(page, 'ai-page');
   } finally {
     await stop();

@@ -206,36 +206,44 @@ fn Usage(overview: AiOverview) -> impl IntoView {
                 </div>
             </div>
             <div id="ai-usage-chart" class="chart" data-testid="ai-usage-chart" data-tokens=tokens></div>
-            <table class="ledger" data-testid="ai-by-model">
-                <thead>
-                    <tr>
-                        <th>"Model"</th>
-                        <th>"Requests"</th>
-                        <th>"Tokens in / out"</th>
-                        <th>"First token p50 / p95"</th>
-                        <th>"Cost"</th>
-                    </tr>
-                </thead>
-                <tbody>
-                    {overview
-                        .by_model
-                        .iter()
-                        .map(|usage| {
-                            let ms = |value: Option<i64>| value.map_or("—".to_string(), |ms| format!("{ms} ms"));
-                            view! {
-                                <tr>
-                                    <td><code>{usage.model.clone()}</code></td>
-                                    <td>{usage.requests}</td>
-                                    <td>{format!("{} / {}", usage.prompt_tokens, usage.completion_tokens)}</td>
-                                    <td>{format!("{} / {}", ms(usage.ttft_p50_ms), ms(usage.ttft_p95_ms))}</td>
-                                    <td>{format_credits(usage.cost_micro)}</td>
-                                </tr>
-                            }
-                        })
-                        .collect_view()}
-                </tbody>
-            </table>
+            <UsageTable testid="ai-by-model" label="Model" rows=overview.by_model.clone() />
+            <UsageTable testid="ai-by-key" label="API key" rows=overview.by_key.clone() />
         </section>
+    }
+}
+
+/// Usage grouped by model or by key: requests, tokens, time to first token p50/p95, cost.
+#[component]
+fn UsageTable(testid: &'static str, label: &'static str, rows: Vec<pictor_core::ai::ModelUsage>) -> impl IntoView {
+    let ms = |value: Option<i64>| value.map_or("—".to_string(), |ms| format!("{ms} ms"));
+    view! {
+        <table class="ledger" data-testid=testid>
+            <thead>
+                <tr>
+                    <th>{label}</th>
+                    <th>"Requests"</th>
+                    <th>"Tokens in / out"</th>
+                    <th>"First token p50 / p95"</th>
+                    <th>"Cost"</th>
+                </tr>
+            </thead>
+            <tbody>
+                {rows
+                    .into_iter()
+                    .map(|usage| {
+                        view! {
+                            <tr>
+                                <td><code>{usage.model}</code></td>
+                                <td>{usage.requests}</td>
+                                <td>{format!("{} / {}", usage.prompt_tokens, usage.completion_tokens)}</td>
+                                <td>{format!("{} / {}", ms(usage.ttft_p50_ms), ms(usage.ttft_p95_ms))}</td>
+                                <td>{format_credits(usage.cost_micro)}</td>
+                            </tr>
+                        }
+                    })
+                    .collect_view()}
+            </tbody>
+        </table>
     }
 }
 

@@ -13,6 +13,8 @@ use crate::clock::now_ms;
 use crate::db::ai::UsageFigures;
 
 const DAY_MS: i64 = 86_400_000;
+/// How the Playground's requests (made without an API key) are labelled among keys.
+const PLAYGROUND: &str = "Playground (dashboard)";
 /// How far back the page's figures go.
 const DAYS_SHOWN: i64 = 30;
 
@@ -34,7 +36,8 @@ impl AiDashboardService for AiService {
             models,
             hosted,
             by_day: by_day(&figures),
-            by_model: by_model(&figures),
+            by_model: grouped(&figures, |row| row.model_id.clone()),
+            by_key: grouped(&figures, |row| row.key_name.clone().unwrap_or_else(|| PLAYGROUND.to_string())),
             recent: recent
                 .into_iter()
                 .map(|row| UsageLine {
@@ -116,12 +119,14 @@ fn percentile(sorted: &[i64], p: f64) -> Option<i64> {
     Some(sorted[((last as f64) * p).round() as usize])
 }
 
-fn by_model(figures: &[UsageFigures]) -> Vec<ModelUsage> {
-    let mut models: BTreeMap<&str, (ModelUsage, Vec<i64>)> = BTreeMap::new();
+/// Requests grouped by the label `group` gives each (a model, a key), with time to first token p50/p95.
+fn grouped(figures: &[UsageFigures], group: impl Fn(&UsageFigures) -> String) -> Vec<ModelUsage> {
+    let mut models: BTreeMap<String, (ModelUsage, Vec<i64>)> = BTreeMap::new();
     for row in figures {
+        let label = group(row);
         let (usage, ttfts) = models
-            .entry(&row.model_id)
-            .or_insert_with(|| (ModelUsage { model: row.model_id.clone(), ..Default::default() }, Vec::new()));
+            .entry(label.clone())
+            .or_insert_with(|| (ModelUsage { model: label, ..Default::default() }, Vec::new()));
         usage.requests += 1;
         usage.prompt_tokens += row.prompt_tokens;
         usage.completion_tokens += row.completion_tokens;
@@ -146,6 +151,7 @@ mod tests {
     fn row(model: &str, day: i64, cost: i64, ttft: i64) -> UsageFigures {
         UsageFigures {
             model_id: model.into(),
+            key_name: (day > 0).then(|| "ci".to_string()),
             prompt_tokens: 10,
             completion_tokens: 5,
             cost_micro: cost,
@@ -161,11 +167,14 @@ mod tests {
         let days = by_day(&rows);
         assert_eq!(days.iter().map(|d| d.cost_micro).sum::<i64>(), 60);
         assert_eq!(days.len(), 3);
-        let models = by_model(&rows);
+        let models = grouped(&rows, |row| row.model_id.clone());
         assert_eq!(models[0].model, "a");
         assert_eq!(models[0].requests, 10);
         assert_eq!(models[0].ttft_p50_ms, Some(120));
         assert_eq!(models[0].ttft_p95_ms, Some(200));
         assert_eq!(percentile(&[], 0.5), None);
+        let keys = grouped(&rows, |row| row.key_name.clone().unwrap_or_else(|| PLAYGROUND.to_string()));
+        let labels: Vec<(&str, i64)> = keys.iter().map(|k| (k.model.as_str(), k.requests)).collect();
+        assert_eq!(labels, vec![(PLAYGROUND, 9), ("ci", 11)]);
     }
 }

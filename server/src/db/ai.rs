@@ -346,6 +346,8 @@ pub async fn set_reserved_welcome(tx: &mut Tx<'_>, id: &str, welcome_micro: i64)
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct UsageFigures {
     pub model_id: String,
+    /// The API key's name; `None` for the dashboard's Playground.
+    pub key_name: Option<String>,
     pub prompt_tokens: i64,
     pub completion_tokens: i64,
     pub cost_micro: i64,
@@ -357,8 +359,10 @@ impl Db {
     /// The figures of `user`'s settled requests since `since_ms`, oldest first (summed up in `ai::dashboard`).
     pub async fn ai_usage_since(&self, user: UserId, since_ms: i64) -> Result<Vec<UsageFigures>, DbError> {
         Ok(sqlx::query_as(
-            "SELECT model_id, prompt_tokens, completion_tokens, cost_micro, ttft_ms, created_at_ms FROM ai_requests
-             WHERE user_id = $1 AND status = 'settled' AND created_at_ms >= $2 ORDER BY created_at_ms",
+            "SELECT r.model_id, k.name AS key_name, r.prompt_tokens, r.completion_tokens, r.cost_micro, r.ttft_ms,
+                    r.created_at_ms
+             FROM ai_requests r LEFT JOIN api_keys k ON k.id = r.api_key_id
+             WHERE r.user_id = $1 AND r.status = 'settled' AND r.created_at_ms >= $2 ORDER BY r.created_at_ms",
         )
         .bind(user)
         .bind(since_ms)
