@@ -121,6 +121,15 @@ fn DeployForm(id: String, deployment: Option<pictor_core::ai::Deployment>, chang
     let max_workers = RwSignal::new(current.as_ref().map_or("1".to_string(), |d| d.max_workers.to_string()));
     let tags = RwSignal::new(current.as_ref().map_or(String::new(), |d| d.requirements.tags.join(",")));
     let region = RwSignal::new(current.as_ref().and_then(|d| d.requirements.region.clone()).unwrap_or_default());
+    let min_vram = RwSignal::new(
+        current
+            .as_ref()
+            .map(|d| d.requirements.min_vram_gib)
+            .filter(|v| *v > 0)
+            .map(|v| v.to_string())
+            .unwrap_or_default(),
+    );
+    let gpu_model = RwSignal::new(current.as_ref().and_then(|d| d.requirements.gpu_model.clone()).unwrap_or_default());
     let problem = RwSignal::new(None::<String>);
     let save_id = id.clone();
     let save = move |_| {
@@ -137,6 +146,11 @@ fn DeployForm(id: String, deployment: Option<pictor_core::ai::Deployment>, chang
             problem.set(Some("warm and maximum workers are whole numbers".into()));
             return;
         };
+        let vram = min_vram.get_untracked();
+        let Ok(min_vram_gib) = (if vram.trim().is_empty() { Ok(0) } else { vram.trim().parse::<u32>() }) else {
+            problem.set(Some("minimum VRAM is a whole number of GiB".into()));
+            return;
+        };
         let requirements = pictor_core::ai::DeploymentRequirements {
             tags: tags
                 .get_untracked()
@@ -146,7 +160,8 @@ fn DeployForm(id: String, deployment: Option<pictor_core::ai::Deployment>, chang
                 .map(str::to_string)
                 .collect(),
             region: Some(region.get_untracked().trim().to_string()).filter(|r| !r.is_empty()),
-            ..Default::default()
+            min_vram_gib,
+            gpu_model: Some(gpu_model.get_untracked().trim().to_string()).filter(|g| !g.is_empty()),
         };
         let deployment = pictor_core::ai::Deployment {
             model: save_id.clone(),
@@ -180,6 +195,8 @@ fn DeployForm(id: String, deployment: Option<pictor_core::ai::Deployment>, chang
                 <label>"At most "<input type="number" min="1" data-testid="deploy-max-workers" prop:value=move || max_workers.get() on:input=move |ev| max_workers.set(event_target_value(&ev)) /></label>
                 <label>"Tags "<input placeholder="gpu,fast" prop:value=move || tags.get() on:input=move |ev| tags.set(event_target_value(&ev)) /></label>
                 <label>"Region "<input placeholder="any" prop:value=move || region.get() on:input=move |ev| region.set(event_target_value(&ev)) /></label>
+                <label>"Min VRAM (GiB) "<input type="number" min="0" placeholder="0" prop:value=move || min_vram.get() on:input=move |ev| min_vram.set(event_target_value(&ev)) /></label>
+                <label>"GPU model "<input placeholder="any, e.g. RTX 4090" prop:value=move || gpu_model.get() on:input=move |ev| gpu_model.set(event_target_value(&ev)) /></label>
                 <button class="button primary" data-testid="deploy-save" on:click=save>"Save"</button>
             </div>
             {move || problem.get().map(|text| view! { <p class="form-error" data-testid="deploy-error">{text}</p> })}
