@@ -1,9 +1,11 @@
 //! The AI section: hosted models served by workers over an OpenAI-compatible API, paid per token.
 
+pub mod batch_lines;
 pub mod billing;
 pub mod check_api;
 pub mod checks;
 pub mod dashboard;
+pub mod files_api;
 pub mod gateway;
 pub mod hosting;
 pub mod key_cache;

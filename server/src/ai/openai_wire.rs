@@ -69,6 +69,17 @@ impl ApiError {
         }
     }
 
+    /// 404 for something the caller does not have (a file, a batch): OpenAI's shape.
+    pub fn not_found(what: &str, id: &str) -> Self {
+        Self {
+            status: StatusCode::NOT_FOUND,
+            kind: "invalid_request_error",
+            code: None,
+            param: None,
+            message: format!("no {what} with id '{id}'"),
+        }
+    }
+
     pub fn unavailable(message: impl Into<String>) -> Self {
         Self {
             status: StatusCode::SERVICE_UNAVAILABLE,

@@ -3,6 +3,7 @@
 pub mod accounts;
 pub mod ai;
 pub mod ai_checks;
+pub mod ai_files;
 pub mod ai_hosting;
 pub mod api_keys;
 pub mod audits;

@@ -117,4 +117,23 @@ try:
 except openai.BadRequestError as error:
     check(error.status_code == 400, "400 BadRequestError for temperature 5")
 
+# Files for batches: uploaded, described, read back; a file with a bad line is a typed 400.
+import json
+
+lines = [
+    {"custom_id": f"r{i}", "method": "POST", "url": "/v1/embeddings", "body": {"model": EMBEDDING, "input": f"text {i}"}}
+    for i in range(3)
+]
+jsonl = "".join(json.dumps(line) + "\n" for line in lines).encode()
+uploaded = client.files.create(file=("requests.jsonl", jsonl), purpose="batch")
+check(uploaded.id.startswith("file-") and uploaded.bytes == len(jsonl), "files.create() keeps a batch file")
+check(client.files.retrieve(uploaded.id).filename == "requests.jsonl", "files.retrieve() describes it")
+check(client.files.content(uploaded.id).read() == jsonl, "files.content() gives the same bytes back")
+try:
+    client.files.create(file=("bad.jsonl", b"{not json}\n"), purpose="batch")
+    check(False, "a file with a bad line is refused")
+except openai.BadRequestError as error:
+    check(error.status_code == 400 and "line 1" in str(error), "400 BadRequestError naming the bad line")
+check(client.files.delete(uploaded.id).deleted, "files.delete() removes it")
+
 print(f"openai {openai.__version__}: {checks} checks passed")

@@ -1,0 +1,15 @@
+-- Files uploaded through the OpenAI-compatible Files API (purpose "batch": JSONL input of a batch), kept in the
+-- object store under files/<id>; the row says whose it is and what it holds.
+CREATE TABLE ai_files (
+    id            TEXT PRIMARY KEY,
+    user_id       INTEGER NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+    purpose       TEXT NOT NULL,
+    filename      TEXT NOT NULL,
+    bytes         INTEGER NOT NULL,
+    -- Requests in the file, its endpoint and its model (checked at upload).
+    lines         INTEGER NOT NULL,
+    endpoint      TEXT NOT NULL,
+    model         TEXT NOT NULL,
+    created_at_ms INTEGER NOT NULL
+);
+CREATE INDEX ai_files_by_user ON ai_files (user_id, created_at_ms);
