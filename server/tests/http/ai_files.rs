@@ -5,6 +5,7 @@ use pictor_server::db::Backend;
 use serde_json::Value;
 
 use crate::ai_api::{ai_app, caller};
+use crate::ai_hosting::answer;
 use crate::helpers::TestApp;
 
 /// A multipart form as the OpenAI SDKs send it: `purpose`, then `file`.
@@ -20,17 +21,7 @@ fn form(purpose: &str, name: &str, content: &str) -> (String, Vec<u8>) {
 
 async fn upload(app: &TestApp, key: &str, purpose: &str, content: &str) -> (u16, Value) {
     let (content_type, body) = form(purpose, "input.jsonl", content);
-    let response = app
-        .client
-        .post(app.url("/v1/files"))
-        .bearer_auth(key)
-        .header("content-type", content_type)
-        .body(body)
-        .send()
-        .await
-        .unwrap();
-    let status = response.status().as_u16();
-    (status, response.json().await.unwrap_or(Value::Null))
+    answer(app.client.post(app.url("/v1/files")).bearer_auth(key).header("content-type", content_type).body(body)).await
 }
 
 fn request(id: &str, input: &str) -> String {
@@ -72,16 +63,7 @@ async fn batch_files_are_checked_line_by_line_and_kept_for_their_owner(backend: 
     assert_eq!(file["bytes"].as_u64(), Some(good.len() as u64));
     let id = file["id"].as_str().unwrap();
     assert!(id.starts_with("file-"));
-    let described: Value = app
-        .client
-        .get(app.url(&format!("/v1/files/{id}")))
-        .bearer_auth(&key)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let (_, described) = answer(app.client.get(app.url(&format!("/v1/files/{id}"))).bearer_auth(&key)).await;
     assert_eq!(described, file);
     let content = app.client.get(app.url(&format!("/v1/files/{id}/content"))).bearer_auth(&key).send().await.unwrap();
     assert_eq!(content.text().await.unwrap(), good);
@@ -91,16 +73,7 @@ async fn batch_files_are_checked_line_by_line_and_kept_for_their_owner(backend: 
     assert_eq!(stranger.status(), 404);
     assert!(listed(&app, &other).await.is_empty());
 
-    let deleted: Value = app
-        .client
-        .delete(app.url(&format!("/v1/files/{id}")))
-        .bearer_auth(&key)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let (_, deleted) = answer(app.client.delete(app.url(&format!("/v1/files/{id}"))).bearer_auth(&key)).await;
     assert_eq!(deleted["deleted"], true);
     let gone = app.client.get(app.url(&format!("/v1/files/{id}/content"))).bearer_auth(&key).send().await.unwrap();
     assert_eq!(gone.status(), 404);

@@ -17,32 +17,19 @@ pub fn model_folder(name: &str) -> PathBuf {
 }
 
 /// `PUT /api/v1/ai/files` with `bytes`; the status and the answer.
-pub async fn upload(app: &TestApp, key: &str, bytes: Vec<u8>) -> (u16, Value) {
-    let response = app
-        .client
-        .put(app.url("/api/v1/ai/files"))
-        .bearer_auth(key)
-        .body(bytes)
-        .timeout(Duration::from_secs(120))
-        .send()
-        .await
-        .unwrap();
+/// Sends a request (120 s at most: model files are large) and reads its status and JSON answer.
+pub async fn answer(request: reqwest::RequestBuilder) -> (u16, Value) {
+    let response = request.timeout(Duration::from_secs(120)).send().await.unwrap();
     let status = response.status().as_u16();
     (status, response.json().await.unwrap_or(Value::Null))
 }
 
+pub async fn upload(app: &TestApp, key: &str, bytes: Vec<u8>) -> (u16, Value) {
+    answer(app.client.put(app.url("/api/v1/ai/files")).bearer_auth(key).body(bytes)).await
+}
+
 pub async fn create(app: &TestApp, key: &str, body: Value) -> (u16, Value) {
-    let response = app
-        .client
-        .post(app.url("/api/v1/ai/models"))
-        .bearer_auth(key)
-        .json(&body)
-        .timeout(Duration::from_secs(120))
-        .send()
-        .await
-        .unwrap();
-    let status = response.status().as_u16();
-    (status, response.json().await.unwrap_or(Value::Null))
+    answer(app.client.post(app.url("/api/v1/ai/models")).bearer_auth(key).json(&body)).await
 }
 
 async fn mine(app: &TestApp, key: &str) -> Vec<Value> {
