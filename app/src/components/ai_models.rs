@@ -239,14 +239,15 @@ pub fn UploadForm(changed: Callback<()>) -> impl IntoView {
                 }
             }
             busy.set(true);
+            progress.set(None);
             let (id, public) = (name.get_untracked().trim().to_string(), public.get_untracked());
             leptos::task::spawn_local(async move {
                 let result = browser::upload_model(id.clone(), kind, public, chosen, move |file, fraction| {
                     progress.set(Some((file, fraction)))
                 })
                 .await;
+                // The last file's bar stays (at 100 % once sent) beside what the check said.
                 busy.set(false);
-                progress.set(None);
                 match result {
                     Ok(()) => {
                         done.set(Some(format!("{id} was checked and added")));
@@ -307,7 +308,7 @@ pub fn UploadForm(changed: Callback<()>) -> impl IntoView {
                             <p class="muted small" data-testid="upload-progress">
                                 <progress max="1" value=fraction></progress>
                                 {if fraction >= 1.0 {
-                                    format!(" {file}: uploaded, checking…")
+                                    format!(" {file}: uploaded")
                                 } else {
                                     format!(" {file}: {:.0} %", fraction * 100.0)
                                 }}
