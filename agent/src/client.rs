@@ -114,6 +114,18 @@ impl Client {
         Ok(Some(task))
     }
 
+    /// The lines of an AI batch chunk this worker holds the lease of.
+    pub async fn batch_input(
+        &self,
+        task_id: i64,
+        attempt: i64,
+    ) -> Result<Vec<pictor_core::ai_batch::BatchItem>, ClientError> {
+        let path = pictor_core::ai_batch::batch_input_path(task_id);
+        let request = self.http.get(self.url(&path)).bearer_auth(&self.token).query(&[("attempt", attempt)]);
+        let response = check(request.send().await.map_err(transport)?).await?;
+        response.json().await.map_err(|e| unreadable(&path, &e))
+    }
+
     /// Streams the job's scene into a temporary file beside `dest`, hashing it on the way, and renames it to `dest`
     /// only when it matches the coordinator's hash header; a scene is never held whole in memory.
     pub async fn download_scene(&self, job_id: i64, dest: &Path) -> Result<DownloadedScene, ClientError> {

@@ -24,6 +24,7 @@ pub async fn probe() -> Hardware {
         gpus: nvidia::gpus().await,
         blenders: Vec::new(),
         sandbox: String::new(),
+        ai_batch: false,
     }
 }
 

@@ -12,6 +12,7 @@ use tokio::sync::watch;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
+use crate::ai::batch::ChunkRun;
 use crate::backoff::Backoff;
 use crate::blender::BlenderVersion;
 use crate::cheat::Cheating;
@@ -47,6 +48,10 @@ pub struct Tasks<'a> {
     pub own_jobs_only: bool,
     /// AI requests running on this worker: no new render task is leased while one does.
     pub ai_activity: crate::ai::activity::AiActivity,
+    /// Runs AI batch chunks (a worker that serves models); `None`: this worker takes none.
+    pub batches: Option<crate::ai::batch::BatchRunner>,
+    /// Scratch space for batch results before they move to the outbox.
+    pub batch_dir: PathBuf,
 }
 
 /// How a leased task ended, before delivery.
@@ -64,10 +69,11 @@ impl Tasks<'_> {
             tracing::info!("delivering the outputs of task {} left from before", entry.manifest.task_id);
             deliver_until_settled(self.client, &self.outbox, &entry).await?;
         }
-        let Some((blender, version)) = self.blender.clone() else {
-            tracing::warn!("no usable Blender: this worker will take no tasks");
+        let blender = self.blender.clone();
+        if blender.is_none() && self.batches.is_none() {
+            tracing::warn!("no usable Blender and no AI models: this worker will take no tasks");
             return std::future::pending().await;
-        };
+        }
         let mut backoff = Backoff::default();
         loop {
             if may_work.wait_for(|may| *may).await.is_err() {
@@ -94,7 +100,43 @@ impl Tasks<'_> {
                 }
             };
             backoff.reset();
-            self.work_on(&task, &blender, version).await?;
+            match (&task.ai_batch, &blender) {
+                (Some(batch), _) => self.run_chunk(&task, batch).await?,
+                (None, Some((blender, version))) => self.work_on(&task, blender, *version).await?,
+                (None, None) => self.report_failure(&task, "this worker has no usable Blender", "").await?,
+            }
+        }
+    }
+
+    /// Runs a chunk of an AI batch and delivers its results like a render's outputs.
+    async fn run_chunk(
+        &self,
+        task: &TaskAssignment,
+        batch: &pictor_core::ai_batch::BatchTask,
+    ) -> Result<(), ClientError> {
+        let Some(runner) = &self.batches else {
+            return self.report_failure(task, "this worker runs no AI batches", "").await;
+        };
+        tracing::info!("leased task {} (a chunk of batch job {}, attempt {})", task.task_id, task.job_id, task.attempt);
+        let run = runner.run(self.client, &self.outbox, &self.batch_dir, task, batch).await;
+        match run? {
+            ChunkRun::Done(manifest) => match self.outbox.seal(manifest) {
+                Ok(entry) => deliver_keeping_lease(self.client, &self.outbox, &entry, task.lease_ms).await,
+                Err(e) => {
+                    self.outbox.discard(task.task_id, task.attempt);
+                    self.report_failure(task, &format!("cannot keep the results: {e}"), "").await
+                }
+            },
+            ChunkRun::Failed(error) => {
+                self.outbox.discard(task.task_id, task.attempt);
+                tracing::warn!("task {} failed: {error}", task.task_id);
+                self.report_failure(task, &error, "").await
+            }
+            ChunkRun::LeaseLost => {
+                self.outbox.discard(task.task_id, task.attempt);
+                tracing::warn!("lease lost on task {} (the batch was cancelled or the lease expired)", task.task_id);
+                Ok(())
+            }
         }
     }
 

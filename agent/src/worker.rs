@@ -122,6 +122,17 @@ async fn serve(
     }
     let (mut hardware, blender) = probe(&config.blender_paths, run_benchmarks, terminal, &sandbox).await;
     hardware.sandbox = sandbox_report(&sandbox, own_jobs_only).to_string();
+    // Workers serve the models their config names; checkers replay other workers' answers on them.
+    let models = warm_models(config).await;
+    // A worker serving models also runs AI batch chunks on them.
+    let batches = match (&models, role) {
+        (Some(pool), Role::Worker { .. }) => Some(crate::ai::batch::BatchRunner {
+            pool: pool.clone(),
+            cache: pictor_inference::ModelCache::default_location(),
+        }),
+        _ => None,
+    };
+    hardware.ai_batch = batches.is_some();
     let request = RegisterRequest { agent_version: AGENT_VERSION.into(), hardware };
     let (may_work, may_work_rx) = watch::channel(false);
     let scenes = SceneCache::new(work_dir, scene_cache::DEFAULT_LIMIT_BYTES);
@@ -139,6 +150,8 @@ async fn serve(
                 sandbox: sandbox.clone(),
                 own_jobs_only,
                 ai_activity: ai_activity.clone(),
+                batches,
+                batch_dir: crate::ai::batch::scratch_dir(work_dir),
             }
             .run(may_work_rx),
         ),
@@ -156,8 +169,6 @@ async fn serve(
             .run(may_work_rx),
         ),
     };
-    // Workers serve the models their config names; checkers replay other workers' answers on them.
-    let models = warm_models(config).await;
     let serving = async {
         match (models, role) {
             (Some(pool), Role::Worker { .. }) => {

@@ -129,6 +129,9 @@ pub struct Hardware {
     /// set `allow_unsandboxed`). Empty from agents that predate it.
     #[serde(default)]
     pub sandbox: String,
+    /// Runs AI batch chunks on its inference engine (a worker that serves models).
+    #[serde(default)]
+    pub ai_batch: bool,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -218,7 +221,7 @@ pub struct LeaseRequest {
 }
 
 /// How to render: the job's settings, applied by the agent's settings script before rendering.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RenderSettings {
     /// `CYCLES`, `BLENDER_EEVEE` / `BLENDER_EEVEE_NEXT` (the agent picks for its Blender), `BLENDER_WORKBENCH`.
     pub engine: String,
@@ -249,13 +252,20 @@ pub struct TaskAssignment {
     pub attempt: i64,
     pub frames: Vec<i64>,
     pub tile: Option<TileRegion>,
+    /// Empty for work other than rendering.
+    #[serde(default)]
     pub settings: RenderSettings,
+    #[serde(default)]
     pub scene_sha256: String,
     /// Report progress at least this often to keep the lease.
     pub lease_ms: u64,
     /// Stop rendering (and report the task failed) after this long; 0: no limit (coordinators before the limit).
     #[serde(default)]
     pub max_render_ms: u64,
+    /// A chunk of an AI batch instead of a render: its lines come from [`crate::ai_batch::batch_input_path`] and
+    /// their results go up as the task's one output (index 0).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ai_batch: Option<crate::ai_batch::BatchTask>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

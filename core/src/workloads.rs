@@ -9,15 +9,18 @@ use serde::{Deserialize, Serialize};
 pub enum WorkloadKind {
     /// Frames (or tiles of frames) rendered by Blender.
     Render,
+    /// Chunks of the lines of an AI batch (OpenAI's Batch format), run on a worker's inference engine.
+    AiBatch,
 }
 
 impl WorkloadKind {
-    pub const ALL: [WorkloadKind; 1] = [WorkloadKind::Render];
+    pub const ALL: [WorkloadKind; 2] = [WorkloadKind::Render, WorkloadKind::AiBatch];
 
     /// The name stored with jobs and offered by workers.
     pub fn as_str(self) -> &'static str {
         match self {
             WorkloadKind::Render => "render",
+            WorkloadKind::AiBatch => "ai_batch",
         }
     }
 

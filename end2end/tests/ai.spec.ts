@@ -1,7 +1,8 @@
 // The AI page with a real agent serving the real SmolLM2 model: the catalogue shows it warm, the Playground's answer
-// grows token by token, and the usage figures and chart move after the request without a reload.
+// grows token by token, and the usage figures and chart move after the request without a reload; a batch file runs
+// on the page with live progress and its output downloads.
 import { test, expect, type Page } from '@playwright/test';
-import { appendFileSync, mkdtempSync } from 'node:fs';
+import { appendFileSync, mkdtempSync, readFileSync } from 'node:fs';
 import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { collectErrors, screenshot, signIn, startAgent, waitForHydration } from './support';
@@ -131,5 +132,49 @@ test('a model uploaded on the page is checked, deployed, loaded by a worker live
     await stop();
   }
   // The refused upload's 400 is the browser's only complaint.
+  expect(errors.filter((error) => !error.includes('status of 400 (Bad Request)'))).toEqual([]);
+});
+
+test('a batch file run on the page shows its progress live and its output downloads', async ({ page }) => {
+  test.setTimeout(180_000);
+  const errors = collectErrors(page);
+  await signIn(page);
+  const { log, stop } = startAgent('worker', await servingWorkerConfig(page, 'batch-box', 'all-minilm-l6-v2'));
+  const line = (id: string, input: string) =>
+    JSON.stringify({ custom_id: id, method: 'POST', url: '/v1/embeddings', body: { model: 'all-minilm-l6-v2', input } });
+  try {
+    await page.goto('/ai');
+    await waitForHydration(page);
+    await expect(page.getByTestId('batches-empty')).toBeVisible();
+
+    // A line no request may be is refused with its number, and no batch appears.
+    const bad = [line('a', 'fine'), JSON.stringify({ custom_id: 'b', method: 'POST', url: '/v1/embeddings', body: { model: 'all-minilm-l6-v2', input: '' } })];
+    await page.getByTestId('batch-file').setInputFiles({ name: 'bad.jsonl', mimeType: 'application/jsonl', buffer: Buffer.from(bad.join('\n')) });
+    await page.getByTestId('batch-send').click();
+    await expect(page.getByTestId('batch-error')).toContainText('line 2');
+    await expect(page.getByTestId('batches-empty')).toBeVisible();
+
+    // 240 lines in chunks of 50: the row's count climbs while the worker answers, then the output downloads.
+    const lines = Array.from({ length: 240 }, (_, i) => line(`r${i}`, `a sentence about frame ${i} of a render`));
+    await page.getByTestId('batch-file').setInputFiles({ name: 'requests.jsonl', mimeType: 'application/jsonl', buffer: Buffer.from(lines.join('\n')) });
+    await page.getByTestId('batch-send').click();
+    const row = page.getByTestId('batch-row').first();
+    await expect(row.getByTestId('batch-progress')).toContainText('of 240 answered', { timeout: 15_000 });
+    await expect(row.getByTestId('batch-status')).toHaveText('completed', { timeout: 120_000 });
+    await expect(row.getByTestId('batch-progress')).toContainText('240 of 240 answered');
+    await screenshot(page, 'ai-batches');
+    const download = page.waitForEvent('download');
+    await row.getByTestId('batch-output').click();
+    const output = await (await download).path();
+    const text = readFileSync(output, 'utf8');
+    const answered = text.trim().split('\n').map((l) => JSON.parse(l));
+    expect(answered.length).toBe(240);
+    expect(answered.every((l) => l.response.status_code === 200 && l.response.body.data[0].embedding.length === 384)).toBe(true);
+  } catch (error) {
+    console.log(log());
+    throw error;
+  } finally {
+    await stop();
+  }
   expect(errors.filter((error) => !error.includes('status of 400 (Bad Request)'))).toEqual([]);
 });

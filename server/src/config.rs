@@ -76,6 +76,8 @@ pub struct AiConfig {
     pub cold_start_wait_ms: u64,
     /// The largest file of an uploaded model.
     pub max_model_bytes: u64,
+    /// Lines of a batch per task: a worker runs one chunk at a time, and a lost lease loses at most one chunk.
+    pub batch_chunk_lines: u32,
 }
 
 impl Default for AiConfig {
@@ -88,6 +90,7 @@ impl Default for AiConfig {
             default_max_tokens: 256,
             cold_start_wait_ms: 60_000,
             max_model_bytes: 8 << 30,
+            batch_chunk_lines: 50,
         }
     }
 }

@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use object_store::ObjectStore;
 
+use crate::ai::batch_workload::AiBatchWorkload;
 use crate::ai::gateway::Gateway;
 use crate::ai::limits::KeyLimits;
 use crate::ai::service::AiService;
@@ -28,7 +29,7 @@ pub struct Services {
     pub jobs: Arc<DbJobs>,
     pub ledger: Arc<DbLedger>,
     pub verifier: Arc<Verifier>,
-    /// The kinds of work this coordinator runs (rendering).
+    /// The kinds of work this coordinator runs (rendering, AI batch chunks).
     pub workloads: Workloads,
     /// The AI API: the workers serving models, and requests from start to settlement.
     pub ai: AiService,
@@ -59,7 +60,9 @@ impl Services {
             config: config.verification.clone(),
         });
         let gateway = Gateway::default();
-        let workloads = Workloads::default().with(Arc::new(RenderWorkload { verifier: verifier.clone() }));
+        let workloads = Workloads::default()
+            .with(Arc::new(RenderWorkload { verifier: verifier.clone() }))
+            .with(Arc::new(AiBatchWorkload { db: db.clone(), store: store.clone(), gateway: gateway.clone() }));
         Self {
             accounts: Arc::new(DbAccounts { db: db.clone(), chain_id: config.aptos_chain_id, oidc_provider }),
             workers: Arc::new(DbWorkers {

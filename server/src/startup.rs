@@ -164,6 +164,7 @@ impl Application {
             self.state.services.ai.gateway.clone(),
             shutdown.clone(),
         ));
+        let batches = tokio::spawn(crate::ai::batches_api::close_batches(self.state.clone()));
         // Small writes go out at once (no Nagle): streamed tokens and the agents' messages must not wait for the
         // peer's delayed ACK (40 ms on Linux).
         let listener = axum::serve::ListenerExt::tap_io(self.listener, |stream| {
@@ -183,6 +184,7 @@ impl Application {
         let _ = webhooks.await;
         let _ = unread.await;
         let _ = placement.await;
+        let _ = batches.await;
         self.state.db.close().await;
         drop(self.instance_lock);
         served.map_err(StartupError::Serve)

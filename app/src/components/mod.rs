@@ -1,5 +1,6 @@
 //! Reusable pieces of the dashboard.
 
+pub mod ai_batches;
 pub mod ai_models;
 pub mod ai_playground;
 pub mod aptos_sign_in;

@@ -1,11 +1,12 @@
 //! AI: the model catalogue with the workers holding each model warm, a Playground that streams answers token by
-//! token, usage per day and per model (updated live when a request is settled), and snippets for the API.
+//! token, batches run on the workers, usage per day and per model (live when a request is settled), API snippets.
 
 use leptos::prelude::*;
 use leptos_meta::Title;
 use pictor_core::ai::{AiOverview, CatalogueModel, ModelKind};
 use pictor_core::workers::format_credits;
 
+use crate::components::ai_batches::Batches;
 use crate::components::ai_models::{HostedModels, UploadForm};
 use crate::components::ai_playground::Playground;
 use crate::error::AppError;
@@ -107,6 +108,7 @@ pub fn AiPage() -> impl IntoView {
                     })
             }}
         </Transition>
+        <Batches />
         <Transition fallback=|| ()>
             {move || {
                 usage

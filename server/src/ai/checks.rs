@@ -8,7 +8,7 @@ use pictor_core::ai::AiCheckVerdict;
 use crate::db::ai_checks::{self as sql, moved_under};
 use crate::db::ledger::{transfer_in, Account, LedgerError, Transfer};
 use crate::db::verifications::WorkerTrust;
-use crate::db::{verdicts, welcome, Db, DbError, NodeId, Tx};
+use crate::db::{verdicts, welcome, Db, DbError, NodeId, TaskId, Tx};
 use crate::engine::verdicts::FLAG_AFTER_REJECTIONS;
 use crate::verify::planner::check_probability;
 
@@ -46,7 +46,11 @@ pub async fn record_verdict(
     } else {
         let was_flagged = db.worker_trust(closed.worker).await?.flagged;
         verdicts::count_rejection(&mut tx, closed.worker, FLAG_AFTER_REJECTIONS, now_ms).await?;
-        claw_back(&mut tx, &closed.request, closed.caller, now_ms).await?;
+        match batch_line(&closed.request) {
+            // A batch chunk was paid from its job's escrow as one attempt: that payment comes back.
+            Some((task, attempt)) => claw_back_chunk(&mut tx, task, attempt, now_ms).await?,
+            None => claw_back(&mut tx, &closed.request, closed.caller, now_ms).await?,
+        }
         let flagged: Option<i64> = sqlx::query_scalar("SELECT flagged_at_ms FROM nodes WHERE id = $1")
             .bind(closed.worker)
             .fetch_one(&mut *tx)
@@ -55,6 +59,32 @@ pub async fn record_verdict(
     };
     tx.commit().await?;
     Ok(Some(outcome))
+}
+
+/// The chunk attempt of a checked batch line (`batchline-<task>-<attempt>-<line>`).
+fn batch_line(request: &str) -> Option<(TaskId, i64)> {
+    let mut parts = request.strip_prefix("batchline-")?.split('-');
+    let task = parts.next()?.parse().ok()?;
+    let attempt = parts.next()?.parse().ok()?;
+    Some((TaskId(task), attempt))
+}
+
+/// Takes a rejected chunk's payment back into its job's escrow, and back to the batch's owner when the job has
+/// ended already.
+async fn claw_back_chunk(tx: &mut Tx<'_>, task: TaskId, attempt: i64, now_ms: i64) -> Result<(), DbError> {
+    crate::engine::payments::claw_back(tx, task, attempt, now_ms).await?;
+    let job: Option<(crate::db::JobId, String)> =
+        sqlx::query_as("SELECT j.id, j.state FROM tasks t JOIN jobs j ON j.id = t.job_id WHERE t.id = $1")
+            .bind(task)
+            .fetch_optional(&mut **tx)
+            .await?;
+    if let Some((job, state)) = job {
+        if matches!(state.as_str(), "completed" | "failed" | "cancelled") {
+            crate::db::lock_row(tx, crate::db::Locked::Job(job)).await?;
+            crate::engine::payments::refund_job(tx, job, now_ms).await?;
+        }
+    }
+    Ok(())
 }
 
 /// Gives the caller back what a rejected request paid: the worker's share from its owner's earnings (as much as is
@@ -117,6 +147,13 @@ async fn move_money(tx: &mut Tx<'_>, transfer: &Transfer, now_ms: i64) -> Result
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn batch_lines_name_their_chunk_attempt() {
+        assert_eq!(batch_line("batchline-12-3-40"), Some((TaskId(12), 3)));
+        assert_eq!(batch_line("chatcmpl-abc"), None);
+        assert_eq!(batch_line("batchline-x-3-40"), None);
+    }
 
     #[test]
     fn fresh_and_flagged_workers_are_always_checked_trusted_ones_sampled() {

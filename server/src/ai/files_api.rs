@@ -14,6 +14,7 @@ use object_store::WriteMultipart;
 use serde_json::{json, Value};
 
 use super::batch_lines::BatchLines;
+use super::openai_api::SessionCaller;
 use super::openai_wire::ApiError;
 use super::service::Caller;
 use crate::clock::now_ms;
@@ -29,9 +30,23 @@ pub fn router() -> Router<AppState> {
         .route("/v1/files", post(upload).get(list).layer(DefaultBodyLimit::disable()))
         .route("/v1/files/{id}", get(describe).delete(remove))
         .route("/v1/files/{id}/content", get(content))
+        // The dashboard's own, with the session instead of a key.
+        .route(
+            "/api/ai/files",
+            post(|state: State<AppState>, SessionCaller(caller): SessionCaller, form: Multipart| {
+                upload(state, caller, form)
+            })
+            .layer(DefaultBodyLimit::disable()),
+        )
+        .route(
+            "/api/ai/files/{id}/content",
+            get(|state: State<AppState>, SessionCaller(caller): SessionCaller, id: Path<String>| {
+                content(state, caller, id)
+            }),
+        )
 }
 
-fn file_key(id: &str) -> ObjectPath {
+pub fn file_key(id: &str) -> ObjectPath {
     ObjectPath::from(format!("files/{id}"))
 }
 

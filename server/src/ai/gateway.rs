@@ -334,6 +334,11 @@ impl Gateway {
         workers
     }
 
+    /// The engine build a connected worker reported (its batch results are checked on the same build).
+    pub fn engine_of(&self, node: NodeId) -> Option<String> {
+        self.links().links.values().find(|link| link.node == node && !link.engine.is_empty()).map(|l| l.engine.clone())
+    }
+
     /// How many connected workers hold `model`.
     pub fn warm_count(&self, model: &str) -> usize {
         self.links().links.values().filter(|link| link.holds(model)).count()

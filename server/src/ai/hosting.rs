@@ -237,9 +237,11 @@ async fn worker_download(
     AgentNode(node): AgentNode,
     Path((id, name)): Path<(String, String)>,
 ) -> Result<Response, RestError> {
-    // A private model's files go only to the workers the coordinator chose for it, and to checkers replaying it.
+    // A private model's files go only to the workers the coordinator chose for it, to checkers replaying it, and to
+    // workers running a chunk of a batch on it.
     let chosen = state.services.ai.gateway.was_asked_to_hold(node.id, &id)
-        || state.db.checker_leases_model(node.id, &id, now_ms()).await.map_err(db_error)?;
+        || state.db.checker_leases_model(node.id, &id, now_ms()).await.map_err(db_error)?
+        || state.db.node_runs_batch_of(node.id, &id).await.map_err(db_error)?;
     if !chosen {
         return Err(AppError::NotFound.into());
     }

@@ -1,6 +1,9 @@
 //! The AI section: hosted models served by workers over an OpenAI-compatible API, paid per token.
 
 pub mod batch_lines;
+pub mod batch_workload;
+pub mod batches;
+pub mod batches_api;
 pub mod billing;
 pub mod check_api;
 pub mod checks;
@@ -13,6 +16,7 @@ pub mod limits;
 pub mod openai_api;
 pub mod openai_wire;
 pub mod placement;
+pub mod requests;
 pub mod service;
 pub mod worker_link;
 

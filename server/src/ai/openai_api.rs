@@ -12,12 +12,13 @@ use axum::routing::{get, post};
 use axum::{Extension, Json, Router};
 use futures::stream::{self, StreamExt};
 use pictor_core::accounts::Viewer;
-use pictor_core::ai::{CatalogueModel, ModelKind, Prompt, Sampling};
+use pictor_core::ai::{CatalogueModel, ModelKind, Prompt};
 use serde_json::{json, Value};
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
 
 use super::openai_wire::{self as wire, ApiError};
+use super::requests::{self, request_id};
 use super::service::{AiService, Caller, Output, Work};
 use crate::auth::tokens::{bearer, hash_secret};
 use crate::clock::now_ms;
@@ -48,6 +49,19 @@ async fn playground(State(state): State<AppState>, viewer: Option<Extension<View
         return ApiError::unauthorized("please sign in first").into_response();
     };
     chat(State(state), Caller { user: viewer.user_id, key: None }, body).await
+}
+
+/// The signed-in dashboard viewer as a caller of the API (billed without a key): the dashboard's own routes under
+/// `/api/ai/`, behind the session guard and its origin check.
+pub struct SessionCaller(pub Caller);
+
+impl FromRequestParts<AppState> for SessionCaller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &AppState) -> Result<Self, Self::Rejection> {
+        let viewer = parts.extensions.get::<Viewer>().ok_or_else(|| ApiError::unauthorized("please sign in first"))?;
+        Ok(SessionCaller(Caller { user: viewer.user_id, key: None }))
+    }
 }
 
 impl FromRequestParts<AppState> for Caller {
@@ -104,66 +118,16 @@ async fn one_model(
     Ok(Json(model_json(&model, ai(&state).gateway.warm_count(&model.id))))
 }
 
-/// Sampling from the request's fields, checked as OpenAI checks them.
-fn sampling(
-    max_tokens: Option<u32>,
-    temperature: Option<f64>,
-    top_p: Option<f64>,
-    seed: Option<u64>,
-    default_max_tokens: u32,
-    context_length: i64,
-) -> Result<Sampling, ApiError> {
-    let max_tokens = max_tokens.unwrap_or(default_max_tokens);
-    if max_tokens == 0 || i64::from(max_tokens) >= context_length {
-        return Err(ApiError::invalid(
-            Some("max_tokens"),
-            format!("max_tokens must be between 1 and {}", context_length - 1),
-        ));
-    }
-    let temperature = temperature.unwrap_or(1.0);
-    if !(0.0..=2.0).contains(&temperature) {
-        return Err(ApiError::invalid(Some("temperature"), "temperature must be between 0 and 2"));
-    }
-    if top_p.is_some_and(|p| !(p > 0.0 && p <= 1.0)) {
-        return Err(ApiError::invalid(Some("top_p"), "top_p must be above 0 and at most 1"));
-    }
-    // The seed is always recorded, so a checker can replay the very same draw.
-    Ok(Sampling { max_tokens, temperature, top_p: top_p.filter(|p| *p < 1.0), seed: seed.unwrap_or_else(rand::random) })
-}
-
-fn request_id(prefix: &str) -> String {
-    format!("{prefix}-{}", uuid::Uuid::new_v4().simple())
-}
-
-/// An upper bound of a prompt's tokens (byte-level BPE makes at least one byte per token), for the reservation.
-fn prompt_bound(texts: impl Iterator<Item = usize>, turns: usize) -> u64 {
-    // The chat template's own tokens and a default system prompt.
-    (texts.sum::<usize>() + turns * 8 + 64) as u64
-}
-
 async fn chat(State(state): State<AppState>, caller: Caller, body: Bytes) -> Response {
     let answer = async {
         let request: wire::ChatRequest = wire::parse(&body)?;
-        if request.n.is_some_and(|n| n != 1) {
-            return Err(ApiError::invalid(Some("n"), "only n = 1 is supported"));
-        }
-        let messages = wire::chat_messages(&request.messages)?;
+        let messages = requests::chat_messages(&request)?;
         let service = ai(&state);
         let model = service.model(&caller, &request.model, ModelKind::Chat).await?;
-        let sampling = sampling(
-            request.max_completion_tokens.or(request.max_tokens),
-            request.temperature,
-            request.top_p,
-            request.seed,
-            service.config.default_max_tokens,
-            model.context_length,
-        )?;
-        let bound = prompt_bound(messages.iter().map(|m| m.content.len() + m.role.len()), messages.len());
-        let most = (bound, u64::from(sampling.max_tokens));
-        let work = Work::Generate { prompt: Prompt::Chat(messages), sampling, kind: "chat" };
+        let (work, most) = requests::chat_work(&request, messages, &model, service.config.default_max_tokens)?;
         let ticket = service.begin(&caller, request_id("chatcmpl"), model, work, most).await?;
         let include_usage = request.stream_options.is_some_and(|o| o.include_usage);
-        Ok(respond(service, ticket, request.stream, include_usage, Shape::Chat).await)
+        Ok::<_, ApiError>(respond(service, ticket, request.stream, include_usage, Shape::Chat).await)
     };
     answer.await.unwrap_or_else(IntoResponse::into_response)
 }
@@ -187,9 +151,15 @@ async fn completions(State(state): State<AppState>, caller: Caller, body: Bytes)
         let service = ai(&state);
         let model = service.model(&caller, &request.model, ModelKind::Chat).await?;
         // OpenAI's default for completions is 16 tokens.
-        let sampling =
-            sampling(request.max_tokens, request.temperature, request.top_p, request.seed, 16, model.context_length)?;
-        let most = (prompt_bound(std::iter::once(prompt.len()), 0), u64::from(sampling.max_tokens));
+        let sampling = requests::sampling(
+            request.max_tokens,
+            request.temperature,
+            request.top_p,
+            request.seed,
+            16,
+            model.context_length,
+        )?;
+        let most = (requests::prompt_bound(std::iter::once(prompt.len()), 0), u64::from(sampling.max_tokens));
         let work = Work::Generate { prompt: Prompt::Text(prompt), sampling, kind: "completion" };
         let ticket = service.begin(&caller, request_id("cmpl"), model, work, most).await?;
         let include_usage = request.stream_options.is_some_and(|o| o.include_usage);
@@ -201,25 +171,12 @@ async fn completions(State(state): State<AppState>, caller: Caller, body: Bytes)
 async fn embeddings(State(state): State<AppState>, caller: Caller, body: Bytes) -> Response {
     let answer = async {
         let request: wire::EmbeddingRequest = wire::parse(&body)?;
-        let inputs = wire::embedding_inputs(&request.input)?;
-        let base64 = match request.encoding_format.as_deref() {
-            None | Some("float") => false,
-            Some("base64") => true,
-            Some(other) => {
-                return Err(ApiError::invalid(
-                    Some("encoding_format"),
-                    format!("encoding_format '{other}' is not float or base64"),
-                ))
-            }
-        };
+        let (inputs, base64) = requests::embedding_inputs(&request)?;
         let service = ai(&state);
         let model = service.model(&caller, &request.model, ModelKind::Embedding).await?;
-        if request.dimensions.is_some() {
-            return Err(ApiError::invalid(Some("dimensions"), "this model's dimensions cannot be changed"));
-        }
-        let most = (prompt_bound(inputs.iter().map(String::len), inputs.len()), 0);
+        let most = requests::embedding_bound(&inputs);
         let ticket = service.begin(&caller, request_id("emb"), model, Work::Embed { inputs }, most).await?;
-        Ok(respond(service, ticket, false, false, Shape::Embedding { base64 }).await)
+        Ok::<_, ApiError>(respond(service, ticket, false, false, Shape::Embedding { base64 }).await)
     };
     answer.await.unwrap_or_else(IntoResponse::into_response)
 }
@@ -278,16 +235,10 @@ async fn whole_answer(
             Output::Finished { finish_reason, prompt_tokens, completion_tokens, cost_micro, .. } => {
                 let usage = wire::usage(u64::from(prompt_tokens), u64::from(completion_tokens), cost_micro);
                 let body = match shape {
-                    Shape::Chat => json!({
-                        "id": id, "object": "chat.completion", "created": created, "model": model,
-                        "system_fingerprint": pictor_fingerprint(),
-                        "choices": [{ "index": 0, "message": { "role": "assistant", "content": text },
-                                      "logprobs": null, "finish_reason": finish_reason }],
-                        "usage": usage,
-                    }),
+                    Shape::Chat => requests::chat_body(id, model, created, &text, &finish_reason, usage),
                     _ => json!({
                         "id": id, "object": "text_completion", "created": created, "model": model,
-                        "system_fingerprint": pictor_fingerprint(),
+                        "system_fingerprint": requests::FINGERPRINT,
                         "choices": [{ "index": 0, "text": text, "logprobs": null, "finish_reason": finish_reason }],
                         "usage": usage,
                     }),
@@ -296,23 +247,11 @@ async fn whole_answer(
             }
             Output::Embedded { vectors, prompt_tokens } => {
                 let base64 = matches!(shape, Shape::Embedding { base64: true });
-                let data: Vec<Value> = vectors
-                    .iter()
-                    .enumerate()
-                    .map(|(index, vector)| {
-                        json!({ "object": "embedding", "index": index, "embedding": wire::encode_vector(vector, base64) })
-                    })
-                    .collect();
-                let usage = json!({ "prompt_tokens": prompt_tokens, "total_tokens": prompt_tokens });
-                return Json(json!({ "object": "list", "data": data, "model": model, "usage": usage })).into_response();
+                return Json(requests::embedding_body(&vectors, model, prompt_tokens, base64)).into_response();
             }
         }
     }
     ApiError::internal().into_response()
-}
-
-fn pictor_fingerprint() -> &'static str {
-    "pictor-candle-0.11"
 }
 
 /// Turns outputs into server-sent events in OpenAI's chunk format.
@@ -330,12 +269,12 @@ impl Chunks {
         match self.shape {
             Shape::Chat => json!({
                 "id": self.id, "object": "chat.completion.chunk", "created": self.created, "model": self.model,
-                "system_fingerprint": pictor_fingerprint(),
+                "system_fingerprint": requests::FINGERPRINT,
                 "choices": [{ "index": 0, "delta": delta, "logprobs": null, "finish_reason": finish_reason }],
             }),
             _ => json!({
                 "id": self.id, "object": "text_completion", "created": self.created, "model": self.model,
-                "system_fingerprint": pictor_fingerprint(),
+                "system_fingerprint": requests::FINGERPRINT,
                 "choices": [{ "index": 0, "text": delta.get("content").cloned().unwrap_or(json!("")),
                               "logprobs": null, "finish_reason": finish_reason }],
             }),
@@ -380,18 +319,6 @@ impl Chunks {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn sampling_checks_ranges_and_always_has_a_seed() {
-        let ok = sampling(Some(10), Some(0.0), None, Some(5), 256, 8192).unwrap();
-        assert_eq!((ok.max_tokens, ok.seed, ok.temperature), (10, 5, 0.0));
-        assert!(sampling(None, None, None, None, 256, 8192).unwrap().max_tokens == 256);
-        assert!(sampling(Some(0), None, None, None, 256, 8192).is_err());
-        assert!(sampling(Some(9000), None, None, None, 256, 8192).is_err());
-        assert!(sampling(None, Some(2.5), None, None, 256, 8192).is_err());
-        assert!(sampling(None, None, Some(0.0), None, 256, 8192).is_err());
-        assert_eq!(sampling(None, None, Some(1.0), None, 256, 8192).unwrap().top_p, None);
-    }
 
     #[test]
     fn a_finished_stream_ends_with_usage_then_done() {

@@ -3,7 +3,7 @@
 use sqlx::Row;
 
 use super::users::UserId;
-use super::{Db, DbError};
+use super::{Db, DbError, Tx};
 
 /// A file as the Files API describes it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -35,23 +35,31 @@ fn file_of(row: &sqlx::any::AnyRow) -> Result<AiFile, DbError> {
     })
 }
 
+/// Adds a file's row (ids are unique).
+pub async fn insert_file(tx: &mut Tx<'_>, file: &AiFile) -> Result<(), DbError> {
+    sqlx::query(
+        "INSERT INTO ai_files (id, user_id, purpose, filename, bytes, lines, endpoint, model, created_at_ms)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+    )
+    .bind(&file.id)
+    .bind(file.user)
+    .bind(&file.purpose)
+    .bind(&file.filename)
+    .bind(file.bytes)
+    .bind(file.lines)
+    .bind(&file.endpoint)
+    .bind(&file.model)
+    .bind(file.created_at_ms)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
 impl Db {
     pub async fn add_ai_file(&self, file: &AiFile) -> Result<(), DbError> {
-        sqlx::query(
-            "INSERT INTO ai_files (id, user_id, purpose, filename, bytes, lines, endpoint, model, created_at_ms)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-        )
-        .bind(&file.id)
-        .bind(file.user)
-        .bind(&file.purpose)
-        .bind(&file.filename)
-        .bind(file.bytes)
-        .bind(file.lines)
-        .bind(&file.endpoint)
-        .bind(&file.model)
-        .bind(file.created_at_ms)
-        .execute(self.writer())
-        .await?;
+        let mut tx = self.begin_write().await?;
+        insert_file(&mut tx, file).await?;
+        tx.commit().await?;
         Ok(())
     }
 

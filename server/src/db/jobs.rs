@@ -48,18 +48,19 @@ fn summary(row: &sqlx::any::AnyRow) -> Result<JobSummary, sqlx::Error> {
 }
 
 impl Db {
-    /// The owner's jobs, newest first.
+    /// The owner's render jobs, newest first (AI batches are listed with the AI section's own).
     pub async fn jobs_of(&self, owner: UserId) -> Result<Vec<JobSummary>, DbError> {
-        let rows = sqlx::query(&format!("{SUMMARY} WHERE j.owner_id = $1 ORDER BY j.id DESC LIMIT 200"))
-            .bind(owner)
-            .fetch_all(self.reader())
-            .await?;
+        let rows =
+            sqlx::query(&format!("{SUMMARY} WHERE j.owner_id = $1 AND j.kind = 'render' ORDER BY j.id DESC LIMIT 200"))
+                .bind(owner)
+                .fetch_all(self.reader())
+                .await?;
         Ok(rows.iter().map(summary).collect::<Result<_, _>>()?)
     }
 
     /// One of the owner's jobs with its tasks.
     pub async fn job_of(&self, owner: UserId, job: JobId) -> Result<Option<JobDetails>, DbError> {
-        let Some(row) = sqlx::query(&format!("{SUMMARY} WHERE j.id = $1 AND j.owner_id = $2"))
+        let Some(row) = sqlx::query(&format!("{SUMMARY} WHERE j.id = $1 AND j.owner_id = $2 AND j.kind = 'render'"))
             .bind(job)
             .bind(owner)
             .fetch_optional(self.reader())
@@ -380,8 +381,15 @@ impl Db {
         .await?;
         let Some((job, kind, spec_json)) = row else { return Ok(None) };
         let kind = super::parse_state(&kind, "kind", WorkloadKind::parse)?;
-        let Ok(spec) = serde_json::from_str::<JobSpec>(&spec_json) else { return Ok(None) };
-        Ok(Some(TaskJob { job, kind, extension: spec.format.extension().to_string() }))
+        let extension = match kind {
+            WorkloadKind::Render => {
+                let Ok(spec) = serde_json::from_str::<JobSpec>(&spec_json) else { return Ok(None) };
+                spec.format.extension().to_string()
+            }
+            // One JSON line per input line.
+            WorkloadKind::AiBatch => "jsonl".to_string(),
+        };
+        Ok(Some(TaskJob { job, kind, extension }))
     }
 }
 

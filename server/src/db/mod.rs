@@ -2,6 +2,7 @@
 
 pub mod accounts;
 pub mod ai;
+pub mod ai_batches;
 pub mod ai_checks;
 pub mod ai_files;
 pub mod ai_hosting;

@@ -21,13 +21,15 @@ pub struct AttemptBill {
     pub tier_cap_micro_per_minute: i64,
     pub render_ms: Option<i64>,
     pub checker_share_percent: i64,
+    /// Set for work billed per token (AI batch chunks): the attempt costs this, whatever the time it took.
+    pub charge_micro: Option<i64>,
 }
 
 pub async fn attempt_bill(tx: &mut Tx<'_>, task: TaskId, attempt: i64) -> Result<Option<AttemptBill>, DbError> {
     let row = sqlx::query(
         "SELECT a.node_id, a.price_micro_per_minute, COALESCE(a.render_ms, a.ended_at_ms - a.started_at_ms) AS ms,
                 n.owner_id AS worker_owner, t.job_id, j.owner_id AS job_owner, j.max_price_micro_per_minute,
-                j.checker_share_percent
+                j.checker_share_percent, a.charge_micro
          FROM task_attempts a
            JOIN tasks t ON t.id = a.task_id
            JOIN jobs j ON j.id = t.job_id
@@ -48,7 +50,19 @@ pub async fn attempt_bill(tx: &mut Tx<'_>, task: TaskId, attempt: i64) -> Result
         tier_cap_micro_per_minute: row.try_get("max_price_micro_per_minute")?,
         render_ms: row.try_get("ms")?,
         checker_share_percent: row.try_get("checker_share_percent")?,
+        charge_micro: row.try_get("charge_micro")?,
     }))
+}
+
+/// Sets what an attempt of per-token work costs (before it is accepted and paid).
+pub async fn set_attempt_charge(tx: &mut Tx<'_>, task: TaskId, attempt: i64, charge_micro: i64) -> Result<(), DbError> {
+    sqlx::query("UPDATE task_attempts SET charge_micro = $1 WHERE task_id = $2 AND attempt = $3")
+        .bind(charge_micro)
+        .bind(task)
+        .bind(attempt)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
 }
 
 pub async fn job_owner(tx: &mut Tx<'_>, job: JobId) -> Result<Option<UserId>, DbError> {

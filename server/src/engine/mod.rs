@@ -17,6 +17,7 @@ pub mod workload;
 
 use changes::{Changes, Publisher};
 
+use crate::db::ai_batches::{NewBatch, NewChunk};
 use crate::db::credits::credit_in;
 use crate::db::job_lifecycle::NewJob;
 use crate::db::ledger::{LedgerError, Moved};
@@ -99,6 +100,34 @@ impl Engine {
         let id = jobs::create(&mut tx, job, now_ms).await?;
         self.commit(tx, Changes::default().with_work(true)).await?;
         Ok(id)
+    }
+
+    /// Stores an AI batch: its job (tasks and escrow, see [`jobs::create`]) and the batch with one chunk per task,
+    /// in one transaction; waiting workers are woken.
+    pub async fn create_batch(
+        &self,
+        job: &NewJob,
+        batch: &NewBatch,
+        chunks: &[NewChunk],
+        now_ms: i64,
+    ) -> Result<JobId, DbError> {
+        let mut tx = self.db.begin_write().await?;
+        let id = jobs::create(&mut tx, job, now_ms).await?;
+        crate::db::ai_batches::insert(&mut tx, batch, id, chunks).await?;
+        self.commit(tx, Changes::default().with_work(true)).await?;
+        Ok(id)
+    }
+
+    /// A batch past its completion window: marked expired and its job cancelled (finished chunks are kept and paid
+    /// for, the rest of the escrow refunded) in one transaction; `false` when it was expired before.
+    pub async fn expire_batch(&self, batch: &str, owner: UserId, job: JobId, now_ms: i64) -> Result<bool, DbError> {
+        let mut tx = self.db.begin_write().await?;
+        if !crate::db::ai_batches::mark_expired(&mut tx, batch, now_ms).await? {
+            return Ok(false);
+        }
+        jobs::cancel(&mut tx, owner, job, now_ms).await?;
+        self.commit(tx, Changes::default()).await?;
+        Ok(true)
     }
 
     /// Renders an owner's chosen tasks again (see [`jobs::rerender`]); returns the tasks requeued.

@@ -19,6 +19,13 @@ pub fn charge(price_micro_per_minute: i64, tier_cap: i64, render_ms: i64, share_
     ((total - pool) as i64, pool as i64)
 }
 
+/// A charge fixed by the work itself (per token), split between the worker and the checker pool.
+pub fn split(total_micro: i64, share_percent: i64) -> (i64, i64) {
+    let total = total_micro.max(0);
+    let pool = (i128::from(total) * i128::from(share_percent.clamp(0, 100)) / 100) as i64;
+    (total - pool, pool)
+}
+
 /// A charge of `worker + pool` paid from an escrow holding only `available`: each part in proportion.
 fn scaled_to(available: i64, worker: i64, pool: i64) -> (i64, i64) {
     if worker + pool <= available {
@@ -56,12 +63,15 @@ pub async fn pay_attempt(tx: &mut Tx<'_>, task: TaskId, attempt: i64, now_ms: i6
         // into withdrawable earnings by rendering for themselves.
         return Ok(0);
     }
-    let (worker, pool) = charge(
-        bill.price_micro_per_minute,
-        bill.tier_cap_micro_per_minute,
-        bill.render_ms.unwrap_or(0),
-        bill.checker_share_percent,
-    );
+    let (worker, pool) = match bill.charge_micro {
+        Some(total) => split(total, bill.checker_share_percent),
+        None => charge(
+            bill.price_micro_per_minute,
+            bill.tier_cap_micro_per_minute,
+            bill.render_ms.unwrap_or(0),
+            bill.checker_share_percent,
+        ),
+    };
     // The work is done at the agreed price: an escrow that falls short (the estimate was low, or several tasks
     // finished at once) is topped up from the owner's credit, within the job's budget. Only if that is not enough
     // is the attempt paid what there is, in proportion.
@@ -284,6 +294,13 @@ mod tests {
         assert_eq!(charge(1_000_000, 5_000_000, -5, 10), (0, 0));
         // No overflow for absurd render times.
         assert!(charge(i64::MAX, i64::MAX, i64::MAX, 10).0 != 0);
+    }
+
+    #[test]
+    fn a_per_token_charge_is_split_with_the_pool() {
+        assert_eq!(split(1_000, 10), (900, 100));
+        assert_eq!(split(7, 10), (7, 0));
+        assert_eq!(split(-5, 10), (0, 0));
     }
 
     #[test]

@@ -139,13 +139,27 @@ fn metric_point(metrics: &LiveMetrics, at_ms: i64) -> Result<MetricPoint, AgentA
     })
 }
 
+/// The engine AI batch jobs ask for.
+pub const AI_ENGINE: &str = "ai";
+
 /// What the lease queries match on: engine names (lower case, from every Blender), the largest VRAM, GPU models,
 /// and the version of the first Blender (the one the agent renders with).
 fn capabilities(hardware: &Hardware) -> Capabilities {
     let mut engines: Vec<String> =
         hardware.blenders.iter().flat_map(|blender| blender.engines.iter().map(|e| e.to_ascii_lowercase())).collect();
+    if hardware.ai_batch {
+        // AI batch jobs ask for the engine "ai": the worker's inference engine, whatever model they name.
+        engines.push(AI_ENGINE.to_string());
+    }
     engines.sort();
     engines.dedup();
+    let mut workloads = Vec::new();
+    if !hardware.blenders.is_empty() {
+        workloads.push(WorkloadKind::Render.as_str());
+    }
+    if hardware.ai_batch {
+        workloads.push(WorkloadKind::AiBatch.as_str());
+    }
     let vram = hardware.gpus.iter().map(|gpu| gpu.vram_bytes).max().unwrap_or(0);
     let models: Vec<&str> = hardware.gpus.iter().map(|gpu| gpu.model.as_str()).collect();
     Capabilities {
@@ -153,8 +167,8 @@ fn capabilities(hardware: &Hardware) -> Capabilities {
         vram_bytes: i64::try_from(vram).unwrap_or(i64::MAX),
         gpu_models: models.join(" | "),
         blender_version: hardware.blenders.first().map(|blender| blender.version.clone()).unwrap_or_default(),
-        // A machine with a Blender renders; the kinds of AI work will be offered from what else it reports.
-        workloads: if hardware.blenders.is_empty() { String::new() } else { WorkloadKind::Render.as_str().to_string() },
+        // A machine with a Blender renders; one that serves models runs AI batch chunks.
+        workloads: workloads.join(","),
     }
 }
 

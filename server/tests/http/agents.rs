@@ -41,6 +41,7 @@ fn hardware() -> Hardware {
             benchmark: Some(BenchmarkResult::from_seconds(2.5)),
         }],
         sandbox: "bubblewrap".into(),
+        ai_batch: false,
     }
 }
 

@@ -19,7 +19,7 @@ fn form(purpose: &str, name: &str, content: &str) -> (String, Vec<u8>) {
     (format!("multipart/form-data; boundary={boundary}"), body.into_bytes())
 }
 
-async fn upload(app: &TestApp, key: &str, purpose: &str, content: &str) -> (u16, Value) {
+pub async fn upload(app: &TestApp, key: &str, purpose: &str, content: &str) -> (u16, Value) {
     let (content_type, body) = form(purpose, "input.jsonl", content);
     answer(app.client.post(app.url("/v1/files")).bearer_auth(key).header("content-type", content_type).body(body)).await
 }

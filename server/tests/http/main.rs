@@ -3,6 +3,7 @@
 mod agent_process;
 mod agents;
 mod ai_api;
+mod ai_batches;
 mod ai_files;
 mod ai_hosting;
 mod ai_verification;

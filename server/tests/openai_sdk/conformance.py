@@ -134,6 +134,35 @@ try:
     check(False, "a file with a bad line is refused")
 except openai.BadRequestError as error:
     check(error.status_code == 400 and "line 1" in str(error), "400 BadRequestError naming the bad line")
+
+# The batch flow: files.create, batches.create, batches.retrieve until done, files.content of the output.
+import time
+
+batch = client.batches.create(
+    input_file_id=uploaded.id, endpoint="/v1/embeddings", completion_window="24h", metadata={"from": "sdk"}
+)
+check(batch.id.startswith("batch_") and batch.status == "in_progress", "batches.create() starts a batch")
+check(batch.request_counts.total == 3 and batch.metadata == {"from": "sdk"}, "the batch counts its lines")
+deadline = time.time() + 120
+while batch.status not in ("completed", "failed", "cancelled", "expired") and time.time() < deadline:
+    time.sleep(0.5)
+    batch = client.batches.retrieve(batch.id)
+check(batch.status == "completed" and batch.request_counts.completed == 3, "batches.retrieve() sees it complete")
+output = [json.loads(line) for line in client.files.content(batch.output_file_id).text.splitlines()]
+check(sorted(line["custom_id"] for line in output) == ["r0", "r1", "r2"], "the output file answers every line")
+direct = client.embeddings.create(model=EMBEDDING, input="text 1")
+from_batch = next(line for line in output if line["custom_id"] == "r1")["response"]["body"]["data"][0]["embedding"]
+# The SDK asks the API for base64 (exact f32) while the line asked for JSON floats (shortest f32 text).
+same = len(from_batch) == len(direct.data[0].embedding) and all(
+    abs(a - b) <= 1e-7 * max(1.0, abs(b)) for a, b in zip(from_batch, direct.data[0].embedding)
+)
+check(same, "a batch line's vector equals the API's")
+check(any(b.id == batch.id for b in client.batches.list()), "batches.list() lists it")
+try:
+    client.batches.cancel(batch.id)
+    check(False, "a completed batch cannot be cancelled")
+except openai.BadRequestError as error:
+    check(error.status_code == 400, "400 BadRequestError cancelling a completed batch")
 check(client.files.delete(uploaded.id).deleted, "files.delete() removes it")
 
 print(f"openai {openai.__version__}: {checks} checks passed")
