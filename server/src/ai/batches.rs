@@ -477,8 +477,9 @@ mod tests {
             BatchWork::Generate { sampling, .. } => assert_eq!((sampling.max_tokens, sampling.temperature), (4, 0.0)),
             other => panic!("{other:?}"),
         }
-        // Each line: its prompt bound at 1 credit/M plus its max tokens at 2 credits/M, rounded up per line.
-        assert!(most >= 2 && most < 10, "{most}");
+        // Each line: its prompt bound (2 + 4 bytes + 8 per turn + 64) at 1 micro-credit a token, plus its max tokens
+        // at 2: 78 + 4 × 2 and 78 + 16 × 2 (the default).
+        assert_eq!(most, 86 + 110);
     }
 
     #[test]

@@ -470,5 +470,22 @@ mod tests {
         assert!(db.ai_batches(user, Some("batch_t"), 10).await.expect("after").is_empty());
     }
 
+    async fn an_overdue_batch_expires_once_keeping_what_finished(db: Db) {
+        let user = db.create_user("Ada", 0).await.expect("user");
+        let job = NewJob { kind: WorkloadKind::AiBatch, engine: "ai".into(), ..NewJob::sample(user, 1) };
+        let chunks = [NewChunk { first_line: 0, lines: 5, input_key: "k".into() }];
+        let engine = Engine::new(db.clone());
+        let job_id = engine.create_batch(&job, &new_batch(user), &chunks, 10).await.expect("created");
+        assert!(db.overdue_batches(100).await.expect("overdue").is_empty(), "not before its window ends");
+        assert_eq!(db.overdue_batches(101).await.expect("overdue"), vec![("batch_t".to_string(), job_id, user)]);
+        assert!(engine.expire_batch("batch_t", user, job_id, 101).await.expect("expired"));
+        assert!(!engine.expire_batch("batch_t", user, job_id, 102).await.expect("once"));
+        let batch = db.ai_batch(user, "batch_t").await.expect("read").expect("found");
+        assert_eq!((batch.job_state.as_str(), batch.expired_at_ms), ("cancelled", Some(101)));
+        assert!(db.overdue_batches(200).await.expect("overdue").is_empty());
+        assert_eq!(db.batches_to_close().await.expect("to close").len(), 1, "its files are written next");
+    }
+
     crate::both_backends!(a_batch_keeps_its_chunks_counts_and_closes_once);
+    crate::both_backends!(an_overdue_batch_expires_once_keeping_what_finished);
 }
