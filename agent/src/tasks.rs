@@ -1,5 +1,5 @@
-//! The work loop: deliver what the outbox holds, then lease one task at a time, render its frames with Blender
-//! while keeping the lease alive, and deliver the outputs (or report the failure).
+//! The work loop: deliver what the outbox holds, then lease one task at a time, render its frames with Blender (or
+//! run an AI batch chunk's lines) while keeping the lease alive, and deliver the outputs (or report the failure).
 
 use std::convert::Infallible;
 use std::path::{Path, PathBuf};
