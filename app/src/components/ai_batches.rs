@@ -6,7 +6,6 @@ use pictor_core::workers::format_credits;
 use serde::Deserialize;
 
 /// How often the batches are looked at again while the page is open.
-#[cfg(feature = "hydrate")]
 const REFRESH: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// A batch as `/api/ai/batches` lists it (OpenAI's batch object, the fields shown).
@@ -38,21 +37,7 @@ struct BatchList {
 
 #[component]
 pub fn Batches() -> impl IntoView {
-    let version = RwSignal::new(0u64);
-    Effect::new(move |_| {
-        #[cfg(feature = "hydrate")]
-        {
-            let handle = set_interval_with_handle(
-                move || {
-                    version.try_update(|v| *v += 1);
-                },
-                REFRESH,
-            );
-            if let Ok(handle) = handle {
-                on_cleanup(move || handle.clear());
-            }
-        }
-    });
+    let version = crate::components::ticker::ticker(REFRESH);
     let batches = LocalResource::new(move || {
         version.track();
         list()

@@ -21,6 +21,7 @@ pub mod sidebar;
 pub mod task_attempts;
 pub mod task_cell;
 pub mod theme_toggle;
+pub mod ticker;
 pub mod user_menu;
 pub mod when_mounted;
 pub mod worker_tasks;

@@ -31,7 +31,6 @@ pub async fn load_hosted_models() -> Result<Vec<pictor_core::ai::HostedModel>, A
 }
 
 /// How often "Your models" looks again at which workers hold each model.
-#[cfg(feature = "hydrate")]
 const HOSTED_REFRESH: std::time::Duration = std::time::Duration::from_secs(3);
 
 /// Credits per million tokens, as prices are shown.
@@ -57,21 +56,7 @@ pub fn AiPage() -> impl IntoView {
     let usage = Resource::new(move || settled.get(), |_| load_ai_overview());
     // Your models follow what the workers hold (loads take seconds): looked at again every few seconds, and at
     // once after an upload, a deployment or a deletion.
-    let hosted_version = RwSignal::new(0u64);
-    Effect::new(move |_| {
-        #[cfg(feature = "hydrate")]
-        {
-            let handle = set_interval_with_handle(
-                move || {
-                    hosted_version.try_update(|v| *v += 1);
-                },
-                HOSTED_REFRESH,
-            );
-            if let Ok(handle) = handle {
-                on_cleanup(move || handle.clear());
-            }
-        }
-    });
+    let hosted_version = crate::components::ticker::ticker(HOSTED_REFRESH);
     let hosted = Resource::new(move || changed_version.get(), |_| load_hosted_models());
     // Browser-only: the table is not redrawn (a half-typed deployment form survives), only its "warm on" cells.
     let live = LocalResource::new(move || {
