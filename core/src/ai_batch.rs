@@ -5,6 +5,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::ai::{ModelFile, ModelKind, Prompt, Sampling};
 
+/// The engine batch jobs ask for and workers serving models offer: their inference engine, whatever the model.
+pub const AI_ENGINE: &str = "ai";
+
 /// What a leased batch chunk asks of a worker (inside its task assignment).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BatchTask {

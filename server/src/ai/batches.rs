@@ -9,11 +9,11 @@ use bytes::Bytes;
 use object_store::path::Path as ObjectPath;
 use object_store::{ObjectStore, PutPayload};
 use pictor_core::ai::{cost_micro, CatalogueModel, ModelKind};
-use pictor_core::ai_batch::{BatchItem, BatchLineResult, BatchOutcome, BatchWork};
+use pictor_core::ai_batch::{BatchItem, BatchLineResult, BatchOutcome, BatchWork, AI_ENGINE};
 use pictor_core::workloads::WorkloadKind;
 use serde_json::{json, Value};
 
-use super::files_api::file_key;
+use super::file_store::file_key;
 use super::openai_wire::{self as wire, ApiError};
 use super::requests::{self, request_id};
 use super::service::Work;
@@ -23,7 +23,6 @@ use crate::db::job_lifecycle::{NewJob, NewTask};
 use crate::db::users::UserId;
 use crate::db::{Db, DbError};
 use crate::engine::Engine;
-use crate::nodes::agent_api::AI_ENGINE;
 
 /// The one completion window offered (OpenAI's).
 pub const COMPLETION_WINDOW: &str = "24h";

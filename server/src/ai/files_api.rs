@@ -9,11 +9,11 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use futures::TryStreamExt;
-use object_store::path::Path as ObjectPath;
 use object_store::WriteMultipart;
 use serde_json::{json, Value};
 
 use super::batch_lines::BatchLines;
+use super::file_store::file_key;
 use super::openai_api::SessionCaller;
 use super::openai_wire::ApiError;
 use super::service::Caller;
@@ -44,10 +44,6 @@ pub fn router() -> Router<AppState> {
                 content(state, caller, id)
             }),
         )
-}
-
-pub fn file_key(id: &str) -> ObjectPath {
-    ObjectPath::from(format!("files/{id}"))
 }
 
 /// A file as OpenAI describes it.

@@ -8,6 +8,7 @@ pub mod billing;
 pub mod check_api;
 pub mod checks;
 pub mod dashboard;
+pub mod file_store;
 pub mod files_api;
 pub mod gateway;
 pub mod hosting;

@@ -10,6 +10,7 @@ use pictor_core::agent_protocol::{
     AgentError, Hardware, HeartbeatRequest, HeartbeatResponse, LiveMetrics, RegisterRequest, RegisterResponse,
     HEARTBEAT_PATH, OFFLINE_PATH, REGISTER_PATH,
 };
+use pictor_core::ai_batch::AI_ENGINE;
 use pictor_core::events::Event;
 use pictor_core::workers::{MetricPoint, NodeStatus, WorkerLive};
 use pictor_core::workloads::WorkloadKind;
@@ -138,9 +139,6 @@ fn metric_point(metrics: &LiveMetrics, at_ms: i64) -> Result<MetricPoint, AgentA
         gpu_temperature_c: average(&|gpu| gpu.temperature_c),
     })
 }
-
-/// The engine AI batch jobs ask for.
-pub const AI_ENGINE: &str = "ai";
 
 /// What the lease queries match on: engine names (lower case, from every Blender), the largest VRAM, GPU models,
 /// and the version of the first Blender (the one the agent renders with).
