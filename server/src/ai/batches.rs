@@ -314,7 +314,7 @@ async fn read(store: &Arc<dyn ObjectStore>, key: &str) -> Result<Bytes, String> 
 }
 
 /// The output and error lines of one chunk: answers of an accepted chunk, its failed lines, and every line of a
-/// chunk that ran out of attempts; a chunk cancelled before it finished gives none.
+/// chunk that ran out of attempts or was stopped by the window's end; a chunk its owner cancelled gives none.
 fn chunk_lines(
     end: &ChunkEnd,
     items: &[BatchItem],
@@ -356,16 +356,24 @@ fn chunk_lines(
                 }));
             }
         }
-        ("failed", _) => {
-            let message = end.last_error.clone().unwrap_or_else(|| "every attempt at these lines failed".into());
+        (state, _) => {
+            // Lines never answered: a chunk out of attempts, or one stopped when the window ran out (named in the
+            // error file, as OpenAI does for expired requests); a batch cancelled by its owner just leaves them out.
+            let (code, message) = if state == "failed" {
+                let why = end.last_error.clone().unwrap_or_else(|| "every attempt at these lines failed".into());
+                ("batch_chunk_failed", why)
+            } else if batch.expired_at_ms.is_some() {
+                ("batch_expired", "the batch's completion window ran out before this line was run".to_string())
+            } else {
+                return (output, errors);
+            };
             for item in items {
                 errors.push(json!({
                     "id": line_id(), "custom_id": item.custom_id, "response": null,
-                    "error": { "code": "batch_chunk_failed", "message": message },
+                    "error": { "code": code, "message": message },
                 }));
             }
         }
-        _ => {}
     }
     (output, errors)
 }
@@ -521,6 +529,63 @@ mod tests {
             input_price_micro_per_m: 1,
             output_price_micro_per_m: 2,
         }
+    }
+
+    fn end(state: &str) -> ChunkEnd {
+        ChunkEnd {
+            task: crate::db::TaskId(1),
+            first_line: 0,
+            lines: 2,
+            input_key: "k".into(),
+            task_state: state.into(),
+            output_key: Some("o".into()),
+            last_error: Some("out of memory".into()),
+        }
+    }
+
+    #[test]
+    fn chunks_give_answers_refusals_and_unrun_lines_where_they_belong() {
+        let text = [
+            line("a", r#"{"model": "m", "messages": [{"role": "user", "content": "hi"}], "max_tokens": 4}"#),
+            line("b", r#"{"model": "m", "messages": [{"role": "user", "content": "yo"}], "max_tokens": 4}"#),
+        ]
+        .join("\n");
+        let (items, _) = read_lines(text.as_bytes(), "/v1/chat/completions", &model(), 16).expect("valid");
+        let results = [
+            BatchLineResult {
+                line: 0,
+                outcome: BatchOutcome::Generated {
+                    text: "Hello".into(),
+                    token_ids: vec![1, 2],
+                    finish_reason: "stop".into(),
+                    prompt_tokens: 5,
+                },
+            },
+            BatchLineResult {
+                line: 1,
+                outcome: BatchOutcome::Failed { message: "too long".into(), caller_error: true },
+            },
+        ];
+        let running = batch("completed", false, false);
+        let (output, errors) =
+            chunk_lines(&end("verified"), &items, Some(&results), &running, 7, (1_000_000, 2_000_000));
+        assert_eq!((output.len(), errors.len()), (1, 1));
+        assert_eq!(output[0]["custom_id"], "a");
+        let body = &output[0]["response"]["body"];
+        assert_eq!(body["choices"][0]["message"]["content"], "Hello");
+        assert_eq!(body["usage"]["cost_micro_credits"], 5 + 2 * 2, "5 prompt tokens at 1, 2 completion tokens at 2");
+        assert_eq!(errors[0]["response"]["status_code"], 400);
+        // A chunk out of attempts: every line in the error file with the reason.
+        let (output, errors) = chunk_lines(&end("failed"), &items, None, &running, 7, (1, 1));
+        assert!(output.is_empty() && errors.len() == 2);
+        assert_eq!(errors[1]["error"]["code"], "batch_chunk_failed");
+        assert_eq!(errors[1]["error"]["message"], "out of memory");
+        // Stopped: named when the window ran out, left out when the owner cancelled.
+        let (_, errors) = chunk_lines(&end("cancelled"), &items, None, &batch("cancelled", false, true), 7, (1, 1));
+        assert_eq!((errors.len(), errors[0]["error"]["code"].as_str()), (2, Some("batch_expired")));
+        let (output, errors) =
+            chunk_lines(&end("cancelled"), &items, None, &batch("cancelled", false, false), 7, (1, 1));
+        assert!(output.is_empty() && errors.is_empty());
     }
 
     #[test]
