@@ -50,7 +50,9 @@ impl BatchRunner {
         let items = match client.batch_input(task.task_id, task.attempt).await {
             Ok(items) => items,
             Err(ClientError::LeaseLost) => return Ok(ChunkRun::LeaseLost),
-            Err(error) => return Err(error),
+            Err(e @ (ClientError::Unauthorized | ClientError::Disabled(_))) => return Err(e),
+            // The coordinator may be restarting: the chunk goes back for another try, the worker carries on.
+            Err(error) => return Ok(ChunkRun::Failed(format!("cannot get the chunk's lines: {error}"))),
         };
         tracing::info!("task {}: {} lines of a batch on {}", task.task_id, items.len(), batch.model);
         let keepalive = Duration::from_millis((task.lease_ms / 3).max(500));
