@@ -23,7 +23,7 @@ use crate::api::agent_tasks::{AttemptQuery, TaskApiError};
 use crate::clock::now_ms;
 use crate::db::ai_batches::Batch;
 use crate::db::tasks::LeasedAttempt;
-use crate::db::{Db, TaskId};
+use crate::db::TaskId;
 use crate::nodes::agent_auth::AgentNode;
 use crate::state::AppState;
 
@@ -183,7 +183,7 @@ async fn chunk_input(
 /// cancelled, what finished kept).
 pub async fn close_batches(state: AppState) {
     loop {
-        if let Err(error) = close_once(&state.db, &state).await {
+        if let Err(error) = close_once(&state).await {
             tracing::warn!(%error, "closing batches failed; trying again");
         }
         tokio::select! {
@@ -193,8 +193,8 @@ pub async fn close_batches(state: AppState) {
     }
 }
 
-async fn close_once(db: &Db, state: &AppState) -> Result<(), String> {
-    let now = now_ms();
+async fn close_once(state: &AppState) -> Result<(), String> {
+    let (db, now) = (&state.db, now_ms());
     for (batch, job, owner) in db.overdue_batches(now).await.map_err(|e| e.to_string())? {
         if state.engine.expire_batch(&batch, owner, job, now).await.map_err(|e| e.to_string())? {
             tracing::info!(%batch, "batch expired: its completion window passed");
