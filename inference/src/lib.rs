@@ -10,6 +10,7 @@ mod error;
 mod gguf_tokenizer;
 mod model_files;
 mod text_stream;
+pub mod training;
 pub mod validate;
 
 pub use chat::{ChatModel, FinishReason, Generation, GenerationParams, Step};

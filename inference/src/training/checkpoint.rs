@@ -1,0 +1,120 @@
+//! A run's checkpoint as one safetensors file: the weights, the optimizer's moments and, in the header's metadata,
+//! the step and what the data order is derived from (seed and dataset hash), so any worker can go on from it.
+
+use std::collections::HashMap;
+
+use candle_core::{Device, Tensor};
+use pictor_core::ai_training::TrainingTemplate;
+
+use super::mlp::PARAMS;
+use crate::InferenceError;
+
+/// What a checkpoint says about its run.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RunInfo {
+    pub template: TrainingTemplate,
+    /// Optimizer steps taken so far.
+    pub step: u64,
+    pub seed: u64,
+    pub dataset_sha256: String,
+    pub inputs: usize,
+    pub classes: usize,
+}
+
+/// Weights and optimizer state at one step.
+pub struct Checkpoint {
+    pub info: RunInfo,
+    pub weights: Vec<Tensor>,
+    pub first: Vec<Tensor>,
+    pub second: Vec<Tensor>,
+}
+
+const META_PREFIX: &str = "pictor.";
+
+impl Checkpoint {
+    /// The safetensors bytes.
+    pub fn to_bytes(&self) -> Result<Vec<u8>, InferenceError> {
+        let mut tensors: Vec<(String, &Tensor)> = Vec::new();
+        for (index, name) in PARAMS.iter().enumerate() {
+            tensors.push((format!("weights.{name}"), &self.weights[index]));
+            tensors.push((format!("adamw.m.{name}"), &self.first[index]));
+            tensors.push((format!("adamw.v.{name}"), &self.second[index]));
+        }
+        let info = &self.info;
+        let metadata: HashMap<String, String> = [
+            ("template", info.template.as_str().to_string()),
+            ("step", info.step.to_string()),
+            ("seed", info.seed.to_string()),
+            ("dataset_sha256", info.dataset_sha256.clone()),
+            ("inputs", info.inputs.to_string()),
+            ("classes", info.classes.to_string()),
+        ]
+        .into_iter()
+        .map(|(key, value)| (format!("{META_PREFIX}{key}"), value))
+        .collect();
+        safetensors::serialize(tensors, Some(metadata))
+            .map_err(|error| InferenceError::invalid(format!("checkpoint could not be written: {error}")))
+    }
+
+    /// A checkpoint read back, refusing one that lacks any part.
+    pub fn from_bytes(bytes: &[u8], device: &Device) -> Result<Self, InferenceError> {
+        let bad = |why: String| InferenceError::invalid(format!("not a Pictor checkpoint: {why}"));
+        let (_, header) = safetensors::SafeTensors::read_metadata(bytes).map_err(|error| bad(error.to_string()))?;
+        let metadata = header.metadata().clone().unwrap_or_default();
+        let field = |key: &str| {
+            metadata.get(&format!("{META_PREFIX}{key}")).cloned().ok_or_else(|| bad(format!("no {key} in its header")))
+        };
+        let number = |key: &str| -> Result<u64, InferenceError> {
+            field(key)?.parse().map_err(|_| bad(format!("{key} is not a number")))
+        };
+        let template = TrainingTemplate::parse(&field("template")?).ok_or_else(|| bad("unknown template".into()))?;
+        let info = RunInfo {
+            template,
+            step: number("step")?,
+            seed: number("seed")?,
+            dataset_sha256: field("dataset_sha256")?,
+            inputs: number("inputs")? as usize,
+            classes: number("classes")? as usize,
+        };
+        let mut tensors = candle_core::safetensors::load_buffer(bytes, device)?;
+        let mut take = |kind: &str| -> Result<Vec<Tensor>, InferenceError> {
+            PARAMS
+                .iter()
+                .map(|name| tensors.remove(&format!("{kind}.{name}")).ok_or_else(|| bad(format!("no {kind}.{name}"))))
+                .collect()
+        };
+        let weights = take("weights")?;
+        let first = take("adamw.m")?;
+        let second = take("adamw.v")?;
+        Ok(Self { info, weights, first, second })
+    }
+
+    /// The largest absolute difference between two checkpoints' weights (infinite when their shapes differ).
+    pub fn weight_distance(&self, other: &Checkpoint) -> Result<f32, InferenceError> {
+        let mut largest = 0f32;
+        for (mine, theirs) in self.weights.iter().zip(&other.weights) {
+            if mine.shape() != theirs.shape() {
+                return Ok(f32::INFINITY);
+            }
+            let difference: f32 = (mine - theirs)?.abs()?.flatten_all()?.max(0)?.to_scalar()?;
+            largest = largest.max(if difference.is_nan() { f32::INFINITY } else { difference });
+        }
+        Ok(largest)
+    }
+
+    /// The trained model alone (weights, no optimizer state) as safetensors bytes: what is hosted after the run.
+    pub fn model_bytes(&self) -> Result<Vec<u8>, InferenceError> {
+        let tensors: Vec<(String, &Tensor)> =
+            PARAMS.iter().zip(&self.weights).map(|(name, tensor)| (name.to_string(), tensor)).collect();
+        let metadata: HashMap<String, String> = [
+            ("template", self.info.template.as_str().to_string()),
+            ("inputs", self.info.inputs.to_string()),
+            ("classes", self.info.classes.to_string()),
+        ]
+        .into_iter()
+        .map(|(key, value)| (format!("{META_PREFIX}{key}"), value))
+        .collect();
+        safetensors::serialize(tensors, Some(metadata))
+            .map_err(|error| InferenceError::invalid(format!("model could not be written: {error}")))
+    }
+}

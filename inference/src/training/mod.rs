@@ -1,0 +1,18 @@
+//! Training on candle: the pixel-classifier template, its datasets, a seeded generator, an AdamW whose state can be
+//! checkpointed, and the replay that checks a worker's segment of steps.
+
+mod adamw;
+mod checkpoint;
+mod mlp;
+mod pixels;
+mod replay;
+mod rng;
+mod trainer;
+
+pub use checkpoint::{Checkpoint, RunInfo};
+pub use pixels::PixelTable;
+pub use replay::{replay_segment, ReplayVerdict, CROSS_BUILD_TOLERANCE};
+pub use trainer::Trainer;
+
+#[cfg(test)]
+mod tests;
