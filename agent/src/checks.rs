@@ -182,7 +182,7 @@ impl Checks<'_> {
         let verdict = verdict_for(&ssims, &assignment.thresholds);
         let worst = ssims.iter().copied().fold(f64::INFINITY, f64::min);
         tracing::info!("result {id}: {} (lowest SSIM {worst:.4}, {render_seconds:.2} s of Blender)", verdict.as_str());
-        Ok(VerdictReport { verdict, crops: measurements, render_seconds })
+        Ok(VerdictReport { verdict, crops: measurements, render_seconds, replay_distance: None })
     }
 
     /// Sends the verdict, retrying while the coordinator is unreachable; a lost lease drops it.

@@ -25,6 +25,7 @@ pub async fn probe() -> Hardware {
         blenders: Vec::new(),
         sandbox: String::new(),
         ai_batch: false,
+        ai_train: false,
     }
 }
 

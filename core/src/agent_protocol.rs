@@ -132,6 +132,9 @@ pub struct Hardware {
     /// Runs AI batch chunks on its inference engine (a worker that serves models).
     #[serde(default)]
     pub ai_batch: bool,
+    /// The agent trains models (every agent built with the training engine).
+    #[serde(default)]
+    pub ai_train: bool,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -245,7 +248,7 @@ pub struct TileRegion {
 }
 
 /// A leased task: what to render, how, and until when the lease holds without progress reports.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct TaskAssignment {
     pub task_id: i64,
     pub job_id: i64,
@@ -266,6 +269,9 @@ pub struct TaskAssignment {
     /// their results go up as the task's one output (index 0).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ai_batch: Option<crate::ai_batch::BatchTask>,
+    /// A training run instead of a render: checkpoints go up as it trains, the trained weights as output 0.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ai_train: Option<crate::ai_training::TrainingTask>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -83,26 +83,34 @@ impl Hyperparameters {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CheckpointRef {
     pub step: u64,
-    /// Where the agent downloads it (an agent API path).
-    pub path: String,
+    /// The attempt that uploaded it.
+    pub attempt: i64,
     pub sha256: String,
 }
 
-/// What a leased training run asks of a worker (inside its task assignment).
+/// What a leased training run asks of a worker (inside its task assignment). Where it resumes from comes from
+/// [`resume_path`]: the assignment is made before the coordinator looks at the run's checkpoints.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct TrainingTask {
     pub template: TrainingTemplate,
     pub hyper: Hyperparameters,
-    /// Where the agent downloads the dataset, and its hash.
-    pub dataset_path: String,
     pub dataset_sha256: String,
-    /// The last accepted checkpoint of an earlier attempt: the run goes on from there instead of from step 0.
-    #[serde(default)]
-    pub resume: Option<CheckpointRef>,
 }
 
-/// Where a worker holding a run's lease uploads checkpoint `step` (`?attempt=N`), and reports loss points.
-pub fn checkpoint_upload_path(task: i64, step: u64) -> String {
+/// Where an agent downloads a run's dataset (a worker holding its lease, or a checker checking it).
+pub fn dataset_path(task: i64) -> String {
+    format!("/api/agent/v1/tasks/{task}/dataset")
+}
+
+/// Where a worker holding a run's lease asks which checkpoint to go on from (`?attempt=N`): JSON, a
+/// [`CheckpointRef`] or `null`.
+pub fn resume_path(task: i64) -> String {
+    format!("/api/agent/v1/tasks/{task}/resume")
+}
+
+/// A checkpoint of a run: uploaded (PUT, `?attempt=N&loss=…&accuracy=…` by the lease holder of attempt N) and
+/// downloaded (GET, `?attempt=N` for attempt N's checkpoint) at this path.
+pub fn checkpoint_path(task: i64, step: u64) -> String {
     format!("/api/agent/v1/tasks/{task}/checkpoints/{step}")
 }
 
@@ -120,9 +128,9 @@ pub struct TrainingPoint {
 /// `to` (= `from.step + steps`).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ReplayOrder {
+    pub task_id: i64,
     pub template: TrainingTemplate,
     pub hyper: Hyperparameters,
-    pub dataset_path: String,
     pub dataset_sha256: String,
     pub from: CheckpointRef,
     pub to: CheckpointRef,

@@ -147,6 +147,9 @@ pub struct VerificationAssignment {
     pub thresholds: Thresholds,
     /// Submit the verdict within this long, or the slot goes to another checker.
     pub lease_ms: u64,
+    /// A training run's segment to replay instead of crops to render (`crops` is then empty).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub training: Option<crate::ai_training::ReplayOrder>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -216,6 +219,9 @@ pub struct VerdictReport {
     pub crops: Vec<CropMeasurement>,
     /// Seconds Blender spent re-rendering the crops (the verification's compute).
     pub render_seconds: f64,
+    /// For a training segment: the largest difference between the replayed and the worker's weights.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replay_distance: Option<f32>,
 }
 
 #[cfg(test)]

@@ -11,16 +11,19 @@ pub enum WorkloadKind {
     Render,
     /// Chunks of the lines of an AI batch (OpenAI's Batch format), run on a worker's inference engine.
     AiBatch,
+    /// A training run (one task): checkpoints go up as it trains, a checker replays a segment of its steps.
+    AiTrain,
 }
 
 impl WorkloadKind {
-    pub const ALL: [WorkloadKind; 2] = [WorkloadKind::Render, WorkloadKind::AiBatch];
+    pub const ALL: [WorkloadKind; 3] = [WorkloadKind::Render, WorkloadKind::AiBatch, WorkloadKind::AiTrain];
 
     /// The name stored with jobs and offered by workers.
     pub fn as_str(self) -> &'static str {
         match self {
             WorkloadKind::Render => "render",
             WorkloadKind::AiBatch => "ai_batch",
+            WorkloadKind::AiTrain => "ai_train",
         }
     }
 

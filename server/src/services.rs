@@ -9,6 +9,7 @@ use crate::ai::batch_workload::AiBatchWorkload;
 use crate::ai::gateway::Gateway;
 use crate::ai::limits::KeyLimits;
 use crate::ai::service::AiService;
+use crate::ai::training_workload::AiTrainWorkload;
 use crate::api::accounts::DbAccounts;
 use crate::config::Config;
 use crate::db::Db;
@@ -62,7 +63,8 @@ impl Services {
         let gateway = Gateway::default();
         let workloads = Workloads::default()
             .with(Arc::new(RenderWorkload { verifier: verifier.clone() }))
-            .with(Arc::new(AiBatchWorkload { db: db.clone(), store: store.clone(), gateway: gateway.clone() }));
+            .with(Arc::new(AiBatchWorkload { db: db.clone(), store: store.clone(), gateway: gateway.clone() }))
+            .with(Arc::new(AiTrainWorkload { db: db.clone() }));
         Self {
             accounts: Arc::new(DbAccounts { db: db.clone(), chain_id: config.aptos_chain_id, oidc_provider }),
             workers: Arc::new(DbWorkers {

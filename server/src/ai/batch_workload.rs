@@ -72,6 +72,7 @@ impl Workload for AiBatchWorkload {
                 bytes: spec.bytes,
                 files: spec.files,
             }),
+            ai_train: None,
         })
     }
 

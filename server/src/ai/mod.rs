@@ -19,6 +19,9 @@ pub mod openai_wire;
 pub mod placement;
 pub mod requests;
 pub mod service;
+pub mod training_workload;
+pub mod trainings;
+pub mod trainings_api;
 pub mod worker_link;
 
 use pictor_core::ai::{ModelKind, NETWORK_MODELS};

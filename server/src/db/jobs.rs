@@ -388,6 +388,8 @@ impl Db {
             }
             // One JSON line per input line.
             WorkloadKind::AiBatch => "jsonl".to_string(),
+            // The trained model's weights.
+            WorkloadKind::AiTrain => "safetensors".to_string(),
         };
         Ok(Some(TaskJob { job, kind, extension }))
     }

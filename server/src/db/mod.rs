@@ -6,6 +6,7 @@ pub mod ai_batches;
 pub mod ai_checks;
 pub mod ai_files;
 pub mod ai_hosting;
+pub mod ai_trainings;
 pub mod api_keys;
 pub mod audits;
 pub mod checkers;

@@ -118,6 +118,26 @@ impl Engine {
         Ok(id)
     }
 
+    /// Publishes what changed outside a transition of the engine (a training run's new checkpoint, say).
+    pub async fn publish(&self, changes: Changes) {
+        self.publisher.publish(changes).await;
+    }
+
+    /// Stores an AI training run with its job (one task, escrow = the budget) in one transaction; waiting workers
+    /// are woken.
+    pub async fn create_training(
+        &self,
+        job: &NewJob,
+        training: &crate::db::ai_trainings::NewTraining,
+        now_ms: i64,
+    ) -> Result<JobId, DbError> {
+        let mut tx = self.db.begin_write().await?;
+        let id = jobs::create(&mut tx, job, now_ms).await?;
+        crate::db::ai_trainings::insert(&mut tx, training, id).await?;
+        self.commit(tx, Changes::default().with_work(true)).await?;
+        Ok(id)
+    }
+
     /// A batch past its completion window: marked expired and its job cancelled (finished chunks are kept and paid
     /// for, the rest of the escrow refunded) in one transaction; `false` when it was expired before.
     pub async fn expire_batch(&self, batch: &str, owner: UserId, job: JobId, now_ms: i64) -> Result<bool, DbError> {

@@ -149,6 +149,10 @@ fn capabilities(hardware: &Hardware) -> Capabilities {
         // AI batch jobs ask for the engine "ai": the worker's inference engine, whatever model they name.
         engines.push(AI_ENGINE.to_string());
     }
+    if hardware.ai_train {
+        // Training jobs ask for the engine "train": candle built into the agent (checkers replay with it).
+        engines.push(crate::ai::trainings::TRAIN_ENGINE.to_string());
+    }
     engines.sort();
     engines.dedup();
     let mut workloads = Vec::new();
@@ -157,6 +161,9 @@ fn capabilities(hardware: &Hardware) -> Capabilities {
     }
     if hardware.ai_batch {
         workloads.push(WorkloadKind::AiBatch.as_str());
+    }
+    if hardware.ai_train {
+        workloads.push(WorkloadKind::AiTrain.as_str());
     }
     let vram = hardware.gpus.iter().map(|gpu| gpu.vram_bytes).max().unwrap_or(0);
     let models: Vec<&str> = hardware.gpus.iter().map(|gpu| gpu.model.as_str()).collect();

@@ -68,5 +68,6 @@ fn assignment(lease: &Lease, spec: &JobSpec, scene_sha256: &str, limits: LeaseLi
         lease_ms: limits.lease_ms,
         max_render_ms: spec.max_task_minutes.map_or(limits.default_max_ms, |minutes| u64::from(minutes) * 60_000),
         ai_batch: None,
+        ai_train: None,
     }
 }

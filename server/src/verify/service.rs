@@ -147,6 +147,7 @@ impl Verifier {
             crops,
             thresholds: self.thresholds(),
             lease_ms: self.config.lease_ms,
+            training: None,
         }))
     }
 

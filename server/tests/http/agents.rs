@@ -42,6 +42,7 @@ fn hardware() -> Hardware {
         }],
         sandbox: "bubblewrap".into(),
         ai_batch: false,
+        ai_train: false,
     }
 }
 
