@@ -18,6 +18,8 @@ pub enum Cheat {
     WrongFrame,
     /// A quarter of the samples asked for.
     LowSamples,
+    /// Training: half the steps of a segment skipped, its checkpoint claiming them all.
+    SkipSteps,
 }
 
 /// A cheat and the share of frames it is applied to.
@@ -38,7 +40,7 @@ impl Cheating {
         match self.cheat {
             Cheat::WrongFrame => (frame + 1, settings.clone()),
             Cheat::LowSamples => (frame, RenderSettings { samples: (settings.samples / 4).max(1), ..settings.clone() }),
-            Cheat::Blank | Cheat::Noise => (frame, settings.clone()),
+            Cheat::Blank | Cheat::Noise | Cheat::SkipSteps => (frame, settings.clone()),
         }
     }
 

@@ -67,10 +67,9 @@ fn is_fatal(error: &ClientError) -> bool {
 impl Checks<'_> {
     /// Checks until a fatal coordinator error. `may_work` is true while the node is registered.
     pub async fn run(mut self, mut may_work: watch::Receiver<bool>) -> Result<Infallible, ClientError> {
-        let Some((blender, version)) = self.blender.clone() else {
-            tracing::warn!("no usable Blender: this checker will take no checks");
-            return std::future::pending().await;
-        };
+        if self.blender.is_none() {
+            tracing::warn!("no usable Blender: this checker replays training runs only");
+        }
         crate::work_dir::ensure(&self.crops_dir()).map_err(ClientError::LocalFile)?;
         let mut warm: Option<CropRenderer> = None;
         let mut backoff = Backoff::default();
@@ -95,7 +94,14 @@ impl Checks<'_> {
             };
             backoff.reset();
             let id = assignment.verification_id;
-            match self.check(&assignment, &blender, version, &mut warm).await {
+            let checked = match (&assignment.training, self.blender.clone()) {
+                (Some(order), _) => {
+                    crate::ai::training_check::replay(self.client, order, self.lie).await.map_err(CheckFailure::Client)
+                }
+                (None, Some((blender, version))) => self.check(&assignment, &blender, version, &mut warm).await,
+                (None, None) => Err(CheckFailure::Local("this checker has no Blender".into())),
+            };
+            match checked {
                 Ok(report) => self.deliver(id, &report).await?,
                 Err(CheckFailure::Client(error)) if is_fatal(&error) => return Err(error),
                 Err(error) => {

@@ -126,6 +126,27 @@ impl Client {
         response.json().await.map_err(|e| unreadable(&path, &e))
     }
 
+    /// The body of a GET on an agent path, with query parameters (small payloads: datasets, checkpoints).
+    pub async fn get_bytes(&self, path: &str, query: &[(&str, String)]) -> Result<Vec<u8>, ClientError> {
+        let request = self.http.get(self.url(path)).bearer_auth(&self.token).query(query).timeout(TRANSFER_TIMEOUT);
+        let response = check(request.send().await.map_err(transport)?).await?;
+        response.bytes().await.map(|bytes| bytes.to_vec()).map_err(|e| unreadable(path, &e))
+    }
+
+    /// A PUT of `body` with its SHA-256 to an agent path, with query parameters.
+    pub async fn put_bytes(&self, path: &str, query: &[(&str, String)], body: Vec<u8>) -> Result<(), ClientError> {
+        let sha256 = hex::encode(Sha256::digest(&body));
+        let request = self
+            .http
+            .put(self.url(path))
+            .bearer_auth(&self.token)
+            .query(query)
+            .header(SHA256_HEADER, sha256)
+            .timeout(TRANSFER_TIMEOUT)
+            .body(body);
+        check(request.send().await.map_err(transport)?).await.map(drop)
+    }
+
     /// Streams the job's scene into a temporary file beside `dest`, hashing it on the way, and renames it to `dest`
     /// only when it matches the coordinator's hash header; a scene is never held whole in memory.
     pub async fn download_scene(&self, job_id: i64, dest: &Path) -> Result<DownloadedScene, ClientError> {

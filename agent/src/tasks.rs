@@ -13,6 +13,7 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use crate::ai::batch::ChunkRun;
+use crate::ai::training::TrainRun;
 use crate::backoff::Backoff;
 use crate::blender::BlenderVersion;
 use crate::cheat::Cheating;
@@ -71,8 +72,7 @@ impl Tasks<'_> {
         }
         let blender = self.blender.clone();
         if blender.is_none() && self.batches.is_none() {
-            tracing::warn!("no usable Blender and no AI models: this worker will take no tasks");
-            return std::future::pending().await;
+            tracing::warn!("no usable Blender and no AI models: this worker takes training runs only");
         }
         let mut backoff = Backoff::default();
         loop {
@@ -100,6 +100,10 @@ impl Tasks<'_> {
                 }
             };
             backoff.reset();
+            if let Some(train) = &task.ai_train {
+                self.run_training(&task, train).await?;
+                continue;
+            }
             match (&task.ai_batch, &blender) {
                 (Some(batch), _) => self.run_chunk(&task, batch).await?,
                 (None, Some((blender, version))) => self.work_on(&task, blender, *version).await?,
@@ -135,6 +139,35 @@ impl Tasks<'_> {
             ChunkRun::LeaseLost => {
                 self.outbox.discard(task.task_id, task.attempt);
                 tracing::warn!("lease lost on task {} (the batch was cancelled or the lease expired)", task.task_id);
+                Ok(())
+            }
+        }
+    }
+
+    /// Runs (the rest of) a training run and delivers its trained weights like a render's outputs.
+    async fn run_training(
+        &self,
+        task: &TaskAssignment,
+        train: &pictor_core::ai_training::TrainingTask,
+    ) -> Result<(), ClientError> {
+        tracing::info!("leased task {} (training job {}, attempt {})", task.task_id, task.job_id, task.attempt);
+        let run = crate::ai::training::run(self.client, &self.outbox, &self.batch_dir, task, train, self.cheat).await;
+        match run? {
+            TrainRun::Done(manifest) => match self.outbox.seal(manifest) {
+                Ok(entry) => deliver_keeping_lease(self.client, &self.outbox, &entry, task.lease_ms).await,
+                Err(e) => {
+                    self.outbox.discard(task.task_id, task.attempt);
+                    self.report_failure(task, &format!("cannot keep the weights: {e}"), "").await
+                }
+            },
+            TrainRun::Failed(error) => {
+                self.outbox.discard(task.task_id, task.attempt);
+                tracing::warn!("task {} failed: {error}", task.task_id);
+                self.report_failure(task, &error, "").await
+            }
+            TrainRun::LeaseLost => {
+                self.outbox.discard(task.task_id, task.attempt);
+                tracing::warn!("lease lost on task {} (the run was cancelled or the lease expired)", task.task_id);
                 Ok(())
             }
         }

@@ -133,6 +133,8 @@ async fn serve(
         _ => None,
     };
     hardware.ai_batch = batches.is_some();
+    // Training (and replaying training) needs only candle, built into every agent.
+    hardware.ai_train = true;
     let request = RegisterRequest { agent_version: AGENT_VERSION.into(), hardware };
     let (may_work, may_work_rx) = watch::channel(false);
     let scenes = SceneCache::new(work_dir, scene_cache::DEFAULT_LIMIT_BYTES);

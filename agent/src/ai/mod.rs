@@ -8,3 +8,5 @@ pub mod models;
 pub mod replay;
 pub mod runner;
 pub mod session;
+pub mod training;
+pub mod training_check;

@@ -9,6 +9,8 @@ mod replay;
 mod rng;
 mod trainer;
 
+/// Training runs on the CPU: its arithmetic is what checkpoints and replays compare bit for bit.
+pub use candle_core::Device;
 pub use checkpoint::{Checkpoint, RunInfo};
 pub use pixels::PixelTable;
 pub use replay::{replay_segment, ReplayVerdict, CROSS_BUILD_TOLERANCE};

@@ -92,6 +92,12 @@ impl Trainer {
         self.step
     }
 
+    /// Moves the step counter to `step` without training: what a cheating worker does (the agent's debug-only
+    /// cheat, and the tests that check a replay catches it).
+    pub fn claim_step(&mut self, step: u64) {
+        self.step = step;
+    }
+
     /// Steps the whole run takes.
     pub fn total_steps(&self) -> u64 {
         self.hyper.total_steps(self.train.len() as u64)

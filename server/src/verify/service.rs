@@ -5,12 +5,14 @@ use std::sync::Arc;
 
 use object_store::path::Path as ObjectPath;
 use object_store::ObjectStore;
+use pictor_core::ai_training::ReplayOrder;
 use pictor_core::checkers::CheckerLive;
 use pictor_core::events::Event;
 use pictor_core::jobs::JobSpec;
 use pictor_core::verification::{
-    verdict_for, Crop, DetailGrid, Thresholds, VerdictReport, VerificationAssignment, ROUND_ONE, ROUND_TWO,
+    verdict_for, Crop, DetailGrid, Thresholds, Verdict, VerdictReport, VerificationAssignment, ROUND_ONE, ROUND_TWO,
 };
+use pictor_inference::training::CROSS_BUILD_TOLERANCE;
 
 use super::cheap_checks::{inspect_with_detail, Inspection};
 use super::planner::{check_probability, crop_side, crops_for, quorum, task_area};
@@ -42,6 +44,29 @@ fn frames_of(list: &str) -> Vec<i64> {
 
 fn crops_json(crops: &[Crop]) -> String {
     serde_json::to_string(crops).unwrap_or_else(|_| "[]".to_string())
+}
+
+/// A checker's verdict on a training segment, which must follow from the distance it measured: a pass within the
+/// cross-build tolerance, a fail beyond bit-exactness (a checker on the worker's own build demands 0).
+fn replay_verdict(report: &VerdictReport) -> Result<VerdictInput, VerifyError> {
+    let distance = report
+        .replay_distance
+        .filter(|distance| *distance >= 0.0)
+        .ok_or_else(|| VerifyError::BadReport("a replay's report needs its distance (0 or more)".into()))?;
+    let consistent = match report.verdict {
+        Verdict::Pass => distance <= CROSS_BUILD_TOLERANCE,
+        Verdict::Fail => distance > 0.0,
+        Verdict::Unsure => false,
+    };
+    if !consistent || !report.render_seconds.is_finite() {
+        return Err(VerifyError::BadReport("the verdict does not follow from the replay's distance".into()));
+    }
+    Ok(VerdictInput {
+        verdict: report.verdict,
+        min_ssim: None,
+        measurements_json: serde_json::json!({ "replay_distance": distance }).to_string(),
+        render_ms: (report.render_seconds.max(0.0) * 1000.0) as i64,
+    })
 }
 
 impl Verifier {
@@ -136,6 +161,19 @@ impl Verifier {
         else {
             return Ok(None);
         };
+        if let Ok(order) = serde_json::from_str::<ReplayOrder>(&leased.crops_json) {
+            // A training run's segment: replayed with candle, no scene.
+            return Ok(Some(VerificationAssignment {
+                verification_id: leased.id.into(),
+                job_id: leased.job.into(),
+                scene_sha256: order.dataset_sha256.clone(),
+                settings: Default::default(),
+                crops: Vec::new(),
+                thresholds: self.thresholds(),
+                lease_ms: self.config.lease_ms,
+                training: Some(order),
+            }));
+        }
         let (spec, scene_sha256) = self.spec_of(leased.job).await?;
         let crops: Vec<Crop> =
             serde_json::from_str(&leased.crops_json).map_err(|e| VerifyError::Corrupt(e.to_string()))?;
@@ -161,6 +199,13 @@ impl Verifier {
         now_ms: i64,
     ) -> Result<Settlement, VerifyError> {
         let (stored, task) = self.db.verification_crops(verification).await?.ok_or(VerifyError::NotFound)?;
+        if serde_json::from_str::<ReplayOrder>(&stored).is_ok() {
+            let input = replay_verdict(report)?;
+            let settlement = self.engine.record_verdict(verification, checker.id, &input, "[]", now_ms).await?;
+            tracing::info!(%verification, checker = %checker.id, verdict = report.verdict.as_str(), ?settlement, "replay verdict");
+            self.publish(checker, &settlement).await;
+            return Ok(settlement);
+        }
         let crops: Vec<Crop> = serde_json::from_str(&stored).map_err(|e| VerifyError::Corrupt(e.to_string()))?;
         if report.crops.len() != crops.len() {
             return Err(VerifyError::BadReport(format!(
