@@ -118,3 +118,20 @@ impl Checkpoint {
             .map_err(|error| InferenceError::invalid(format!("model could not be written: {error}")))
     }
 }
+
+/// The largest absolute difference between two trained models' weights (as [`Checkpoint::model_bytes`] writes them;
+/// infinite when a parameter is missing or shaped differently).
+pub fn model_distance(a: &[u8], b: &[u8]) -> Result<f32, InferenceError> {
+    let a = candle_core::safetensors::load_buffer(a, &Device::Cpu)?;
+    let b = candle_core::safetensors::load_buffer(b, &Device::Cpu)?;
+    let mut largest = 0f32;
+    for name in PARAMS {
+        let (Some(x), Some(y)) = (a.get(name), b.get(name)) else { return Ok(f32::INFINITY) };
+        if x.shape() != y.shape() {
+            return Ok(f32::INFINITY);
+        }
+        let difference: f32 = (x - y)?.abs()?.flatten_all()?.max(0)?.to_scalar()?;
+        largest = largest.max(if difference.is_nan() { f32::INFINITY } else { difference });
+    }
+    Ok(largest)
+}

@@ -6,6 +6,7 @@ mod ai_api;
 mod ai_batches;
 mod ai_files;
 mod ai_hosting;
+mod ai_training;
 mod ai_verification;
 mod auth;
 mod blender_versions;

@@ -1,0 +1,234 @@
+//! Training runs end to end on the task engine with real agents training scikit-learn's digits on candle: a worker
+//! killed with SIGKILL mid-run is followed by another that resumes from the last checkpoint and ends with exactly
+//! the weights of an uninterrupted run; a checker replays a segment and passes it; a trainer that skips steps is
+//! caught by the replay, unpaid, and its run redone elsewhere; bad datasets and settings create nothing.
+
+use std::time::{Duration, Instant};
+
+use pictor_core::ai_training::Hyperparameters;
+use pictor_inference::training::{model_distance, Device, PixelTable, Trainer};
+use pictor_server::db::ledger::Account;
+use pictor_server::db::Backend;
+use serde_json::Value;
+
+use crate::agent_process::Agent;
+use crate::ai_api::caller;
+use crate::ai_hosting::answer;
+use crate::helpers::{spawn_app_with, TestApp};
+use crate::render_blender::start_agent;
+use crate::verification_blender::{start_checker, wait_online};
+
+/// scikit-learn's digits as set-up unpacked them.
+fn digits() -> String {
+    let models = std::env::var("PICTOR_MODELS").expect("PICTOR_MODELS (source scripts/lib.sh)");
+    std::fs::read_to_string(std::path::Path::new(&models).join("datasets/digits.csv"))
+        .expect("the digits (scripts/setup fetches them)")
+}
+
+fn query(hyper: &Hyperparameters, budget: &str) -> String {
+    format!(
+        "template=pixel_classifier&name=digits&budget={budget}&epochs={}&learning_rate={}&batch_size={}&seed={}\
+         &checkpoint_every={}",
+        hyper.epochs, hyper.learning_rate, hyper.batch_size, hyper.seed, hyper.checkpoint_every
+    )
+}
+
+async fn create(app: &TestApp, key: &str, query: &str, dataset: String) -> (u16, Value) {
+    answer(app.client.post(app.url(&format!("/v1/trainings?{query}"))).bearer_auth(key).body(dataset)).await
+}
+
+async fn training(app: &TestApp, key: &str, id: i64) -> Value {
+    let (status, run) = answer(app.client.get(app.url(&format!("/v1/trainings/{id}"))).bearer_auth(key)).await;
+    assert_eq!(status, 200, "{run}");
+    run
+}
+
+/// Polls the run until `done` holds for it.
+async fn wait_for(
+    app: &TestApp,
+    key: &str,
+    id: i64,
+    what: &str,
+    logs: &[&Agent],
+    done: impl Fn(&Value) -> bool,
+) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(180);
+    loop {
+        let now = training(app, key, id).await;
+        if done(&now) {
+            return now;
+        }
+        let logs: Vec<String> = logs.iter().map(|agent| agent.log()).collect();
+        assert!(Instant::now() < deadline, "the run never got {what}: {now}\nlogs:\n{}", logs.join("\n---\n"));
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// The weights an uninterrupted run of `hyper` on the digits ends with (this build, in this process).
+fn uninterrupted(hyper: Hyperparameters, sha256: &str) -> Vec<u8> {
+    let table = PixelTable::parse(&digits()).expect("digits");
+    let mut trainer = Trainer::start(table, sha256, hyper, &Device::Cpu).expect("start");
+    while trainer.step() < trainer.total_steps() {
+        trainer.train_step().expect("step");
+    }
+    trainer.checkpoint().and_then(|c| c.model_bytes()).expect("weights")
+}
+
+async fn model(app: &TestApp, key: &str, id: i64) -> Vec<u8> {
+    let response = app.client.get(app.url(&format!("/v1/trainings/{id}/model"))).bearer_auth(key).send().await.unwrap();
+    assert_eq!(response.status(), 200);
+    response.bytes().await.unwrap().to_vec()
+}
+
+async fn task_state(app: &TestApp, task: i64) -> String {
+    sqlx::query_scalar("SELECT state FROM tasks WHERE id = $1").bind(task).fetch_one(app.db.reader()).await.unwrap()
+}
+
+async fn a_killed_trainer_is_resumed_elsewhere_and_ends_with_the_uninterrupted_weights(backend: Backend) {
+    let app = spawn_app_with(backend, |config| config.task_lease_ms = 3_000).await;
+    let work = tempfile::tempdir().unwrap();
+    let (_, alice, _) = caller(&app, "Alice", 0).await;
+    let (_, carol, _) = caller(&app, "Carol", 0).await;
+    let (user, _, key) = caller(&app, "Ada", 5).await;
+    let (checker_id, checker) = start_checker(&app, &carol, "checker", work.path(), &[]).await;
+    let (first_id, mut first) = start_agent(&app, &alice, "first", work.path()).await;
+    wait_online(&app, &[checker_id, first_id], &[&checker, &first]).await;
+
+    let hyper = Hyperparameters { epochs: 150, learning_rate: 0.01, batch_size: 32, seed: 7, checkpoint_every: 400 };
+    let (status, created) = create(&app, &key, &query(&hyper, "2"), digits()).await;
+    assert_eq!(status, 200, "{created}");
+    let id = created["id"].as_i64().unwrap();
+    let total = created["total_steps"].as_i64().unwrap();
+    assert_eq!(total, 45 * 150, "1 438 training rows in batches of 32, 150 epochs");
+    let sha256 = created["dataset_sha256"].as_str().unwrap().to_string();
+
+    // Killed once it has checkpointed past step 800, long before the end.
+    let seen =
+        wait_for(&app, &key, id, "a checkpoint past step 800", &[&first], |run| run["step"].as_i64() >= Some(800))
+            .await;
+    first.child.kill().expect("kill -9");
+    let _ = first.child.wait();
+    let at_kill = seen["step"].as_i64().unwrap();
+    assert!(at_kill < total, "the run finished before the kill ({at_kill} of {total})");
+
+    let (_, second) = start_agent(&app, &alice, "second", work.path()).await;
+    let done = wait_for(&app, &key, id, "completed", &[&second, &checker], |run| run["state"] == "completed").await;
+    let attempts: Vec<i64> =
+        done["checkpoints"].as_array().unwrap().iter().map(|c| c["attempt"].as_i64().unwrap()).collect();
+    assert_eq!(attempts.first(), Some(&1));
+    assert_eq!(attempts.last(), Some(&2), "the second worker finished the run");
+    let resumed_at =
+        done["checkpoints"].as_array().unwrap().iter().find(|c| c["attempt"] == 2).unwrap()["step"].as_i64().unwrap();
+    eprintln!("killed after checkpoint {at_kill}; the second worker resumed at step {resumed_at} of {total}");
+    assert!(resumed_at > 0 && resumed_at <= at_kill + 2 * 400, "it resumed from a checkpoint, not from scratch");
+    assert!(done["accuracy"].as_f64().unwrap() >= 0.9, "{done}");
+
+    let trained = model(&app, &key, id).await;
+    let expected = uninterrupted(hyper, &sha256);
+    assert_eq!(model_distance(&trained, &expected).unwrap(), 0.0, "bit-exact with an uninterrupted run");
+
+    // The checker replayed a segment of the second attempt and found it honest.
+    let task = done["task_id"].as_i64().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while task_state(&app, task).await != "verified" {
+        assert!(Instant::now() < deadline, "never verified; checker log:\n{}", checker.log());
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(checker.log().contains("training segment"), "{}", checker.log());
+    assert!(app.db.balance(Account::Credit(user)).await.unwrap() > 0);
+    assert!(app.db.check_ledger().await.unwrap().is_empty());
+}
+
+async fn a_trainer_skipping_steps_is_caught_unpaid_and_its_run_redone(backend: Backend) {
+    let app = spawn_app_with(backend, |config| config.task_lease_ms = 3_000).await;
+    let work = tempfile::tempdir().unwrap();
+    let (mallory, mallory_cookie, _) = caller(&app, "Mallory", 0).await;
+    let (_, carol, _) = caller(&app, "Carol", 0).await;
+    let (_, alice, _) = caller(&app, "Alice", 0).await;
+    let (_, _, key) = caller(&app, "Ada", 5).await;
+    let (checker_id, checker) = start_checker(&app, &carol, "checker", work.path(), &[]).await;
+    let (cheat_node, config, _) = {
+        let (id, _, config) = crate::agents::create_worker(&app, &mallory_cookie, "cheat").await;
+        (id, config, ())
+    };
+    let dir = work.path().join("cheat");
+    std::fs::create_dir_all(&dir).unwrap();
+    let config = format!("{config}work_dir = {:?}\n", dir.display().to_string());
+    let mut cheat = Agent::start(&config, &["--no-benchmark", "--cheat", "skip-steps", "--cheat-rate", "1"]);
+    wait_online(&app, &[checker_id, cheat_node], &[&checker, &cheat]).await;
+
+    let hyper = Hyperparameters { epochs: 8, learning_rate: 0.01, batch_size: 32, seed: 3, checkpoint_every: 60 };
+    let (status, created) = create(&app, &key, &query(&hyper, "1"), digits()).await;
+    assert_eq!(status, 200, "{created}");
+    let id = created["id"].as_i64().unwrap();
+    let task = created["task_id"].as_i64().unwrap();
+    let sha256 = created["dataset_sha256"].as_str().unwrap().to_string();
+
+    // The cheat's attempt is taken in and its check opened; the cheat then leaves before it could try again.
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        let opened: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM verifications WHERE task_id = $1")
+            .bind(task)
+            .fetch_one(app.db.reader())
+            .await
+            .unwrap();
+        if opened > 0 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "no check was opened; log:\n{}", cheat.log());
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    cheat.child.kill().expect("kill");
+    let _ = cheat.child.wait();
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        let failed: i64 =
+            sqlx::query_scalar("SELECT COUNT(*) FROM verifications WHERE task_id = $1 AND state = 'failed'")
+                .bind(task)
+                .fetch_one(app.db.reader())
+                .await
+                .unwrap();
+        if failed > 0 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the replay never failed the cheat; checker log:\n{}", checker.log());
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // Its checkpoints are dropped from the run: an honest worker starts over from the seed.
+    let run = training(&app, &key, id).await;
+    assert!(run["checkpoints"].as_array().unwrap().is_empty(), "{run}");
+    let (_, honest) = start_agent(&app, &alice, "honest", work.path()).await;
+    let done = wait_for(&app, &key, id, "completed", &[&honest, &checker], |run| run["state"] == "completed").await;
+    assert!(done["checkpoints"].as_array().unwrap().iter().all(|c| c["attempt"] != 1), "{done}");
+    let trained = model(&app, &key, id).await;
+    assert_eq!(model_distance(&trained, &uninterrupted(hyper, &sha256)).unwrap(), 0.0);
+    assert_eq!(app.db.balance(Account::Earnings(mallory)).await.unwrap(), 0, "the cheat is not paid");
+    assert!(app.db.check_ledger().await.unwrap().is_empty());
+}
+
+async fn bad_datasets_and_settings_create_nothing(backend: Backend) {
+    let app = spawn_app_with(backend, |_| {}).await;
+    let (user, _, key) = caller(&app, "Ada", 1).await;
+    let credit = app.db.balance(Account::Credit(user)).await.unwrap();
+    let hyper = Hyperparameters::default();
+    let ragged = format!("{}\n1,2,3\n", digits().lines().take(30).collect::<Vec<_>>().join("\n"));
+    let (status, refused) = create(&app, &key, &query(&hyper, "1"), ragged).await;
+    assert_eq!(status, 400, "{refused}");
+    assert!(refused["error"]["message"].as_str().unwrap().contains("line 31"), "{refused}");
+    let (status, refused) = create(&app, &key, &query(&Hyperparameters { epochs: 0, ..hyper }, "1"), digits()).await;
+    assert_eq!(status, 400);
+    assert!(refused["error"]["message"].as_str().unwrap().contains("epochs"), "{refused}");
+    let (status, refused) = create(&app, &key, &query(&hyper, "1").replace("pixel_classifier", "gpt5"), digits()).await;
+    assert_eq!(status, 400);
+    assert!(refused["error"]["message"].as_str().unwrap().contains("template"), "{refused}");
+    let (status, refused) = create(&app, &key, &query(&hyper, "1000"), digits()).await;
+    assert_eq!(status, 402, "{refused}");
+    let listed: Value =
+        app.client.get(app.url("/v1/trainings")).bearer_auth(&key).send().await.unwrap().json().await.unwrap();
+    assert_eq!(listed["data"].as_array().unwrap().len(), 0, "nothing was created");
+    assert_eq!(app.db.balance(Account::Credit(user)).await.unwrap(), credit, "no credit moved");
+}
+
+crate::on_both_backends!(a_killed_trainer_is_resumed_elsewhere_and_ends_with_the_uninterrupted_weights);
+crate::on_both_backends!(a_trainer_skipping_steps_is_caught_unpaid_and_its_run_redone);
+crate::on_both_backends!(bad_datasets_and_settings_create_nothing);
