@@ -3,6 +3,7 @@
 pub mod ai_batches;
 pub mod ai_models;
 pub mod ai_playground;
+pub mod ai_training;
 pub mod aptos_sign_in;
 pub mod daily_chart;
 pub mod empty_state;
@@ -22,6 +23,7 @@ pub mod task_attempts;
 pub mod task_cell;
 pub mod theme_toggle;
 pub mod ticker;
+pub mod training_chart;
 pub mod user_menu;
 pub mod when_mounted;
 pub mod worker_tasks;

@@ -9,6 +9,7 @@ use pictor_core::workers::format_credits;
 use crate::components::ai_batches::Batches;
 use crate::components::ai_models::{HostedModels, UploadForm};
 use crate::components::ai_playground::Playground;
+use crate::components::ai_training::Training;
 use crate::error::AppError;
 
 #[server]
@@ -94,6 +95,7 @@ pub fn AiPage() -> impl IntoView {
             }}
         </Transition>
         <Batches />
+        <Training />
         <Transition fallback=|| ()>
             {move || {
                 usage
