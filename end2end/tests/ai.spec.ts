@@ -7,8 +7,8 @@ import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { collectErrors, screenshot, signIn, startAgent, waitForHydration } from './support';
 
-/** Creates a worker on the My Workers page and returns its downloaded config file, serving `model`. */
-async function servingWorkerConfig(page: Page, name: string, model: string): Promise<string> {
+/** Creates a worker on the My Workers page and returns its downloaded config file, serving `model` if one is named. */
+async function servingWorkerConfig(page: Page, name: string, model?: string): Promise<string> {
   await page.goto('/workers');
   await waitForHydration(page);
   await page.getByTestId('worker-name').fill(name);
@@ -18,7 +18,7 @@ async function servingWorkerConfig(page: Page, name: string, model: string): Pro
   await page.getByTestId('download-config').click();
   const config = join(mkdtempSync(join(tmpdir(), 'pictor-agent-')), 'worker.toml');
   await (await download).saveAs(config);
-  appendFileSync(config, `serve_models = ["${model}"]\n`);
+  if (model) appendFileSync(config, `serve_models = ["${model}"]\n`);
   return config;
 }
 
@@ -170,6 +170,55 @@ test('a batch file run on the page shows its progress live and its output downlo
     const answered = text.trim().split('\n').map((l) => JSON.parse(l));
     expect(answered.length).toBe(240);
     expect(answered.every((l) => l.response.status_code === 200 && l.response.body.data[0].embedding.length === 384)).toBe(true);
+  } catch (error) {
+    console.log(log());
+    throw error;
+  } finally {
+    await stop();
+  }
+  expect(errors.filter((error) => !error.includes('status of 400 (Bad Request)'))).toEqual([]);
+});
+
+test('a training run started on the page draws its loss curve live and its weights download', async ({ page }) => {
+  test.setTimeout(180_000);
+  const errors = collectErrors(page);
+  await signIn(page);
+  const { log, stop } = startAgent('worker', await servingWorkerConfig(page, 'trainer'));
+  const digits = readFileSync(join(process.env.PICTOR_MODELS ?? join(homedir(), '.cache/pictor/models'), 'datasets/digits.csv'));
+  try {
+    await page.goto('/ai');
+    await waitForHydration(page);
+    await expect(page.getByTestId('trainings-empty')).toBeVisible();
+
+    // A row with a pixel missing is refused with its line number, and no run appears.
+    const ragged = Buffer.concat([digits.subarray(0, 2000), Buffer.from('\n1,2,3\n')]);
+    await page.getByTestId('training-file').setInputFiles({ name: 'bad.csv', mimeType: 'text/csv', buffer: ragged });
+    await page.getByTestId('training-send').click();
+    await expect(page.getByTestId('training-error')).toContainText('line');
+    await expect(page.getByTestId('trainings-empty')).toBeVisible();
+
+    // scikit-learn's digits: the estimate counts the steps, the run's curve grows while the worker trains.
+    await page.getByTestId('training-file').setInputFiles({ name: 'digits.csv', mimeType: 'text/csv', buffer: digits });
+    await page.getByTestId('training-epochs').fill('400');
+    await page.getByTestId('training-every').fill('600');
+    await expect(page.getByTestId('training-estimate')).toContainText('1797 rows → about 18000 steps');
+    await page.getByTestId('training-send').click();
+    const row = page.getByTestId('training-row').first();
+    const chart = page.getByTestId('training-chart');
+    const points = async () => Number(await chart.getAttribute('data-points'));
+    await expect.poll(points, { timeout: 60_000, message: log() }).toBeGreaterThanOrEqual(2);
+    const early = await points();
+    await expect(row.getByTestId('training-state')).not.toHaveText('completed');
+    await screenshot(page, 'ai-training-live');
+    await expect(row.getByTestId('training-state')).toHaveText('completed', { timeout: 120_000 });
+    expect(await points()).toBeGreaterThan(early);
+    expect(await points()).toBe(31);
+    expect(Number((await row.getByTestId('training-accuracy').textContent())?.replace('%', ''))).toBeGreaterThan(90);
+    await screenshot(page, 'ai-training-done');
+    const download = page.waitForEvent('download');
+    await row.getByTestId('training-model').click();
+    const weights = readFileSync(await (await download).path());
+    expect(weights.length).toBeGreaterThan(10_000);
   } catch (error) {
     console.log(log());
     throw error;
