@@ -271,12 +271,10 @@ async fn list() -> Result<Vec<RunRow>, String> {
 mod browser {
     use wasm_bindgen::JsCast;
 
-    use super::{RunList, RunRow};
+    use crate::components::api_answers::checked;
+    pub use crate::components::api_answers::chosen_file;
 
-    pub fn chosen_file(container: &web_sys::HtmlDivElement) -> Option<web_sys::File> {
-        let input = container.query_selector("input[type='file']").ok()??;
-        input.dyn_into::<web_sys::HtmlInputElement>().ok()?.files()?.get(0)
-    }
+    use super::{RunList, RunRow};
 
     /// The dataset's rows (non-empty lines), for the estimate.
     pub async fn count_rows(file: &web_sys::File) -> Option<u64> {
@@ -298,23 +296,6 @@ mod browser {
             parts.push(format!("{name}={}", js_sys::encode_uri_component(value.trim())));
         }
         parts.join("&")
-    }
-
-    fn error_of(text: &str, status: u16) -> String {
-        serde_json::from_str::<serde_json::Value>(text)
-            .ok()
-            .and_then(|body| body["error"]["message"].as_str().map(str::to_string))
-            .unwrap_or_else(|| format!("the coordinator answered {status}"))
-    }
-
-    async fn checked(response: Result<gloo_net::http::Response, gloo_net::Error>) -> Result<String, String> {
-        let response = response.map_err(|e| format!("cannot reach Pictor: {e}"))?;
-        let status = response.status();
-        let text = response.text().await.unwrap_or_default();
-        if !response.ok() {
-            return Err(error_of(&text, status));
-        }
-        Ok(text)
     }
 
     /// Sends the dataset (checked row by row by the coordinator) and starts the run.

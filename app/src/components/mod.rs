@@ -4,6 +4,7 @@ pub mod ai_batches;
 pub mod ai_models;
 pub mod ai_playground;
 pub mod ai_training;
+pub mod api_answers;
 pub mod aptos_sign_in;
 pub mod daily_chart;
 pub mod empty_state;

@@ -46,7 +46,13 @@ mod browser {
                     .text_style(charming::element::TextStyle::new().color(text)),
             )
             .grid(Grid::new().left("48").right("48").top("32").bottom("28"))
-            .x_axis(Axis::new().type_(AxisType::Value).name("step").axis_label(AxisLabel::new().color(text)))
+            .x_axis(
+                Axis::new()
+                    .type_(AxisType::Value)
+                    .name("step")
+                    .axis_label(AxisLabel::new().color(text))
+                    .split_line(SplitLine::new().line_style(LineStyle::new().color(grid))),
+            )
             .y_axis(value_axis("loss"))
             .y_axis(value_axis("accuracy").min(0).max(1))
             .series(Line::new().name("loss").data(loss).show_symbol(false))

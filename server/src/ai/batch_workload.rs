@@ -19,7 +19,7 @@ use crate::db::jobs::JobRenderInfo;
 use crate::db::nodes::NodeId;
 use crate::db::tasks::Lease;
 use crate::db::{ai_batches, ai_checks, payments, Db, TaskId};
-use crate::engine::workload::{Intake, LeaseLimits, Workload, WorkloadError};
+use crate::engine::workload::{single_output_assignment, Intake, LeaseLimits, Workload, WorkloadError};
 
 /// Running chunks of batches on workers' inference engines.
 pub struct AiBatchWorkload {
@@ -55,25 +55,9 @@ impl Workload for AiBatchWorkload {
     ) -> Result<TaskAssignment, WorkloadError> {
         let spec: BatchSpec = serde_json::from_str(&job.spec_json)
             .map_err(|error| WorkloadError::BadJob { job: lease.job, why: format!("batch spec: {error}") })?;
-        Ok(TaskAssignment {
-            task_id: lease.task.into(),
-            job_id: lease.job.into(),
-            attempt: lease.attempt,
-            frames: vec![0],
-            tile: None,
-            settings: Default::default(),
-            scene_sha256: String::new(),
-            lease_ms: limits.lease_ms,
-            max_render_ms: limits.default_max_ms,
-            ai_batch: Some(BatchTask {
-                model: spec.model,
-                kind: spec.kind,
-                sha256: spec.sha256,
-                bytes: spec.bytes,
-                files: spec.files,
-            }),
-            ai_train: None,
-        })
+        let batch =
+            BatchTask { model: spec.model, kind: spec.kind, sha256: spec.sha256, bytes: spec.bytes, files: spec.files };
+        Ok(TaskAssignment { ai_batch: Some(batch), ..single_output_assignment(lease, limits) })
     }
 
     async fn intake(&self, task: TaskId, attempt: i64, node: NodeId) -> Result<Intake, WorkloadError> {

@@ -14,7 +14,7 @@ use crate::db::nodes::NodeId;
 use crate::db::tasks::Lease;
 use crate::db::verifications::NewVerification;
 use crate::db::{Db, TaskId};
-use crate::engine::workload::{Intake, LeaseLimits, Workload, WorkloadError};
+use crate::engine::workload::{single_output_assignment, Intake, LeaseLimits, Workload, WorkloadError};
 use crate::verify::planner::{check_probability, quorum};
 
 /// Running training jobs on workers' candle.
@@ -36,23 +36,9 @@ impl Workload for AiTrainWorkload {
     ) -> Result<TaskAssignment, WorkloadError> {
         let spec: TrainingSpec = serde_json::from_str(&job.spec_json)
             .map_err(|error| WorkloadError::BadJob { job: lease.job, why: format!("training spec: {error}") })?;
-        Ok(TaskAssignment {
-            task_id: lease.task.into(),
-            job_id: lease.job.into(),
-            attempt: lease.attempt,
-            frames: vec![0],
-            tile: None,
-            settings: Default::default(),
-            scene_sha256: String::new(),
-            lease_ms: limits.lease_ms,
-            max_render_ms: limits.default_max_ms,
-            ai_batch: None,
-            ai_train: Some(TrainingTask {
-                template: spec.template,
-                hyper: spec.hyper,
-                dataset_sha256: job.scene_sha256.clone(),
-            }),
-        })
+        let train =
+            TrainingTask { template: spec.template, hyper: spec.hyper, dataset_sha256: job.scene_sha256.clone() };
+        Ok(TaskAssignment { ai_train: Some(train), ..single_output_assignment(lease, limits) })
     }
 
     async fn intake(&self, task: TaskId, attempt: i64, node: NodeId) -> Result<Intake, WorkloadError> {

@@ -80,6 +80,24 @@ pub trait Workload: Send + Sync {
     async fn intake(&self, task: TaskId, attempt: i64, node: NodeId) -> Result<Intake, WorkloadError>;
 }
 
+/// The assignment of work that is not a render (an AI batch chunk, a training run): one output (index 0), no scene
+/// and no render settings; the caller adds what its kind asks of the agent.
+pub fn single_output_assignment(lease: &Lease, limits: LeaseLimits) -> TaskAssignment {
+    TaskAssignment {
+        task_id: lease.task.into(),
+        job_id: lease.job.into(),
+        attempt: lease.attempt,
+        frames: vec![0],
+        tile: None,
+        settings: Default::default(),
+        scene_sha256: String::new(),
+        lease_ms: limits.lease_ms,
+        max_render_ms: limits.default_max_ms,
+        ai_batch: None,
+        ai_train: None,
+    }
+}
+
 /// The kinds this coordinator runs, built once at start-up.
 #[derive(Clone, Default)]
 pub struct Workloads {

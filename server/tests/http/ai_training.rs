@@ -229,6 +229,46 @@ async fn bad_datasets_and_settings_create_nothing(backend: Backend) {
     assert_eq!(app.db.balance(Account::Credit(user)).await.unwrap(), credit, "no credit moved");
 }
 
+async fn a_cancelled_run_keeps_its_checkpoints_and_refunds_the_rest(backend: Backend) {
+    let app = spawn_app_with(backend, |config| config.task_lease_ms = 3_000).await;
+    let work = tempfile::tempdir().unwrap();
+    let (_, alice, _) = caller(&app, "Alice", 0).await;
+    let (user, _, key) = caller(&app, "Ada", 5).await;
+    let before = app.db.balance(Account::Credit(user)).await.unwrap();
+    let (worker_id, worker) = start_agent(&app, &alice, "worker", work.path()).await;
+    wait_online(&app, &[worker_id], &[&worker]).await;
+    let hyper = Hyperparameters { epochs: 1000, learning_rate: 0.01, batch_size: 32, seed: 2, checkpoint_every: 500 };
+    let (status, created) = create(&app, &key, &query(&hyper, "2"), digits()).await;
+    assert_eq!(status, 200, "{created}");
+    let id = created["id"].as_i64().unwrap();
+    wait_for(&app, &key, id, "a checkpoint past step 1000", &[&worker], |run| run["step"].as_i64() >= Some(1000)).await;
+    let (status, cancelled) =
+        answer(app.client.post(app.url(&format!("/v1/trainings/{id}/cancel"))).bearer_auth(&key)).await;
+    assert_eq!(status, 200, "{cancelled}");
+    assert_eq!(cancelled["state"], "cancelled");
+    // The worker stops (its lease is gone) and no checkpoint is lost; the last one downloads.
+    let kept = cancelled["checkpoints"].as_array().unwrap().clone();
+    assert!(kept.len() >= 3, "{cancelled}");
+    let last = kept.last().unwrap();
+    let path = format!("/v1/trainings/{id}/checkpoints/{}?attempt={}", last["step"], last["attempt"]);
+    let response = app.client.get(app.url(&path)).bearer_auth(&key).send().await.unwrap();
+    assert_eq!(response.status(), 200);
+    let bytes = response.bytes().await.unwrap();
+    let checkpoint = pictor_inference::training::Checkpoint::from_bytes(&bytes, &Device::Cpu).expect("a checkpoint");
+    assert_eq!(checkpoint.info.step, last["step"].as_u64().unwrap());
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !worker.log().contains("lease lost on task") {
+        assert!(Instant::now() < deadline, "the worker never stopped:\n{}", worker.log());
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let after = training(&app, &key, id).await;
+    assert!(after["checkpoints"].as_array().unwrap().len() >= kept.len());
+    // Nothing was paid for the cancelled attempt: the whole budget is back.
+    assert_eq!(app.db.balance(Account::Credit(user)).await.unwrap(), before);
+    assert!(app.db.check_ledger().await.unwrap().is_empty());
+}
+
+crate::on_both_backends!(a_cancelled_run_keeps_its_checkpoints_and_refunds_the_rest);
 crate::on_both_backends!(a_killed_trainer_is_resumed_elsewhere_and_ends_with_the_uninterrupted_weights);
 crate::on_both_backends!(a_trainer_skipping_steps_is_caught_unpaid_and_its_run_redone);
 crate::on_both_backends!(bad_datasets_and_settings_create_nothing);
