@@ -129,6 +129,7 @@ pub fn model_file_names(kind: ModelKind) -> &'static [&'static str] {
     match kind {
         ModelKind::Chat => &["model.gguf"],
         ModelKind::Embedding => &["model.safetensors", "config.json", "tokenizer.json"],
+        ModelKind::Classifier => &["model.safetensors"],
     }
 }
 
@@ -359,6 +360,8 @@ pub const NETWORK_MODELS: [NetworkModel; 2] = [
 pub enum ModelKind {
     Chat,
     Embedding,
+    /// A trained pixel classifier: each input a row of pixels, each answer the classes' probabilities.
+    Classifier,
 }
 
 impl ModelKind {
@@ -366,6 +369,7 @@ impl ModelKind {
         match self {
             ModelKind::Chat => "chat",
             ModelKind::Embedding => "embedding",
+            ModelKind::Classifier => "classifier",
         }
     }
 
@@ -373,6 +377,7 @@ impl ModelKind {
         match text {
             "chat" => Some(ModelKind::Chat),
             "embedding" => Some(ModelKind::Embedding),
+            "classifier" => Some(ModelKind::Classifier),
             _ => None,
         }
     }

@@ -179,11 +179,12 @@ test('a batch file run on the page shows its progress live and its output downlo
   expect(errors.filter((error) => !error.includes('status of 400 (Bad Request)'))).toEqual([]);
 });
 
-test('a training run started on the page draws its loss curve live and its weights download', async ({ page }) => {
+test('a training run started on the page draws its loss curve live, its weights download, and Deploy makes an endpoint the Playground asks', async ({ page }) => {
   test.setTimeout(180_000);
   const errors = collectErrors(page);
   await signIn(page);
-  const { log, stop } = startAgent('worker', await servingWorkerConfig(page, 'trainer'));
+  // On the AI link (it serves the embedding model), so that Deploy can place the trained model on it.
+  const { log, stop } = startAgent('worker', await servingWorkerConfig(page, 'trainer', 'all-minilm-l6-v2'));
   const digits = readFileSync(join(process.env.PICTOR_MODELS ?? join(homedir(), '.cache/pictor/models'), 'datasets/digits.csv'));
   try {
     await page.goto('/ai');
@@ -219,6 +220,21 @@ test('a training run started on the page draws its loss curve live and its weigh
     await row.getByTestId('training-model').click();
     const weights = readFileSync(await (await download).path());
     expect(weights.length).toBeGreaterThan(10_000);
+
+    // Deploy in one click: the trained classifier answers in the Playground (a digit's pixels in, its class out).
+    await row.getByTestId('training-deploy').click();
+    await expect(row.getByTestId('training-deployed')).toContainText('Deployed as digits-');
+    const model = (await row.getByTestId('training-deployed').textContent())!.match(/Deployed as (digits-\d+)/)![1];
+    await page.reload();
+    await waitForHydration(page);
+    await expect(page.locator(`[data-model="${model}"]`)).toContainText('classifier');
+    await page.getByTestId('playground-model').selectOption(model);
+    const [first] = digits.toString().split('\n');
+    const cells = first.split(',');
+    await page.getByTestId('playground-prompt').fill(cells.slice(0, 64).join(','));
+    await page.getByTestId('playground-send').click();
+    await expect(page.getByTestId('playground-answer')).toContainText(`Class ${cells[64]} (`, { timeout: 90_000 });
+    await screenshot(page, 'ai-training-deployed');
   } catch (error) {
     console.log(log());
     throw error;

@@ -5,6 +5,7 @@
 
 mod chat;
 mod chat_template;
+mod classifier;
 mod embeddings;
 mod error;
 mod gguf_tokenizer;
@@ -15,6 +16,7 @@ pub mod validate;
 
 pub use chat::{ChatModel, FinishReason, Generation, GenerationParams, Step};
 pub use chat_template::{ChatMessage, ChatTemplate};
+pub use classifier::{best_class, PixelClassifier};
 pub use embeddings::{cosine_similarity, Embedded, EmbeddingModel};
 pub use error::InferenceError;
 pub use model_files::{sha256_file, ModelCache, NetworkModel, NETWORK_MODELS};

@@ -23,6 +23,11 @@ pub struct ChatModelSummary {
 const MAX_SAFETENSORS_HEADER: u64 = 100 * 1024 * 1024;
 
 /// Refuses files that are pickles (or zip archives holding them, as PyTorch's `.bin`/`.pt` are).
+/// A trained pixel classifier (`model.safetensors` as a training run writes it): its number of pixels.
+pub fn pixel_classifier(path: &Path) -> Result<usize, InferenceError> {
+    Ok(crate::PixelClassifier::load(path, &candle_core::Device::Cpu)?.inputs)
+}
+
 pub fn refuse_pickle(head: &[u8]) -> Result<(), InferenceError> {
     let pickle = head.first() == Some(&0x80) && head.get(1).is_some_and(|protocol| (2..=5).contains(protocol));
     let zip = head.starts_with(b"PK\x03\x04");

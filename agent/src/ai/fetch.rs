@@ -64,6 +64,7 @@ async fn fetch(client: &Client, cache: &ModelCache, order: &LoadOrder) -> Result
     let location = match order.kind {
         ModelKind::Chat => folder.join("model.gguf"),
         ModelKind::Embedding => folder,
+        ModelKind::Classifier => folder.join("model.safetensors"),
     };
     Ok(ModelSource {
         id: order.model.clone(),

@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use pictor_core::ai::{LoadedModel, ModelKind, NetworkModel, NETWORK_MODELS};
-use pictor_inference::{ChatModel, EmbeddingModel, InferenceError, ModelCache};
+use pictor_inference::{ChatModel, EmbeddingModel, InferenceError, ModelCache, PixelClassifier};
 
 /// A model on this machine's disk, ready to load.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -27,7 +27,7 @@ impl ModelSource {
         let kind = ModelKind::parse(network.kind).unwrap_or(ModelKind::Chat);
         let location = match kind {
             ModelKind::Chat => folder.join(network.weights_file),
-            ModelKind::Embedding => folder,
+            ModelKind::Embedding | ModelKind::Classifier => folder,
         };
         Ok(Self { id: network.id.into(), kind, sha256: network.sha256.into(), bytes: network.bytes, location })
     }
@@ -38,6 +38,7 @@ impl ModelSource {
 pub enum Model {
     Chat(Arc<ChatModel>),
     Embedding(Arc<EmbeddingModel>),
+    Classifier(Arc<PixelClassifier>),
 }
 
 struct Slot {
@@ -80,6 +81,10 @@ impl ModelPool {
         let model = match source.kind {
             ModelKind::Chat => Model::Chat(Arc::new(ChatModel::load(&source.location, &device)?)),
             ModelKind::Embedding => Model::Embedding(Arc::new(EmbeddingModel::load(&source.location, &device)?)),
+            // Trained on the CPU: served there too, so that a checker's replay gives the same probabilities.
+            ModelKind::Classifier => {
+                Model::Classifier(Arc::new(PixelClassifier::load(&source.location, &candle_cpu())?))
+            }
         };
         let report = LoadedModel { id: source.id.clone(), sha256: source.sha256.clone(), memory_mb };
         let mut slots = self.slots();
@@ -112,6 +117,11 @@ impl ModelPool {
         loaded.sort_by(|a, b| a.id.cmp(&b.id));
         loaded
     }
+}
+
+/// The CPU device, as the inference crate names it.
+fn candle_cpu() -> pictor_inference::training::Device {
+    pictor_inference::training::Device::Cpu
 }
 
 /// The network models to serve: those named that are present in the cache (serving is opt-in: none by default).

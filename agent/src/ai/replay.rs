@@ -4,6 +4,9 @@
 use std::ops::ControlFlow;
 
 use pictor_core::ai::{AiCheckVerdict, Prompt, Sampling, EMBEDDING_MATCH};
+
+/// A classifier's probabilities replayed on the CPU agree to rounding; a larger gap is another answer.
+const CLASSIFIER_MATCH: f32 = 1e-4;
 use pictor_inference::{cosine_similarity, GenerationParams};
 use serde::Deserialize;
 
@@ -84,6 +87,21 @@ pub fn replay(model: &Model, replay: &str) -> AiCheckVerdict {
                 )
             }
             Ok(_) => verdict(false, "the worker sent a different number of vectors".into()),
+            Err(error) => verdict(false, format!("the replay failed: {error}")),
+        },
+        (Model::Classifier(model), Replay::Embedding { inputs, vectors }) => match model.classify(&inputs) {
+            Ok(replayed) if replayed.len() == vectors.len() => {
+                let largest = replayed
+                    .iter()
+                    .zip(&vectors)
+                    .flat_map(|(a, b)| {
+                        let same = a.len() == b.len();
+                        a.iter().zip(b).map(move |(x, y)| if same { (x - y).abs() } else { f32::INFINITY })
+                    })
+                    .fold(0f32, f32::max);
+                verdict(largest <= CLASSIFIER_MATCH, format!("largest probability difference {largest:e}"))
+            }
+            Ok(_) => verdict(false, "the worker sent a different number of answers".into()),
             Err(error) => verdict(false, format!("the replay failed: {error}")),
         },
         _ => verdict(false, "the recorded answer is not of this model's kind".into()),

@@ -211,6 +211,9 @@ fn start(
                     runner::generate(&model, &id, &prompt, &sampling, &cancel, &out)
                 }
                 (Model::Embedding(model), ToWorker::Embed { inputs, .. }) => runner::embed(&model, &id, &inputs, &out),
+                (Model::Classifier(model), ToWorker::Embed { inputs, .. }) => {
+                    runner::classify(&model, &id, &inputs, &out)
+                }
                 _ => {
                     let message = "this model does not do that kind of work".to_string();
                     let _ = out.send(FromWorker::Failed { request: id, message, caller_error: true });

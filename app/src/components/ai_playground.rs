@@ -1,8 +1,9 @@
 //! The AI page's Playground: pick a chat model, set temperature and length, ask; the answer grows token by token
-//! as the worker makes it, then shows its speed and cost.
+//! as the worker makes it, then shows its speed and cost. A classifier (a deployed training run) is given a row of
+//! pixels and answers its class.
 
 use leptos::prelude::*;
-use pictor_core::ai::CatalogueModel;
+use pictor_core::ai::{CatalogueModel, ModelKind};
 use pictor_core::workers::format_credits;
 
 /// What one answer was charged and how fast it came.
@@ -16,6 +17,8 @@ struct AnswerStats {
 #[component]
 pub fn Playground(models: Vec<CatalogueModel>) -> impl IntoView {
     let first = models.first().map(|m| m.id.clone()).unwrap_or_default();
+    let classifiers: Vec<String> =
+        models.iter().filter(|m| m.kind == ModelKind::Classifier).map(|m| m.id.clone()).collect();
     let model = RwSignal::new(first);
     let prompt = RwSignal::new(String::new());
     let temperature = RwSignal::new("0.7".to_string());
@@ -34,6 +37,21 @@ pub fn Playground(models: Vec<CatalogueModel>) -> impl IntoView {
         problem.set(None);
         stats.set(None);
         busy.set(true);
+        #[cfg(feature = "hydrate")]
+        if classifiers.contains(&model.get_untracked()) {
+            let body = serde_json::json!({ "model": model.get_untracked(), "input": prompt.get_untracked() });
+            leptos::task::spawn_local(async move {
+                match browser::classify(body.to_string()).await {
+                    Ok(text) => {
+                        answer.set(text);
+                        pieces.set(1);
+                    }
+                    Err(error) => problem.set(Some(error)),
+                }
+                busy.set(false);
+            });
+            return;
+        }
         #[cfg(feature = "hydrate")]
         {
             let body = serde_json::json!({
@@ -69,7 +87,7 @@ pub fn Playground(models: Vec<CatalogueModel>) -> impl IntoView {
             });
         }
         #[cfg(not(feature = "hydrate"))]
-        let _ = (&temperature, &max_tokens);
+        let _ = (&temperature, &max_tokens, &classifiers);
     };
     view! {
         <section class="panel" data-testid="playground">
@@ -146,6 +164,22 @@ pub fn Playground(models: Vec<CatalogueModel>) -> impl IntoView {
 mod browser {
     use wasm_bindgen::JsCast;
     use wasm_bindgen_futures::JsFuture;
+
+    /// Asks a classifier; its answer in words: the class and how sure it is.
+    pub async fn classify(body: String) -> Result<String, String> {
+        let request = gloo_net::http::Request::post("/api/ai/classifications")
+            .header("Content-Type", "application/json")
+            .body(body)
+            .map_err(|e| e.to_string())?;
+        let text = crate::components::api_answers::checked(request.send().await).await?;
+        let answer: serde_json::Value = serde_json::from_str(&text).map_err(|e| e.to_string())?;
+        let first = &answer["data"][0];
+        Ok(format!(
+            "Class {} ({:.1} % sure)",
+            first["label"].as_i64().unwrap_or(0),
+            first["probability"].as_f64().unwrap_or(0.0) * 100.0
+        ))
+    }
 
     /// Posts the chat request to the Playground endpoint and calls `on_piece` with each piece of text as it
     /// arrives; returns the final chunk's completion tokens and what the request was charged.

@@ -206,6 +206,20 @@ fn RunLine(row: RunRow, chosen: RwSignal<Option<i64>>, refresh: Callback<()>) ->
         let _ = (id, refresh);
     };
     let last = row.checkpoints.last().cloned();
+    let deploying = RwSignal::new(false);
+    let deployed = RwSignal::new(None::<String>);
+    let deploy = move |_| {
+        deploying.set(true);
+        #[cfg(feature = "hydrate")]
+        leptos::task::spawn_local(async move {
+            let said = match browser::deploy(id).await {
+                Ok(model) => format!("Deployed as {model}: it answers in the Playground once a worker holds it."),
+                Err(error) => error,
+            };
+            deployed.set(Some(said));
+            deploying.set(false);
+        });
+    };
     view! {
         <tr data-testid="training-row" data-run=id>
             <td>
@@ -232,7 +246,12 @@ fn RunLine(row: RunRow, chosen: RwSignal<Option<i64>>, refresh: Callback<()>) ->
                 {(row.state == "completed").then(|| view! {
                     <a class="button" href=format!("/api/ai/trainings/{id}/model") download=format!("training-{id}.safetensors")
                         data-testid="training-model">"Weights"</a>
+                    " "
+                    <button class="button primary" data-testid="training-deploy" on:click=deploy disabled=move || deploying.get()>
+                        "Deploy"
+                    </button>
                 })}
+                {move || deployed.get().map(|text| view! { <p class="small" data-testid="training-deployed">{text}</p> })}
                 {running(&row.state).then(|| view! {
                     <button class="button" data-testid="training-cancel" on:click=cancel>"Cancel"</button>
                 })}
@@ -310,6 +329,14 @@ mod browser {
     pub async fn list() -> Result<Vec<RunRow>, String> {
         let text = checked(gloo_net::http::Request::get("/api/ai/trainings").send().await).await?;
         serde_json::from_str::<RunList>(&text).map(|list| list.data).map_err(|e| e.to_string())
+    }
+
+    /// Deploys a completed run; the model id it is served under.
+    pub async fn deploy(id: i64) -> Result<String, String> {
+        let text =
+            checked(gloo_net::http::Request::post(&format!("/api/ai/trainings/{id}/deploy")).send().await).await?;
+        let answer: serde_json::Value = serde_json::from_str(&text).map_err(|e| e.to_string())?;
+        Ok(answer["model"].as_str().unwrap_or_default().to_string())
     }
 
     pub async fn cancel(id: i64) -> Result<(), String> {

@@ -112,7 +112,9 @@ pub fn AiPage() -> impl IntoView {
 
 #[component]
 fn Catalogue(models: Vec<CatalogueModel>) -> impl IntoView {
-    let chat_models: Vec<CatalogueModel> = models.iter().filter(|m| m.kind == ModelKind::Chat).cloned().collect();
+    // The Playground asks chat models and classifiers (trained here and deployed); embedding models have no answer to show.
+    let chat_models: Vec<CatalogueModel> =
+        models.iter().filter(|m| matches!(m.kind, ModelKind::Chat | ModelKind::Classifier)).cloned().collect();
     view! {
         <section class="panel" data-testid="ai-models">
             <h2>"Models"</h2>
@@ -137,7 +139,13 @@ fn Catalogue(models: Vec<CatalogueModel>) -> impl IntoView {
                                     <td><code>{model.id.clone()}</code></td>
                                     <td>{model.kind.as_str()}</td>
                                     <td>{model.owned_by.clone()}</td>
-                                    <td>{format!("{} tokens", model.context_length)}</td>
+                                    <td>
+                                        {if model.kind == ModelKind::Classifier {
+                                            format!("{} pixels", model.context_length)
+                                        } else {
+                                            format!("{} tokens", model.context_length)
+                                        }}
+                                    </td>
                                     <td>{per_million(model.input_price_micro_per_m)}</td>
                                     <td>
                                         {if model.kind == ModelKind::Chat {

@@ -10,7 +10,7 @@ use super::mlp::PARAMS;
 use crate::InferenceError;
 
 /// What a checkpoint says about its run.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct RunInfo {
     pub template: TrainingTemplate,
     /// Optimizer steps taken so far.
@@ -19,6 +19,8 @@ pub struct RunInfo {
     pub dataset_sha256: String,
     pub inputs: usize,
     pub classes: usize,
+    /// What pixels are divided by before the model sees them.
+    pub scale: f32,
 }
 
 /// Weights and optimizer state at one step.
@@ -48,6 +50,7 @@ impl Checkpoint {
             ("dataset_sha256", info.dataset_sha256.clone()),
             ("inputs", info.inputs.to_string()),
             ("classes", info.classes.to_string()),
+            ("scale", info.scale.to_string()),
         ]
         .into_iter()
         .map(|(key, value)| (format!("{META_PREFIX}{key}"), value))
@@ -75,6 +78,7 @@ impl Checkpoint {
             dataset_sha256: field("dataset_sha256")?,
             inputs: number("inputs")? as usize,
             classes: number("classes")? as usize,
+            scale: field("scale").ok().and_then(|scale| scale.parse().ok()).unwrap_or(1.0),
         };
         let mut tensors = candle_core::safetensors::load_buffer(bytes, device)?;
         let mut take = |kind: &str| -> Result<Vec<Tensor>, InferenceError> {
@@ -110,6 +114,7 @@ impl Checkpoint {
             ("template", self.info.template.as_str().to_string()),
             ("inputs", self.info.inputs.to_string()),
             ("classes", self.info.classes.to_string()),
+            ("scale", self.info.scale.to_string()),
         ]
         .into_iter()
         .map(|(key, value)| (format!("{META_PREFIX}{key}"), value))

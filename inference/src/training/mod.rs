@@ -12,6 +12,7 @@ mod trainer;
 /// Training runs on the CPU: its arithmetic is what checkpoints and replays compare bit for bit.
 pub use candle_core::Device;
 pub use checkpoint::{model_distance, Checkpoint, RunInfo};
+pub(crate) use mlp::{Mlp, HIDDEN, PARAMS};
 pub use pixels::PixelTable;
 pub use replay::{replay_segment, ReplayVerdict, CROSS_BUILD_TOLERANCE};
 pub use trainer::Trainer;

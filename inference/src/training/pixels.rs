@@ -15,6 +15,8 @@ pub struct PixelTable {
     pub classes: usize,
     pub pixels: Vec<f32>,
     pub labels: Vec<u32>,
+    /// What the pixels were divided by (the largest value in the file, at least 1): a served model divides by it too.
+    pub scale: f32,
 }
 
 /// The held-out share of the rows.
@@ -76,7 +78,7 @@ impl PixelTable {
         }
         let scale = raw.iter().copied().fold(0.0f32, f32::max).max(1.0);
         let pixels = raw.into_iter().map(|value| value / scale).collect();
-        Ok(Self { inputs, classes, pixels, labels })
+        Ok(Self { inputs, classes, pixels, labels, scale })
     }
 
     pub fn rows(&self) -> usize {

@@ -153,6 +153,7 @@ impl Trainer {
                 dataset_sha256: self.dataset_sha256.clone(),
                 inputs: self.table.inputs,
                 classes: self.table.classes,
+                scale: self.table.scale,
             },
             weights: copy(&self.model.vars)?,
             first: copy(&self.optimizer.first)?,

@@ -39,7 +39,7 @@ pub fn router() -> Router<AppState> {
 }
 
 /// Where an uploaded file lives in the object store.
-fn file_key(sha256: &str) -> String {
+pub fn file_key(sha256: &str) -> String {
     format!("models/files/{sha256}")
 }
 
@@ -121,6 +121,9 @@ async fn check_files(state: &AppState, kind: ModelKind, files: &[ModelFile]) -> 
             .map(|summary| Checked { context_length: i64::from(summary.context_length) }),
         ModelKind::Embedding => pictor_inference::validate::bert_embedding_model(&folder)
             .map(|summary| Checked { context_length: summary.max_input_tokens as i64 }),
+        // A classifier's "context" is its number of pixels.
+        ModelKind::Classifier => pictor_inference::validate::pixel_classifier(&folder.join("model.safetensors"))
+            .map(|inputs| Checked { context_length: inputs as i64 }),
     })
     .await
     .map_err(|_| AppError::Unavailable)?;
@@ -135,6 +138,15 @@ async fn create(
     body: Result<Json<NewHostedModel>, JsonRejection>,
 ) -> Result<(StatusCode, Json<HostedModel>), RestError> {
     let Json(request) = body?;
+    Ok((StatusCode::CREATED, Json(register(&state, viewer.user_id, &request).await?)))
+}
+
+/// Makes a model of files uploaded before (or put in place by a training run), once they pass validation.
+pub async fn register(
+    state: &AppState,
+    owner: crate::db::users::UserId,
+    request: &NewHostedModel,
+) -> Result<HostedModel, RestError> {
     valid_model_id(&request.id).map_err(AppError::BadRequest)?;
     if NETWORK_MODELS.iter().any(|model| model.id == request.id) {
         return Err(AppError::BadRequest(format!("'{}' is one of the network's own models", request.id)).into());
@@ -171,19 +183,19 @@ async fn create(
         };
         files.push(ModelFile { name: (*name).to_string(), sha256, bytes });
     }
-    let checked = check_files(&state, request.kind, &files).await?;
+    let checked = check_files(state, request.kind, &files).await?;
     let config = &state.services.ai.config;
     let (input, output) = match request.kind {
         ModelKind::Chat => {
             (AiConfig::price_micro(&config.chat_input_price), AiConfig::price_micro(&config.chat_output_price))
         }
-        ModelKind::Embedding => (AiConfig::price_micro(&config.embedding_price), 0),
+        ModelKind::Embedding | ModelKind::Classifier => (AiConfig::price_micro(&config.embedding_price), 0),
     };
     let weights = &files[0];
     let model = NewModel {
         id: request.id.clone(),
         kind: request.kind,
-        owner: Some(viewer.user_id),
+        owner: Some(owner),
         public: request.public,
         sha256: weights.sha256.clone(),
         bytes: files.iter().map(|f| f.bytes as i64).sum(),
@@ -194,9 +206,8 @@ async fn create(
     if !state.db.add_hosted_model(&model, &files, now_ms()).await.map_err(db_error)? {
         return Err(AppError::BadRequest(format!("the name '{}' is taken; choose another", request.id)).into());
     }
-    let owned = state.services.ai.hosted_models(viewer.user_id).await.map_err(db_error)?;
-    let created = owned.into_iter().find(|hosted| hosted.model.id == request.id).ok_or(AppError::NotFound)?;
-    Ok((StatusCode::CREATED, Json(created)))
+    let owned = state.services.ai.hosted_models(owner).await.map_err(db_error)?;
+    Ok(owned.into_iter().find(|hosted| hosted.model.id == request.id).ok_or(AppError::NotFound)?)
 }
 
 /// `DELETE /api/v1/ai/models/{id}`: removes one of the caller's models; workers drop it and its files go.
@@ -222,13 +233,22 @@ async fn deploy(
 ) -> Result<Json<Deployment>, RestError> {
     let Json(mut deployment) = body?;
     deployment.model = id;
+    Ok(Json(set_deployment(&state, viewer.user_id, deployment).await?))
+}
+
+/// Stores an owner's deployment of a model and places it on workers at once.
+pub async fn set_deployment(
+    state: &AppState,
+    owner: crate::db::users::UserId,
+    deployment: Deployment,
+) -> Result<Deployment, RestError> {
     deployment.validate().map_err(AppError::BadRequest)?;
-    state.db.set_deployment(viewer.user_id, &deployment, now_ms()).await.map_err(db_error)?;
+    state.db.set_deployment(owner, &deployment, now_ms()).await.map_err(db_error)?;
     // Placed now rather than at the next round, so the owner sees workers loading it straight away.
     if let Err(error) = super::placement::place(&state.db, &state.services.ai.gateway, &deployment).await {
         tracing::warn!(%error, model = %deployment.model, "placing a new deployment failed; the loop will retry");
     }
-    Ok(Json(deployment))
+    Ok(deployment)
 }
 
 /// `GET /api/agent/ai/models/{id}/files/{name}`: a file of a model this worker was asked to load (or holds).

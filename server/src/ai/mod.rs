@@ -7,6 +7,7 @@ pub mod batches_api;
 pub mod billing;
 pub mod check_api;
 pub mod checks;
+pub mod classifications;
 pub mod dashboard;
 pub mod file_store;
 pub mod files_api;
@@ -39,7 +40,7 @@ pub async fn seed_catalogue(db: &Db, config: &AiConfig) -> Result<(), DbError> {
             ModelKind::Chat => {
                 (AiConfig::price_micro(&config.chat_input_price), AiConfig::price_micro(&config.chat_output_price))
             }
-            ModelKind::Embedding => (AiConfig::price_micro(&config.embedding_price), 0),
+            ModelKind::Embedding | ModelKind::Classifier => (AiConfig::price_micro(&config.embedding_price), 0),
         };
         let new = NewModel {
             id: model.id.to_string(),

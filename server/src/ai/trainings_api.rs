@@ -40,6 +40,7 @@ pub fn router() -> Router<AppState> {
         .route("/v1/trainings/{id}/cancel", post(cancel))
         .route("/v1/trainings/{id}/checkpoints/{step}", get(download_checkpoint))
         .route("/v1/trainings/{id}/model", get(download_model))
+        .route("/v1/trainings/{id}/deploy", post(deploy))
         .route("/api/agent/v1/tasks/{task}/dataset", get(agent_dataset))
         .route("/api/agent/v1/tasks/{task}/resume", get(agent_resume))
         .route("/api/agent/v1/tasks/{task}/checkpoints/{step}", get(agent_checkpoint).put(agent_upload))
@@ -66,6 +67,10 @@ pub fn router() -> Router<AppState> {
                     download_checkpoint(s, c, p, q)
                 },
             ),
+        )
+        .route(
+            "/api/ai/trainings/{id}/deploy",
+            post(|s: State<AppState>, SessionCaller(c): SessionCaller, id: Path<JobId>| deploy(s, c, id)),
         )
         .route(
             "/api/ai/trainings/{id}/model",
@@ -208,6 +213,72 @@ async fn download_model(
         .ok_or_else(|| ApiError::invalid(None, "the run has not finished: no trained model yet"))?;
     let bytes = object(&state, &key).await.map_err(internal)?;
     Ok(attachment(bytes, &format!("training-{id}.safetensors")))
+}
+
+/// The model id a run's weights are deployed under: its name in lower case (letters and digits kept, the rest as
+/// `-`), then the run's id.
+pub fn deployed_model_id(name: &str, job: JobId) -> String {
+    let slug: String = name
+        .to_ascii_lowercase()
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
+        .collect::<String>()
+        .split('-')
+        .filter(|part| !part.is_empty())
+        .collect::<Vec<_>>()
+        .join("-");
+    let slug: String = slug.chars().take(40).collect();
+    if slug.is_empty() {
+        format!("trained-{job}")
+    } else {
+        format!("{slug}-{job}")
+    }
+}
+
+fn rest_error(error: crate::api::workers::RestError) -> ApiError {
+    match error.into_inner() {
+        pictor_app::AppError::BadRequest(message) => ApiError::invalid(None, message),
+        other => internal(other),
+    }
+}
+
+/// Deploys a completed run in one step: its weights become the owner's classifier (validated as an upload is) and
+/// an endpoint kept warm on one worker, answering `/v1/classifications` and the Playground. Deploying again
+/// answers the same model.
+async fn deploy(State(state): State<AppState>, caller: Caller, Path(id): Path<JobId>) -> Result<Json<Value>, ApiError> {
+    let training = owned(&state, &caller, id).await?;
+    let key = state
+        .db
+        .frame_output(caller.user, training.job, 0)
+        .await
+        .map_err(internal)?
+        .ok_or_else(|| ApiError::invalid(None, "the run has not finished: there is nothing to deploy yet"))?;
+    let model = deployed_model_id(&training.name, training.job);
+    if state.db.ai_model_for(caller.user, &model).await.map_err(internal)?.is_none() {
+        let weights = object(&state, &key).await.map_err(internal)?;
+        let sha256 = hex::encode(Sha256::digest(&weights));
+        let stored = ObjectPath::from(super::hosting::file_key(&sha256).as_str());
+        state.store.put(&stored, PutPayload::from(weights)).await.map_err(internal)?;
+        let request = pictor_core::ai::NewHostedModel {
+            id: model.clone(),
+            kind: pictor_core::ai::ModelKind::Classifier,
+            public: false,
+            files: [("model.safetensors".to_string(), sha256)].into_iter().collect(),
+        };
+        super::hosting::register(&state, caller.user, &request).await.map_err(rest_error)?;
+    }
+    let price = crate::config::AiConfig::price_micro(&state.services.ai.config.embedding_price);
+    let deployment = pictor_core::ai::Deployment {
+        model: model.clone(),
+        input_price_micro_per_m: price,
+        output_price_micro_per_m: 0,
+        min_warm: 1,
+        max_workers: 1,
+        requirements: Default::default(),
+    };
+    let deployment = super::hosting::set_deployment(&state, caller.user, deployment).await.map_err(rest_error)?;
+    tracing::info!(job = %training.job, %model, "training run deployed");
+    Ok(Json(json!({ "model": model, "deployment": deployment })))
 }
 
 /// The run of `task`, for a worker holding its lease or a checker holding one of its checks.

@@ -29,6 +29,13 @@ pub fn router() -> Router<AppState> {
 /// [`AppError`] as a REST answer.
 pub struct RestError(AppError);
 
+impl RestError {
+    /// The error inside, for handlers that answer in another format (the OpenAI-style API).
+    pub fn into_inner(self) -> AppError {
+        self.0
+    }
+}
+
 impl From<AppError> for RestError {
     fn from(error: AppError) -> Self {
         RestError(error)

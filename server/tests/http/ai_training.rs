@@ -268,6 +268,64 @@ async fn a_cancelled_run_keeps_its_checkpoints_and_refunds_the_rest(backend: Bac
     assert!(app.db.check_ledger().await.unwrap().is_empty());
 }
 
+async fn a_deployed_run_classifies_digits_through_the_api(backend: Backend) {
+    let app = spawn_app_with(backend, |config| config.ai.dispatch_wait_ms = 2_000).await;
+    let (_, alice, _) = caller(&app, "Alice", 0).await;
+    let (_, _, key) = caller(&app, "Ada", 5).await;
+    // A worker on the AI link (it serves the embedding model), so that a deployment can be placed on it.
+    let worker = crate::ai_api::serving_agent(&app, &alice, "trainer", &[crate::ai_api::EMBEDDING_MODEL], &[]).await;
+    let hyper = Hyperparameters { epochs: 20, learning_rate: 0.01, batch_size: 32, seed: 4, checkpoint_every: 300 };
+    let (status, created) = create(&app, &key, &query(&hyper, "1"), digits()).await;
+    assert_eq!(status, 200, "{created}");
+    let id = created["id"].as_i64().unwrap();
+    let deploy = |id: i64| app.client.post(app.url(&format!("/v1/trainings/{id}/deploy"))).bearer_auth(&key);
+    wait_for(&app, &key, id, "completed", &[&worker], |run| run["state"] == "completed").await;
+
+    let (status, deployed) = answer(deploy(id)).await;
+    assert_eq!(status, 200, "{deployed}");
+    let model = deployed["model"].as_str().unwrap().to_string();
+    assert_eq!(model, format!("digits-{id}"));
+    assert_eq!(answer(deploy(id)).await.1["model"], model.as_str(), "deploying again answers the same model");
+    // The model is listed as the owner's classifier and a worker loads it.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let (_, listed) = answer(app.client.get(app.url(&format!("/v1/models/{model}"))).bearer_auth(&key)).await;
+        if listed["warm_workers"].as_i64() >= Some(1) {
+            assert_eq!(listed["kind"], "classifier", "{listed}");
+            break;
+        }
+        assert!(Instant::now() < deadline, "the model never got warm: {listed}\n{}", worker.log());
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // Rows of the dataset, classified through the API: nearly all right.
+    let rows: Vec<Vec<f64>> =
+        digits().lines().take(40).map(|line| line.split(',').map(|cell| cell.parse().unwrap()).collect()).collect();
+    let pixels: Vec<Vec<f64>> = rows.iter().map(|row| row[..64].to_vec()).collect();
+    let body = serde_json::json!({ "model": model, "input": pixels });
+    let (status, classified) =
+        answer(app.client.post(app.url("/v1/classifications")).bearer_auth(&key).json(&body)).await;
+    assert_eq!(status, 200, "{classified}");
+    let right = classified["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .zip(&rows)
+        .filter(|(answer, row)| answer["label"].as_f64() == Some(row[64]))
+        .count();
+    assert!(right >= 36, "{right} of 40 right: {classified}");
+    assert_eq!(classified["usage"]["prompt_tokens"], 40);
+    // A row of the wrong size is the caller's error, named.
+    let body = serde_json::json!({ "model": model, "input": [1, 2, 3] });
+    let (status, refused) = answer(app.client.post(app.url("/v1/classifications")).bearer_auth(&key).json(&body)).await;
+    assert_eq!(status, 400, "{refused}");
+    assert!(refused["error"]["message"].as_str().unwrap().contains("64"), "{refused}");
+    // A run that has not finished has nothing to deploy.
+    let (_, running) = create(&app, &key, &query(&Hyperparameters { epochs: 1000, ..hyper }, "1"), digits()).await;
+    let (status, refused) = answer(deploy(running["id"].as_i64().unwrap())).await;
+    assert_eq!(status, 400, "{refused}");
+}
+
+crate::on_both_backends!(a_deployed_run_classifies_digits_through_the_api);
 crate::on_both_backends!(a_cancelled_run_keeps_its_checkpoints_and_refunds_the_rest);
 crate::on_both_backends!(a_killed_trainer_is_resumed_elsewhere_and_ends_with_the_uninterrupted_weights);
 crate::on_both_backends!(a_trainer_skipping_steps_is_caught_unpaid_and_its_run_redone);
