@@ -227,7 +227,7 @@ test('a training run started on the page draws its loss curve live, its weights 
     const model = (await row.getByTestId('training-deployed').textContent())!.match(/Deployed as (digits-\d+)/)![1];
     await page.reload();
     await waitForHydration(page);
-    await expect(page.locator(`[data-model="${model}"]`)).toContainText('classifier');
+    await expect(page.locator(`[data-testid="ai-model-row"][data-model="${model}"]`)).toContainText('classifier');
     await page.getByTestId('playground-model').selectOption(model);
     const [first] = digits.toString().split('\n');
     const cells = first.split(',');
