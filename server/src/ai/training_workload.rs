@@ -51,7 +51,12 @@ impl Workload for AiTrainWorkload {
             return Ok(Intake::Refuse("the trained weights were not uploaded".into()));
         }
         let own = self.db.attempt_checkpoints(task, attempt).await?;
-        let last = own.last().map_or(-1, |checkpoint| checkpoint.step);
+        // An attempt that resumed at the run's last step (the earlier one died between its last checkpoint and
+        // `done`) trained nothing: it only delivers those weights.
+        let last = match own.last() {
+            Some(checkpoint) => checkpoint.step,
+            None => self.db.resume_point(task).await?.map_or(-1, |checkpoint| checkpoint.step),
+        };
         if last != training.total_steps {
             return Ok(Intake::Refuse(format!(
                 "the last checkpoint is step {last}; the run has {} steps",

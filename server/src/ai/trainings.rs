@@ -181,9 +181,9 @@ mod tests {
         let rows: String = (0..20).map(|i| format!("{},{},{}\n", i % 5, i % 7, i % 2)).collect();
         let facts = check_dataset(TrainingTemplate::PixelClassifier, rows.as_bytes(), 1).expect("valid");
         assert_eq!(facts, DatasetFacts { rows: 20, training_rows: 16, classes: 2, inputs: 2 });
-        let bad = format!("{rows}1,2\n1,2,3,4\n");
+        let bad = format!("{rows}1,2,3,4\n");
         let why = check_dataset(TrainingTemplate::PixelClassifier, bad.as_bytes(), 1).unwrap_err();
-        assert!(why.contains("line 22"), "{why}");
+        assert!(why.contains("line 21: 3 pixels"), "{why}");
         assert!(check_dataset(TrainingTemplate::PixelClassifier, &[0xff, 0xfe], 1).unwrap_err().contains("UTF-8"));
     }
 }

@@ -1,7 +1,7 @@
 //! Training runs over HTTP: `POST /v1/trainings` (the dataset as the body, the rest as query parameters), `GET
-//! /v1/trainings`, `GET /v1/trainings/{id}`, `POST /v1/trainings/{id}/cancel`, downloads of checkpoints and of the
-//! trained model (the same under `/api/ai/trainings` with the dashboard's session); and the agent's routes: the
-//! dataset, where to resume, and checkpoints up and down.
+//! /v1/trainings`, `GET /v1/trainings/{id}`, `POST /v1/trainings/{id}/cancel`, `POST /v1/trainings/{id}/deploy`,
+//! downloads of checkpoints and of the trained model (the same under `/api/ai/trainings` with the dashboard's
+//! session); and the agent's routes: the dataset, where to resume, and checkpoints up and down.
 
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
