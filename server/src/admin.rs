@@ -1,5 +1,5 @@
-//! `pictor admin …`: the operator's commands on the coordinator's own database — grant credit, make a user an
-//! operator, and check the ledger's invariants on the live data.
+//! `pictor admin …`: the operator's commands on the coordinator's own database — create a user and an API key for
+//! automation, grant credit, make a user an operator, and check the ledger's invariants on the live data.
 
 use clap::Subcommand;
 use pictor_core::ledger::parse_amount;
@@ -11,6 +11,20 @@ use crate::startup::StartupError;
 
 #[derive(Debug, Subcommand)]
 pub enum AdminCommand {
+    /// Create a user (for automation: give it an API key next); prints its id
+    CreateUser {
+        /// The name shown for the user
+        #[arg(long)]
+        name: String,
+    },
+    /// Create an API key for a user; the key is printed once and cannot be shown again
+    ApiKey {
+        #[arg(long)]
+        user: i64,
+        /// What the key is for, shown on the user's Account page
+        #[arg(long, default_value = "command line")]
+        name: String,
+    },
     /// Add credit to a user's account (from outside the network: a grant)
     Grant {
         /// The user's id (shown on their account page)
@@ -35,6 +49,31 @@ pub enum AdminCommand {
     CheckLedger,
 }
 
+/// The longest user name accepted.
+const MAX_NAME: usize = 64;
+
+async fn create_user(db: &Db, name: &str) -> Result<(), StartupError> {
+    let name = name.trim();
+    if name.is_empty() || name.chars().count() > MAX_NAME || name.chars().any(char::is_control) {
+        return Err(StartupError::Invalid(format!("--name: 1 to {MAX_NAME} printable characters")));
+    }
+    let id = db.create_user(name, now_ms()).await?;
+    println!("created user {id} ({name})");
+    Ok(())
+}
+
+async fn api_key(db: &Db, user: i64, name: &str) -> Result<(), StartupError> {
+    if db.user_name(user).await?.is_none() {
+        return Err(StartupError::Invalid(format!("--user: there is no user {user}")));
+    }
+    let created = crate::auth::api_keys::create(db, user, name, now_ms())
+        .await
+        .map_err(|error| StartupError::Invalid(format!("the key was refused: {error}")))?;
+    println!("{}", created.secret);
+    eprintln!("API key {} for user {user}: shown once, keep it now", created.key.id);
+    Ok(())
+}
+
 async fn open(config: &Config) -> Result<Db, StartupError> {
     let db = Db::connect(&config.database_url()).await?;
     db.migrate().await?;
@@ -44,6 +83,8 @@ async fn open(config: &Config) -> Result<Db, StartupError> {
 pub async fn run(config: &Config, command: AdminCommand) -> Result<(), StartupError> {
     let db = open(config).await?;
     let result = match command {
+        AdminCommand::CreateUser { name } => create_user(&db, &name).await,
+        AdminCommand::ApiKey { user, name } => api_key(&db, user, &name).await,
         AdminCommand::Grant { user, credits, memo } => {
             let amount = parse_amount(&credits).map_err(|why| StartupError::Invalid(format!("--credits: {why}")))?;
             let key = format!("grant:{}", uuid::Uuid::new_v4().simple());

@@ -16,4 +16,12 @@ impl Db {
                 .await?;
         Ok(id)
     }
+
+    /// A user's display name; `None` when there is no such user.
+    pub async fn user_name(&self, id: UserId) -> Result<Option<String>, DbError> {
+        Ok(sqlx::query_scalar("SELECT display_name FROM users WHERE id = $1")
+            .bind(id)
+            .fetch_optional(self.reader())
+            .await?)
+    }
 }

@@ -156,3 +156,35 @@ fn demo_worker_writes_a_private_config_and_reissues_on_a_second_run() {
     assert_eq!(bad.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&bad.stderr).starts_with("pictor: error:"));
 }
+
+/// `pictor admin create-user` then `pictor admin api-key` against a running coordinator's database: the key works
+/// on the API at once; a user that does not exist and an empty name are one clear error each and change nothing.
+async fn admin_creates_a_user_and_an_api_key_for_automation(backend: pictor_server::db::Backend) {
+    let app = crate::helpers::spawn_app_with(backend, |_| {}).await;
+    let url = app.database_url.clone();
+    let run = move |args: Vec<String>| {
+        let url = url.clone();
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        pictor(&[("DATABASE_URL", url.as_str())], &args)
+    };
+    let created = run(vec!["admin".into(), "create-user".into(), "--name".into(), "Nightly builds".into()]);
+    assert!(created.status.success(), "{}", String::from_utf8_lossy(&created.stderr));
+    let said = String::from_utf8_lossy(&created.stdout).to_string();
+    let id: i64 = said.split_whitespace().nth(2).and_then(|id| id.parse().ok()).expect(&said);
+    assert_eq!(app.db.user_name(id).await.unwrap().as_deref(), Some("Nightly builds"));
+
+    let keyed = run(vec!["admin".into(), "api-key".into(), "--user".into(), id.to_string()]);
+    assert!(keyed.status.success(), "{}", String::from_utf8_lossy(&keyed.stderr));
+    let secret = String::from_utf8_lossy(&keyed.stdout).trim().to_string();
+    assert!(String::from_utf8_lossy(&keyed.stderr).contains("shown once"));
+    let models = app.client.get(app.url("/v1/models")).bearer_auth(&secret).send().await.unwrap();
+    assert_eq!(models.status(), 200, "the printed key works on the API");
+
+    let nobody = run(vec!["admin".into(), "api-key".into(), "--user".into(), "999999".into()]);
+    assert_one_clear_error(&nobody, "there is no user 999999");
+    let unnamed = run(vec!["admin".into(), "create-user".into(), "--name".into(), "  ".into()]);
+    assert_one_clear_error(&unnamed, "--name");
+    assert_eq!(app.db.user_name(id + 1).await.unwrap(), None, "nothing else was created");
+}
+
+crate::on_both_backends!(admin_creates_a_user_and_an_api_key_for_automation);
