@@ -37,7 +37,7 @@ test('submit the sample scene and see its task grid', async ({ page }) => {
   await expect(page.getByTestId('job-title')).toHaveText('Spinning cube');
   await expect(page.getByTestId('task-cell')).toHaveCount(5);
   await expect(page.getByTestId('task-cell').first()).toHaveAttribute('data-state', 'queued');
-  await expect(page.getByTestId('task-cell').first()).toContainText('frames 1,2');
+  await expect(page.getByTestId('task-cell').first()).toContainText('Frames 1–2');
   await waitForHydration(page);
   await screenshot(page, 'job-page');
 

@@ -22,11 +22,34 @@ pub struct LiveTask {
     pub progress: i64,
 }
 
-/// What the grid calls a task: its tile, or its frames.
+/// What the grid calls a task: its tile, or its frames ("Frame 7", "Frames 1–4", "Frames 1–3, 9").
 pub fn task_label(task: &TaskView) -> String {
     match task.tile_index {
-        Some(tile) => format!("tile {tile}"),
-        None => format!("frames {}", task.frames),
+        Some(tile) => format!("Tile {tile}"),
+        None => frames_label(&task.frames),
+    }
+}
+
+/// A task's frame list (`"1,2,3,9"`) in words, runs of consecutive frames joined with an en dash.
+pub fn frames_label(list: &str) -> String {
+    let mut frames: Vec<i64> = list.split(',').filter_map(|frame| frame.trim().parse().ok()).collect();
+    frames.sort_unstable();
+    frames.dedup();
+    let mut runs: Vec<(i64, i64)> = Vec::new();
+    for frame in &frames {
+        match runs.last_mut() {
+            Some((_, end)) if *end + 1 == *frame => *end = *frame,
+            _ => runs.push((*frame, *frame)),
+        }
+    }
+    let parts: Vec<String> = runs
+        .iter()
+        .map(|(start, end)| if start == end { start.to_string() } else { format!("{start}–{end}") })
+        .collect();
+    match frames.len() {
+        0 => format!("Frames {list}"),
+        1 => format!("Frame {}", parts.join(", ")),
+        _ => format!("Frames {}", parts.join(", ")),
     }
 }
 
@@ -106,5 +129,18 @@ pub fn TaskCell(
                 }}
             </div>
         </div>
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::frames_label;
+
+    #[test]
+    fn frames_read_as_runs() {
+        assert_eq!(frames_label("7"), "Frame 7");
+        assert_eq!(frames_label("1,2,3,4"), "Frames 1–4");
+        assert_eq!(frames_label("1,2,3,9"), "Frames 1–3, 9");
+        assert_eq!(frames_label("5,3"), "Frames 3, 5");
     }
 }
