@@ -12,8 +12,6 @@ use tokio::sync::watch;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-use crate::ai::batch::ChunkRun;
-use crate::ai::training::TrainRun;
 use crate::backoff::Backoff;
 use crate::blender::BlenderVersion;
 use crate::cheat::Cheating;
@@ -31,6 +29,8 @@ const LEASE_WAIT: Duration = Duration::from_secs(20);
 const REPORT_MIN_GAP: Duration = Duration::from_secs(1);
 /// A failure report is worth a few tries; after that the lease lapses and the coordinator retries the task anyway.
 const FAIL_REPORT_TRIES: u32 = 3;
+
+mod ai_work;
 
 pub struct Tasks<'a> {
     pub client: &'a Client,
@@ -108,67 +108,6 @@ impl Tasks<'_> {
                 (Some(batch), _) => self.run_chunk(&task, batch).await?,
                 (None, Some((blender, version))) => self.work_on(&task, blender, *version).await?,
                 (None, None) => self.report_failure(&task, "this worker has no usable Blender", "").await?,
-            }
-        }
-    }
-
-    /// Runs a chunk of an AI batch and delivers its results like a render's outputs.
-    async fn run_chunk(
-        &self,
-        task: &TaskAssignment,
-        batch: &pictor_core::ai_batch::BatchTask,
-    ) -> Result<(), ClientError> {
-        let Some(runner) = &self.batches else {
-            return self.report_failure(task, "this worker runs no AI batches", "").await;
-        };
-        tracing::info!("leased task {} (a chunk of batch job {}, attempt {})", task.task_id, task.job_id, task.attempt);
-        let run = runner.run(self.client, &self.outbox, &self.batch_dir, task, batch).await;
-        match run? {
-            ChunkRun::Done(manifest) => match self.outbox.seal(manifest) {
-                Ok(entry) => deliver_keeping_lease(self.client, &self.outbox, &entry, task.lease_ms).await,
-                Err(e) => {
-                    self.outbox.discard(task.task_id, task.attempt);
-                    self.report_failure(task, &format!("cannot keep the results: {e}"), "").await
-                }
-            },
-            ChunkRun::Failed(error) => {
-                self.outbox.discard(task.task_id, task.attempt);
-                tracing::warn!("task {} failed: {error}", task.task_id);
-                self.report_failure(task, &error, "").await
-            }
-            ChunkRun::LeaseLost => {
-                self.outbox.discard(task.task_id, task.attempt);
-                tracing::warn!("lease lost on task {} (the batch was cancelled or the lease expired)", task.task_id);
-                Ok(())
-            }
-        }
-    }
-
-    /// Runs (the rest of) a training run and delivers its trained weights like a render's outputs.
-    async fn run_training(
-        &self,
-        task: &TaskAssignment,
-        train: &pictor_core::ai_training::TrainingTask,
-    ) -> Result<(), ClientError> {
-        tracing::info!("leased task {} (training job {}, attempt {})", task.task_id, task.job_id, task.attempt);
-        let run = crate::ai::training::run(self.client, &self.outbox, &self.batch_dir, task, train, self.cheat).await;
-        match run? {
-            TrainRun::Done(manifest) => match self.outbox.seal(manifest) {
-                Ok(entry) => deliver_keeping_lease(self.client, &self.outbox, &entry, task.lease_ms).await,
-                Err(e) => {
-                    self.outbox.discard(task.task_id, task.attempt);
-                    self.report_failure(task, &format!("cannot keep the weights: {e}"), "").await
-                }
-            },
-            TrainRun::Failed(error) => {
-                self.outbox.discard(task.task_id, task.attempt);
-                tracing::warn!("task {} failed: {error}", task.task_id);
-                self.report_failure(task, &error, "").await
-            }
-            TrainRun::LeaseLost => {
-                self.outbox.discard(task.task_id, task.attempt);
-                tracing::warn!("lease lost on task {} (the run was cancelled or the lease expired)", task.task_id);
-                Ok(())
             }
         }
     }

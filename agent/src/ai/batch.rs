@@ -15,6 +15,7 @@ use tokio::time::Instant;
 use super::fetch::{self, LoadOrder};
 use super::models::{Model, ModelPool};
 use super::runner;
+use super::AiRun;
 use crate::client::{Client, ClientError};
 use crate::outbox::{Manifest, Outbox};
 
@@ -23,13 +24,6 @@ use crate::outbox::{Manifest, Outbox};
 pub struct BatchRunner {
     pub pool: ModelPool,
     pub cache: ModelCache,
-}
-
-/// How a chunk ended, before delivery.
-pub enum ChunkRun {
-    Done(Manifest),
-    Failed(String),
-    LeaseLost,
 }
 
 impl BatchRunner {
@@ -41,18 +35,18 @@ impl BatchRunner {
         scratch: &Path,
         task: &TaskAssignment,
         batch: &BatchTask,
-    ) -> Result<ChunkRun, ClientError> {
+    ) -> Result<AiRun, ClientError> {
         let started = Instant::now();
         let model = match self.model(client, batch).await {
             Ok(model) => model,
-            Err(error) => return Ok(ChunkRun::Failed(format!("cannot load model '{}': {error}", batch.model))),
+            Err(error) => return Ok(AiRun::Failed(format!("cannot load model '{}': {error}", batch.model))),
         };
         let items = match client.batch_input(task.task_id, task.attempt).await {
             Ok(items) => items,
-            Err(ClientError::LeaseLost) => return Ok(ChunkRun::LeaseLost),
+            Err(ClientError::LeaseLost) => return Ok(AiRun::LeaseLost),
             Err(e @ (ClientError::Unauthorized | ClientError::Disabled(_))) => return Err(e),
             // The coordinator may be restarting: the chunk goes back for another try, the worker carries on.
-            Err(error) => return Ok(ChunkRun::Failed(format!("cannot get the chunk's lines: {error}"))),
+            Err(error) => return Ok(AiRun::Failed(format!("cannot get the chunk's lines: {error}"))),
         };
         tracing::info!("task {}: {} lines of a batch on {}", task.task_id, items.len(), batch.model);
         let keepalive = Duration::from_millis((task.lease_ms / 3).max(500));
@@ -65,7 +59,7 @@ impl BatchRunner {
                 let report = ProgressReport { attempt: task.attempt, percent, log_tail };
                 match client.progress(task.task_id, &report).await {
                     Ok(_) => last_report = Instant::now(),
-                    Err(ClientError::LeaseLost) => return Ok(ChunkRun::LeaseLost),
+                    Err(ClientError::LeaseLost) => return Ok(AiRun::LeaseLost),
                     Err(e @ (ClientError::Unauthorized | ClientError::Disabled(_))) => return Err(e),
                     Err(e) => tracing::warn!("progress report on task {} failed: {e}", task.task_id),
                 }
@@ -79,22 +73,22 @@ impl BatchRunner {
                     text.push_str(&line);
                     text.push('\n');
                 }
-                Err(e) => return Ok(ChunkRun::Failed(format!("cannot write the results: {e}"))),
+                Err(e) => return Ok(AiRun::Failed(format!("cannot write the results: {e}"))),
             }
         }
         let file = scratch.join(format!("batch-{}-{}.jsonl", task.task_id, task.attempt));
         if let Err(e) =
             crate::work_dir::ensure(scratch).and_then(|()| std::fs::write(&file, text).map_err(|e| e.to_string()))
         {
-            return Ok(ChunkRun::Failed(format!("cannot keep the results: {e}")));
+            return Ok(AiRun::Failed(format!("cannot keep the results: {e}")));
         }
         let output = match outbox.add_frame(task.task_id, task.attempt, 0, &file).await {
             Ok(output) => output,
-            Err(e) => return Ok(ChunkRun::Failed(e)),
+            Err(e) => return Ok(AiRun::Failed(e)),
         };
         let seconds = started.elapsed().as_secs_f64();
         tracing::info!("task {}: {} lines in {seconds:.1} s", task.task_id, results.len());
-        Ok(ChunkRun::Done(Manifest {
+        Ok(AiRun::Done(Manifest {
             task_id: task.task_id,
             attempt: task.attempt,
             frames: vec![output],

@@ -10,3 +10,11 @@ pub mod runner;
 pub mod session;
 pub mod training;
 pub mod training_check;
+
+/// How a leased AI task (a batch chunk, a training run) ended, before delivery.
+pub enum AiRun {
+    /// Its outputs are in the outbox, ready to deliver.
+    Done(crate::outbox::Manifest),
+    Failed(String),
+    LeaseLost,
+}

@@ -13,16 +13,10 @@ use pictor_inference::training::{Checkpoint, PixelTable, Trainer};
 use sha2::{Digest, Sha256};
 use tokio::time::Instant;
 
+use super::AiRun;
 use crate::cheat::{Cheat, Cheating};
 use crate::client::{Client, ClientError};
 use crate::outbox::{Manifest, Outbox};
-
-/// How a run ended, before delivery.
-pub enum TrainRun {
-    Done(Manifest),
-    Failed(String),
-    LeaseLost,
-}
 
 /// The longest one blocking stretch of training runs before the lease is looked after again.
 const SLICE: Duration = Duration::from_millis(500);
@@ -61,12 +55,12 @@ pub async fn run(
     task: &TaskAssignment,
     train: &TrainingTask,
     cheat: Option<Cheating>,
-) -> Result<TrainRun, ClientError> {
+) -> Result<AiRun, ClientError> {
     match train_all(client, outbox, scratch, task, train, cheat).await {
         Ok(run) => Ok(run),
-        Err(ClientError::LeaseLost) => Ok(TrainRun::LeaseLost),
+        Err(ClientError::LeaseLost) => Ok(AiRun::LeaseLost),
         Err(e @ (ClientError::Unauthorized | ClientError::Disabled(_))) => Err(e),
-        Err(error) => Ok(TrainRun::Failed(error.to_string())),
+        Err(error) => Ok(AiRun::Failed(error.to_string())),
     }
 }
 
@@ -77,22 +71,21 @@ async fn train_all(
     task: &TaskAssignment,
     train: &TrainingTask,
     cheat: Option<Cheating>,
-) -> Result<TrainRun, ClientError> {
+) -> Result<AiRun, ClientError> {
     let started = Instant::now();
     let table = dataset(client, task.task_id, &train.dataset_sha256).await?;
     let resume: Option<CheckpointRef> = {
         let bytes = client.get_bytes(&resume_path(task.task_id), &[("attempt", task.attempt.to_string())]).await?;
         serde_json::from_slice(&bytes).map_err(|e| ClientError::Unreachable(format!("unreadable resume point: {e}")))?
     };
-    let failed = |e: pictor_inference::InferenceError| ClientError::LocalFile(e.to_string());
     let mut trainer = match &resume {
         Some(point) => {
             let saved = checkpoint(client, task.task_id, point).await?;
             tracing::info!("task {}: resuming the run at step {}", task.task_id, point.step);
-            Trainer::resume(table, &train.dataset_sha256, train.hyper, saved, &Device::Cpu).map_err(failed)?
+            Trainer::resume(table, &train.dataset_sha256, train.hyper, saved, &Device::Cpu).map_err(local)?
         }
         None => {
-            let trainer = Trainer::start(table, &train.dataset_sha256, train.hyper, &Device::Cpu).map_err(failed)?;
+            let trainer = Trainer::start(table, &train.dataset_sha256, train.hyper, &Device::Cpu).map_err(local)?;
             // The initial weights travel inside the first checkpoint (step 0).
             upload(client, task, &trainer, f64::NAN).await?;
             trainer
@@ -129,7 +122,7 @@ async fn train_all(
         .map_err(|e| ClientError::LocalFile(e.to_string()))?;
         trainer = back;
         for loss in losses {
-            loss_sum += f64::from(loss.map_err(failed)?);
+            loss_sum += f64::from(loss.map_err(local)?);
             loss_steps += 1;
         }
         if trainer.step() == next_checkpoint {
@@ -144,16 +137,16 @@ async fn train_all(
             last_report = Instant::now();
         }
     }
-    let model = trainer.checkpoint().and_then(|c| c.model_bytes()).map_err(failed)?;
+    let model = trainer.checkpoint().and_then(|c| c.model_bytes()).map_err(local)?;
     let file = scratch.join(format!("training-{}-{}.safetensors", task.task_id, task.attempt));
     crate::work_dir::ensure(scratch).map_err(ClientError::LocalFile)?;
     std::fs::write(&file, model).map_err(|e| ClientError::LocalFile(format!("cannot keep the weights: {e}")))?;
     let output = outbox.add_frame(task.task_id, task.attempt, 0, &file).await.map_err(ClientError::LocalFile)?;
     let seconds = started.elapsed().as_secs_f64();
-    let accuracy = trainer.accuracy().map_err(failed)?;
+    let accuracy = trainer.accuracy().map_err(local)?;
     let log_tail = format!("{total} steps; held-out accuracy {accuracy:.3}; {seconds:.1} s");
     tracing::info!("task {}: {log_tail}", task.task_id);
-    Ok(TrainRun::Done(Manifest {
+    Ok(AiRun::Done(Manifest {
         task_id: task.task_id,
         attempt: task.attempt,
         frames: vec![output],
@@ -162,12 +155,16 @@ async fn train_all(
     }))
 }
 
+/// A training failure on this machine, as the client's error for it.
+fn local(error: pictor_inference::InferenceError) -> ClientError {
+    ClientError::LocalFile(error.to_string())
+}
+
 /// Uploads the trainer's checkpoint with the curves' point at its step (`loss`: the mean since the last one; NaN
 /// for step 0, sent as 0 with the accuracy of the initial weights).
 async fn upload(client: &Client, task: &TaskAssignment, trainer: &Trainer, loss: f64) -> Result<(), ClientError> {
-    let failed = |e: pictor_inference::InferenceError| ClientError::LocalFile(e.to_string());
-    let bytes = trainer.checkpoint().and_then(|c| c.to_bytes()).map_err(failed)?;
-    let accuracy = trainer.accuracy().map_err(failed)?;
+    let bytes = trainer.checkpoint().and_then(|c| c.to_bytes()).map_err(local)?;
+    let accuracy = trainer.accuracy().map_err(local)?;
     let query = [
         ("attempt", task.attempt.to_string()),
         ("loss", if loss.is_finite() { loss } else { 0.0 }.to_string()),

@@ -95,15 +95,7 @@ impl Checkpoint {
 
     /// The largest absolute difference between two checkpoints' weights (infinite when their shapes differ).
     pub fn weight_distance(&self, other: &Checkpoint) -> Result<f32, InferenceError> {
-        let mut largest = 0f32;
-        for (mine, theirs) in self.weights.iter().zip(&other.weights) {
-            if mine.shape() != theirs.shape() {
-                return Ok(f32::INFINITY);
-            }
-            let difference: f32 = (mine - theirs)?.abs()?.flatten_all()?.max(0)?.to_scalar()?;
-            largest = largest.max(if difference.is_nan() { f32::INFINITY } else { difference });
-        }
-        Ok(largest)
+        largest_difference(self.weights.iter().zip(&other.weights))
     }
 
     /// The trained model alone (weights, no optimizer state) as safetensors bytes: what is hosted after the run.
@@ -129,9 +121,19 @@ impl Checkpoint {
 pub fn model_distance(a: &[u8], b: &[u8]) -> Result<f32, InferenceError> {
     let a = candle_core::safetensors::load_buffer(a, &Device::Cpu)?;
     let b = candle_core::safetensors::load_buffer(b, &Device::Cpu)?;
-    let mut largest = 0f32;
+    let mut pairs = Vec::new();
     for name in PARAMS {
         let (Some(x), Some(y)) = (a.get(name), b.get(name)) else { return Ok(f32::INFINITY) };
+        pairs.push((x, y));
+    }
+    largest_difference(pairs)
+}
+
+/// The largest absolute difference between paired tensors (infinite when a pair is shaped differently or differs
+/// by NaN).
+fn largest_difference<'a>(pairs: impl IntoIterator<Item = (&'a Tensor, &'a Tensor)>) -> Result<f32, InferenceError> {
+    let mut largest = 0f32;
+    for (x, y) in pairs {
         if x.shape() != y.shape() {
             return Ok(f32::INFINITY);
         }

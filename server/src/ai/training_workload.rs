@@ -3,7 +3,7 @@
 //! last checkpoint is the run's last step; a checker then replays one segment of its steps.
 
 use pictor_core::agent_protocol::TaskAssignment;
-use pictor_core::ai_training::{CheckpointRef, ReplayOrder, TrainingTask};
+use pictor_core::ai_training::{CheckpointRef, ReplayOrder, TrainingTask, TrainingTemplate};
 use pictor_core::workloads::WorkloadKind;
 
 use super::trainings::{TrainingSpec, TRAIN_ENGINE};
@@ -74,14 +74,14 @@ impl Workload for AiTrainWorkload {
         if rand::random::<f64>() >= check_probability(&trust, false) {
             return Ok(Intake::Accept(None));
         }
-        let spec: TrainingSpec = serde_json::from_str(
-            &self.db.job_render_info(training.job).await?.map(|info| info.spec_json).unwrap_or_default(),
-        )
-        .map_err(|error| WorkloadError::BadJob { job: training.job, why: format!("training spec: {error}") })?;
+        // The run's row keeps what the job's spec says: no second read of the job.
+        let bad = |why: String| WorkloadError::BadJob { job: training.job, why };
+        let template = TrainingTemplate::parse(&training.template).ok_or_else(|| bad("unknown template".into()))?;
+        let hyper = serde_json::from_str(&training.hyper_json).map_err(|e| bad(format!("hyperparameters: {e}")))?;
         let order = ReplayOrder {
             task_id: task.into(),
-            template: spec.template,
-            hyper: spec.hyper,
+            template,
+            hyper,
             dataset_sha256: training.dataset_sha256.clone(),
             from: reference(from),
             to: reference(to),
