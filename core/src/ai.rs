@@ -45,6 +45,9 @@ pub enum ToWorker {
         request: String,
         model: String,
         inputs: Vec<String>,
+        /// For a fine-tuned text classifier: its encoder's sentence vectors rather than the classes' probabilities.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        sentence_vectors: bool,
     },
     /// The caller went away: stop generating.
     Cancel {

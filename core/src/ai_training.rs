@@ -9,14 +9,18 @@ use serde::{Deserialize, Serialize};
 pub enum TrainingTemplate {
     /// A small multi-layer perceptron classifying images given as rows of pixels (a CSV: pixels…, label).
     PixelClassifier,
+    /// all-MiniLM-L6-v2 fine-tuned into a text classifier (its last encoder layer and a head trained) from labelled
+    /// texts (a CSV `text,label` or JSONL `{"text", "label"}`).
+    TextClassifier,
 }
 
 impl TrainingTemplate {
-    pub const ALL: [TrainingTemplate; 1] = [TrainingTemplate::PixelClassifier];
+    pub const ALL: [TrainingTemplate; 2] = [TrainingTemplate::PixelClassifier, TrainingTemplate::TextClassifier];
 
     pub fn as_str(self) -> &'static str {
         match self {
             TrainingTemplate::PixelClassifier => "pixel_classifier",
+            TrainingTemplate::TextClassifier => "text_classifier",
         }
     }
 
@@ -28,6 +32,17 @@ impl TrainingTemplate {
     pub fn title(self) -> &'static str {
         match self {
             TrainingTemplate::PixelClassifier => "Image classifier from a CSV of pixels (MLP)",
+            TrainingTemplate::TextClassifier => "Text classifier fine-tuned from all-MiniLM-L6-v2",
+        }
+    }
+
+    /// Hyperparameters that suit the template (a transformer layer wants a far smaller learning rate than the MLP).
+    pub fn default_hyperparameters(self) -> Hyperparameters {
+        match self {
+            TrainingTemplate::PixelClassifier => Hyperparameters::default(),
+            TrainingTemplate::TextClassifier => {
+                Hyperparameters { epochs: 4, learning_rate: 0.002, batch_size: 16, seed: 1, checkpoint_every: 10 }
+            }
         }
     }
 }

@@ -16,7 +16,9 @@ pub mod validate;
 
 pub use chat::{ChatModel, FinishReason, Generation, GenerationParams, Step};
 pub use chat_template::{ChatMessage, ChatTemplate};
-pub use classifier::{best_class, PixelClassifier};
+pub use classifier::{
+    best_class, summarize as summarize_classifier, Classifier, ClassifierSummary, PixelClassifier, TextClassifier,
+};
 pub use embeddings::{cosine_similarity, Embedded, EmbeddingModel};
 pub use error::InferenceError;
 pub use model_files::{sha256_file, ModelCache, NetworkModel, NETWORK_MODELS};

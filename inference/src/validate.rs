@@ -23,9 +23,16 @@ pub struct ChatModelSummary {
 const MAX_SAFETENSORS_HEADER: u64 = 100 * 1024 * 1024;
 
 /// Refuses files that are pickles (or zip archives holding them, as PyTorch's `.bin`/`.pt` are).
-/// A trained pixel classifier (`model.safetensors` as a training run writes it): its number of pixels.
-pub fn pixel_classifier(path: &Path) -> Result<usize, InferenceError> {
-    Ok(crate::PixelClassifier::load(path, &candle_core::Device::Cpu)?.inputs)
+/// A trained classifier (`model.safetensors` as a training run writes it), checked without its base model: a pixel
+/// classifier is loaded whole, a text classifier's header and head are checked against each other.
+pub fn trained_classifier(path: &Path) -> Result<crate::ClassifierSummary, InferenceError> {
+    let bytes = std::fs::read(path)?;
+    refuse_pickle(&bytes[..bytes.len().min(8)])?;
+    let summary = crate::summarize_classifier(&bytes)?;
+    if summary.template == pictor_core::ai_training::TrainingTemplate::PixelClassifier {
+        crate::PixelClassifier::from_bytes(&bytes, &candle_core::Device::Cpu)?;
+    }
+    Ok(summary)
 }
 
 pub fn refuse_pickle(head: &[u8]) -> Result<(), InferenceError> {

@@ -7,7 +7,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use pictor_core::ai::{LoadedModel, ModelKind, NetworkModel, NETWORK_MODELS};
-use pictor_inference::{ChatModel, EmbeddingModel, InferenceError, ModelCache, PixelClassifier};
+use pictor_inference::training::BaseModels;
+use pictor_inference::{ChatModel, Classifier, EmbeddingModel, InferenceError, ModelCache};
 
 /// A model on this machine's disk, ready to load.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -38,7 +39,7 @@ impl ModelSource {
 pub enum Model {
     Chat(Arc<ChatModel>),
     Embedding(Arc<EmbeddingModel>),
-    Classifier(Arc<PixelClassifier>),
+    Classifier(Arc<Classifier>),
 }
 
 struct Slot {
@@ -83,7 +84,8 @@ impl ModelPool {
             ModelKind::Embedding => Model::Embedding(Arc::new(EmbeddingModel::load(&source.location, &device)?)),
             // Trained on the CPU: served there too, so that a checker's replay gives the same probabilities.
             ModelKind::Classifier => {
-                Model::Classifier(Arc::new(PixelClassifier::load(&source.location, &candle_cpu())?))
+                let bases = BaseModels::from_cache(&ModelCache::default_location());
+                Model::Classifier(Arc::new(Classifier::load(&source.location, &bases, &candle_cpu())?))
             }
         };
         let report = LoadedModel { id: source.id.clone(), sha256: source.sha256.clone(), memory_mb };

@@ -7,7 +7,7 @@ use pictor_core::ai::{AiCheckVerdict, Prompt, Sampling, EMBEDDING_MATCH};
 
 /// A classifier's probabilities replayed on the CPU agree to rounding; a larger gap is another answer.
 const CLASSIFIER_MATCH: f32 = 1e-4;
-use pictor_inference::{cosine_similarity, GenerationParams};
+use pictor_inference::{cosine_similarity, GenerationParams, InferenceError};
 use serde::Deserialize;
 
 use super::models::Model;
@@ -24,7 +24,27 @@ enum Replay {
         inputs: Vec<String>,
         #[serde(with = "pictor_core::ai::packed_vectors")]
         vectors: Vec<Vec<f32>>,
+        /// A fine-tuned text classifier's encoder vectors (compared as embeddings), not its probabilities.
+        #[serde(default)]
+        sentence_vectors: bool,
     },
+}
+
+/// Replayed sentence vectors against the worker's: every pair must point the same way (cosine similarity).
+fn compare_vectors(replayed: Result<Vec<Vec<f32>>, InferenceError>, sent: &[Vec<f32>]) -> AiCheckVerdict {
+    let verdict = |passed: bool, detail: String| AiCheckVerdict { passed, detail };
+    match replayed {
+        Ok(replayed) if replayed.len() == sent.len() => {
+            let least = replayed
+                .iter()
+                .zip(sent)
+                .map(|(a, b)| if a.len() == b.len() { cosine_similarity(a, b) } else { 0.0 })
+                .fold(1.0f32, f32::min);
+            verdict(least >= EMBEDDING_MATCH, format!("least cosine similarity {least:.6} (needs {EMBEDDING_MATCH})"))
+        }
+        Ok(_) => verdict(false, "the worker sent a different number of vectors".into()),
+        Err(error) => verdict(false, format!("the replay failed: {error}")),
+    }
 }
 
 /// Replays `replay` (JSON as the coordinator recorded it) on `model` and compares (blocking: run it off the async
@@ -73,23 +93,13 @@ pub fn replay(model: &Model, replay: &str) -> AiCheckVerdict {
                 Err(error) => verdict(false, format!("the replay failed: {error}")),
             }
         }
-        (Model::Embedding(model), Replay::Embedding { inputs, vectors }) => match model.embed(&inputs) {
-            Ok(replayed) if replayed.vectors.len() == vectors.len() => {
-                let least = replayed
-                    .vectors
-                    .iter()
-                    .zip(&vectors)
-                    .map(|(a, b)| if a.len() == b.len() { cosine_similarity(a, b) } else { 0.0 })
-                    .fold(1.0f32, f32::min);
-                verdict(
-                    least >= EMBEDDING_MATCH,
-                    format!("least cosine similarity {least:.6} (needs {EMBEDDING_MATCH})"),
-                )
-            }
-            Ok(_) => verdict(false, "the worker sent a different number of vectors".into()),
-            Err(error) => verdict(false, format!("the replay failed: {error}")),
-        },
-        (Model::Classifier(model), Replay::Embedding { inputs, vectors }) => match model.classify(&inputs) {
+        (Model::Embedding(model), Replay::Embedding { inputs, vectors, .. }) => {
+            compare_vectors(model.embed(&inputs).map(|embedded| embedded.vectors), &vectors)
+        }
+        (Model::Classifier(model), Replay::Embedding { inputs, vectors, sentence_vectors: true }) => {
+            compare_vectors(model.embed(&inputs).map(|embedded| embedded.vectors), &vectors)
+        }
+        (Model::Classifier(model), Replay::Embedding { inputs, vectors, .. }) => match model.classify(&inputs) {
             Ok(replayed) if replayed.len() == vectors.len() => {
                 let largest = replayed
                     .iter()

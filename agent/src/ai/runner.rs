@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use pictor_core::ai::{FromWorker, Prompt, Sampling};
-use pictor_inference::{ChatModel, EmbeddingModel, FinishReason, GenerationParams, InferenceError, PixelClassifier};
+use pictor_inference::{ChatModel, Classifier, EmbeddingModel, FinishReason, GenerationParams, InferenceError};
 use tokio::sync::mpsc::UnboundedSender;
 
 /// Generates an answer, sending `Started`, each `Token`, then `Finished` (or `Failed`).
@@ -92,14 +92,27 @@ pub fn embed(model: &EmbeddingModel, request: &str, inputs: &[String], out: &Unb
     let _ = out.send(message);
 }
 
-/// Classifies the inputs (rows of pixels) and sends each one's class probabilities as its vector (one input is
-/// counted as one token).
-pub fn classify(model: &PixelClassifier, request: &str, inputs: &[String], out: &UnboundedSender<FromWorker>) {
+/// Classifies the inputs (rows of pixels, or texts) and sends each one's class probabilities as its vector (one
+/// input is counted as one token).
+pub fn classify(model: &Classifier, request: &str, inputs: &[String], out: &UnboundedSender<FromWorker>) {
     let message = match model.classify(inputs) {
         Ok(vectors) => FromWorker::Embedded { request: request.into(), vectors, prompt_tokens: inputs.len() as u32 },
         Err(InferenceError::Invalid(message)) => {
             FromWorker::Failed { request: request.into(), message, caller_error: true }
         }
+        Err(error) => failed(request, error),
+    };
+    let _ = out.send(message);
+}
+
+/// A fine-tuned text classifier's encoder vectors for the inputs (billed by their tokens, as embeddings).
+pub fn sentence_vectors(model: &Classifier, request: &str, inputs: &[String], out: &UnboundedSender<FromWorker>) {
+    let message = match model.embed(inputs) {
+        Ok(embedded) => FromWorker::Embedded {
+            request: request.into(),
+            vectors: embedded.vectors,
+            prompt_tokens: embedded.prompt_tokens as u32,
+        },
         Err(error) => failed(request, error),
     };
     let _ = out.send(message);

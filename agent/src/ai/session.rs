@@ -211,6 +211,9 @@ fn start(
                     runner::generate(&model, &id, &prompt, &sampling, &cancel, &out)
                 }
                 (Model::Embedding(model), ToWorker::Embed { inputs, .. }) => runner::embed(&model, &id, &inputs, &out),
+                (Model::Classifier(model), ToWorker::Embed { inputs, sentence_vectors: true, .. }) => {
+                    runner::sentence_vectors(&model, &id, &inputs, &out)
+                }
                 (Model::Classifier(model), ToWorker::Embed { inputs, .. }) => {
                     runner::classify(&model, &id, &inputs, &out)
                 }

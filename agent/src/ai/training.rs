@@ -7,9 +7,10 @@ use std::path::Path;
 use std::time::Duration;
 
 use pictor_core::agent_protocol::{ProgressReport, TaskAssignment};
+use pictor_core::ai_training::TrainingTemplate;
 use pictor_core::ai_training::{checkpoint_path, dataset_path, resume_path, CheckpointRef, TrainingTask};
-use pictor_inference::training::Device;
-use pictor_inference::training::{Checkpoint, PixelTable, Trainer};
+use pictor_inference::training::{BaseModels, Checkpoint, Dataset, Device, Trainer};
+use pictor_inference::ModelCache;
 use sha2::{Digest, Sha256};
 use tokio::time::Instant;
 
@@ -21,15 +22,21 @@ use crate::outbox::{Manifest, Outbox};
 /// The longest one blocking stretch of training runs before the lease is looked after again.
 const SLICE: Duration = Duration::from_millis(500);
 
-/// The dataset of a run (a worker holding its lease, or a checker checking it), checked against its hash.
-pub async fn dataset(client: &Client, task: i64, sha256: &str) -> Result<PixelTable, ClientError> {
+/// The dataset of a run (a worker holding its lease, or a checker checking it), checked against its hash and read
+/// by its template's rules.
+pub async fn dataset(
+    client: &Client,
+    task: i64,
+    sha256: &str,
+    template: TrainingTemplate,
+) -> Result<Dataset, ClientError> {
     let bytes = client.get_bytes(&dataset_path(task), &[]).await?;
     if hex::encode(Sha256::digest(&bytes)) != sha256 {
         return Err(ClientError::LocalFile("the dataset does not match its sha256".into()));
     }
     tokio::task::spawn_blocking(move || {
         let text = String::from_utf8(bytes).map_err(|_| "the dataset is not UTF-8".to_string())?;
-        PixelTable::parse(&text)
+        Dataset::parse(template, &text)
     })
     .await
     .map_err(|e| ClientError::LocalFile(e.to_string()))?
@@ -73,7 +80,8 @@ async fn train_all(
     cheat: Option<Cheating>,
 ) -> Result<AiRun, ClientError> {
     let started = Instant::now();
-    let table = dataset(client, task.task_id, &train.dataset_sha256).await?;
+    let table = dataset(client, task.task_id, &train.dataset_sha256, train.template).await?;
+    let bases = base_models();
     let resume: Option<CheckpointRef> = {
         let bytes = client.get_bytes(&resume_path(task.task_id), &[("attempt", task.attempt.to_string())]).await?;
         serde_json::from_slice(&bytes).map_err(|e| ClientError::Unreachable(format!("unreadable resume point: {e}")))?
@@ -82,10 +90,13 @@ async fn train_all(
         Some(point) => {
             let saved = checkpoint(client, task.task_id, point).await?;
             tracing::info!("task {}: resuming the run at step {}", task.task_id, point.step);
-            Trainer::resume(table, &train.dataset_sha256, train.hyper, saved, &Device::Cpu).map_err(local)?
+            let hyper = train.hyper;
+            let sha = train.dataset_sha256.clone();
+            blocking(move || Trainer::resume(table, &sha, hyper, saved, &bases, &Device::Cpu)).await?
         }
         None => {
-            let trainer = Trainer::start(table, &train.dataset_sha256, train.hyper, &Device::Cpu).map_err(local)?;
+            let (hyper, sha) = (train.hyper, train.dataset_sha256.clone());
+            let trainer = blocking(move || Trainer::start(table, &sha, hyper, &bases, &Device::Cpu)).await?;
             // The initial weights travel inside the first checkpoint (step 0).
             upload(client, task, &trainer, f64::NAN).await?;
             trainer
@@ -153,6 +164,18 @@ async fn train_all(
         log_tail,
         render_seconds: Some(seconds),
     }))
+}
+
+/// The base models in this machine's model cache (the text template fine-tunes all-MiniLM-L6-v2 from there).
+pub fn base_models() -> BaseModels {
+    BaseModels::from_cache(&ModelCache::default_location())
+}
+
+/// Runs `work` (loading a base model, building a trainer) off the async threads.
+pub async fn blocking<T: Send + 'static>(
+    work: impl FnOnce() -> Result<T, pictor_inference::InferenceError> + Send + 'static,
+) -> Result<T, ClientError> {
+    tokio::task::spawn_blocking(work).await.map_err(|e| ClientError::LocalFile(e.to_string()))?.map_err(local)
 }
 
 /// A training failure on this machine, as the client's error for it.

@@ -5,7 +5,7 @@ use pictor_core::ai_training::ReplayOrder;
 use pictor_core::verification::{Verdict, VerdictReport};
 use pictor_inference::training::{replay_segment, Device, CROSS_BUILD_TOLERANCE};
 
-use super::training::{checkpoint, dataset};
+use super::training::{base_models, blocking, checkpoint, dataset};
 use crate::cheat::Lie;
 use crate::client::{Client, ClientError};
 
@@ -13,16 +13,14 @@ use crate::client::{Client, ClientError};
 pub async fn replay(client: &Client, order: &ReplayOrder, lie: Option<Lie>) -> Result<VerdictReport, ClientError> {
     let started = std::time::Instant::now();
     let task = order.task_id;
-    let table = dataset(client, task, &order.dataset_sha256).await?;
+    let table = dataset(client, task, &order.dataset_sha256, order.template).await?;
     let from = checkpoint(client, task, &order.from).await?;
     let to = checkpoint(client, task, &order.to).await?;
     let (sha, hyper) = (order.dataset_sha256.clone(), order.hyper);
-    let judged = tokio::task::spawn_blocking(move || {
-        replay_segment(table, &sha, hyper, from, &to, CROSS_BUILD_TOLERANCE, &Device::Cpu)
-    })
-    .await
-    .map_err(|e| ClientError::LocalFile(e.to_string()))?
-    .map_err(|e| ClientError::LocalFile(e.to_string()))?;
+    let bases = base_models();
+    let judged =
+        blocking(move || replay_segment(table, &sha, hyper, &bases, from, &to, CROSS_BUILD_TOLERANCE, &Device::Cpu))
+            .await?;
     let (steps, seconds) = (order.to.step - order.from.step, started.elapsed().as_secs_f64());
     tracing::info!(
         "training segment {}..{} of task {task}: {} (largest weight difference {:e}, {steps} steps in {seconds:.2} s)",

@@ -165,7 +165,7 @@ mod browser {
     use wasm_bindgen::JsCast;
     use wasm_bindgen_futures::JsFuture;
 
-    /// Asks a classifier; its answer in words: the class and how sure it is.
+    /// Asks a classifier; its answer in words: the class (its name when it has one) and how sure it is.
     pub async fn classify(body: String) -> Result<String, String> {
         let request = gloo_net::http::Request::post("/api/ai/classifications")
             .header("Content-Type", "application/json")
@@ -174,11 +174,11 @@ mod browser {
         let text = crate::components::api_answers::checked(request.send().await).await?;
         let answer: serde_json::Value = serde_json::from_str(&text).map_err(|e| e.to_string())?;
         let first = &answer["data"][0];
-        Ok(format!(
-            "Class {} ({:.1} % sure)",
-            first["label"].as_i64().unwrap_or(0),
-            first["probability"].as_f64().unwrap_or(0.0) * 100.0
-        ))
+        let class = match first["label_name"].as_str() {
+            Some(name) => name.to_string(),
+            None => format!("Class {}", first["label"].as_i64().unwrap_or(0)),
+        };
+        Ok(format!("{class} ({:.1} % sure)", first["probability"].as_f64().unwrap_or(0.0) * 100.0))
     }
 
     /// Posts the chat request to the Playground endpoint and calls `on_piece` with each piece of text as it

@@ -1,8 +1,9 @@
-//! The AI page's Training: start a run from a dataset (a CSV of pixels then a label) with its hyperparameters and a
-//! budget, follow its loss and accuracy live (task events on the event stream), download its checkpoints and the
+//! The AI page's Training: start a run of either template (an image classifier from a CSV of pixels, or
+//! all-MiniLM-L6-v2 fine-tuned on labelled texts) with its hyperparameters and a budget, follow its loss and accuracy live (task events on the event stream), download its checkpoints and the
 //! trained weights, cancel it.
 
 use leptos::prelude::*;
+use pictor_core::ai_training::TrainingTemplate;
 use serde::Deserialize;
 
 use crate::components::training_chart::CHART_ID;
@@ -80,9 +81,11 @@ pub fn Training() -> impl IntoView {
             <h2>"Training"</h2>
             <p class="muted small">
                 "Train an image classifier (a small MLP) from a CSV of pixels, one image per row, its label last — \
-                 scikit-learn's digits.csv is one. A worker trains it with candle and uploads a checkpoint every N \
-                 steps; if it stops, another worker goes on from the last checkpoint. A checker replays a segment \
-                 of steps before the worker is paid (its price per minute of training, within your budget)."
+                 scikit-learn's digits.csv is one — or fine-tune all-MiniLM-L6-v2 into a text classifier from a CSV \
+                 (text,label) or JSONL ({\"text\", \"label\"}) of labelled texts. A worker trains it with candle \
+                 and uploads a checkpoint every N steps; if it stops, another worker goes on from the last \
+                 checkpoint. A checker replays a segment of steps before the worker is paid (its price per minute \
+                 of training, within your budget)."
             </p>
             <TrainingForm refresh />
             {move || match runs.get() {
@@ -110,9 +113,23 @@ fn TrainingForm(refresh: Callback<()>) -> impl IntoView {
     let busy = RwSignal::new(false);
     let problem = RwSignal::new(None::<String>);
     let rows = RwSignal::new(None::<u64>);
-    let epochs = RwSignal::new("20".to_string());
-    let batch = RwSignal::new("32".to_string());
+    let start = TrainingTemplate::PixelClassifier.default_hyperparameters();
+    let name = RwSignal::new("digits".to_string());
+    let epochs = RwSignal::new(start.epochs.to_string());
+    let rate = RwSignal::new(start.learning_rate.to_string());
+    let batch = RwSignal::new(start.batch_size.to_string());
+    let every = RwSignal::new(start.checkpoint_every.to_string());
     let budget = RwSignal::new("1".to_string());
+    // Choosing a template fills in the hyperparameters that suit it.
+    let chose_template = move |event| {
+        let Some(template) = TrainingTemplate::parse(&event_target_value(&event)) else { return };
+        let hyper = template.default_hyperparameters();
+        epochs.set(hyper.epochs.to_string());
+        rate.set(hyper.learning_rate.to_string());
+        batch.set(hyper.batch_size.to_string());
+        every.set(hyper.checkpoint_every.to_string());
+        name.set(if template == TrainingTemplate::PixelClassifier { "digits" } else { "topics" }.to_string());
+    };
     let estimate = move || {
         let rows = rows.get()?;
         let epochs = epochs.get().trim().parse::<u64>().ok()?;
@@ -135,7 +152,7 @@ fn TrainingForm(refresh: Callback<()>) -> impl IntoView {
         {
             let Some(div) = form.get_untracked() else { return };
             let Some(file) = browser::chosen_file(&div) else {
-                problem.set(Some("choose a .csv dataset first".into()));
+                problem.set(Some("choose a .csv or .jsonl dataset first".into()));
                 return;
             };
             let query = browser::settings_query(&div);
@@ -154,13 +171,21 @@ fn TrainingForm(refresh: Callback<()>) -> impl IntoView {
     };
     view! {
         <div class="form-grid" node_ref=form>
-            <label>"Dataset (.csv) "<input type="file" accept=".csv,text/csv" data-testid="training-file" on:change=counted /></label>
-            <label>"Name "<input name="name" value="digits" data-testid="training-name" /></label>
+            <label>"Template "
+                <select name="template" data-testid="training-template" on:change=chose_template>
+                    {TrainingTemplate::ALL
+                        .into_iter()
+                        .map(|template| view! { <option value=template.as_str()>{template.title()}</option> })
+                        .collect_view()}
+                </select>
+            </label>
+            <label>"Dataset (.csv, .jsonl) "<input type="file" accept=".csv,.jsonl,text/csv" data-testid="training-file" on:change=counted /></label>
+            <label>"Name "<input name="name" bind:value=name data-testid="training-name" /></label>
             <label>"Epochs "<input name="epochs" type="number" min="1" max="1000" bind:value=epochs data-testid="training-epochs" /></label>
-            <label>"Learning rate "<input name="learning_rate" value="0.01" data-testid="training-lr" /></label>
+            <label>"Learning rate "<input name="learning_rate" bind:value=rate data-testid="training-lr" /></label>
             <label>"Batch size "<input name="batch_size" type="number" min="1" bind:value=batch /></label>
             <label>"Seed "<input name="seed" type="number" min="0" value="1" /></label>
-            <label>"Checkpoint every (steps) "<input name="checkpoint_every" type="number" min="1" value="100" data-testid="training-every" /></label>
+            <label>"Checkpoint every (steps) "<input name="checkpoint_every" type="number" min="1" bind:value=every data-testid="training-every" /></label>
             <label>"Budget (credits) "<input name="budget" bind:value=budget data-testid="training-budget" /></label>
         </div>
         <p class="muted small" data-testid="training-estimate">{move || estimate().unwrap_or_else(|| "Choose a dataset for an estimate.".into())}</p>
@@ -303,7 +328,14 @@ mod browser {
 
     /// The form's settings as the query of `POST /api/ai/trainings`.
     pub fn settings_query(container: &web_sys::HtmlDivElement) -> String {
-        let mut parts = vec!["template=pixel_classifier".to_string()];
+        let template = container
+            .query_selector("select[name='template']")
+            .ok()
+            .flatten()
+            .and_then(|select| select.dyn_into::<web_sys::HtmlSelectElement>().ok())
+            .map(|select| select.value())
+            .unwrap_or_else(|| "pixel_classifier".into());
+        let mut parts = vec![format!("template={}", js_sys::encode_uri_component(&template))];
         for name in ["name", "epochs", "learning_rate", "batch_size", "seed", "checkpoint_every", "budget"] {
             let value = container
                 .query_selector(&format!("input[name='{name}']"))
@@ -320,7 +352,7 @@ mod browser {
     /// Sends the dataset (checked row by row by the coordinator) and starts the run.
     pub async fn start(query: &str, file: web_sys::File) -> Result<(), String> {
         let request = gloo_net::http::Request::post(&format!("/api/ai/trainings?{query}"))
-            .header("content-type", "text/csv")
+            .header("content-type", if file.name().ends_with(".jsonl") { "application/jsonl" } else { "text/csv" })
             .body(file)
             .map_err(|e| e.to_string())?;
         checked(request.send().await).await.map(drop)

@@ -9,6 +9,9 @@ use pictor_core::ai_training::TrainingTemplate;
 use super::mlp::PARAMS;
 use crate::InferenceError;
 
+/// The network model the text template fine-tunes (its id in the catalogue).
+pub const TEXT_BASE_MODEL: &str = "all-minilm-l6-v2";
+
 /// What a checkpoint says about its run.
 #[derive(Clone, Debug, PartialEq)]
 pub struct RunInfo {
@@ -21,11 +24,15 @@ pub struct RunInfo {
     pub classes: usize,
     /// What pixels are divided by before the model sees them.
     pub scale: f32,
+    /// The classes' names (the text template's labels; empty when classes are their numbers).
+    pub labels: Vec<String>,
 }
 
 /// Weights and optimizer state at one step.
 pub struct Checkpoint {
     pub info: RunInfo,
+    /// The trained parameters' names, in the order of `weights`, `first` and `second`.
+    pub names: Vec<String>,
     pub weights: Vec<Tensor>,
     pub first: Vec<Tensor>,
     pub second: Vec<Tensor>,
@@ -37,24 +44,20 @@ impl Checkpoint {
     /// The safetensors bytes.
     pub fn to_bytes(&self) -> Result<Vec<u8>, InferenceError> {
         let mut tensors: Vec<(String, &Tensor)> = Vec::new();
-        for (index, name) in PARAMS.iter().enumerate() {
+        for (index, name) in self.names.iter().enumerate() {
             tensors.push((format!("weights.{name}"), &self.weights[index]));
             tensors.push((format!("adamw.m.{name}"), &self.first[index]));
             tensors.push((format!("adamw.v.{name}"), &self.second[index]));
         }
         let info = &self.info;
-        let metadata: HashMap<String, String> = [
-            ("template", info.template.as_str().to_string()),
+        let mut metadata = self.model_metadata();
+        for (key, value) in [
             ("step", info.step.to_string()),
             ("seed", info.seed.to_string()),
             ("dataset_sha256", info.dataset_sha256.clone()),
-            ("inputs", info.inputs.to_string()),
-            ("classes", info.classes.to_string()),
-            ("scale", info.scale.to_string()),
-        ]
-        .into_iter()
-        .map(|(key, value)| (format!("{META_PREFIX}{key}"), value))
-        .collect();
+        ] {
+            metadata.insert(format!("{META_PREFIX}{key}"), value);
+        }
         safetensors::serialize(tensors, Some(metadata))
             .map_err(|error| InferenceError::invalid(format!("checkpoint could not be written: {error}")))
     }
@@ -79,10 +82,12 @@ impl Checkpoint {
             inputs: number("inputs")? as usize,
             classes: number("classes")? as usize,
             scale: field("scale").ok().and_then(|scale| scale.parse().ok()).unwrap_or(1.0),
+            labels: labels_of(&metadata).map_err(bad)?,
         };
+        let names = names_of(&metadata);
         let mut tensors = candle_core::safetensors::load_buffer(bytes, device)?;
         let mut take = |kind: &str| -> Result<Vec<Tensor>, InferenceError> {
-            PARAMS
+            names
                 .iter()
                 .map(|name| tensors.remove(&format!("{kind}.{name}")).ok_or_else(|| bad(format!("no {kind}.{name}"))))
                 .collect()
@@ -90,7 +95,29 @@ impl Checkpoint {
         let weights = take("weights")?;
         let first = take("adamw.m")?;
         let second = take("adamw.v")?;
-        Ok(Self { info, weights, first, second })
+        Ok(Self { info, names, weights, first, second })
+    }
+
+    /// What a served model's header says: template, sizes, scale, the classes' names and the parameters' order.
+    fn model_metadata(&self) -> HashMap<String, String> {
+        let info = &self.info;
+        let mut metadata: HashMap<String, String> = [
+            ("template", info.template.as_str().to_string()),
+            ("inputs", info.inputs.to_string()),
+            ("classes", info.classes.to_string()),
+            ("scale", info.scale.to_string()),
+            ("params", self.names.join(",")),
+        ]
+        .into_iter()
+        .map(|(key, value)| (format!("{META_PREFIX}{key}"), value))
+        .collect();
+        if !info.labels.is_empty() {
+            metadata.insert(format!("{META_PREFIX}labels"), serde_json::Value::from(info.labels.clone()).to_string());
+        }
+        if info.template == TrainingTemplate::TextClassifier {
+            metadata.insert(format!("{META_PREFIX}base"), TEXT_BASE_MODEL.to_string());
+        }
+        metadata
     }
 
     /// The largest absolute difference between two checkpoints' weights (infinite when their shapes differ).
@@ -101,17 +128,8 @@ impl Checkpoint {
     /// The trained model alone (weights, no optimizer state) as safetensors bytes: what is hosted after the run.
     pub fn model_bytes(&self) -> Result<Vec<u8>, InferenceError> {
         let tensors: Vec<(String, &Tensor)> =
-            PARAMS.iter().zip(&self.weights).map(|(name, tensor)| (name.to_string(), tensor)).collect();
-        let metadata: HashMap<String, String> = [
-            ("template", self.info.template.as_str().to_string()),
-            ("inputs", self.info.inputs.to_string()),
-            ("classes", self.info.classes.to_string()),
-            ("scale", self.info.scale.to_string()),
-        ]
-        .into_iter()
-        .map(|(key, value)| (format!("{META_PREFIX}{key}"), value))
-        .collect();
-        safetensors::serialize(tensors, Some(metadata))
+            self.names.iter().zip(&self.weights).map(|(name, tensor)| (name.clone(), tensor)).collect();
+        safetensors::serialize(tensors, Some(self.model_metadata()))
             .map_err(|error| InferenceError::invalid(format!("model could not be written: {error}")))
     }
 }
@@ -119,14 +137,38 @@ impl Checkpoint {
 /// The largest absolute difference between two trained models' weights (as [`Checkpoint::model_bytes`] writes them;
 /// infinite when a parameter is missing or shaped differently).
 pub fn model_distance(a: &[u8], b: &[u8]) -> Result<f32, InferenceError> {
+    let names = header_metadata(a).map(|metadata| names_of(&metadata))?;
     let a = candle_core::safetensors::load_buffer(a, &Device::Cpu)?;
     let b = candle_core::safetensors::load_buffer(b, &Device::Cpu)?;
     let mut pairs = Vec::new();
-    for name in PARAMS {
+    for name in &names {
         let (Some(x), Some(y)) = (a.get(name), b.get(name)) else { return Ok(f32::INFINITY) };
         pairs.push((x, y));
     }
     largest_difference(pairs)
+}
+
+/// The metadata in a safetensors header.
+pub(crate) fn header_metadata(bytes: &[u8]) -> Result<HashMap<String, String>, InferenceError> {
+    let (_, header) = safetensors::SafeTensors::read_metadata(bytes)
+        .map_err(|error| InferenceError::invalid(format!("not a safetensors file: {error}")))?;
+    Ok(header.metadata().clone().unwrap_or_default())
+}
+
+/// The parameters' names in their order (the pixel classifier's when the header predates the list).
+pub(crate) fn names_of(metadata: &HashMap<String, String>) -> Vec<String> {
+    match metadata.get(&format!("{META_PREFIX}params")) {
+        Some(list) if !list.is_empty() => list.split(',').map(str::to_string).collect(),
+        _ => PARAMS.iter().map(|name| name.to_string()).collect(),
+    }
+}
+
+/// The classes' names, when the header has them.
+pub(crate) fn labels_of(metadata: &HashMap<String, String>) -> Result<Vec<String>, String> {
+    match metadata.get(&format!("{META_PREFIX}labels")) {
+        Some(json) => serde_json::from_str(json).map_err(|_| "its labels are not a list of names".to_string()),
+        None => Ok(Vec::new()),
+    }
 }
 
 /// The largest absolute difference between paired tensors (infinite when a pair is shaped differently or differs

@@ -1,7 +1,7 @@
 //! The pixel classifier: a two-layer perceptron (inputs → hidden, ReLU → classes) whose initial weights come from
 //! the run's seed, so that they are the same on every worker.
 
-use candle_core::{DType, Device, Result, Tensor, Var};
+use candle_core::{Device, Result, Tensor, Var};
 
 use super::rng::SplitMix64;
 
@@ -47,12 +47,5 @@ impl Mlp {
         let [w1, b1, w2, b2] = [0, 1, 2, 3].map(|i| self.vars[i].as_tensor());
         let hidden = batch.matmul(&w1.t()?)?.broadcast_add(b1)?.relu()?;
         hidden.matmul(&w2.t()?)?.broadcast_add(b2)
-    }
-
-    /// The classes predicted for `pixels` (`rows × inputs`, scaled to [0, 1]).
-    pub fn predict(&self, pixels: &[f32], inputs: usize, device: &Device) -> Result<Vec<u32>> {
-        let rows = pixels.len() / inputs.max(1);
-        let batch = Tensor::from_slice(pixels, (rows, inputs), device)?;
-        self.forward(&batch)?.argmax(1)?.to_dtype(DType::U32)?.to_vec1()
     }
 }

@@ -1,7 +1,7 @@
 //! Datasets of images as rows of pixels: a CSV whose rows are pixel values then an integer label (scikit-learn's
 //! `digits.csv.gz` is one), validated with errors that name the line, and split into training and held-out rows.
 
-use super::rng::SplitMix64;
+use super::dataset::split_rows;
 
 /// The most rows and columns a dataset may have (a guard against files meant to exhaust a worker).
 pub const MAX_ROWS: usize = 200_000;
@@ -18,9 +18,6 @@ pub struct PixelTable {
     /// What the pixels were divided by (the largest value in the file, at least 1): a served model divides by it too.
     pub scale: f32,
 }
-
-/// The held-out share of the rows.
-const HELD_OUT_PERCENT: usize = 20;
 
 impl PixelTable {
     /// Reads a CSV (an optional header row, then `pixel,…,pixel,label` rows; blank lines ignored).
@@ -87,11 +84,7 @@ impl PixelTable {
 
     /// The row numbers of the training and held-out splits, drawn from the run's seed.
     pub fn split(&self, seed: u64) -> (Vec<u32>, Vec<u32>) {
-        let mut order: Vec<u32> = (0..self.rows() as u32).collect();
-        SplitMix64::new(seed, SPLIT_STREAM).shuffle(&mut order);
-        let held_out = (self.rows() * HELD_OUT_PERCENT / 100).max(1);
-        let train = order.split_off(held_out);
-        (train, order)
+        split_rows(self.rows(), seed)
     }
 
     /// The pixels of `rows`, one after the other.
@@ -106,8 +99,6 @@ impl PixelTable {
         (pixels, labels)
     }
 }
-
-const SPLIT_STREAM: u64 = 1;
 
 #[cfg(test)]
 mod tests {

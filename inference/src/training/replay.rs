@@ -4,7 +4,7 @@
 use candle_core::Device;
 use pictor_core::ai_training::Hyperparameters;
 
-use super::{Checkpoint, PixelTable, Trainer};
+use super::{BaseModels, Checkpoint, Dataset, Trainer};
 use crate::InferenceError;
 
 /// How far a replay landed from the worker's checkpoint.
@@ -21,10 +21,12 @@ pub struct ReplayVerdict {
 pub const CROSS_BUILD_TOLERANCE: f32 = 1e-4;
 
 /// Replays the steps from `from` to `to` and compares.
+#[allow(clippy::too_many_arguments)]
 pub fn replay_segment(
-    table: PixelTable,
+    dataset: Dataset,
     dataset_sha256: &str,
     hyper: Hyperparameters,
+    bases: &BaseModels,
     from: Checkpoint,
     to: &Checkpoint,
     tolerance: f32,
@@ -34,7 +36,7 @@ pub fn replay_segment(
         return Err(InferenceError::invalid("the later checkpoint is not after the earlier one"));
     }
     let steps = to.info.step - from.info.step;
-    let mut trainer = Trainer::resume(table, dataset_sha256, hyper, from, device)?;
+    let mut trainer = Trainer::resume(dataset, dataset_sha256, hyper, from, bases, device)?;
     for _ in 0..steps {
         trainer.train_step()?;
     }

@@ -1,24 +1,23 @@
-//! One training run of the pixel classifier, step by step: batches in the order the seed decides, AdamW, checkpoints
+//! One training run of either template, step by step: batches in the order the seed decides, AdamW, checkpoints
 //! that carry everything a resumed or replayed run needs, and held-out accuracy.
 
-use candle_core::{Device, Tensor};
-use pictor_core::ai_training::{Hyperparameters, TrainingTemplate};
+use candle_core::Device;
+use pictor_core::ai_training::Hyperparameters;
 
 use super::adamw::{AdamW, AdamWParams};
 use super::checkpoint::{Checkpoint, RunInfo};
-use super::mlp::Mlp;
-use super::pixels::PixelTable;
+use super::learner::{BaseModels, Learner};
 use super::rng::SplitMix64;
+use super::Dataset;
 use crate::InferenceError;
 
 /// A run in progress.
 pub struct Trainer {
-    table: PixelTable,
+    learner: Learner,
     dataset_sha256: String,
     hyper: Hyperparameters,
     train: Vec<u32>,
     held_out: Vec<u32>,
-    model: Mlp,
     optimizer: AdamW,
     step: u64,
     device: Device,
@@ -29,57 +28,62 @@ pub struct Trainer {
 const ORDER_STREAM: u64 = 3;
 
 impl Trainer {
-    /// A run from step 0 (its initial weights drawn from the seed).
+    /// A run from step 0 (its initial weights drawn from the seed; the text template's last layer as shipped).
     pub fn start(
-        table: PixelTable,
+        dataset: Dataset,
         dataset_sha256: &str,
         hyper: Hyperparameters,
+        bases: &BaseModels,
         device: &Device,
     ) -> Result<Self, InferenceError> {
-        let model = Mlp::init(table.inputs, table.classes, hyper.seed, device)?;
-        let optimizer = AdamW::new(AdamWParams::with_lr(hyper.learning_rate), &model.vars)?;
-        Ok(Self::assemble(table, dataset_sha256, hyper, model, optimizer, 0, device))
+        let split = dataset.split(hyper.seed);
+        let learner = Learner::init(dataset, hyper.seed, bases, device)?;
+        let optimizer = AdamW::new(AdamWParams::with_lr(hyper.learning_rate), learner.vars())?;
+        Ok(Self::assemble(learner, split, dataset_sha256, hyper, optimizer, 0, device))
     }
 
-    /// A run going on from `checkpoint`, which must belong to this dataset and seed.
+    /// A run going on from `checkpoint`, which must belong to this template, dataset and seed.
     pub fn resume(
-        table: PixelTable,
+        dataset: Dataset,
         dataset_sha256: &str,
         hyper: Hyperparameters,
         checkpoint: Checkpoint,
+        bases: &BaseModels,
         device: &Device,
     ) -> Result<Self, InferenceError> {
         let info = &checkpoint.info;
-        if info.template != TrainingTemplate::PixelClassifier
+        if info.template != dataset.template()
             || info.dataset_sha256 != dataset_sha256
             || info.seed != hyper.seed
-            || (info.inputs, info.classes) != (table.inputs, table.classes)
+            || info.classes != dataset.classes()
         {
             return Err(InferenceError::invalid("the checkpoint belongs to another run (template, dataset or seed)"));
         }
         let step = info.step;
-        let model = Mlp::from_tensors(checkpoint.weights)?;
+        let split = dataset.split(hyper.seed);
+        let learner = Learner::restore(dataset, &checkpoint.names, checkpoint.weights, bases, device)?;
+        if learner.inputs() != checkpoint.info.inputs {
+            return Err(InferenceError::invalid("the checkpoint's inputs differ from the dataset's"));
+        }
         let optimizer = AdamW::restore(AdamWParams::with_lr(hyper.learning_rate), checkpoint.first, checkpoint.second)?;
-        Ok(Self::assemble(table, dataset_sha256, hyper, model, optimizer, step, device))
+        Ok(Self::assemble(learner, split, dataset_sha256, hyper, optimizer, step, device))
     }
 
     fn assemble(
-        table: PixelTable,
+        learner: Learner,
+        (train, held_out): (Vec<u32>, Vec<u32>),
         dataset_sha256: &str,
         hyper: Hyperparameters,
-        model: Mlp,
         optimizer: AdamW,
         step: u64,
         device: &Device,
     ) -> Self {
-        let (train, held_out) = table.split(hyper.seed);
         Self {
-            table,
+            learner,
             dataset_sha256: dataset_sha256.to_string(),
             hyper,
             train,
             held_out,
-            model,
             optimizer,
             step,
             device: device.clone(),
@@ -121,41 +125,38 @@ impl Trainer {
     /// Takes one optimizer step; returns its training loss.
     pub fn train_step(&mut self) -> Result<f32, InferenceError> {
         let rows = self.batch_rows(self.step);
-        let (pixels, labels) = self.table.gather(&rows);
-        let batch = Tensor::from_vec(pixels, (rows.len(), self.table.inputs), &self.device)?;
-        let targets = Tensor::from_vec(labels, rows.len(), &self.device)?;
-        let logits = self.model.forward(&batch)?;
+        let logits = self.learner.logits(&rows, &self.device)?;
+        let targets = self.learner.targets(&rows, &self.device)?;
         let loss = candle_nn::loss::cross_entropy(&logits, &targets)?;
         let grads = loss.backward()?;
         self.step += 1;
-        self.optimizer.step(&self.model.vars, &grads, self.step)?;
+        self.optimizer.step(self.learner.vars(), &grads, self.step)?;
         Ok(loss.to_scalar::<f32>()?)
     }
 
     /// The share of held-out rows the model classifies right.
     pub fn accuracy(&self) -> Result<f64, InferenceError> {
-        let (pixels, labels) = self.table.gather(&self.held_out);
-        let predicted = self.model.predict(&pixels, self.table.inputs, &self.device)?;
-        let right = predicted.iter().zip(&labels).filter(|(p, l)| p == l).count();
-        Ok(right as f64 / labels.len().max(1) as f64)
+        self.learner.accuracy(&self.held_out, &self.device)
     }
 
     /// Everything needed to go on from here (copies: the variables change in place at the next step).
     pub fn checkpoint(&self) -> Result<Checkpoint, InferenceError> {
-        let copy = |vars: &[candle_core::Var]| -> Result<Vec<Tensor>, InferenceError> {
+        let copy = |vars: &[candle_core::Var]| -> Result<Vec<candle_core::Tensor>, InferenceError> {
             Ok(vars.iter().map(|var| var.as_tensor().copy()).collect::<Result<_, _>>()?)
         };
         Ok(Checkpoint {
             info: RunInfo {
-                template: TrainingTemplate::PixelClassifier,
+                template: self.learner.template(),
                 step: self.step,
                 seed: self.hyper.seed,
                 dataset_sha256: self.dataset_sha256.clone(),
-                inputs: self.table.inputs,
-                classes: self.table.classes,
-                scale: self.table.scale,
+                inputs: self.learner.inputs(),
+                classes: self.learner.classes(),
+                scale: self.learner.scale(),
+                labels: self.learner.class_names(),
             },
-            weights: copy(&self.model.vars)?,
+            names: self.learner.names(),
+            weights: copy(self.learner.vars())?,
             first: copy(&self.optimizer.first)?,
             second: copy(&self.optimizer.second)?,
         })

@@ -1,14 +1,20 @@
 //! `POST /v1/classifications` (and the dashboard's `/api/ai/classifications`): a hosted classifier — the weights of a
-//! training run, deployed — answers each input (a row of pixels) with its class and the classes' probabilities.
-//! It rides on the embeddings path: the worker's answer is one probability vector per input, billed per input as
-//! one token at the model's input price, and sampled for checkers' replays like an embedding.
+//! training run, deployed — answers each input (a row of pixels, or a text for a fine-tuned text classifier) with
+//! its class, the class's name when it has one, and the classes' probabilities. It rides on the embeddings path: the
+//! worker's answer is one probability vector per input, billed per input as one token at the model's input price,
+//! and sampled for checkers' replays like an embedding.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, OnceLock};
 
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::{Json, Router};
+use object_store::path::Path as ObjectPath;
 use pictor_core::ai::ModelKind;
+use pictor_core::ai_training::TrainingTemplate;
 use serde::Deserialize;
 use serde_json::{json, Value};
 use tokio::sync::mpsc;
@@ -35,11 +41,14 @@ struct ClassificationRequest {
     input: Value,
 }
 
-/// The inputs as rows of pixels in text (what the worker parses): one row of numbers, several rows, or rows
-/// already written as text (`"0,3,16,…"`).
+/// The inputs as text (what the worker parses): one row of numbers, several rows, rows already written as text
+/// (`"0,3,16,…"`), or texts for a text classifier.
 fn inputs_of(input: &Value) -> Result<Vec<String>, ApiError> {
     let bad = || {
-        ApiError::invalid(Some("input"), "'input' must be a row of pixels (numbers), an array of rows, or rows as text")
+        ApiError::invalid(
+            Some("input"),
+            "'input' must be a text, an array of texts, a row of pixels (numbers) or an array of rows",
+        )
     };
     let row = |value: &Value| -> Result<String, ApiError> {
         match value {
@@ -64,15 +73,21 @@ fn inputs_of(input: &Value) -> Result<Vec<String>, ApiError> {
     Ok(rows)
 }
 
-/// The answer: per input its most likely class and every class's probability.
-pub fn classification_body(probabilities: &[Vec<f32>], model: &str, id: &str, inputs: u32) -> Value {
+/// The answer: per input its most likely class (with its name when the model has names) and every class's
+/// probability.
+pub fn classification_body(probabilities: &[Vec<f32>], names: &[String], model: &str, id: &str, inputs: u32) -> Value {
     let data: Vec<Value> = probabilities
         .iter()
         .enumerate()
         .map(|(index, classes)| {
             let label = pictor_inference::best_class(classes);
-            json!({ "object": "classification", "index": index, "label": label,
-                    "probability": classes.get(label).copied().unwrap_or(0.0), "probabilities": classes })
+            let mut answer = json!({ "object": "classification", "index": index, "label": label,
+                    "probability": classes.get(label).copied().unwrap_or(0.0), "probabilities": classes });
+            if let Some(name) = names.get(label) {
+                answer["label_name"] = json!(name);
+                answer["label_names"] = json!(names);
+            }
+            answer
         })
         .collect();
     json!({ "id": id, "object": "list", "data": data, "model": model,
@@ -85,9 +100,11 @@ async fn classify(State(state): State<AppState>, caller: Caller, body: Bytes) ->
         let inputs = inputs_of(&request.input)?;
         let service = &state.services.ai;
         let model = service.model(&caller, &request.model, ModelKind::Classifier).await?;
+        let header = trained_header(&state, &model.sha256).await;
         let most = (inputs.len() as u64, 0);
         let count = inputs.len() as u32;
-        let ticket = service.begin(&caller, request_id("cls"), model, Work::Embed { inputs }, most).await?;
+        let work = Work::Embed { inputs, sentence_vectors: false };
+        let ticket = service.begin(&caller, request_id("cls"), model, work, most).await?;
         let (id, model) = (ticket.id.clone(), ticket.model.id.clone());
         let (out, mut outputs) = mpsc::channel(4);
         let serving = service.clone();
@@ -95,7 +112,8 @@ async fn classify(State(state): State<AppState>, caller: Caller, body: Bytes) ->
         while let Some(output) = outputs.recv().await {
             match output {
                 Output::Embedded { vectors, .. } => {
-                    return Ok::<_, ApiError>(Json(classification_body(&vectors, &model, &id, count)).into_response())
+                    let body = classification_body(&vectors, &header.labels, &model, &id, count);
+                    return Ok::<_, ApiError>(Json(body).into_response());
                 }
                 Output::Failed(error) => return Err(error),
                 _ => {}
@@ -104,6 +122,44 @@ async fn classify(State(state): State<AppState>, caller: Caller, body: Bytes) ->
         Err(ApiError::internal())
     };
     answer.await.unwrap_or_else(IntoResponse::into_response)
+}
+
+/// What the coordinator reads of a trained model's header: its template and the classes' names.
+#[derive(Debug, Default)]
+pub struct TrainedHeader {
+    pub template: Option<TrainingTemplate>,
+    /// The classes' names (none for a pixel classifier).
+    pub labels: Vec<String>,
+}
+
+/// A trained model's header, read once per model file from the store (the safetensors header is at the file's
+/// start; a store that cannot be read answers an empty header this time and is asked again next time).
+pub async fn trained_header(state: &AppState, sha256: &str) -> Arc<TrainedHeader> {
+    static HEADERS: OnceLock<Mutex<HashMap<String, Arc<TrainedHeader>>>> = OnceLock::new();
+    let cache = HEADERS.get_or_init(Mutex::default);
+    if let Some(header) = cache.lock().unwrap_or_else(|p| p.into_inner()).get(sha256) {
+        return header.clone();
+    }
+    let key = ObjectPath::from(super::hosting::file_key(sha256).as_str());
+    let read = async {
+        let length = state.store.get_range(&key, 0..8).await.ok()?;
+        let length = u64::from_le_bytes(length.as_ref().try_into().ok()?);
+        // A header is small; a larger claim is not a trained classifier's.
+        if length > 1 << 20 {
+            return None;
+        }
+        let header = state.store.get_range(&key, 8..8 + length).await.ok()?;
+        let header: Value = serde_json::from_slice(&header).ok()?;
+        let field = |key: &str| header.get("__metadata__").and_then(|m| m.get(key)).and_then(Value::as_str);
+        let labels = field("pictor.labels").and_then(|labels| serde_json::from_str::<Vec<String>>(labels).ok());
+        Some(TrainedHeader {
+            template: field("pictor.template").and_then(TrainingTemplate::parse),
+            labels: labels.unwrap_or_default(),
+        })
+    };
+    let Some(header) = read.await.map(Arc::new) else { return Arc::default() };
+    cache.lock().unwrap_or_else(|p| p.into_inner()).insert(sha256.to_string(), header.clone());
+    header
 }
 
 #[cfg(test)]
@@ -118,7 +174,15 @@ mod tests {
         assert!(inputs_of(&json!([])).is_err());
         assert!(inputs_of(&json!([[1, "x"]])).is_err());
         assert!(inputs_of(&json!({"a": 1})).is_err());
-        let body = classification_body(&[vec![0.1, 0.9]], "m", "cls-1", 1);
+        let body = classification_body(&[vec![0.1, 0.9]], &[], "m", "cls-1", 1);
         assert_eq!(body["data"][0]["label"], 1);
+        assert!(body["data"][0].get("label_name").is_none(), "a pixel classifier's classes have no names");
+        assert_eq!(inputs_of(&json!(["Rain tonight", "Bake it"])).unwrap(), vec!["Rain tonight", "Bake it"]);
+        let names = ["cooking".to_string(), "weather".to_string()];
+        let body = classification_body(&[vec![0.2, 0.8]], &names, "m", "cls-2", 1);
+        assert_eq!(
+            (body["data"][0]["label"].clone(), body["data"][0]["label_name"].clone()),
+            (json!(1), json!("weather"))
+        );
     }
 }

@@ -354,7 +354,12 @@ mod tests {
     }
 
     fn generate(request: &str) -> ToWorker {
-        ToWorker::Embed { request: request.into(), model: "m".into(), inputs: vec!["x".into()] }
+        ToWorker::Embed {
+            request: request.into(),
+            model: "m".into(),
+            inputs: vec!["x".into()],
+            sentence_vectors: false,
+        }
     }
 
     fn worker(gateway: &Gateway, node: i64, models: &[&str]) -> (u64, mpsc::UnboundedReceiver<ToWorker>) {

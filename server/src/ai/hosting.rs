@@ -121,9 +121,17 @@ async fn check_files(state: &AppState, kind: ModelKind, files: &[ModelFile]) -> 
             .map(|summary| Checked { context_length: i64::from(summary.context_length) }),
         ModelKind::Embedding => pictor_inference::validate::bert_embedding_model(&folder)
             .map(|summary| Checked { context_length: summary.max_input_tokens as i64 }),
-        // A classifier's "context" is its number of pixels.
-        ModelKind::Classifier => pictor_inference::validate::pixel_classifier(&folder.join("model.safetensors"))
-            .map(|inputs| Checked { context_length: inputs as i64 }),
+        // A pixel classifier's "context" is its number of pixels; a text classifier's the tokens it reads.
+        ModelKind::Classifier => {
+            pictor_inference::validate::trained_classifier(&folder.join("model.safetensors")).map(|summary| Checked {
+                context_length: match summary.template {
+                    pictor_core::ai_training::TrainingTemplate::PixelClassifier => summary.inputs as i64,
+                    pictor_core::ai_training::TrainingTemplate::TextClassifier => {
+                        pictor_inference::training::MAX_TEXT_TOKENS as i64
+                    }
+                },
+            })
+        }
     })
     .await
     .map_err(|_| AppError::Unavailable)?;

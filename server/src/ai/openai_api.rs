@@ -173,12 +173,26 @@ async fn embeddings(State(state): State<AppState>, caller: Caller, body: Bytes) 
         let request: wire::EmbeddingRequest = wire::parse(&body)?;
         let (inputs, base64) = requests::embedding_inputs(&request)?;
         let service = ai(&state);
-        let model = service.model(&caller, &request.model, ModelKind::Embedding).await?;
+        let (model, sentence_vectors) = match service.model(&caller, &request.model, ModelKind::Embedding).await {
+            Ok(model) => (model, false),
+            // A text classifier fine-tuned here also answers its encoder's sentence vectors.
+            Err(refused) => match service.model(&caller, &request.model, ModelKind::Classifier).await {
+                Ok(model) if fine_tuned_text_encoder(&state, &model.sha256).await => (model, true),
+                _ => return Err(refused),
+            },
+        };
         let most = requests::embedding_bound(&inputs);
-        let ticket = service.begin(&caller, request_id("emb"), model, Work::Embed { inputs }, most).await?;
+        let work = Work::Embed { inputs, sentence_vectors };
+        let ticket = service.begin(&caller, request_id("emb"), model, work, most).await?;
         Ok::<_, ApiError>(respond(service, ticket, false, false, Shape::Embedding { base64 }).await)
     };
     answer.await.unwrap_or_else(IntoResponse::into_response)
+}
+
+/// Whether a classifier's weights are a fine-tuned text encoder's (their header says the text template).
+async fn fine_tuned_text_encoder(state: &AppState, sha256: &str) -> bool {
+    let header = super::classifications::trained_header(state, sha256).await;
+    header.template == Some(pictor_core::ai_training::TrainingTemplate::TextClassifier)
 }
 
 /// Which response a request gets.

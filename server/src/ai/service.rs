@@ -57,8 +57,17 @@ pub enum Output {
 /// The work a request asks of a worker.
 #[derive(Debug, Clone)]
 pub enum Work {
-    Generate { prompt: Prompt, sampling: Sampling, kind: &'static str },
-    Embed { inputs: Vec<String> },
+    Generate {
+        prompt: Prompt,
+        sampling: Sampling,
+        kind: &'static str,
+    },
+    /// Vectors of `inputs`: an embedding model's, a classifier's class probabilities, or (`sentence_vectors`) a
+    /// fine-tuned text classifier's encoder vectors.
+    Embed {
+        inputs: Vec<String>,
+        sentence_vectors: bool,
+    },
 }
 
 impl Work {
@@ -77,9 +86,12 @@ impl Work {
                 prompt: prompt.clone(),
                 sampling: sampling.clone(),
             },
-            Work::Embed { inputs } => {
-                ToWorker::Embed { request: request.into(), model: model.into(), inputs: inputs.clone() }
-            }
+            Work::Embed { inputs, sentence_vectors } => ToWorker::Embed {
+                request: request.into(),
+                model: model.into(),
+                inputs: inputs.clone(),
+                sentence_vectors: *sentence_vectors,
+            },
         }
     }
 }
@@ -292,9 +304,13 @@ impl AiService {
                 Some(json!({ "prompt": prompt, "sampling": sampling, "token_ids": token_ids }).to_string())
             }
             // Vectors are large: kept only when a checker will compare them.
-            (Work::Embed { inputs }, Some(Output::Embedded { vectors, .. })) if check => {
+            (Work::Embed { inputs, sentence_vectors }, Some(Output::Embedded { vectors, .. })) if check => {
                 let packed: Vec<String> = vectors.iter().map(|v| pictor_core::ai::packed_vectors::encode(v)).collect();
-                Some(json!({ "inputs": inputs, "vectors": packed }).to_string())
+                let mut replay = json!({ "inputs": inputs, "vectors": packed });
+                if *sentence_vectors {
+                    replay["sentence_vectors"] = json!(true);
+                }
+                Some(replay.to_string())
             }
             _ => None,
         };

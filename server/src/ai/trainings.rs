@@ -7,7 +7,7 @@ use object_store::path::Path as ObjectPath;
 use object_store::{ObjectStore, PutPayload};
 use pictor_core::ai_training::{Hyperparameters, TrainingTemplate};
 use pictor_core::workloads::WorkloadKind;
-use pictor_inference::training::PixelTable;
+use pictor_inference::training::Dataset;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
@@ -48,19 +48,20 @@ pub struct DatasetFacts {
     pub rows: usize,
     pub training_rows: usize,
     pub classes: usize,
+    /// Pixels per row (0 for texts).
     pub inputs: usize,
 }
 
 /// Validates `dataset` for `template`; the error names the line at fault.
 pub fn check_dataset(template: TrainingTemplate, dataset: &[u8], seed: u64) -> Result<DatasetFacts, String> {
     let text = std::str::from_utf8(dataset).map_err(|_| "the dataset is not UTF-8 text".to_string())?;
-    match template {
-        TrainingTemplate::PixelClassifier => {
-            let table = PixelTable::parse(text)?;
-            let training_rows = table.split(seed).0.len();
-            Ok(DatasetFacts { rows: table.rows(), training_rows, classes: table.classes, inputs: table.inputs })
-        }
-    }
+    let dataset = Dataset::parse(template, text)?;
+    let inputs = match &dataset {
+        Dataset::Pixels(table) => table.inputs,
+        Dataset::Texts(_) => 0,
+    };
+    let training_rows = dataset.split(seed).0.len();
+    Ok(DatasetFacts { rows: dataset.rows(), training_rows, classes: dataset.classes(), inputs })
 }
 
 fn internal(error: impl std::fmt::Display) -> ApiError {
@@ -185,5 +186,10 @@ mod tests {
         let why = check_dataset(TrainingTemplate::PixelClassifier, bad.as_bytes(), 1).unwrap_err();
         assert!(why.contains("line 21: 3 pixels"), "{why}");
         assert!(check_dataset(TrainingTemplate::PixelClassifier, &[0xff, 0xfe], 1).unwrap_err().contains("UTF-8"));
+        let texts: String = (0..20).map(|i| format!("sentence {i},{}\n", ["a", "b"][i % 2])).collect();
+        let facts = check_dataset(TrainingTemplate::TextClassifier, texts.as_bytes(), 1).expect("valid");
+        assert_eq!(facts, DatasetFacts { rows: 20, training_rows: 16, classes: 2, inputs: 0 });
+        let why = check_dataset(TrainingTemplate::TextClassifier, format!("{texts}no label\n").as_bytes(), 1);
+        assert!(why.unwrap_err().contains("line 21"));
     }
 }

@@ -4,7 +4,7 @@
 //! session); and the agent's routes: the dataset, where to resume, and checkpoints up and down.
 
 use axum::body::Bytes;
-use axum::extract::{Path, Query, State};
+use axum::extract::{DefaultBodyLimit, Path, Query, State};
 use axum::http::header::{CONTENT_DISPOSITION, CONTENT_TYPE};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -35,7 +35,8 @@ const MAX_CHECKPOINT_BYTES: usize = 256 << 20;
 
 pub fn router() -> Router<AppState> {
     Router::new()
-        .route("/v1/trainings", post(create).get(list))
+        // Datasets and checkpoints are larger than axum's default body limit of 2 MB.
+        .route("/v1/trainings", post(create).get(list).layer(DefaultBodyLimit::max(MAX_DATASET_BYTES + 1)))
         .route("/v1/trainings/{id}", get(retrieve))
         .route("/v1/trainings/{id}/cancel", post(cancel))
         .route("/v1/trainings/{id}/checkpoints/{step}", get(download_checkpoint))
@@ -43,14 +44,18 @@ pub fn router() -> Router<AppState> {
         .route("/v1/trainings/{id}/deploy", post(deploy))
         .route("/api/agent/v1/tasks/{task}/dataset", get(agent_dataset))
         .route("/api/agent/v1/tasks/{task}/resume", get(agent_resume))
-        .route("/api/agent/v1/tasks/{task}/checkpoints/{step}", get(agent_checkpoint).put(agent_upload))
+        .route(
+            "/api/agent/v1/tasks/{task}/checkpoints/{step}",
+            get(agent_checkpoint).put(agent_upload).layer(DefaultBodyLimit::max(MAX_CHECKPOINT_BYTES)),
+        )
         // The dashboard's own, with the session instead of a key.
         .route(
             "/api/ai/trainings",
             post(|s: State<AppState>, SessionCaller(c): SessionCaller, q: Query<CreateQuery>, b: Bytes| {
                 create(s, c, q, b)
             })
-            .get(|s: State<AppState>, SessionCaller(c): SessionCaller| list(s, c)),
+            .get(|s: State<AppState>, SessionCaller(c): SessionCaller| list(s, c))
+            .layer(DefaultBodyLimit::max(MAX_DATASET_BYTES + 1)),
         )
         .route(
             "/api/ai/trainings/{id}",

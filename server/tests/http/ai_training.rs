@@ -1,12 +1,14 @@
 //! Training runs end to end on the task engine with real agents training scikit-learn's digits on candle: a worker
 //! killed with SIGKILL mid-run is followed by another that resumes from the last checkpoint and ends with exactly
 //! the weights of an uninterrupted run; a checker replays a segment and passes it; a trainer that skips steps is
-//! caught by the replay, unpaid, and its run redone elsewhere; bad datasets and settings create nothing.
+//! caught by the replay, unpaid, and its run redone elsewhere; bad datasets and settings create nothing; and
+//! all-MiniLM-L6-v2 fine-tuned on the sample topics by a real worker, checked, deployed and answering by class name.
 
 use std::time::{Duration, Instant};
 
-use pictor_core::ai_training::Hyperparameters;
-use pictor_inference::training::{model_distance, Device, PixelTable, Trainer};
+use pictor_core::ai_training::{Hyperparameters, TrainingTemplate};
+use pictor_inference::training::{model_distance, BaseModels, Dataset, Device, Trainer};
+use pictor_inference::ModelCache;
 use pictor_server::db::ledger::Account;
 use pictor_server::db::Backend;
 use serde_json::Value;
@@ -26,11 +28,25 @@ fn digits() -> String {
 }
 
 fn query(hyper: &Hyperparameters, budget: &str) -> String {
+    template_query(TrainingTemplate::PixelClassifier, "digits", hyper, budget)
+}
+
+fn template_query(template: TrainingTemplate, name: &str, hyper: &Hyperparameters, budget: &str) -> String {
     format!(
-        "template=pixel_classifier&name=digits&budget={budget}&epochs={}&learning_rate={}&batch_size={}&seed={}\
+        "template={}&name={name}&budget={budget}&epochs={}&learning_rate={}&batch_size={}&seed={}\
          &checkpoint_every={}",
-        hyper.epochs, hyper.learning_rate, hyper.batch_size, hyper.seed, hyper.checkpoint_every
+        template.as_str(),
+        hyper.epochs,
+        hyper.learning_rate,
+        hyper.batch_size,
+        hyper.seed,
+        hyper.checkpoint_every
     )
+}
+
+/// The sample dataset of labelled texts (four topics).
+fn topics() -> String {
+    include_str!("../../../samples/datasets/topics.csv").to_string()
 }
 
 async fn create(app: &TestApp, key: &str, query: &str, dataset: String) -> (u16, Value) {
@@ -66,8 +82,13 @@ async fn wait_for(
 
 /// The weights an uninterrupted run of `hyper` on the digits ends with (this build, in this process).
 fn uninterrupted(hyper: Hyperparameters, sha256: &str) -> Vec<u8> {
-    let table = PixelTable::parse(&digits()).expect("digits");
-    let mut trainer = Trainer::start(table, sha256, hyper, &Device::Cpu).expect("start");
+    uninterrupted_run(TrainingTemplate::PixelClassifier, &digits(), hyper, sha256)
+}
+
+fn uninterrupted_run(template: TrainingTemplate, dataset: &str, hyper: Hyperparameters, sha256: &str) -> Vec<u8> {
+    let dataset = Dataset::parse(template, dataset).expect("dataset");
+    let bases = BaseModels::from_cache(&ModelCache::default_location());
+    let mut trainer = Trainer::start(dataset, sha256, hyper, &bases, &Device::Cpu).expect("start");
     while trainer.step() < trainer.total_steps() {
         trainer.train_step().expect("step");
     }
@@ -319,12 +340,100 @@ async fn a_deployed_run_classifies_digits_through_the_api(backend: Backend) {
     let (status, refused) = answer(app.client.post(app.url("/v1/classifications")).bearer_auth(&key).json(&body)).await;
     assert_eq!(status, 400, "{refused}");
     assert!(refused["error"]["message"].as_str().unwrap().contains("64"), "{refused}");
+    // A pixel classifier has no sentence vectors.
+    let body = serde_json::json!({ "model": model, "input": "0,1,2" });
+    let (status, refused) = answer(app.client.post(app.url("/v1/embeddings")).bearer_auth(&key).json(&body)).await;
+    assert_eq!(status, 400, "{refused}");
     // A run that has not finished has nothing to deploy.
     let (_, running) = create(&app, &key, &query(&Hyperparameters { epochs: 1000, ..hyper }, "1"), digits()).await;
     let (status, refused) = answer(deploy(running["id"].as_i64().unwrap())).await;
     assert_eq!(status, 400, "{refused}");
 }
 
+async fn a_fine_tuned_text_classifier_is_checked_deployed_and_answers_by_name(backend: Backend) {
+    let app = spawn_app_with(backend, |config| config.ai.dispatch_wait_ms = 2_000).await;
+    let work = tempfile::tempdir().unwrap();
+    let (_, alice, _) = caller(&app, "Alice", 0).await;
+    let (_, carol, _) = caller(&app, "Carol", 0).await;
+    let (_, _, key) = caller(&app, "Ada", 5).await;
+    let (checker_id, checker) = start_checker(&app, &carol, "checker", work.path(), &[]).await;
+    let worker = crate::ai_api::serving_agent(&app, &alice, "trainer", &[crate::ai_api::EMBEDDING_MODEL], &[]).await;
+    wait_online(&app, &[checker_id], &[&checker]).await;
+
+    let hyper = TrainingTemplate::TextClassifier.default_hyperparameters();
+    let query = template_query(TrainingTemplate::TextClassifier, "topics", &hyper, "1");
+    let (status, created) = create(&app, &key, &query, topics()).await;
+    assert_eq!(status, 200, "{created}");
+    assert_eq!((created["dataset_rows"].as_i64(), created["total_steps"].as_i64()), (Some(120), Some(24)));
+    let id = created["id"].as_i64().unwrap();
+    let sha256 = created["dataset_sha256"].as_str().unwrap().to_string();
+    let done = wait_for(&app, &key, id, "completed", &[&worker], |run| run["state"] == "completed").await;
+    let accuracy = done["accuracy"].as_f64().unwrap();
+    eprintln!("topics fine-tuned on a worker: held-out accuracy {accuracy}");
+    assert!(accuracy >= 0.8, "{done}");
+
+    // The worker's weights are those of the same run in this process, bit for bit.
+    let trained = model(&app, &key, id).await;
+    let expected = uninterrupted_run(TrainingTemplate::TextClassifier, &topics(), hyper, &sha256);
+    assert_eq!(model_distance(&trained, &expected).unwrap(), 0.0, "bit-exact with a run here");
+    // A checker replayed a segment of it (fetching MiniLM's frozen layers from its own cache) and passed it.
+    let task = done["task_id"].as_i64().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(90);
+    while task_state(&app, task).await != "verified" {
+        let state = task_state(&app, task).await;
+        let (checker_log, worker_log) = (checker.log(), worker.log());
+        assert!(
+            Instant::now() < deadline,
+            "never verified ({state}; {done})\nchecker log:\n{checker_log}\nworker log:\n{worker_log}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(checker.log().contains("training segment"), "{}", checker.log());
+
+    // Deployed in one call, it answers texts with the classes' names.
+    let (status, deployed) =
+        answer(app.client.post(app.url(&format!("/v1/trainings/{id}/deploy"))).bearer_auth(&key)).await;
+    assert_eq!(status, 200, "{deployed}");
+    let model_id = deployed["model"].as_str().unwrap().to_string();
+    let texts = ["Whisk the cream with sugar and bake the tart", "Heavy snow and strong winds are expected tonight"];
+    let body = serde_json::json!({ "model": model_id, "input": texts });
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let classified = loop {
+        let (status, classified) =
+            answer(app.client.post(app.url("/v1/classifications")).bearer_auth(&key).json(&body)).await;
+        if status == 200 {
+            break classified;
+        }
+        assert!(Instant::now() < deadline, "never answered: {classified}\n{}", worker.log());
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    let names: Vec<&str> =
+        classified["data"].as_array().unwrap().iter().map(|a| a["label_name"].as_str().unwrap_or("?")).collect();
+    assert_eq!(names, ["cooking", "weather"], "{classified}");
+    assert_eq!(classified["data"][0]["label_names"], serde_json::json!(["computers", "cooking", "sports", "weather"]));
+    // Its fine-tuned encoder answers /v1/embeddings too: unit vectors, texts of one topic closer together.
+    let body = serde_json::json!({ "model": model_id, "input": ["Bake the bread slowly", "Roast the potatoes", "Snow is coming tonight"] });
+    let (status, embedded) = answer(app.client.post(app.url("/v1/embeddings")).bearer_auth(&key).json(&body)).await;
+    assert_eq!(status, 200, "{embedded}");
+    let vectors: Vec<Vec<f64>> = embedded["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|item| item["embedding"].as_array().unwrap().iter().map(|x| x.as_f64().unwrap()).collect())
+        .collect();
+    assert_eq!((vectors.len(), vectors[0].len()), (3, 384));
+    let dot = |a: &[f64], b: &[f64]| a.iter().zip(b).map(|(x, y)| x * y).sum::<f64>();
+    assert!((dot(&vectors[0], &vectors[0]) - 1.0).abs() < 1e-4, "unit length");
+    assert!(dot(&vectors[0], &vectors[1]) > dot(&vectors[0], &vectors[2]), "cooking is closer to cooking");
+    assert!(embedded["usage"]["prompt_tokens"].as_i64() > Some(3), "billed by tokens: {embedded}");
+    // An empty text is the caller's error and is not billed.
+    let body = serde_json::json!({ "model": model_id, "input": ["Bake it", "  "] });
+    let (status, refused) = answer(app.client.post(app.url("/v1/classifications")).bearer_auth(&key).json(&body)).await;
+    assert_eq!(status, 400, "{refused}");
+    assert!(app.db.check_ledger().await.unwrap().is_empty());
+}
+
+crate::on_both_backends!(a_fine_tuned_text_classifier_is_checked_deployed_and_answers_by_name);
 crate::on_both_backends!(a_deployed_run_classifies_digits_through_the_api);
 crate::on_both_backends!(a_cancelled_run_keeps_its_checkpoints_and_refunds_the_rest);
 crate::on_both_backends!(a_killed_trainer_is_resumed_elsewhere_and_ends_with_the_uninterrupted_weights);
