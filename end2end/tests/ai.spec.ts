@@ -243,3 +243,41 @@ test('a training run started on the page draws its loss curve live, its weights 
   }
   expect(errors.filter((error) => !error.includes('status of 400 (Bad Request)'))).toEqual([]);
 });
+
+test('a text classifier fine-tuned from MiniLM on the page answers a sentence by its class name in the Playground', async ({ page }) => {
+  test.setTimeout(180_000);
+  const errors = collectErrors(page);
+  await signIn(page);
+  const { log, stop } = startAgent('worker', await servingWorkerConfig(page, 'trainer', 'all-minilm-l6-v2'));
+  const topics = readFileSync(join(__dirname, '../../samples/datasets/topics.csv'));
+  try {
+    await page.goto('/ai');
+    await waitForHydration(page);
+    // Choosing the template fills in settings that suit a transformer layer.
+    await page.getByTestId('training-template').selectOption('text_classifier');
+    await expect(page.getByTestId('training-epochs')).toHaveValue('4');
+    await expect(page.getByTestId('training-lr')).toHaveValue('0.002');
+    await page.getByTestId('training-file').setInputFiles({ name: 'topics.csv', mimeType: 'text/csv', buffer: topics });
+    await expect(page.getByTestId('training-estimate')).toContainText('120 rows → about 24 steps');
+    await page.getByTestId('training-send').click();
+    const row = page.getByTestId('training-row').first();
+    await expect(row.getByTestId('training-state')).toHaveText('completed', { timeout: 150_000 });
+    expect(Number((await row.getByTestId('training-accuracy').textContent())?.replace('%', ''))).toBeGreaterThanOrEqual(80);
+    await row.getByTestId('training-deploy').click();
+    await expect(row.getByTestId('training-deployed')).toContainText('Deployed as topics-');
+    const model = (await row.getByTestId('training-deployed').textContent())!.match(/Deployed as (topics-\d+)/)![1];
+    await page.reload();
+    await waitForHydration(page);
+    await page.getByTestId('playground-model').selectOption(model);
+    await page.getByTestId('playground-prompt').fill('Heavy snow and strong winds are expected tonight');
+    await page.getByTestId('playground-send').click();
+    await expect(page.getByTestId('playground-answer')).toContainText('weather (', { timeout: 90_000 });
+    await screenshot(page, 'ai-training-text-deployed');
+  } catch (error) {
+    console.log(log());
+    throw error;
+  } finally {
+    await stop();
+  }
+  expect(errors.filter((error) => !error.includes('status of 400 (Bad Request)'))).toEqual([]);
+});

@@ -48,6 +48,20 @@ fn running(state: &str) -> bool {
     matches!(state, "queued" | "active" | "paused")
 }
 
+/// The rows of a dataset as the coordinator counts them: lines that are not blank, less a header (`text,label`, or a
+/// first line of words above rows of numbers).
+pub fn data_rows(text: &str) -> u64 {
+    let mut lines = text.lines().map(str::trim).filter(|line| !line.is_empty());
+    let Some(first) = lines.next() else { return 0 };
+    let rest = lines.count() as u64;
+    let starts_with_number = |line: &str| line.split(',').next().is_some_and(|cell| cell.trim().parse::<f64>().is_ok());
+    let second_is_numbers =
+        text.lines().map(str::trim).filter(|line| !line.is_empty()).nth(1).is_some_and(starts_with_number);
+    let header = first.to_ascii_lowercase().replace(['"', ' '], "") == "text,label"
+        || (!starts_with_number(first) && second_is_numbers);
+    rest + u64::from(!header)
+}
+
 /// `epochs × ⌈training rows / batch⌉`, training rows being what is left after the 20 % held out.
 pub fn estimated_steps(rows: u64, epochs: u64, batch_size: u64) -> u64 {
     let held_out = (rows * 20 / 100).max(1);
@@ -76,6 +90,8 @@ pub fn Training() -> impl IntoView {
         });
     }
     let chosen = RwSignal::new(None::<i64>);
+    // The form's budget is also what a resumed run gets.
+    let budget = RwSignal::new("1".to_string());
     view! {
         <section class="panel" data-testid="ai-training">
             <h2>"Training"</h2>
@@ -87,7 +103,7 @@ pub fn Training() -> impl IntoView {
                  checkpoint. A checker replays a segment of steps before the worker is paid (its price per minute \
                  of training, within your budget)."
             </p>
-            <TrainingForm refresh />
+            <TrainingForm refresh budget />
             {move || match runs.get() {
                 None => view! { <p class="muted">"Loading…"</p> }.into_any(),
                 Some(Err(error)) => view! { <p class="form-error">{error}</p> }.into_any(),
@@ -97,7 +113,7 @@ pub fn Training() -> impl IntoView {
                 Some(Ok(rows)) => {
                     let shown = chosen.get().and_then(|id| rows.iter().find(|row| row.id == id)).or(rows.first()).cloned();
                     view! {
-                        <RunTable rows chosen refresh />
+                        <RunTable rows chosen refresh budget />
                         {shown.map(|run| view! { <RunCurves run /> })}
                     }
                     .into_any()
@@ -108,7 +124,7 @@ pub fn Training() -> impl IntoView {
 }
 
 #[component]
-fn TrainingForm(refresh: Callback<()>) -> impl IntoView {
+fn TrainingForm(refresh: Callback<()>, budget: RwSignal<String>) -> impl IntoView {
     let form = NodeRef::<leptos::html::Div>::new();
     let busy = RwSignal::new(false);
     let problem = RwSignal::new(None::<String>);
@@ -119,7 +135,6 @@ fn TrainingForm(refresh: Callback<()>) -> impl IntoView {
     let rate = RwSignal::new(start.learning_rate.to_string());
     let batch = RwSignal::new(start.batch_size.to_string());
     let every = RwSignal::new(start.checkpoint_every.to_string());
-    let budget = RwSignal::new("1".to_string());
     // Choosing a template fills in the hyperparameters that suit it.
     let chose_template = move |event| {
         let Some(template) = TrainingTemplate::parse(&event_target_value(&event)) else { return };
@@ -197,7 +212,12 @@ fn TrainingForm(refresh: Callback<()>) -> impl IntoView {
 }
 
 #[component]
-fn RunTable(rows: Vec<RunRow>, chosen: RwSignal<Option<i64>>, refresh: Callback<()>) -> impl IntoView {
+fn RunTable(
+    rows: Vec<RunRow>,
+    chosen: RwSignal<Option<i64>>,
+    refresh: Callback<()>,
+    budget: RwSignal<String>,
+) -> impl IntoView {
     view! {
         <table class="ledger">
             <thead>
@@ -211,14 +231,19 @@ fn RunTable(rows: Vec<RunRow>, chosen: RwSignal<Option<i64>>, refresh: Callback<
                 </tr>
             </thead>
             <tbody>
-                {rows.into_iter().map(|row| view! { <RunLine row chosen refresh /> }).collect_view()}
+                {rows.into_iter().map(|row| view! { <RunLine row chosen refresh budget /> }).collect_view()}
             </tbody>
         </table>
     }
 }
 
 #[component]
-fn RunLine(row: RunRow, chosen: RwSignal<Option<i64>>, refresh: Callback<()>) -> impl IntoView {
+fn RunLine(
+    row: RunRow,
+    chosen: RwSignal<Option<i64>>,
+    refresh: Callback<()>,
+    budget: RwSignal<String>,
+) -> impl IntoView {
     let id = row.id;
     let fraction = if row.total_steps > 0 { row.step as f64 / row.total_steps as f64 } else { 0.0 };
     let cancel = move |_| {
@@ -245,6 +270,21 @@ fn RunLine(row: RunRow, chosen: RwSignal<Option<i64>>, refresh: Callback<()>) ->
             deploying.set(false);
         });
     };
+    // A cancelled run goes on from its last checkpoint as a new run, with the form's budget.
+    let resume = move |_| {
+        deploying.set(true);
+        #[cfg(feature = "hydrate")]
+        leptos::task::spawn_local(async move {
+            match browser::resume(id, &budget.get_untracked()).await {
+                Ok(()) => refresh.run(()),
+                Err(error) => deployed.set(Some(error)),
+            }
+            deploying.set(false);
+        });
+        #[cfg(not(feature = "hydrate"))]
+        let _ = budget;
+    };
+    let resumable = row.state == "cancelled" && !row.checkpoints.is_empty();
     view! {
         <tr data-testid="training-row" data-run=id>
             <td>
@@ -279,6 +319,12 @@ fn RunLine(row: RunRow, chosen: RwSignal<Option<i64>>, refresh: Callback<()>) ->
                 {move || deployed.get().map(|text| view! { <p class="small" data-testid="training-deployed">{text}</p> })}
                 {running(&row.state).then(|| view! {
                     <button class="button" data-testid="training-cancel" on:click=cancel>"Cancel"</button>
+                })}
+                {resumable.then(|| view! {
+                    <button class="button" data-testid="training-resume" on:click=resume disabled=move || deploying.get()
+                        title="Go on from the last checkpoint as a new run, with the budget above">
+                        "Resume"
+                    </button>
                 })}
             </td>
         </tr>
@@ -320,10 +366,10 @@ mod browser {
 
     use super::{RunList, RunRow};
 
-    /// The dataset's rows (non-empty lines), for the estimate.
+    /// The dataset's rows (non-empty lines, a header not counted), for the estimate.
     pub async fn count_rows(file: &web_sys::File) -> Option<u64> {
         let text = wasm_bindgen_futures::JsFuture::from(file.text()).await.ok()?.as_string()?;
-        Some(text.lines().filter(|line| !line.trim().is_empty()).count() as u64)
+        Some(super::data_rows(&text))
     }
 
     /// The form's settings as the query of `POST /api/ai/trainings`.
@@ -371,6 +417,13 @@ mod browser {
         Ok(answer["model"].as_str().unwrap_or_default().to_string())
     }
 
+    /// Resumes a cancelled run (a new run from its last checkpoint) with `budget` credits.
+    pub async fn resume(id: i64, budget: &str) -> Result<(), String> {
+        let budget = js_sys::encode_uri_component(budget.trim());
+        let url = format!("/api/ai/trainings/{id}/resume?budget={budget}");
+        checked(gloo_net::http::Request::post(&url).send().await).await.map(drop)
+    }
+
     pub async fn cancel(id: i64) -> Result<(), String> {
         checked(gloo_net::http::Request::post(&format!("/api/ai/trainings/{id}/cancel")).send().await).await.map(drop)
     }
@@ -386,5 +439,9 @@ mod tests {
         assert_eq!(estimated_steps(1797, 20, 32), 20 * 45);
         assert_eq!(estimated_steps(10, 1, 1), 8);
         assert!(running("active") && !running("completed"));
+        assert_eq!(data_rows("text,label\nBake it,cooking\n\nRain,weather\n"), 2);
+        assert_eq!(data_rows("a,b,label\n1,2,0\n3,4,1\n"), 2);
+        assert_eq!(data_rows("1,2,0\n3,4,1\n"), 2);
+        assert_eq!(data_rows("Bake it,cooking\nRain,weather\n"), 2);
     }
 }

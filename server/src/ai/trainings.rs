@@ -40,6 +40,8 @@ pub struct CreateTraining {
     pub hyper: Hyperparameters,
     /// The most the run may cost (moved into escrow; the rest comes back at the end).
     pub budget_micro: i64,
+    /// Where the run goes on from (a cancelled run resumed with the same dataset, template and settings).
+    pub starts_from: Option<StoredCheckpoint>,
 }
 
 /// What a dataset holds, once validated.
@@ -96,6 +98,9 @@ pub async fn create(
     let key = format!("datasets/{sha256}.csv");
     store.put(&ObjectPath::from(key.as_str()), PutPayload::from(dataset)).await.map_err(internal)?;
     let total_steps = request.hyper.total_steps(facts.training_rows as u64);
+    if request.starts_from.as_ref().is_some_and(|start| start.step >= total_steps as i64) {
+        return Err(ApiError::invalid(None, "the run had already taken all its steps: there is nothing to resume"));
+    }
     let spec = TrainingSpec { template, hyper: request.hyper };
     let job = NewJob {
         owner: user,
@@ -129,6 +134,7 @@ pub async fn create(
         dataset_rows: facts.rows as i64,
         total_steps: total_steps as i64,
         created_at_ms: now_ms,
+        starts_from: request.starts_from.clone(),
     };
     match engine.create_training(&job, &training, now_ms).await {
         Ok(job) => Ok(job),

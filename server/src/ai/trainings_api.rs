@@ -39,6 +39,7 @@ pub fn router() -> Router<AppState> {
         .route("/v1/trainings", post(create).get(list).layer(DefaultBodyLimit::max(MAX_DATASET_BYTES + 1)))
         .route("/v1/trainings/{id}", get(retrieve))
         .route("/v1/trainings/{id}/cancel", post(cancel))
+        .route("/v1/trainings/{id}/resume", post(resume))
         .route("/v1/trainings/{id}/checkpoints/{step}", get(download_checkpoint))
         .route("/v1/trainings/{id}/model", get(download_model))
         .route("/v1/trainings/{id}/deploy", post(deploy))
@@ -64,6 +65,12 @@ pub fn router() -> Router<AppState> {
         .route(
             "/api/ai/trainings/{id}/cancel",
             post(|s: State<AppState>, SessionCaller(c): SessionCaller, id: Path<JobId>| cancel(s, c, id)),
+        )
+        .route(
+            "/api/ai/trainings/{id}/resume",
+            post(|s: State<AppState>, SessionCaller(c): SessionCaller, id: Path<JobId>, q: Query<ResumeQuery>| {
+                resume(s, c, id, q)
+            }),
         )
         .route(
             "/api/ai/trainings/{id}/checkpoints/{step}",
@@ -115,7 +122,7 @@ async fn create(
     })?;
     let budget_micro = pictor_core::workers::parse_credits(&query.budget)
         .map_err(|why| ApiError::invalid(Some("budget"), format!("budget: {why}")))?;
-    let defaults = Hyperparameters::default();
+    let defaults = template.default_hyperparameters();
     let hyper = Hyperparameters {
         epochs: query.epochs.unwrap_or(defaults.epochs),
         learning_rate: query.learning_rate.unwrap_or(defaults.learning_rate),
@@ -126,7 +133,7 @@ async fn create(
     if body.len() > MAX_DATASET_BYTES {
         return Err(ApiError::invalid(Some("dataset"), format!("datasets are limited to {MAX_DATASET_BYTES} bytes")));
     }
-    let request = CreateTraining { name: query.name, template, hyper, budget_micro };
+    let request = CreateTraining { name: query.name, template, hyper, budget_micro, starts_from: None };
     let share = state.services.ai.checker_share_percent;
     let job =
         trainings::create(&state.engine, &state.store, caller.user, &request, body.to_vec(), share, now_ms()).await?;
@@ -173,6 +180,65 @@ async fn cancel(State(state): State<AppState>, caller: Caller, Path(id): Path<Jo
         Err(error) => return Err(internal(error)),
     }
     retrieve(State(state), caller, Path(id)).await
+}
+
+/// A resumed run's budget, in credits.
+#[derive(Debug, Deserialize)]
+struct ResumeQuery {
+    budget: String,
+}
+
+/// Resumes a cancelled run: a new run with the same dataset, template and settings that goes on from the cancelled
+/// run's last checkpoint (copied, so the two runs never share an object) with a budget of its own. Its final weights
+/// are those an uninterrupted run would have reached. Nothing is created when anything is refused.
+async fn resume(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<JobId>,
+    Query(query): Query<ResumeQuery>,
+) -> Result<Json<Value>, ApiError> {
+    let training = owned(&state, &caller, id).await?;
+    if training.job_state != "cancelled" {
+        return Err(ApiError::invalid(
+            None,
+            format!("only a cancelled run can be resumed; this one is {}", training.job_state),
+        ));
+    }
+    let budget_micro = pictor_core::workers::parse_credits(&query.budget)
+        .map_err(|why| ApiError::invalid(Some("budget"), format!("budget: {why}")))?;
+    let point = state
+        .db
+        .resume_point(training.task)
+        .await
+        .map_err(internal)?
+        .ok_or_else(|| ApiError::invalid(None, "the run has no checkpoint to resume from"))?;
+    let template = TrainingTemplate::parse(&training.template).ok_or_else(|| internal("unknown template"))?;
+    let hyper: Hyperparameters = serde_json::from_str(&training.hyper_json).map_err(internal)?;
+    let dataset = object(&state, &training.dataset_key).await.map_err(internal)?;
+    let copy = format!("checkpoints/resumed/{}/{}-{}.safetensors", id, point.step, uuid::Uuid::new_v4().simple());
+    let copied = ObjectPath::from(copy.as_str());
+    state.store.copy(&ObjectPath::from(point.object_key.as_str()), &copied).await.map_err(internal)?;
+    let request = CreateTraining {
+        name: training.name.clone(),
+        template,
+        hyper,
+        budget_micro,
+        starts_from: Some(StoredCheckpoint { object_key: copy, ..point.clone() }),
+    };
+    let share = state.services.ai.checker_share_percent;
+    let created =
+        trainings::create(&state.engine, &state.store, caller.user, &request, dataset.to_vec(), share, now_ms()).await;
+    let job = match created {
+        Ok(job) => job,
+        Err(refused) => {
+            let _ = state.store.delete(&copied).await;
+            return Err(refused);
+        }
+    };
+    tracing::info!(%job, from = %id, step = point.step, "training run resumed as a new run");
+    let Json(mut answer) = retrieve(State(state), caller, Path(job)).await?;
+    answer["resumed_from"] = json!({ "id": id, "step": point.step });
+    Ok(Json(answer))
 }
 
 async fn object(state: &AppState, key: &str) -> Result<Bytes, String> {

@@ -8,7 +8,7 @@ use super::users::UserId;
 use super::{Db, DbError, JobId, TaskId, Tx};
 
 /// A run as created.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct NewTraining {
     pub user: UserId,
     pub template: String,
@@ -18,6 +18,9 @@ pub struct NewTraining {
     pub dataset_rows: i64,
     pub total_steps: i64,
     pub created_at_ms: i64,
+    /// A checkpoint the run goes on from (a cancelled run resumed): stored as the new task's attempt 0, so its first
+    /// attempt resumes there and a checker can replay from it.
+    pub starts_from: Option<StoredCheckpoint>,
 }
 
 /// A run with its job's name and state and its one task.
@@ -72,6 +75,23 @@ pub async fn insert(tx: &mut Tx<'_>, training: &NewTraining, job: JobId) -> Resu
     .bind(training.created_at_ms)
     .execute(&mut **tx)
     .await?;
+    if let Some(start) = &training.starts_from {
+        sqlx::query(
+            "INSERT INTO training_checkpoints (task_id, attempt, step, object_key, sha256, bytes, loss, accuracy,
+                                               created_at_ms)
+             SELECT id, 0, $2, $3, $4, $5, $6, $7, $8 FROM tasks WHERE job_id = $1",
+        )
+        .bind(job)
+        .bind(start.step)
+        .bind(&start.object_key)
+        .bind(&start.sha256)
+        .bind(start.bytes)
+        .bind(start.loss)
+        .bind(start.accuracy)
+        .bind(training.created_at_ms)
+        .execute(&mut **tx)
+        .await?;
+    }
     Ok(())
 }
 

@@ -289,6 +289,63 @@ async fn a_cancelled_run_keeps_its_checkpoints_and_refunds_the_rest(backend: Bac
     assert!(app.db.check_ledger().await.unwrap().is_empty());
 }
 
+async fn a_cancelled_run_resumes_as_a_new_run_that_ends_with_the_uninterrupted_weights(backend: Backend) {
+    let app = spawn_app_with(backend, |config| config.task_lease_ms = 3_000).await;
+    let work = tempfile::tempdir().unwrap();
+    let (_, alice, _) = caller(&app, "Alice", 0).await;
+    let (user, _, key) = caller(&app, "Ada", 5).await;
+    let (worker_id, worker) = start_agent(&app, &alice, "worker", work.path()).await;
+    wait_online(&app, &[worker_id], &[&worker]).await;
+    let hyper = Hyperparameters { epochs: 300, learning_rate: 0.01, batch_size: 32, seed: 3, checkpoint_every: 300 };
+    let (status, created) = create(&app, &key, &query(&hyper, "1"), digits()).await;
+    assert_eq!(status, 200, "{created}");
+    let id = created["id"].as_i64().unwrap();
+    let sha256 = created["dataset_sha256"].as_str().unwrap().to_string();
+    let resume = |id: i64, budget: &str| {
+        app.client.post(app.url(&format!("/v1/trainings/{id}/resume?budget={budget}"))).bearer_auth(&key)
+    };
+    // A run still going cannot be resumed.
+    let (status, refused) = answer(resume(id, "1")).await;
+    assert_eq!(status, 400, "{refused}");
+    wait_for(&app, &key, id, "a checkpoint past step 600", &[&worker], |run| run["step"].as_i64() >= Some(600)).await;
+    let (_, cancelled) =
+        answer(app.client.post(app.url(&format!("/v1/trainings/{id}/cancel"))).bearer_auth(&key)).await;
+    assert_eq!(cancelled["state"], "cancelled", "{cancelled}");
+    let last = cancelled["checkpoints"].as_array().unwrap().last().unwrap()["step"].as_i64().unwrap();
+    assert!(last < created["total_steps"].as_i64().unwrap(), "cancelled before the end");
+
+    // A budget above the credit creates nothing.
+    let runs = |app: &TestApp| {
+        let key = key.clone();
+        let client = app.client.clone();
+        let url = app.url("/v1/trainings");
+        async move { answer(client.get(url).bearer_auth(&key)).await.1["data"].as_array().unwrap().len() }
+    };
+    let before = runs(&app).await;
+    let (status, refused) = answer(resume(id, "500")).await;
+    assert_eq!(status, 402, "{refused}");
+    assert_eq!(runs(&app).await, before, "nothing was created");
+
+    let (status, resumed) = answer(resume(id, "1")).await;
+    assert_eq!(status, 200, "{resumed}");
+    assert_eq!(resumed["resumed_from"]["step"].as_i64(), Some(last), "{resumed}");
+    let new_id = resumed["id"].as_i64().unwrap();
+    assert_ne!(new_id, id);
+    let first = &resumed["checkpoints"][0];
+    assert_eq!((first["step"].as_i64(), first["attempt"].as_i64()), (Some(last), Some(0)), "{resumed}");
+    let done = wait_for(&app, &key, new_id, "completed", &[&worker], |run| run["state"] == "completed").await;
+    let own = done["checkpoints"].as_array().unwrap().iter().filter(|c| c["attempt"] == 1).count();
+    assert!(own >= 1, "the new run trained from the copied checkpoint: {done}");
+    // Stopped and resumed, the run ends exactly where an uninterrupted one does.
+    let trained = model(&app, &key, new_id).await;
+    assert_eq!(model_distance(&trained, &uninterrupted(hyper, &sha256)).unwrap(), 0.0, "bit-exact");
+    // A resumed run is not resumed twice: the first is still cancelled, the second completed.
+    let (status, _) = answer(resume(new_id, "1")).await;
+    assert_eq!(status, 400);
+    assert!(app.db.balance(Account::Credit(user)).await.unwrap() > 0);
+    assert!(app.db.check_ledger().await.unwrap().is_empty());
+}
+
 async fn a_deployed_run_classifies_digits_through_the_api(backend: Backend) {
     let app = spawn_app_with(backend, |config| config.ai.dispatch_wait_ms = 2_000).await;
     let (_, alice, _) = caller(&app, "Alice", 0).await;
@@ -435,6 +492,7 @@ async fn a_fine_tuned_text_classifier_is_checked_deployed_and_answers_by_name(ba
 
 crate::on_both_backends!(a_fine_tuned_text_classifier_is_checked_deployed_and_answers_by_name);
 crate::on_both_backends!(a_deployed_run_classifies_digits_through_the_api);
+crate::on_both_backends!(a_cancelled_run_resumes_as_a_new_run_that_ends_with_the_uninterrupted_weights);
 crate::on_both_backends!(a_cancelled_run_keeps_its_checkpoints_and_refunds_the_rest);
 crate::on_both_backends!(a_killed_trainer_is_resumed_elsewhere_and_ends_with_the_uninterrupted_weights);
 crate::on_both_backends!(a_trainer_skipping_steps_is_caught_unpaid_and_its_run_redone);
