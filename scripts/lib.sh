@@ -16,15 +16,35 @@ as_root() {
   if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi
 }
 
-# Starts the local PostgreSQL cluster if it is installed but not running.
+# Starts the local PostgreSQL cluster, installing Debian's postgresql first when there is none (its connections from
+# this machine trusted, as the tests' URL has no password: a local test cluster only).
 ensure_postgres() {
   if pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null; then return 0; fi
+  if [ -n "${TEST_POSTGRES_URL:-}" ] && [[ "$TEST_POSTGRES_URL" != *"@127.0.0.1:5432/"* ]]; then
+    echo "TEST_POSTGRES_URL points elsewhere: not installing a local PostgreSQL" >&2
+    return 1
+  fi
+  if ! command -v pg_ctlcluster >/dev/null || [ -z "$(ls /etc/postgresql 2>/dev/null)" ]; then
+    step "Installing PostgreSQL (Debian postgresql)"
+    as_root apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq --no-install-recommends postgresql
+    local hba
+    hba="/etc/postgresql/$(ls /etc/postgresql | head -1)/main/pg_hba.conf"
+    as_root sed -i -E 's#^(host[[:space:]]+all[[:space:]]+all[[:space:]]+(127\.0\.0\.1/32|::1/128)[[:space:]]+)[^[:space:]]+#\1trust#' "$hba"
+  fi
   if command -v pg_ctlcluster >/dev/null && [ -d /etc/postgresql ]; then
     as_root pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql | head -1)" main start || true
   fi
   for _ in $(seq 1 30); do pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null && return 0; sleep 1; done
   echo "PostgreSQL is not reachable at 127.0.0.1:5432 (set TEST_POSTGRES_URL to use another server)" >&2
   return 1
+}
+
+# Runs the idempotent set-up (seconds when everything is there) unless PICTOR_SKIP_SETUP=1: `scripts/run` and
+# `scripts/test` install what is missing themselves.
+ensure_setup() {
+  if [ "${PICTOR_SKIP_SETUP:-0}" = "1" ]; then return 0; fi
+  "$ROOT/scripts/setup"
 }
 
 # Copies ECharts into the static files: the dashboard serves it itself, never from a CDN.

@@ -281,3 +281,44 @@ test('a text classifier fine-tuned from MiniLM on the page answers a sentence by
   }
   expect(errors.filter((error) => !error.includes('status of 400 (Bad Request)'))).toEqual([]);
 });
+
+test('a cancelled training run resumes from its last checkpoint as a new run with one click', async ({ page }) => {
+  test.setTimeout(150_000);
+  const errors = collectErrors(page);
+  await signIn(page);
+  const { log, stop } = startAgent('worker', await servingWorkerConfig(page, 'trainer', 'all-minilm-l6-v2'));
+  const digits = readFileSync(join(process.env.PICTOR_MODELS ?? join(homedir(), '.cache/pictor/models'), 'datasets/digits.csv'));
+  try {
+    await page.goto('/ai');
+    await waitForHydration(page);
+    await page.getByTestId('training-file').setInputFiles({ name: 'digits.csv', mimeType: 'text/csv', buffer: digits });
+    await page.getByTestId('training-epochs').fill('1000');
+    await page.getByTestId('training-every').fill('500');
+    await page.getByTestId('training-send').click();
+    const first = page.locator('[data-testid="training-row"]').first();
+    const chart = page.getByTestId('training-chart');
+    await expect.poll(async () => Number(await chart.getAttribute('data-points')), { timeout: 60_000, message: log() }).toBeGreaterThanOrEqual(3);
+    await first.getByTestId('training-cancel').click();
+    await expect(first.getByTestId('training-state')).toHaveText('cancelled', { timeout: 30_000 });
+    const stoppedAt = await first.getByTestId('training-checkpoint').textContent();
+
+    // Resume: a second run appears, starting at the cancelled run's last checkpoint, and trains on.
+    await first.getByTestId('training-resume').click();
+    await expect(page.getByTestId('training-row')).toHaveCount(2, { timeout: 15_000 });
+    const resumed = page.getByTestId('training-row').first();
+    const start = Number(stoppedAt!.replace('step ', ''));
+    const runs = await (await page.request.get('/api/ai/trainings')).json();
+    expect(runs.data[0].checkpoints[0]).toMatchObject({ step: start, attempt: 0 });
+    const steps = async () => Number(((await resumed.getByTestId('training-progress').textContent()) ?? '').trim().split(' ')[0]);
+    await expect.poll(steps, { timeout: 60_000, message: log() }).toBeGreaterThan(start);
+    await screenshot(page, 'ai-training-resumed');
+    await resumed.getByTestId('training-cancel').click();
+    await expect(resumed.getByTestId('training-state')).toHaveText('cancelled', { timeout: 30_000 });
+  } catch (error) {
+    console.log(log());
+    throw error;
+  } finally {
+    await stop();
+  }
+  expect(errors).toEqual([]);
+});

@@ -140,8 +140,9 @@ fn Catalogue(models: Vec<CatalogueModel>) -> impl IntoView {
                                     <td>{model.kind.as_str()}</td>
                                     <td>{model.owned_by.clone()}</td>
                                     <td>
+                                        // A classifier's context is its pixels per image, or a text classifier's tokens per text.
                                         {if model.kind == ModelKind::Classifier {
-                                            format!("{} pixels", model.context_length)
+                                            format!("{} per input", model.context_length)
                                         } else {
                                             format!("{} tokens", model.context_length)
                                         }}
