@@ -428,6 +428,51 @@ pub struct JobDetails {
     /// How long a finished attempt of this job took on average, for the ETA; `None` before the first one.
     pub avg_task_ms: Option<i64>,
     pub cost: JobCost,
+    /// Where the job's results stand with the network's checkers.
+    #[serde(default)]
+    pub checks: CheckStanding,
+}
+
+/// How a job's results stand with checkers: waiting (and for how long), accepted unchecked, and whether a checker
+/// that could check them is online.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CheckStanding {
+    /// Results waiting for a checker's verdict.
+    pub waiting: i64,
+    /// How long the oldest of them has waited, when the job was read.
+    pub waiting_ms: Option<i64>,
+    /// Results accepted without a check (no checker could take them).
+    pub unchecked: i64,
+    /// Checkers online now that run the job's engine.
+    pub checkers_online: i64,
+    /// How long a result waits for a checker before it is accepted unchecked (the coordinator's setting).
+    pub accepted_unchecked_after_ms: i64,
+}
+
+impl CheckStanding {
+    /// The job page's sentence about checks, `None` when there is nothing to say (no result yet, or every result
+    /// checked).
+    pub fn sentence(&self) -> Option<String> {
+        let results = |count: i64| if count == 1 { "1 result".to_string() } else { format!("{count} results") };
+        let waited = self.waiting_ms.map(|ms| format!(" for {}", crate::time::format_duration(ms))).unwrap_or_default();
+        match (self.waiting, self.checkers_online, self.unchecked) {
+            (0, _, 0) => None,
+            (0, _, unchecked) => {
+                Some(format!("{} accepted unchecked: no checker was online to verify them.", results(unchecked)))
+            }
+            (waiting, 0, _) => Some(format!(
+                "{} waiting for a checker{waited}: no checker is online. They are accepted unchecked after {} \
+                 without one.",
+                results(waiting),
+                crate::time::format_duration(self.accepted_unchecked_after_ms)
+            )),
+            (waiting, online, _) => Some(format!(
+                "{} waiting for a checker's verdict{waited} ({online} checker{} online).",
+                results(waiting),
+                if online == 1 { "" } else { "s" }
+            )),
+        }
+    }
 }
 
 /// What a job was expected to cost and what it has cost so far, in micro-credits.
@@ -468,6 +513,31 @@ pub fn eta_ms(remaining: usize, avg_task_ms: i64, parallel: usize) -> i64 {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn the_check_sentence_says_what_waits_and_why() {
+        let half_hour = 30 * 60_000;
+        assert_eq!(CheckStanding::default().sentence(), None);
+        let alone = CheckStanding {
+            waiting: 3,
+            waiting_ms: Some(125_000),
+            unchecked: 0,
+            checkers_online: 0,
+            accepted_unchecked_after_ms: half_hour,
+        };
+        assert_eq!(
+            alone.sentence().unwrap(),
+            "3 results waiting for a checker for 2 min 05 s: no checker is online. They are accepted unchecked after \
+             30 min 00 s without one."
+        );
+        let checked = CheckStanding { waiting: 1, waiting_ms: Some(4_000), checkers_online: 2, ..alone.clone() };
+        assert_eq!(
+            checked.sentence().unwrap(),
+            "1 result waiting for a checker's verdict for 4.0 s (2 checkers online)."
+        );
+        let unchecked = CheckStanding { waiting: 0, waiting_ms: None, unchecked: 2, ..alone };
+        assert!(unchecked.sentence().unwrap().starts_with("2 results accepted unchecked"));
+    }
+
     use super::*;
 
     fn form() -> JobForm {

@@ -77,6 +77,12 @@ test('submit the sample scene, a real agent renders it, frames appear live', asy
     await cells.nth(1).getByTestId('rerender-task').click();
     await expect(cells.nth(1)).toHaveAttribute('data-state', 'uploaded', { timeout: 60_000 });
     await expect(page.getByTestId('job-progress')).toHaveText('4 of 4 done');
+
+    // No checker ran here: the page says the results were accepted unchecked, and why.
+    await page.reload();
+    await waitForHydration(page);
+    await expect(page.getByTestId('job-checks')).toHaveText('4 results accepted unchecked: no checker was online to verify them.');
+    await screenshot(page, 'job-unchecked');
   } finally {
     await agent.stop();
   }

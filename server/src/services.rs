@@ -73,7 +73,11 @@ impl Services {
                 ai_gateway: gateway.clone(),
             }),
             checkers: Arc::new(DbCheckers { db: db.clone(), public_origin: public_origin.to_string() }),
-            jobs: Arc::new(DbJobs { db: db.clone(), engine: engine.clone() }),
+            jobs: Arc::new(DbJobs {
+                db: db.clone(),
+                engine: engine.clone(),
+                unchecked_after_ms: i64::try_from(config.verification.unchecked_after_ms).unwrap_or(i64::MAX),
+            }),
             ledger: Arc::new(DbLedger {
                 db: db.clone(),
                 engine: engine.clone(),

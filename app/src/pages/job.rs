@@ -108,6 +108,7 @@ pub fn JobPage() -> impl IntoView {
                                 spec.tier.label()
                             );
                             let cost = cost_line(&job.cost);
+                            let checks = job.checks.sentence();
                             let total = job.tasks.len();
                             let ids: Vec<(i64, TaskState)> = job.tasks.iter().map(|t| (t.id, t.state)).collect();
                             // Every task's state now: live updates over what the page was rendered with.
@@ -163,6 +164,7 @@ pub fn JobPage() -> impl IntoView {
                                             <p class="muted" data-testid="job-progress">
                                                 {move || format!("{} of {total} done{}", done(), eta())}
                                             </p>
+                                            {checks.map(|text| view! { <p class="muted small" data-testid="job-checks">{text}</p> })}
                                         </div>
                                         <span class=move || format!("badge job-state {}", job_state.get()) data-testid="job-state">
                                             {move || job_state.get().as_str()}

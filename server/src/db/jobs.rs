@@ -1,6 +1,6 @@
 //! Reading render jobs (lists, details, what an agent needs) and recording uploaded frames.
 
-use pictor_core::jobs::{AttemptView, JobCost, JobDetails, JobSpec, JobSummary, TaskView};
+use pictor_core::jobs::{AttemptView, CheckStanding, JobCost, JobDetails, JobSpec, JobSummary, TaskView};
 use pictor_core::states::{AttemptOutcome, JobState, TaskState};
 use pictor_core::workloads::WorkloadKind;
 use sqlx::Row;
@@ -119,13 +119,50 @@ impl Db {
             spent_micro,
             escrow_micro: self.balance(super::ledger::Account::Escrow(job)).await?,
         };
+        let checks = self.check_standing(job, crate::clock::now_ms()).await?;
         Ok(Some(JobDetails {
             summary: summary(&row)?,
             spec,
             tasks,
             avg_task_ms: avg_task_ms.map(|ms| ms as i64),
             cost,
+            checks,
         }))
+    }
+
+    /// How `job`'s results stand with checkers at `now_ms`: open checks (not audits) and the oldest one's age,
+    /// results accepted unchecked, and checkers heard from recently that run the job's engine.
+    pub async fn check_standing(&self, job: JobId, now_ms: i64) -> Result<CheckStanding, DbError> {
+        let (waiting, oldest): (i64, Option<i64>) = sqlx::query_as(
+            "SELECT COUNT(DISTINCT v.task_id), MIN(v.created_at_ms) FROM verifications v
+               JOIN tasks t ON t.id = v.task_id
+             WHERE t.job_id = $1 AND v.state = 'open' AND v.audit_node_id IS NULL AND t.state = 'verifying'",
+        )
+        .bind(job)
+        .fetch_one(self.reader())
+        .await?;
+        let unchecked: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM tasks WHERE job_id = $1 AND state = 'uploaded'")
+            .bind(job)
+            .fetch_one(self.reader())
+            .await?;
+        let checkers_online: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM nodes n JOIN jobs j ON j.id = $1
+             WHERE n.kind = 'checker' AND n.last_seen_at_ms >= $2 AND n.signed_off_at_ms IS NULL
+               AND n.disabled_at_ms IS NULL AND n.deleted_at_ms IS NULL AND n.suspended_at_ms IS NULL
+               AND (',' || n.engines || ',') LIKE ('%,' || j.engine || ',%')",
+        )
+        .bind(job)
+        .bind(now_ms - super::verifications::CHECKER_RECENT_MS)
+        .fetch_one(self.reader())
+        .await?;
+        Ok(CheckStanding {
+            waiting,
+            waiting_ms: oldest.filter(|_| waiting > 0).map(|oldest| (now_ms - oldest).max(0)),
+            unchecked,
+            checkers_online,
+            // The coordinator's setting, filled in by the service that shows the job.
+            accepted_unchecked_after_ms: 0,
+        })
     }
 
     /// Every attempt at one task of the owner's job, oldest first; `None` if the task is not in their job.

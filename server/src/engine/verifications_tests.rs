@@ -283,14 +283,22 @@ async fn a_check_no_checker_can_take_is_accepted_after_a_while(db: Db) {
         Engine::new(world.db.clone()).accept_when_no_checker_remains(NOW + wait + 1, wait).await.expect("sweep"),
         Vec::<TaskId>::new()
     );
+    // The job page says a result waits, for how long, and that its checker is online.
+    let standing = world.db.check_standing(job, NOW + wait + 1).await.expect("standing");
+    assert_eq!((standing.waiting, standing.unchecked), (1, 0), "{standing:?}");
+    assert!(standing.waiting_ms.is_some_and(|ms| ms >= wait - LEASE), "{standing:?}");
     // Gone for good: accepted as it is, and the job completes.
     let later = NOW + wait + crate::db::verifications::CHECKER_RECENT_MS + 1_000;
+    let standing = world.db.check_standing(job, later).await.expect("standing");
+    assert_eq!((standing.waiting, standing.checkers_online), (1, 0), "no checker online any more: {standing:?}");
     assert_eq!(
         Engine::new(world.db.clone()).accept_when_no_checker_remains(later, wait).await.expect("sweep"),
         vec![task]
     );
     assert_eq!(task_state(&world.db, task).await, "uploaded");
     assert_eq!(job_state(&world.db, job).await, "completed");
+    let standing = world.db.check_standing(job, later).await.expect("standing");
+    assert_eq!((standing.waiting, standing.waiting_ms, standing.unchecked), (0, None, 1), "{standing:?}");
     assert_eq!(
         Engine::new(world.db.clone()).accept_when_no_checker_remains(later, wait).await.expect("again"),
         Vec::<TaskId>::new(),

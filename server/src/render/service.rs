@@ -11,6 +11,8 @@ use crate::db::{Db, DbError, JobId, TaskId};
 pub struct DbJobs {
     pub db: Db,
     pub engine: crate::engine::Engine,
+    /// How long a result waits for a checker before it is accepted unchecked (told on the job page).
+    pub unchecked_after_ms: i64,
 }
 
 fn to_app_error(error: DbError) -> AppError {
@@ -24,7 +26,10 @@ impl JobService for DbJobs {
     }
 
     async fn job(&self, viewer: &Viewer, job: i64) -> Result<JobDetails, AppError> {
-        self.db.job_of(viewer.user_id, JobId(job)).await.map_err(to_app_error)?.ok_or(AppError::NotFound)
+        let mut details =
+            self.db.job_of(viewer.user_id, JobId(job)).await.map_err(to_app_error)?.ok_or(AppError::NotFound)?;
+        details.checks.accepted_unchecked_after_ms = self.unchecked_after_ms;
+        Ok(details)
     }
 
     async fn cancel(&self, viewer: &Viewer, job: i64) -> Result<(), AppError> {
