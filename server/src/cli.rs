@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use clap::{Parser, Subcommand};
 
 use crate::config::Config;
+use crate::db::nodes::NodeKind;
 use crate::startup::{Application, StartupError};
 
 #[derive(Debug, Parser)]
@@ -42,6 +43,9 @@ pub enum Command {
         /// Where to write its worker.toml
         #[arg(long, value_name = "FILE")]
         out: PathBuf,
+        /// A checker node instead (of a separate "Demo checkers" account: nobody checks their own workers)
+        #[arg(long)]
+        checker: bool,
     },
     /// Upload a .blend and submit a render job to a coordinator (with an API key from the account page);
     /// --follow waits for it, --download DIR fetches its frames
@@ -65,10 +69,11 @@ pub fn run(cli: Cli) -> Result<(), StartupError> {
             println!("{}", config.describe());
             Ok(())
         }
-        Command::DemoWorker { name, out } => {
+        Command::DemoWorker { name, out, checker } => {
             let runtime =
                 tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(StartupError::Runtime)?;
-            runtime.block_on(crate::nodes::demo::write_demo_worker(&config, &name, &out))
+            let kind = if checker { NodeKind::Checker } else { NodeKind::Worker };
+            runtime.block_on(crate::nodes::demo::write_demo_node(&config, &name, kind, &out))
         }
         Command::Serve => {
             crate::telemetry::init(&config.log);

@@ -238,7 +238,8 @@ impl Default for Config {
 }
 
 /// `PICTOR_*` variables that are not the coordinator's settings.
-const NOT_COORDINATOR_SETTINGS: &[&str] = &["config", "models", "agent_no_benchmark", "agent_ai_fault"];
+const NOT_COORDINATOR_SETTINGS: &[&str] =
+    &["config", "models", "agent_no_benchmark", "agent_ai_fault", "skip_setup", "demo_idp_port"];
 
 /// Why the configuration cannot be used; each names the offending key or value.
 #[derive(Debug, thiserror::Error)]
@@ -435,6 +436,8 @@ mod tests {
             jail.set_env("PICTOR_MODELS", "/var/cache/models");
             jail.set_env("PICTOR_AGENT_NO_BENCHMARK", "1");
             jail.set_env("PICTOR_AGENT_AI_FAULT", "wrong-tokens");
+            jail.set_env("PICTOR_SKIP_SETUP", "1");
+            jail.set_env("PICTOR_DEMO_IDP_PORT", "3199");
             jail.set_env("PICTOR_AI__DISPATCH_WAIT_MS", "1500");
             let config = Config::load(None).expect("loads");
             assert_eq!(config.ai.dispatch_wait_ms, 1_500);

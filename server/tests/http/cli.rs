@@ -146,6 +146,34 @@ fn demo_worker_writes_a_private_config_and_reissues_on_a_second_run() {
         let mode = std::fs::metadata(&out).expect("meta").permissions().mode() & 0o777;
         assert_eq!(mode, 0o600, "the token is readable by its owner only");
     }
+    // A demo checker: a node of its own account (a checker never checks its own account's workers).
+    let checker_out = data.path().join("demo").join("checker.toml");
+    let output = Command::new(env!("CARGO_BIN_EXE_pictor"))
+        .current_dir(data.path())
+        .env_remove("DATABASE_URL")
+        .env("PICTOR_DATA_DIR", data.path())
+        .args(["demo-worker", "--checker", "--name", "demo-checker", "--out"])
+        .arg(&checker_out)
+        .output()
+        .expect("pictor runs");
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    assert!(String::from_utf8_lossy(&output.stdout).starts_with("checker demo-checker"));
+    let checker = std::fs::read_to_string(&checker_out).expect("config written");
+    assert!(line(&checker, "token = \"pn_").is_some(), "{checker}");
+    assert_ne!(line(&checker, "node_id"), line(&first, "node_id"));
+    let owners: Vec<(String, i64)> = {
+        let runtime = tokio::runtime::Runtime::new().expect("runtime");
+        runtime.block_on(async {
+            let db = pictor_server::db::Db::connect(&format!("sqlite://{}", data.path().join("pictor.db").display()))
+                .await
+                .expect("db");
+            let rows = sqlx::query_as("SELECT kind, owner_id FROM nodes ORDER BY id").fetch_all(db.reader()).await;
+            rows.expect("nodes")
+        })
+    };
+    assert_eq!(owners.len(), 2, "{owners:?}");
+    assert_eq!((owners[0].0.as_str(), owners[1].0.as_str()), ("worker", "checker"));
+    assert_ne!(owners[0].1, owners[1].1, "the checker belongs to another account");
     let bad = Command::new(env!("CARGO_BIN_EXE_pictor"))
         .current_dir(data.path())
         .env("PICTOR_DATA_DIR", data.path())
