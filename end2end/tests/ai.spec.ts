@@ -22,6 +22,18 @@ async function servingWorkerConfig(page: Page, name: string, model?: string): Pr
   return config;
 }
 
+/** Signs in and starts a worker on the AI link (it serves the embedding model), so that Deploy can place a trained
+ * model on it. */
+async function trainer(page: Page) {
+  await signIn(page);
+  return startAgent('worker', await servingWorkerConfig(page, 'trainer', 'all-minilm-l6-v2'));
+}
+
+/** scikit-learn's digits, where set-up unpacked them. */
+function digitsCsv(): Buffer {
+  return readFileSync(join(process.env.PICTOR_MODELS ?? join(homedir(), '.cache/pictor/models'), 'datasets/digits.csv'));
+}
+
 test('the Playground streams an answer from a real worker and the usage chart follows live', async ({ page }) => {
   test.setTimeout(180_000);
   const errors = collectErrors(page);
@@ -182,10 +194,8 @@ test('a batch file run on the page shows its progress live and its output downlo
 test('a training run started on the page draws its loss curve live, its weights download, and Deploy makes an endpoint the Playground asks', async ({ page }) => {
   test.setTimeout(180_000);
   const errors = collectErrors(page);
-  await signIn(page);
-  // On the AI link (it serves the embedding model), so that Deploy can place the trained model on it.
-  const { log, stop } = startAgent('worker', await servingWorkerConfig(page, 'trainer', 'all-minilm-l6-v2'));
-  const digits = readFileSync(join(process.env.PICTOR_MODELS ?? join(homedir(), '.cache/pictor/models'), 'datasets/digits.csv'));
+  const { log, stop } = await trainer(page);
+  const digits = digitsCsv();
   try {
     await page.goto('/ai');
     await waitForHydration(page);
@@ -247,8 +257,7 @@ test('a training run started on the page draws its loss curve live, its weights 
 test('a text classifier fine-tuned from MiniLM on the page answers a sentence by its class name in the Playground', async ({ page }) => {
   test.setTimeout(180_000);
   const errors = collectErrors(page);
-  await signIn(page);
-  const { log, stop } = startAgent('worker', await servingWorkerConfig(page, 'trainer', 'all-minilm-l6-v2'));
+  const { log, stop } = await trainer(page);
   const topics = readFileSync(join(__dirname, '../../samples/datasets/topics.csv'));
   try {
     await page.goto('/ai');
@@ -285,9 +294,8 @@ test('a text classifier fine-tuned from MiniLM on the page answers a sentence by
 test('a cancelled training run resumes from its last checkpoint as a new run with one click', async ({ page }) => {
   test.setTimeout(150_000);
   const errors = collectErrors(page);
-  await signIn(page);
-  const { log, stop } = startAgent('worker', await servingWorkerConfig(page, 'trainer', 'all-minilm-l6-v2'));
-  const digits = readFileSync(join(process.env.PICTOR_MODELS ?? join(homedir(), '.cache/pictor/models'), 'datasets/digits.csv'));
+  const { log, stop } = await trainer(page);
+  const digits = digitsCsv();
   try {
     await page.goto('/ai');
     await waitForHydration(page);

@@ -20,6 +20,7 @@ pub mod openai_wire;
 pub mod placement;
 pub mod requests;
 pub mod service;
+pub mod trained_header;
 pub mod training_workload;
 pub mod trainings;
 pub mod trainings_api;

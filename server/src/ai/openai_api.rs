@@ -191,7 +191,7 @@ async fn embeddings(State(state): State<AppState>, caller: Caller, body: Bytes) 
 
 /// Whether a classifier's weights are a fine-tuned text encoder's (their header says the text template).
 async fn fine_tuned_text_encoder(state: &AppState, sha256: &str) -> bool {
-    let header = super::classifications::trained_header(state, sha256).await;
+    let header = super::trained_header::trained_header(state, sha256).await;
     header.template == Some(pictor_core::ai_training::TrainingTemplate::TextClassifier)
 }
 

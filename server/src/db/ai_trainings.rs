@@ -76,22 +76,37 @@ pub async fn insert(tx: &mut Tx<'_>, training: &NewTraining, job: JobId) -> Resu
     .execute(&mut **tx)
     .await?;
     if let Some(start) = &training.starts_from {
-        sqlx::query(
-            "INSERT INTO training_checkpoints (task_id, attempt, step, object_key, sha256, bytes, loss, accuracy,
-                                               created_at_ms)
-             SELECT id, 0, $2, $3, $4, $5, $6, $7, $8 FROM tasks WHERE job_id = $1",
-        )
-        .bind(job)
-        .bind(start.step)
-        .bind(&start.object_key)
-        .bind(&start.sha256)
-        .bind(start.bytes)
-        .bind(start.loss)
-        .bind(start.accuracy)
-        .bind(training.created_at_ms)
-        .execute(&mut **tx)
-        .await?;
+        let task: TaskId =
+            sqlx::query_scalar("SELECT id FROM tasks WHERE job_id = $1").bind(job).fetch_one(&mut **tx).await?;
+        let seed = StoredCheckpoint { created_at_ms: training.created_at_ms, ..start.clone() };
+        insert_checkpoint(tx, task, 0, &seed).await?;
     }
+    Ok(())
+}
+
+/// Stores one checkpoint row of `task`'s `attempt`.
+async fn insert_checkpoint(
+    tx: &mut Tx<'_>,
+    task: TaskId,
+    attempt: i64,
+    stored: &StoredCheckpoint,
+) -> Result<(), DbError> {
+    sqlx::query(
+        "INSERT INTO training_checkpoints (task_id, attempt, step, object_key, sha256, bytes, loss, accuracy,
+                                           created_at_ms)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+    )
+    .bind(task)
+    .bind(attempt)
+    .bind(stored.step)
+    .bind(&stored.object_key)
+    .bind(&stored.sha256)
+    .bind(stored.bytes)
+    .bind(stored.loss)
+    .bind(stored.accuracy)
+    .bind(stored.created_at_ms)
+    .execute(&mut **tx)
+    .await?;
     Ok(())
 }
 
@@ -199,22 +214,7 @@ impl Db {
             .bind(stored.step)
             .execute(&mut *tx)
             .await?;
-        sqlx::query(
-            "INSERT INTO training_checkpoints (task_id, attempt, step, object_key, sha256, bytes, loss, accuracy,
-                                               created_at_ms)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-        )
-        .bind(task)
-        .bind(attempt)
-        .bind(stored.step)
-        .bind(&stored.object_key)
-        .bind(&stored.sha256)
-        .bind(stored.bytes)
-        .bind(stored.loss)
-        .bind(stored.accuracy)
-        .bind(stored.created_at_ms)
-        .execute(&mut *tx)
-        .await?;
+        insert_checkpoint(&mut tx, task, attempt, stored).await?;
         tx.commit().await?;
         Ok((true, earlier))
     }
