@@ -65,13 +65,18 @@ impl Workload for AiTrainWorkload {
         }
         let chain = self.db.training_checkpoints(task).await?;
         let Some((from, to)) = pick_segment(&chain, attempt, rand::random()) else {
+            tracing::info!(%task, attempt, "training attempt accepted unchecked: it trained no segment");
             return Ok(Intake::Accept(None));
         };
         let trust = self.db.worker_trust(node).await?;
         let eligible = self.db.eligible_checkers(trust.owner, TRAIN_ENGINE, "", now_ms()).await?;
         // Replays are deterministic: one checker's verdict settles it.
-        let Some(quorum) = quorum(1, eligible) else { return Ok(Intake::Accept(None)) };
+        let Some(quorum) = quorum(1, eligible) else {
+            tracing::info!(%task, attempt, "training attempt accepted unchecked: no checker online");
+            return Ok(Intake::Accept(None));
+        };
         if rand::random::<f64>() >= check_probability(&trust, false) {
+            tracing::info!(%task, attempt, streak = trust.valid_streak, "training attempt not sampled for a check");
             return Ok(Intake::Accept(None));
         }
         // The run's row keeps what the job's spec says: no second read of the job.
