@@ -7,6 +7,7 @@ mod ai_batches;
 mod ai_files;
 mod ai_hosting;
 mod ai_training;
+mod ai_training_text;
 mod ai_verification;
 mod auth;
 mod blender_versions;
