@@ -171,10 +171,6 @@ impl TextNetwork {
         &self.encoder
     }
 
-    pub fn classes(&self) -> usize {
-        self.vars.last().map_or(0, |bias| bias.dims().first().copied().unwrap_or(0))
-    }
-
     /// The mean of the last layer's token states under the mask, one row per text: `[batch, hidden]`.
     pub fn pooled(&self, batch: &[&[u32]]) -> Result<Tensor> {
         let (states, mask) = self.encoder.frozen_states(batch, &self.device)?;
