@@ -151,9 +151,35 @@ pub struct ReplayOrder {
     pub to: CheckpointRef,
 }
 
+/// The run as it went, from its checkpoints `(step, attempt)` in step order: one checkpoint per step, the
+/// `preferred` attempt's where several attempts uploaded the same step. Returns positions in `checkpoints`.
+pub fn run_chain(checkpoints: &[(i64, i64)], preferred: i64) -> Vec<usize> {
+    let mut chain: Vec<usize> = Vec::new();
+    for (index, &(step, attempt)) in checkpoints.iter().enumerate() {
+        match chain.last_mut() {
+            Some(last) if checkpoints[*last].0 == step => {
+                if attempt == preferred {
+                    *last = index;
+                }
+            }
+            _ => chain.push(index),
+        }
+    }
+    chain
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_chain_keeps_one_checkpoint_per_step() {
+        // Attempts 1 and 2 both uploaded step 10; the preferred attempt's is kept, the others' steps stay.
+        let checkpoints = [(0, 1), (10, 1), (10, 2), (20, 2)];
+        assert_eq!(run_chain(&checkpoints, 2), vec![0, 2, 3]);
+        assert_eq!(run_chain(&checkpoints, 1), vec![0, 1, 3]);
+        assert_eq!(run_chain(&[], 1), Vec::<usize>::new());
+    }
 
     #[test]
     fn hyperparameters_are_refused_by_name() {

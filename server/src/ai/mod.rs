@@ -61,3 +61,5 @@ pub async fn seed_catalogue(db: &Db, config: &AiConfig) -> Result<(), DbError> {
 
 #[cfg(test)]
 mod billing_tests;
+#[cfg(test)]
+mod training_checks_tests;

@@ -3,7 +3,7 @@
 //! last checkpoint is the run's last step; a checker then replays one segment of its steps.
 
 use pictor_core::agent_protocol::TaskAssignment;
-use pictor_core::ai_training::{CheckpointRef, ReplayOrder, TrainingTask, TrainingTemplate};
+use pictor_core::ai_training::{run_chain, CheckpointRef, ReplayOrder, TrainingTask, TrainingTemplate};
 use pictor_core::workloads::WorkloadKind;
 
 use super::trainings::{TrainingSpec, TRAIN_ENGINE};
@@ -64,11 +64,23 @@ impl Workload for AiTrainWorkload {
             )));
         }
         let chain = self.db.training_checkpoints(task).await?;
-        let Some((from, to)) = pick_segment(&chain, attempt, rand::random()) else {
-            tracing::info!(%task, attempt, "training attempt accepted unchecked: it trained no segment");
+        // The segment replayed is one this attempt trained; an attempt that trained none (it resumed at the last
+        // step) delivers weights an earlier attempt trained, so the last segment of the chain is replayed, and a
+        // mismatch lands on the attempt that trained it.
+        let Some((from, to)) = pick_segment(&chain, attempt, rand::random()).or_else(|| last_segment(&chain, attempt))
+        else {
+            tracing::info!(%task, attempt, "training attempt accepted unchecked: no segment of the run was trained");
             return Ok(Intake::Accept(None));
         };
-        let trust = self.db.worker_trust(node).await?;
+        let trainer = if to.attempt == attempt {
+            node
+        } else {
+            self.db
+                .attempt_node(task, to.attempt)
+                .await?
+                .ok_or_else(|| WorkloadError::Internal(format!("task {task}: attempt {} has no node", to.attempt)))?
+        };
+        let trust = self.db.worker_trust(trainer).await?;
         let eligible = self.db.eligible_checkers(trust.owner, TRAIN_ENGINE, "", now_ms()).await?;
         // Replays are deterministic: one checker's verdict settles it.
         let Some(quorum) = quorum(1, eligible) else {
@@ -92,7 +104,14 @@ impl Workload for AiTrainWorkload {
             to: reference(to),
         };
         let crops_json = serde_json::to_string(&order).map_err(|error| WorkloadError::Internal(error.to_string()))?;
-        Ok(Intake::Accept(Some(NewVerification { crops_json, quorum, blender_version: String::new() })))
+        Ok(Intake::Accept(Some(NewVerification {
+            crops_json,
+            quorum,
+            blender_version: String::new(),
+            checked_node: (trainer != node).then_some(trainer),
+            // A mismatch discards the run from the replay's start on: later checkpoints were built on it.
+            rejects_after_step: Some(from.step),
+        })))
     }
 }
 
@@ -112,25 +131,24 @@ pub fn pick_segment(
     attempt: i64,
     draw: f64,
 ) -> Option<(&StoredCheckpoint, &StoredCheckpoint)> {
-    // The chain as the run went: one checkpoint per step, this attempt's where several attempts uploaded one.
-    let mut steps: Vec<&StoredCheckpoint> = Vec::new();
-    for checkpoint in chain {
-        match steps.last_mut() {
-            Some(last) if last.step == checkpoint.step => {
-                if checkpoint.attempt == attempt {
-                    *last = checkpoint;
-                }
-            }
-            _ => steps.push(checkpoint),
-        }
-    }
-    let segments: Vec<(&StoredCheckpoint, &StoredCheckpoint)> = steps
-        .windows(2)
-        .filter(|pair| pair[1].attempt == attempt && pair[0].step < pair[1].step)
-        .map(|pair| (pair[0], pair[1]))
-        .collect();
+    let segments: Vec<(&StoredCheckpoint, &StoredCheckpoint)> =
+        segments(chain, attempt).filter(|(_, to)| to.attempt == attempt).collect();
     let index = ((draw * segments.len() as f64) as usize).min(segments.len().checked_sub(1)?);
     segments.get(index).copied()
+}
+
+/// The run's last trained segment (whichever attempt trained it), for an attempt that delivers without training.
+pub fn last_segment(chain: &[StoredCheckpoint], attempt: i64) -> Option<(&StoredCheckpoint, &StoredCheckpoint)> {
+    segments(chain, attempt).last()
+}
+
+/// The segments of the run as it went, `attempt`'s checkpoints taken where several attempts uploaded one step.
+fn segments(chain: &[StoredCheckpoint], attempt: i64) -> impl Iterator<Item = (&StoredCheckpoint, &StoredCheckpoint)> {
+    let steps: Vec<(i64, i64)> = chain.iter().map(|checkpoint| (checkpoint.step, checkpoint.attempt)).collect();
+    let run: Vec<&StoredCheckpoint> = run_chain(&steps, attempt).into_iter().map(|index| &chain[index]).collect();
+    let pairs: Vec<(&StoredCheckpoint, &StoredCheckpoint)> =
+        run.windows(2).filter(|pair| pair[0].step < pair[1].step).map(|pair| (pair[0], pair[1])).collect();
+    pairs.into_iter()
 }
 
 #[cfg(test)]
@@ -164,5 +182,16 @@ mod tests {
         let chain = [at(1, 0), at(2, 0), at(2, 10)];
         let only = pick_segment(&chain, 2, 0.5).expect("a segment");
         assert_eq!((only.0.attempt, only.1.step), (2, 10));
+    }
+
+    #[test]
+    fn an_attempt_that_trained_nothing_has_the_last_segment_replayed() {
+        // Attempt 1 reached the last step (40) and died before `done`; attempt 2 delivered its weights.
+        let chain = [at(1, 0), at(1, 20), at(1, 40)];
+        assert!(pick_segment(&chain, 2, 0.5).is_none());
+        let (from, to) = last_segment(&chain, 2).expect("a segment");
+        assert_eq!((from.step, to.step, to.attempt), (20, 40, 1));
+        // A run resumed at its last step from a cancelled run's checkpoint (attempt 0) has nothing to replay.
+        assert!(last_segment(&[at(0, 40)], 1).is_none());
     }
 }

@@ -150,9 +150,11 @@ fn checkpoint(row: &sqlx::any::AnyRow) -> Result<StoredCheckpoint, sqlx::Error> 
     })
 }
 
-/// Checkpoints of attempts whose check failed are never resumed from nor shown: the run was rejected from there on.
-const NOT_REJECTED: &str = "NOT EXISTS (SELECT 1 FROM verifications v
-    WHERE v.task_id = c.task_id AND v.attempt = c.attempt AND v.state = 'failed')";
+/// Checkpoints a failed check discarded are never resumed from, shown nor paid: those of the attempt it rejected, and
+/// those after the replayed segment's start that were uploaded by then (they were built on the segment).
+pub(super) const NOT_REJECTED: &str = "NOT EXISTS (SELECT 1 FROM verifications v
+    WHERE v.task_id = c.task_id AND v.state = 'failed'
+      AND (v.attempt = c.attempt OR (c.attempt <= v.attempt AND c.step > v.rejects_after_step)))";
 
 impl Db {
     /// The run of job `job`.
@@ -264,6 +266,15 @@ impl Db {
             .fetch_all(self.reader())
             .await?;
         Ok(rows.iter().map(checkpoint).collect::<Result<_, _>>()?)
+    }
+
+    /// The node that ran attempt `attempt` of `task`.
+    pub async fn attempt_node(&self, task: TaskId, attempt: i64) -> Result<Option<super::NodeId>, DbError> {
+        Ok(sqlx::query_scalar("SELECT node_id FROM task_attempts WHERE task_id = $1 AND attempt = $2")
+            .bind(task)
+            .bind(attempt)
+            .fetch_optional(self.reader())
+            .await?)
     }
 
     /// Whether `node` holds the live lease of `task` (any attempt).

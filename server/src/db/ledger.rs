@@ -334,18 +334,22 @@ impl Db {
                 violations.push(format!("{name} holds {cached} but its transfers add up to {derived}"));
             }
         }
-        // A task is paid at most once per attempt that delivered a result.
-        let overpaid: Vec<(i64, i64, i64)> = sqlx::query_as(
+        // A task is paid at most once per attempt that delivered a result; a training run at most once per
+        // checkpoint segment its attempts trained.
+        let overpaid: Vec<(i64, i64, i64, i64)> = sqlx::query_as(
             "SELECT p.task_id, COUNT(*),
                     (SELECT COUNT(*) FROM task_attempts a
-                     WHERE a.task_id = p.task_id AND a.outcome IN ('uploaded', 'verified', 'rejected'))
+                     WHERE a.task_id = p.task_id AND a.outcome IN ('uploaded', 'verified', 'rejected')),
+                    (SELECT COUNT(*) FROM training_checkpoints c WHERE c.task_id = p.task_id AND c.attempt > 0)
              FROM ledger_transfers p WHERE p.kind = 'pay_worker' AND p.task_id IS NOT NULL GROUP BY p.task_id",
         )
         .fetch_all(self.reader())
         .await?;
-        for (task, payments, delivered) in overpaid {
-            if payments > delivered {
-                violations.push(format!("task {task} was paid {payments} times for {delivered} delivered attempts"));
+        for (task, payments, delivered, segments) in overpaid {
+            if payments > delivered.max(segments) {
+                violations.push(format!(
+                    "task {task} was paid {payments} times for {delivered} delivered attempts ({segments} segments)"
+                ));
             }
         }
         // No job takes more from its owner than its budget (reserved and refilled, less refunds).

@@ -23,13 +23,28 @@ pub struct AttemptBill {
     pub checker_share_percent: i64,
     /// Set for work billed per token (AI batch chunks): the attempt costs this, whatever the time it took.
     pub charge_micro: Option<i64>,
+    /// A training run: paid per checkpoint segment (see [`trained_checkpoints`]), not per attempt.
+    pub trains: bool,
+}
+
+/// One checkpoint of a training run with what its segment is paid from: the attempt that trained it, its worker and
+/// price, and when the segment began (the attempt's previous checkpoint, or the attempt's start).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TrainedCheckpoint {
+    pub attempt: i64,
+    pub step: i64,
+    pub created_at_ms: i64,
+    pub attempt_started_at_ms: i64,
+    pub node: NodeId,
+    pub worker_owner: UserId,
+    pub price_micro_per_minute: i64,
 }
 
 pub async fn attempt_bill(tx: &mut Tx<'_>, task: TaskId, attempt: i64) -> Result<Option<AttemptBill>, DbError> {
     let row = sqlx::query(
         "SELECT a.node_id, a.price_micro_per_minute, COALESCE(a.render_ms, a.ended_at_ms - a.started_at_ms) AS ms,
                 n.owner_id AS worker_owner, t.job_id, j.owner_id AS job_owner, j.max_price_micro_per_minute,
-                j.checker_share_percent, a.charge_micro
+                j.checker_share_percent, a.charge_micro, j.kind
          FROM task_attempts a
            JOIN tasks t ON t.id = a.task_id
            JOIN jobs j ON j.id = t.job_id
@@ -51,7 +66,38 @@ pub async fn attempt_bill(tx: &mut Tx<'_>, task: TaskId, attempt: i64) -> Result
         render_ms: row.try_get("ms")?,
         checker_share_percent: row.try_get("checker_share_percent")?,
         charge_micro: row.try_get("charge_micro")?,
+        trains: row.try_get::<String, _>("kind")? == pictor_core::workloads::WorkloadKind::AiTrain.as_str(),
     }))
+}
+
+/// The checkpoints of a training run that its trainers' attempts uploaded and no failed check discarded, in step
+/// order (a cancelled run's checkpoint that a resumed run starts from has no attempt here: it was paid there).
+pub async fn trained_checkpoints(tx: &mut Tx<'_>, task: TaskId) -> Result<Vec<TrainedCheckpoint>, DbError> {
+    let rows = sqlx::query(&format!(
+        "SELECT c.attempt, c.step, c.created_at_ms, a.started_at_ms, a.node_id, n.owner_id, a.price_micro_per_minute
+         FROM training_checkpoints c
+           JOIN task_attempts a ON a.task_id = c.task_id AND a.attempt = c.attempt
+           JOIN nodes n ON n.id = a.node_id
+         WHERE c.task_id = $1 AND {}
+         ORDER BY c.step, c.attempt",
+        super::ai_trainings::NOT_REJECTED
+    ))
+    .bind(task)
+    .fetch_all(&mut **tx)
+    .await?;
+    rows.iter()
+        .map(|row| {
+            Ok(TrainedCheckpoint {
+                attempt: row.try_get("attempt")?,
+                step: row.try_get("step")?,
+                created_at_ms: row.try_get("created_at_ms")?,
+                attempt_started_at_ms: row.try_get("started_at_ms")?,
+                node: row.try_get("node_id")?,
+                worker_owner: row.try_get("owner_id")?,
+                price_micro_per_minute: row.try_get("price_micro_per_minute")?,
+            })
+        })
+        .collect()
 }
 
 /// Sets what an attempt of per-token work costs (before it is accepted and paid).
@@ -69,19 +115,19 @@ pub async fn job_owner(tx: &mut Tx<'_>, job: JobId) -> Result<Option<UserId>, Db
     Ok(sqlx::query_scalar("SELECT owner_id FROM jobs WHERE id = $1").bind(job).fetch_optional(&mut **tx).await?)
 }
 
-/// One transfer an attempt was paid with: its kind (`pay_worker` or `pay_pool`), amount, the user whose account
-/// received it (none for the pool) and its job.
-pub type PaidPart = (String, i64, Option<UserId>, Option<JobId>);
+/// One transfer an attempt was paid with: its idempotency key, kind (`pay_worker` or `pay_pool`), amount, the user
+/// whose account received it (none for the pool) and its job.
+pub type PaidPart = (String, String, i64, Option<UserId>, Option<JobId>);
 
-/// The transfers made under these idempotency keys.
-pub async fn transfers_by_key(tx: &mut Tx<'_>, keys: [&str; 2]) -> Result<Vec<PaidPart>, DbError> {
+/// The transfers whose idempotency keys begin with `prefix` (an attempt's payments; rare: only when taken back).
+/// The prefix is made of digits, letters and colons: nothing `LIKE` reads as a pattern.
+pub async fn transfers_by_key_prefix(tx: &mut Tx<'_>, prefix: &str) -> Result<Vec<PaidPart>, DbError> {
     Ok(sqlx::query_as(
-        "SELECT t.kind, t.amount_micro, a.user_id, t.job_id FROM ledger_transfers t
+        "SELECT t.idempotency_key, t.kind, t.amount_micro, a.user_id, t.job_id FROM ledger_transfers t
            JOIN ledger_accounts a ON a.id = t.to_account
-         WHERE t.idempotency_key IN ($1, $2)",
+         WHERE t.idempotency_key LIKE $1",
     )
-    .bind(keys[0])
-    .bind(keys[1])
+    .bind(format!("{prefix}%"))
     .fetch_all(&mut **tx)
     .await?)
 }

@@ -111,8 +111,8 @@ pub async fn open_next_round(
 ) -> Result<(), DbError> {
     sqlx::query(
         "INSERT INTO verifications (task_id, attempt, worker_node_id, round, crops_json, quorum,
-                                    created_at_ms, blender_version)
-         SELECT $1, $2, $3, $4, $5, $6, $7, blender_version FROM verifications WHERE id = $8",
+                                    created_at_ms, blender_version, rejects_after_step)
+         SELECT $1, $2, $3, $4, $5, $6, $7, blender_version, rejects_after_step FROM verifications WHERE id = $8",
     )
     .bind(open.task)
     .bind(open.attempt)

@@ -22,12 +22,17 @@ pub struct WorkerTrust {
 }
 
 /// A check to store with a finished attempt.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct NewVerification {
     pub crops_json: String,
     pub quorum: i64,
     /// The Blender its checkers must run (the one that rendered the result); empty: any.
     pub blender_version: String,
+    /// The node whose work is checked, when not the one that delivered the attempt (a training attempt that only
+    /// delivered weights an earlier attempt trained): a rejection counts against it.
+    pub checked_node: Option<NodeId>,
+    /// Training: a failed check discards the run's checkpoints after this step (the replay's start).
+    pub rejects_after_step: Option<i64>,
 }
 
 /// Opens a check of a leased attempt's result (its task now `verifying`).
@@ -39,16 +44,17 @@ pub async fn insert_verification(
 ) -> Result<(), DbError> {
     sqlx::query(
         "INSERT INTO verifications (task_id, attempt, worker_node_id, crops_json, quorum, created_at_ms,
-                                    blender_version)
-         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                                    blender_version, rejects_after_step)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
     )
     .bind(held.task)
     .bind(held.attempt)
-    .bind(held.node)
+    .bind(check.checked_node.unwrap_or(held.node))
     .bind(&check.crops_json)
     .bind(check.quorum)
     .bind(now_ms)
     .bind(&check.blender_version)
+    .bind(check.rejects_after_step)
     .execute(&mut **tx)
     .await?;
     Ok(())

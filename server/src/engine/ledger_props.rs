@@ -140,11 +140,8 @@ async fn play(db: &Db, net: &mut Network, op: &Op) {
             };
             if let Some(lease) = db.lease_task(&offer, now, 60_000).await.expect("lease") {
                 let finished = Finished { log: "", render_ms: Some(seconds * 1_000) };
-                let check = checked.then(|| NewVerification {
-                    crops_json: "[]".into(),
-                    quorum: 1,
-                    blender_version: String::new(),
-                });
+                let check =
+                    checked.then(|| NewVerification { crops_json: "[]".into(), quorum: 1, ..Default::default() });
                 Engine::new(db.clone())
                     .finish_task(lease.held_by(node), &finished, check.as_ref(), now)
                     .await

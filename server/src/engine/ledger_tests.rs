@@ -87,8 +87,12 @@ fn offer(node: NodeId) -> WorkerOffer {
 async fn render(world: &World, seconds: i64, check: bool) -> (TaskId, i64) {
     let lease = world.db.lease_task(&offer(world.worker), NOW, 60_000).await.expect("lease").expect("a task");
     let finished = Finished { log: "", render_ms: Some(seconds * 1000) };
-    let verification =
-        check.then(|| NewVerification { crops_json: "[]".into(), quorum: 1, blender_version: String::new() });
+    let verification = check.then(|| NewVerification {
+        crops_json: "[]".into(),
+        quorum: 1,
+        blender_version: String::new(),
+        ..Default::default()
+    });
     Engine::new(world.db.clone())
         .finish_task(lease.held_by(world.worker), &finished, verification.as_ref(), NOW)
         .await

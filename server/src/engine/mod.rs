@@ -12,6 +12,7 @@ pub mod notices;
 pub mod payments;
 pub mod quorum;
 pub mod tasks;
+pub mod training_pay;
 pub mod verdicts;
 pub mod workload;
 

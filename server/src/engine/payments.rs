@@ -4,6 +4,7 @@
 //! its escrow's remainder back to its owner; a job whose escrow runs low pauses until a top-up refills it.
 
 use crate::db::ledger::{balance_in, transfer_in, Account, LedgerError, Moved, Transfer};
+use crate::db::payments::AttemptBill;
 use crate::db::users::UserId;
 use crate::db::{lock_row, payments as sql, welcome, DbError, JobId, Locked, TaskId, Tx};
 use pictor_core::states::JobState;
@@ -43,25 +44,22 @@ fn ledger_to_db(error: LedgerError) -> DbError {
     }
 }
 
-/// The idempotency keys of an attempt's two payments.
-fn attempt_keys(task: TaskId, attempt: i64) -> (String, String) {
-    let key = format!("task:{task}:attempt:{attempt}");
-    (format!("{key}:worker"), format!("{key}:pool"))
+/// What the idempotency keys of an attempt's payments begin with (`:worker` and `:pool` follow; a training
+/// attempt's segments add `:segment:{step}` before them).
+pub(super) fn attempt_key(task: TaskId, attempt: i64) -> String {
+    format!("task:{task}:attempt:{attempt}")
 }
 
 /// Pays the accepted result of `task`'s `attempt` (once: later calls find the transfers made), unless the worker
-/// belongs to the job's owner. Returns the amount the worker received.
+/// belongs to the job's owner; a training run's attempt pays every segment of the run it delivers, each to the
+/// attempt that trained it. Returns the amount the attempt's worker received.
 pub async fn pay_attempt(tx: &mut Tx<'_>, task: TaskId, attempt: i64, now_ms: i64) -> Result<i64, DbError> {
     let Some(bill) = sql::attempt_bill(tx, task, attempt).await? else { return Ok(0) };
-    let job = bill.job;
     // Payments of one job take turns: each reads the escrow and numbers its refills from what the one before
     // committed (two at once both read the same balance and took the same refill key).
-    lock_row(tx, Locked::Job(job)).await?;
-    let owner = bill.job_owner;
-    if owner == bill.worker_owner {
-        // A user's own machines render their jobs for free: nobody can turn credit (welcome credits included)
-        // into withdrawable earnings by rendering for themselves.
-        return Ok(0);
+    lock_row(tx, Locked::Job(bill.job)).await?;
+    if bill.trains {
+        return super::training_pay::pay_segments(tx, &bill, task, attempt, now_ms).await;
     }
     let (worker, pool) = match bill.charge_micro {
         Some(total) => split(total, bill.checker_share_percent),
@@ -72,6 +70,35 @@ pub async fn pay_attempt(tx: &mut Tx<'_>, task: TaskId, attempt: i64, now_ms: i6
             bill.checker_share_percent,
         ),
     };
+    let payment = Payment { task, key: attempt_key(task, attempt), worker_owner: bill.worker_owner, node: bill.node };
+    pay(tx, &bill, &payment, worker, pool, now_ms).await
+}
+
+/// Who one payment of a task goes to, under which idempotency key (`{key}:worker`, `{key}:pool`).
+pub(super) struct Payment {
+    pub task: TaskId,
+    pub key: String,
+    pub worker_owner: UserId,
+    pub node: crate::db::nodes::NodeId,
+}
+
+/// Moves `worker + pool` out of the bill's job escrow (the job's row locked by the caller): nothing when the worker
+/// belongs to the job's owner, the escrow topped up from the owner's credit within the budget when it falls short.
+/// Returns what the worker received now (0 when the key was paid before).
+pub(super) async fn pay(
+    tx: &mut Tx<'_>,
+    bill: &AttemptBill,
+    payment: &Payment,
+    worker: i64,
+    pool: i64,
+    now_ms: i64,
+) -> Result<i64, DbError> {
+    let (job, owner, task) = (bill.job, bill.job_owner, payment.task);
+    if owner == payment.worker_owner {
+        // A user's own machines render their jobs for free: nobody can turn credit (welcome credits included)
+        // into withdrawable earnings by rendering for themselves.
+        return Ok(0);
+    }
     // The work is done at the agreed price: an escrow that falls short (the estimate was low, or several tasks
     // finished at once) is topped up from the owner's credit, within the job's budget. Only if that is not enough
     // is the attempt paid what there is, in proportion.
@@ -89,25 +116,25 @@ pub async fn pay_attempt(tx: &mut Tx<'_>, task: TaskId, attempt: i64, now_ms: i6
     let welcome_in_escrow = welcome::in_escrow(tx, job).await?;
     let held = worker.min(welcome_in_escrow);
     let pool = pool - pool.min(welcome_in_escrow - held);
-    let (worker_key, pool_key) = attempt_keys(task, attempt);
     let mut paid = 0;
     if worker > 0 {
-        let transfer =
-            Transfer::new(worker_key, Account::Escrow(job), Account::Earnings(bill.worker_owner), worker, "pay_worker")
-                .job(job)
-                .task(task)
-                .node(bill.node);
+        let to = Account::Earnings(payment.worker_owner);
+        let transfer = Transfer::new(format!("{}:worker", payment.key), Account::Escrow(job), to, worker, "pay_worker")
+            .job(job)
+            .task(task)
+            .node(payment.node);
         if transfer_in(tx, &transfer, now_ms).await.map_err(ledger_to_db)? == Moved::Now {
             paid = worker;
-            welcome::add_to_held(tx, bill.worker_owner, held).await?;
+            welcome::add_to_held(tx, payment.worker_owner, held).await?;
             welcome::add_to_escrow(tx, job, -held).await?;
         }
     }
     if pool > 0 {
-        let transfer = Transfer::new(pool_key, Account::Escrow(job), Account::CheckerPool, pool, "pay_pool")
+        let key = format!("{}:pool", payment.key);
+        let transfer = Transfer::new(key, Account::Escrow(job), Account::CheckerPool, pool, "pay_pool")
             .job(job)
             .task(task)
-            .node(bill.node);
+            .node(payment.node);
         transfer_in(tx, &transfer, now_ms).await.map_err(ledger_to_db)?;
     }
     pause_if_running_dry(tx, job, now_ms).await?;
@@ -117,13 +144,12 @@ pub async fn pay_attempt(tx: &mut Tx<'_>, task: TaskId, attempt: i64, now_ms: i6
 /// Takes back what a result that turned out bad was paid (as much as its owner's earnings still hold), into the
 /// job's escrow to pay the render that replaces it.
 pub async fn claw_back(tx: &mut Tx<'_>, task: TaskId, attempt: i64, now_ms: i64) -> Result<(), DbError> {
-    let (worker_key, pool_key) = attempt_keys(task, attempt);
-    let paid = sql::transfers_by_key(tx, [&worker_key, &pool_key]).await?;
-    for (kind, amount, owner, job) in paid {
+    let paid = sql::transfers_by_key_prefix(tx, &format!("{}:", attempt_key(task, attempt))).await?;
+    for (key, kind, amount, owner, job) in paid {
         let Some(job) = job else { continue };
-        let (from, key) = match (kind.as_str(), owner) {
-            ("pay_worker", Some(owner)) => (Account::Earnings(owner), &worker_key),
-            ("pay_pool", _) => (Account::CheckerPool, &pool_key),
+        let from = match (kind.as_str(), owner) {
+            ("pay_worker", Some(owner)) => Account::Earnings(owner),
+            ("pay_pool", _) => Account::CheckerPool,
             _ => continue,
         };
         let amount = amount.min(balance_in(tx, from).await?);

@@ -80,7 +80,12 @@ async fn the_last_verdicts_of_a_quorum_arriving_together_decide_it_once(db: Db) 
     for trial in 0..TRIALS {
         let job = Engine::new(db.clone()).create_job(&NewJob::sample(creator, 1), NOW).await.expect("job");
         let lease = lease_and_upload(&db, worker, 0).await;
-        let check = NewVerification { crops_json: "[]".into(), quorum: 3, blender_version: String::new() };
+        let check = NewVerification {
+            crops_json: "[]".into(),
+            quorum: 3,
+            blender_version: String::new(),
+            ..Default::default()
+        };
         finish(&db, &lease, worker, Some(&check)).await;
         let mut verification = VerificationId(0);
         for checker in &checkers {

@@ -67,8 +67,12 @@ fn offer(node: NodeId) -> WorkerOffer {
 
 /// The worker renders the next task; `quorum` asks for a check of it by any Blender (`None`: accepted unchecked).
 async fn render(world: &World, quorum: Option<i64>) -> TaskId {
-    let check =
-        quorum.map(|quorum| NewVerification { crops_json: "[]".into(), quorum, blender_version: String::new() });
+    let check = quorum.map(|quorum| NewVerification {
+        crops_json: "[]".into(),
+        quorum,
+        blender_version: String::new(),
+        ..Default::default()
+    });
     render_checked(world, check).await
 }
 
@@ -337,7 +341,8 @@ async fn a_check_goes_to_checkers_running_the_blender_that_rendered_it(db: Db) {
     assert_eq!(world.db.eligible_checkers(owner, "cycles", "", NOW).await.expect("n"), 2, "any Blender");
 
     job_with(&world, 2).await;
-    let check = NewVerification { crops_json: "[]".into(), quorum: 1, blender_version: BLENDER.into() };
+    let check =
+        NewVerification { crops_json: "[]".into(), quorum: 1, blender_version: BLENDER.into(), ..Default::default() };
     let task = render_checked(&world, Some(check)).await;
     assert_eq!(world.db.attempt_blender_version(task, 1).await.expect("version"), BLENDER, "the attempt says");
     assert_eq!(lease_check(&world, other).await, None, "another Blender may not reproduce the frame");

@@ -114,7 +114,12 @@ impl Verifier {
             return Ok(Intake::Accept(None));
         }
         let crops = crops_for(&spec, &frames_of(&frames), tile, &ROUND_ONE, &detail, rand::random::<f64>);
-        Ok(Intake::Accept(Some(NewVerification { crops_json: crops_json(&crops), quorum, blender_version })))
+        Ok(Intake::Accept(Some(NewVerification {
+            crops_json: crops_json(&crops),
+            quorum,
+            blender_version,
+            ..Default::default()
+        })))
     }
 
     /// Which Blender the checkers of this attempt must run, and how many could: those running the Blender that

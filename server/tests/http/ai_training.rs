@@ -110,14 +110,58 @@ pub(crate) async fn task_state(app: &TestApp, task: i64) -> String {
     sqlx::query_scalar("SELECT state FROM tasks WHERE id = $1").bind(task).fetch_one(app.db.reader()).await.unwrap()
 }
 
+/// Starts a worker that charges `price` micro-credits a minute, priced before it can lease anything.
+async fn start_priced_agent(
+    app: &TestApp,
+    cookie: &str,
+    name: &str,
+    work: &std::path::Path,
+    price: i64,
+) -> (i64, Agent) {
+    let (id, _, config) = crate::agents::create_worker(app, cookie, name).await;
+    sqlx::query("UPDATE nodes SET price_micro_per_minute = $1 WHERE id = $2")
+        .bind(price)
+        .bind(id)
+        .execute(app.db.writer())
+        .await
+        .expect("price");
+    let dir = work.join(name);
+    std::fs::create_dir_all(&dir).expect("work dir");
+    let config = format!("{config}work_dir = {:?}\n", dir.display().to_string());
+    (id, Agent::start(&config, &["--no-benchmark"]))
+}
+
+/// The run's worker payments: (attempt, step, amount) per paid checkpoint segment, in step order.
+async fn segment_payments(app: &TestApp, task: i64) -> Vec<(i64, i64, i64)> {
+    let rows: Vec<(String, i64)> = sqlx::query_as(
+        "SELECT idempotency_key, amount_micro FROM ledger_transfers WHERE kind = 'pay_worker' AND task_id = $1",
+    )
+    .bind(task)
+    .fetch_all(app.db.reader())
+    .await
+    .unwrap();
+    let mut paid: Vec<(i64, i64, i64)> = rows
+        .iter()
+        .map(|(key, amount)| {
+            // task:{task}:attempt:{attempt}:segment:{step}:worker
+            let parts: Vec<&str> = key.split(':').collect();
+            assert_eq!((parts.len(), parts[4]), (7, "segment"), "a whole-attempt payment: {key}");
+            (parts[3].parse().unwrap(), parts[5].parse().unwrap(), *amount)
+        })
+        .collect();
+    paid.sort_by_key(|&(attempt, step, _)| (step, attempt));
+    paid
+}
+
 async fn a_killed_trainer_is_resumed_elsewhere_and_ends_with_the_uninterrupted_weights(backend: Backend) {
     let app = spawn_app_with(backend, |config| config.task_lease_ms = 3_000).await;
     let work = tempfile::tempdir().unwrap();
-    let (_, alice, _) = caller(&app, "Alice", 0).await;
+    let (alice_id, alice, _) = caller(&app, "Alice", 0).await;
     let (_, carol, _) = caller(&app, "Carol", 0).await;
     let (user, _, key) = caller(&app, "Ada", 5).await;
     let (checker_id, checker) = start_checker(&app, &carol, "checker", work.path(), &[]).await;
-    let (first_id, mut first) = start_agent(&app, &alice, "first", work.path()).await;
+    // A credit a minute: the run's few seconds of training cost well under its budget of 2.
+    let (first_id, mut first) = start_priced_agent(&app, &alice, "first", work.path(), 1_000_000).await;
     wait_online(&app, &[checker_id, first_id], &[&checker, &first]).await;
 
     let hyper = Hyperparameters { epochs: 150, learning_rate: 0.01, batch_size: 32, seed: 7, checkpoint_every: 400 };
@@ -137,7 +181,7 @@ async fn a_killed_trainer_is_resumed_elsewhere_and_ends_with_the_uninterrupted_w
     let at_kill = seen["step"].as_i64().unwrap();
     assert!(at_kill < total, "the run finished before the kill ({at_kill} of {total})");
 
-    let (_, second) = start_agent(&app, &alice, "second", work.path()).await;
+    let (_, second) = start_priced_agent(&app, &alice, "second", work.path(), 1_000_000).await;
     let done = wait_for(&app, &key, id, "completed", &[&second, &checker], |run| run["state"] == "completed").await;
     let attempts: Vec<i64> =
         done["checkpoints"].as_array().unwrap().iter().map(|c| c["attempt"].as_i64().unwrap()).collect();
@@ -162,6 +206,22 @@ async fn a_killed_trainer_is_resumed_elsewhere_and_ends_with_the_uninterrupted_w
     }
     assert!(checker.log().contains("training segment"), "{}", checker.log());
     assert!(app.db.balance(Account::Credit(user)).await.unwrap() > 0);
+
+    // Paid per checkpoint segment, each to the attempt that trained it: the killed worker too, for the segments
+    // the second went on from; one payment per checkpoint of the run, none for the steps lost after the kill.
+    let paid = segment_payments(&app, task).await;
+    let chain: Vec<(i64, i64)> = done["checkpoints"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| (c["attempt"].as_i64().unwrap(), c["step"].as_i64().unwrap()))
+        .collect();
+    let paid_steps: Vec<(i64, i64)> = paid.iter().map(|&(attempt, step, _)| (attempt, step)).collect();
+    assert_eq!(paid_steps, chain, "one payment per checkpoint of the run");
+    assert!(paid.iter().any(|&(attempt, step, amount)| attempt == 1 && step > 0 && amount > 0), "{paid:?}");
+    assert!(paid.iter().any(|&(attempt, _, amount)| attempt == 2 && amount > 0), "{paid:?}");
+    let earned: i64 = paid.iter().map(|&(_, _, amount)| amount).sum();
+    assert_eq!(app.db.balance(Account::Earnings(alice_id)).await.unwrap(), earned);
     assert!(app.db.check_ledger().await.unwrap().is_empty());
 }
 
@@ -175,6 +235,12 @@ async fn a_trainer_skipping_steps_is_caught_unpaid_and_its_run_redone(backend: B
     let (checker_id, checker) = start_checker(&app, &carol, "checker", work.path(), &[]).await;
     let (cheat_node, config, _) = {
         let (id, _, config) = crate::agents::create_worker(&app, &mallory_cookie, "cheat").await;
+        // Priced: "not paid" means something.
+        sqlx::query("UPDATE nodes SET price_micro_per_minute = 1000000 WHERE id = $1")
+            .bind(id)
+            .execute(app.db.writer())
+            .await
+            .expect("price");
         (id, config, ())
     };
     let dir = work.path().join("cheat");
@@ -223,12 +289,14 @@ async fn a_trainer_skipping_steps_is_caught_unpaid_and_its_run_redone(backend: B
     // Its checkpoints are dropped from the run: an honest worker starts over from the seed.
     let run = training(&app, &key, id).await;
     assert!(run["checkpoints"].as_array().unwrap().is_empty(), "{run}");
-    let (_, honest) = start_agent(&app, &alice, "honest", work.path()).await;
+    let (_, honest) = start_priced_agent(&app, &alice, "honest", work.path(), 1_000_000).await;
     let done = wait_for(&app, &key, id, "completed", &[&honest, &checker], |run| run["state"] == "completed").await;
     assert!(done["checkpoints"].as_array().unwrap().iter().all(|c| c["attempt"] != 1), "{done}");
     let trained = model(&app, &key, id).await;
     assert_eq!(model_distance(&trained, &uninterrupted(hyper, &sha256)).unwrap(), 0.0);
     assert_eq!(app.db.balance(Account::Earnings(mallory)).await.unwrap(), 0, "the cheat is not paid");
+    let paid = segment_payments(&app, task).await;
+    assert!(!paid.is_empty() && paid.iter().all(|&(attempt, _, _)| attempt != 1), "only the honest run: {paid:?}");
     assert!(app.db.check_ledger().await.unwrap().is_empty());
 }
 
