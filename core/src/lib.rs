@@ -11,6 +11,7 @@ pub mod frames;
 pub mod jobs;
 pub mod ledger;
 pub mod network;
+pub mod overview;
 pub mod sections;
 pub mod signin;
 pub mod states;

@@ -12,7 +12,12 @@ pub struct Section {
 
 /// The product's sections; the router and the sidebar are both built from this list.
 pub const SECTIONS: &[Section] = &[
-    Section { title: "Overview", path: "/", icon: "◎", summary: "Live activity of the whole network." },
+    Section {
+        title: "Overview",
+        path: "/",
+        icon: "◎",
+        summary: "Your jobs, credit, workers, checkers and AI at a glance, and the network live.",
+    },
     Section {
         title: "Rendering",
         path: "/rendering",
