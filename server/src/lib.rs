@@ -14,6 +14,7 @@ pub mod instance_lock;
 pub mod metrics;
 pub mod money;
 pub mod nodes;
+pub mod reference;
 pub mod render;
 pub mod services;
 pub mod startup;

@@ -38,7 +38,8 @@ pub fn router(state: AppState) -> Router {
         .merge(crate::ai::files_api::router())
         .merge(crate::ai::batches_api::router())
         .merge(crate::ai::trainings_api::router())
-        .merge(crate::ai::classifications::router());
+        .merge(crate::ai::classifications::router())
+        .merge(crate::reference::router());
     dashboard::mount(api, &state)
         .layer(axum::middleware::map_response(|response| async { errors::with_retry_after(response) }))
         .layer(axum::middleware::from_fn(request_bounds::bound))

@@ -29,7 +29,7 @@ pub enum Credential {
 /// Pages outside the dashboard frame that need no session.
 const PUBLIC_PAGES: &[&str] = &["/signin"];
 /// REST endpoints anyone may read.
-const PUBLIC_REST: &[&str] = &["/api/v1/events"];
+const PUBLIC_REST: &[&str] = &["/api/v1/events", crate::reference::OPENAPI_PATH];
 
 const AGENT_PREFIX: &str = "/api/agent/";
 
@@ -168,6 +168,6 @@ mod tests {
         assert!(is_private_page("/") && is_private_page("/credit") && is_private_page("/account"));
         assert!(!is_private_page("/signin") && !is_private_page("/pkg/pictor.js"));
         assert!(needs_viewer("/api/account_overview123") && needs_viewer("/api/v1/me"));
-        assert!(!needs_viewer("/api/v1/events") && !needs_viewer("/healthz"));
+        assert!(!needs_viewer("/api/v1/events") && !needs_viewer("/healthz") && !needs_viewer("/api/openapi.json"));
     }
 }

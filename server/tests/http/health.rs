@@ -1,4 +1,4 @@
-//! `/healthz` and `/metrics`.
+//! `/healthz`, `/metrics` and the OpenAPI document.
 
 use pictor_server::db::Backend;
 
@@ -41,4 +41,23 @@ async fn metrics_are_prometheus_text_with_live_gauges(backend: Backend) {
     assert!(text.trim_end().ends_with("# EOF"));
 }
 
-crate::on_both_backends!(health_reports_ok_and_the_database_kind, metrics_are_prometheus_text_with_live_gauges);
+async fn the_openapi_document_lists_every_operation_to_anyone(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let response = app.get("/api/openapi.json").await;
+    assert_eq!(response.status(), 200, "public, no session");
+    let document: serde_json::Value = response.json().await.expect("json");
+    assert_eq!(document["openapi"], "3.1.0");
+    let paths = document["paths"].as_object().expect("paths");
+    let operations: usize = paths.values().map(|item| item.as_object().map_or(0, |methods| methods.len())).sum();
+    assert_eq!(operations, pictor_server::reference::operations::OPERATIONS.len());
+    let chat = &paths["/v1/chat/completions"]["post"];
+    assert_eq!(chat["tags"][0], "OpenAI-compatible API (/v1)", "{chat}");
+    assert!(chat["security"][0].get("apiKey").is_some(), "{chat}");
+    assert!(paths.contains_key(pictor_core::agent_protocol::LEASE_PATH), "the agent protocol is in it");
+}
+
+crate::on_both_backends!(
+    health_reports_ok_and_the_database_kind,
+    metrics_are_prometheus_text_with_live_gauges,
+    the_openapi_document_lists_every_operation_to_anyone
+);
