@@ -7,7 +7,8 @@ use leptos_router::path;
 
 use crate::components::layout::Layout;
 use crate::pages::{
-    account, ai, checkers, credit, job, not_found, overview, rendering, rewards, signin, worker_details, workers,
+    account, ai, checkers, credit, job, not_found, overview, reference, rendering, rewards, signin, worker_details,
+    workers,
 };
 
 /// Sets the colour theme before the first paint so a light-mode user never sees a dark flash.
@@ -66,6 +67,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("rewards") view=rewards::RewardsPage />
                     <Route path=path!("credit") view=credit::CreditPage />
                     <Route path=path!("account") view=account::AccountPage />
+                    <Route path=path!("reference") view=reference::ReferencePage />
                 </ParentRoute>
             </Routes>
         </Router>

@@ -28,7 +28,11 @@ pub fn Sidebar(on_navigate: Callback<()>) -> impl IntoView {
                     })
                     .collect_view()}
             </ul>
-            <p class="sidebar-foot">"Open GPU compute network"</p>
+            <p class="sidebar-foot">
+                <a href="/reference" data-testid="reference-link">"API reference"</a>
+                <br />
+                "Open GPU compute network"
+            </p>
         </nav>
     }
 }

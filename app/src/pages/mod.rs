@@ -7,6 +7,7 @@ pub mod credit;
 pub mod job;
 pub mod not_found;
 pub mod overview;
+pub mod reference;
 pub mod rendering;
 pub mod rewards;
 pub mod signin;

@@ -25,6 +25,7 @@ fn security(caller: Caller) -> Value {
         Caller::Public => json!([]),
         Caller::Session => json!([{ "session": [] }]),
         Caller::ApiKey => json!([{ "apiKey": [] }]),
+        Caller::Account => json!([{ "session": [] }, { "apiKey": [] }]),
         Caller::Node => json!([{ "nodeToken": [] }]),
         Caller::Signed => json!([{ "paymentSignature": [] }]),
     }
