@@ -2,10 +2,8 @@
 // figures follow the event stream — a worker coming online, a job submitted and rendered by a real agent — without
 // a reload.
 import { test, expect } from '@playwright/test';
-import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { collectErrors, sampleScene, screenshot, signIn, startAgent, waitForHydration } from './support';
+import { existsSync } from 'node:fs';
+import { collectErrors, sampleScene, screenshot, signIn, startAgent, taggedWorkerConfig, waitForHydration } from './support';
 
 test('the Overview shows my roles, starts empty, and follows a worker and a job live', async ({ page, baseURL }) => {
   test.skip(!existsSync(sampleScene), 'run scripts/setup to make samples/spinning-cube.blend');
@@ -25,15 +23,7 @@ test('the Overview shows my roles, starts empty, and follows a worker and a job 
   await screenshot(page, 'overview-newcomer');
 
   // A worker of ours (tagged: other specs' jobs stay off it) comes online while the Overview is open.
-  const created = await page.request.post('/api/v1/workers', { data: { name: 'overview-box' }, headers: { Origin: baseURL! } });
-  expect(created.status()).toBe(201);
-  const issued = await created.json();
-  const details = await (await page.request.get(`/api/v1/workers/${issued.node_id}`)).json();
-  const settings = { ...details.summary.settings, tags: ['overview-live'] };
-  expect((await page.request.put(`/api/v1/workers/${issued.node_id}/settings`, { data: settings, headers: { Origin: baseURL! } })).status()).toBe(204);
-  const dir = mkdtempSync(join(tmpdir(), 'pictor-overview-'));
-  const config = join(dir, 'worker.toml');
-  writeFileSync(config, `${issued.config_toml}work_dir = ${JSON.stringify(join(dir, 'work'))}\n`);
+  const { config } = await taggedWorkerConfig(page.request, baseURL!, 'overview-box', 'overview-live');
   let agent = startAgent('worker', config);
   try {
     await expect(page.getByTestId('overview-workers-online'), agent.log()).toHaveText('1 of 1 online', { timeout: 60_000 });

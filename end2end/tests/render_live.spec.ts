@@ -2,11 +2,9 @@
 // watch its frames render — task cells turn done and show thumbnails without a reload; open a frame, read a task's
 // attempts and log, download the zip, then render one again.
 import { test, expect } from '@playwright/test';
-import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { collectErrors, sampleScene, screenshot, signIn, startAgent, waitForHydration } from './support';
+import { collectErrors, sampleScene, screenshot, signIn, startAgent, taggedWorkerConfig, waitForHydration } from './support';
 
 
 test('submit the sample scene, a real agent renders it, frames appear live', async ({ page, baseURL }) => {
@@ -15,17 +13,8 @@ test('submit the sample scene, a real agent renders it, frames appear live', asy
   const errors = collectErrors(page);
   await signIn(page);
 
-  // A worker of ours, created through the API with this browser's session.
-  const created = await page.request.post('/api/v1/workers', { data: { name: 'render-box' }, headers: { Origin: baseURL! } });
-  expect(created.status()).toBe(201);
-  const issued = await created.json();
-  // Tagged, and the job targets the tag: tests run side by side on one coordinator and any worker may take any job.
-  const details = await (await page.request.get(`/api/v1/workers/${issued.node_id}`)).json();
-  const settings = { ...details.summary.settings, tags: ['render-live'] };
-  expect((await page.request.put(`/api/v1/workers/${issued.node_id}/settings`, { data: settings, headers: { Origin: baseURL! } })).status()).toBe(204);
-  const dir = mkdtempSync(join(tmpdir(), 'pictor-render-'));
-  const config = join(dir, 'worker.toml');
-  writeFileSync(config, `${issued.config_toml}work_dir = ${JSON.stringify(join(dir, 'work'))}\n`);
+  // A worker of ours, created through the API with this browser's session; the job targets its tag.
+  const { config } = await taggedWorkerConfig(page.request, baseURL!, 'render-box', 'render-live');
 
   await page.goto('/rendering');
   await waitForHydration(page);

@@ -1,7 +1,8 @@
 // Helpers shared by the end-to-end specs: hydration wait, error capture, screenshots, sign-in, real agents.
-import { expect, Page } from '@playwright/test';
+import { APIRequestContext, expect, Page } from '@playwright/test';
 import { ChildProcess, spawn } from 'node:child_process';
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { installWallet, TestWallet } from './wallet';
 
@@ -64,4 +65,23 @@ export function startAgent(mode: 'worker' | 'checker', config: string, args: str
     clearTimeout(lingering);
   };
   return { process: child, log: () => output, stop };
+}
+
+/**
+ * Creates a worker of the signed-in user through the API, tagged `tag` (tests run side by side on one coordinator
+ * and any worker may take any job: a job that targets the tag stays on this worker), and writes its config file with
+ * a fresh work directory. Returns the config file's path and the worker's id.
+ */
+export async function taggedWorkerConfig(request: APIRequestContext, origin: string, name: string, tag: string) {
+  const created = await request.post('/api/v1/workers', { data: { name }, headers: { Origin: origin } });
+  expect(created.status()).toBe(201);
+  const issued = await created.json();
+  const details = await (await request.get(`/api/v1/workers/${issued.node_id}`)).json();
+  const settings = { ...details.summary.settings, tags: [tag] };
+  const put = await request.put(`/api/v1/workers/${issued.node_id}/settings`, { data: settings, headers: { Origin: origin } });
+  expect(put.status()).toBe(204);
+  const dir = mkdtempSync(join(tmpdir(), `pictor-${tag}-`));
+  const config = join(dir, 'worker.toml');
+  writeFileSync(config, `${issued.config_toml}work_dir = ${JSON.stringify(join(dir, 'work'))}\n`);
+  return { config, nodeId: issued.node_id as number };
 }
