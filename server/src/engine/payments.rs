@@ -1,7 +1,8 @@
 //! What work costs and who is paid, inside the transactions that change tasks' and jobs' states: an accepted result
 //! pays its worker (and the checker pool its share) from the job's escrow at the worker's price for its render time,
-//! within the job's tier; a result later found bad is taken back from the worker's earnings; a job that ends gives
-//! its escrow's remainder back to its owner; a job whose escrow runs low pauses until a top-up refills it.
+//! within the job's tier (a training run per checkpoint segment, to the attempt that trained it); a result later
+//! found bad is taken back from the worker's earnings; a job that ends gives its escrow's remainder back to its
+//! owner; a job whose escrow runs low pauses until a top-up refills it.
 
 use crate::db::ledger::{balance_in, transfer_in, Account, LedgerError, Moved, Transfer};
 use crate::db::payments::AttemptBill;
@@ -46,7 +47,7 @@ fn ledger_to_db(error: LedgerError) -> DbError {
 
 /// What the idempotency keys of an attempt's payments begin with (`:worker` and `:pool` follow; a training
 /// attempt's segments add `:segment:{step}` before them).
-pub(super) fn attempt_key(task: TaskId, attempt: i64) -> String {
+fn attempt_key(task: TaskId, attempt: i64) -> String {
     format!("task:{task}:attempt:{attempt}")
 }
 
@@ -59,7 +60,7 @@ pub async fn pay_attempt(tx: &mut Tx<'_>, task: TaskId, attempt: i64, now_ms: i6
     // committed (two at once both read the same balance and took the same refill key).
     lock_row(tx, Locked::Job(bill.job)).await?;
     if bill.trains {
-        return super::training_pay::pay_segments(tx, &bill, task, attempt, now_ms).await;
+        return pay_segments(tx, &bill, task, attempt, now_ms).await;
     }
     let (worker, pool) = match bill.charge_micro {
         Some(total) => split(total, bill.checker_share_percent),
@@ -74,8 +75,41 @@ pub async fn pay_attempt(tx: &mut Tx<'_>, task: TaskId, attempt: i64, now_ms: i6
     pay(tx, &bill, &payment, worker, pool, now_ms).await
 }
 
+/// Pays the segments of the run that `delivering` (of `task`, billed as `bill`) completes; each once, under its own
+/// key. Returns what `delivering`'s worker received now.
+async fn pay_segments(
+    tx: &mut Tx<'_>,
+    bill: &AttemptBill,
+    task: TaskId,
+    delivering: i64,
+    now_ms: i64,
+) -> Result<i64, DbError> {
+    let checkpoints = sql::trained_checkpoints(tx, task).await?;
+    let mut paid_to_delivering = 0;
+    for segment in super::training_pay::segment_charges(&checkpoints, delivering) {
+        let trained = segment.checkpoint;
+        let (worker, pool) = charge(
+            trained.price_micro_per_minute,
+            bill.tier_cap_micro_per_minute,
+            segment.trained_ms,
+            bill.checker_share_percent,
+        );
+        let payment = Payment {
+            task,
+            key: format!("{}:segment:{}", attempt_key(task, trained.attempt), trained.step),
+            worker_owner: trained.worker_owner,
+            node: trained.node,
+        };
+        let paid = pay(tx, bill, &payment, worker, pool, now_ms).await?;
+        if trained.attempt == delivering {
+            paid_to_delivering += paid;
+        }
+    }
+    Ok(paid_to_delivering)
+}
+
 /// Who one payment of a task goes to, under which idempotency key (`{key}:worker`, `{key}:pool`).
-pub(super) struct Payment {
+struct Payment {
     pub task: TaskId,
     pub key: String,
     pub worker_owner: UserId,
@@ -85,7 +119,7 @@ pub(super) struct Payment {
 /// Moves `worker + pool` out of the bill's job escrow (the job's row locked by the caller): nothing when the worker
 /// belongs to the job's owner, the escrow topped up from the owner's credit within the budget when it falls short.
 /// Returns what the worker received now (0 when the key was paid before).
-pub(super) async fn pay(
+async fn pay(
     tx: &mut Tx<'_>,
     bill: &AttemptBill,
     payment: &Payment,

@@ -1,13 +1,10 @@
-//! Training runs are paid per checkpoint segment: when a run's result is accepted, every segment on the chain it was
-//! built from is paid to the attempt that trained it, at that attempt's price for the time the segment took — so a
-//! worker that died mid-run is paid for the segments the next attempt went on from, and nobody for work lost after
-//! a last checkpoint or discarded by a failed replay.
+//! What a training run's checkpoint segments are charged for: one segment per checkpoint on the run's chain, to the
+//! attempt that trained it, for the time it took — so a worker that died mid-run is paid for the segments the next
+//! attempt went on from, and nobody for work lost after a last checkpoint. `payments` pays them.
 
 use pictor_core::ai_training::run_chain;
 
-use super::payments::{attempt_key, charge, pay, Payment};
-use crate::db::payments::{self as sql, AttemptBill, TrainedCheckpoint};
-use crate::db::{DbError, TaskId, Tx};
+use crate::db::payments::TrainedCheckpoint;
 
 /// What one checkpoint segment is paid: to whom, and for how long it trained.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -31,39 +28,6 @@ pub fn segment_charges(checkpoints: &[TrainedCheckpoint], delivering: i64) -> Ve
         charges.push(SegmentCharge { checkpoint, trained_ms: (checkpoint.created_at_ms - began).max(0) });
     }
     charges
-}
-
-/// Pays the segments of the run that `delivering` (of `task`, billed as `bill`) completes; each once, under its own
-/// key. Returns what `delivering`'s worker received now.
-pub async fn pay_segments(
-    tx: &mut Tx<'_>,
-    bill: &AttemptBill,
-    task: TaskId,
-    delivering: i64,
-    now_ms: i64,
-) -> Result<i64, DbError> {
-    let checkpoints = sql::trained_checkpoints(tx, task).await?;
-    let mut paid_to_delivering = 0;
-    for segment in segment_charges(&checkpoints, delivering) {
-        let trained = segment.checkpoint;
-        let (worker, pool) = charge(
-            trained.price_micro_per_minute,
-            bill.tier_cap_micro_per_minute,
-            segment.trained_ms,
-            bill.checker_share_percent,
-        );
-        let payment = Payment {
-            task,
-            key: format!("{}:segment:{}", attempt_key(task, trained.attempt), trained.step),
-            worker_owner: trained.worker_owner,
-            node: trained.node,
-        };
-        let paid = pay(tx, bill, &payment, worker, pool, now_ms).await?;
-        if trained.attempt == delivering {
-            paid_to_delivering += paid;
-        }
-    }
-    Ok(paid_to_delivering)
 }
 
 #[cfg(test)]
