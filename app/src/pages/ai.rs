@@ -53,7 +53,13 @@ pub fn AiPage() -> impl IntoView {
     // change; the usage follows live.
     // Bumped after an upload, a deployment or a deletion: the catalogue and the Playground's models follow.
     let changed_version = RwSignal::new(0u64);
-    let catalogue = Resource::new(move || changed_version.get(), |_| load_ai_catalogue());
+    // Read in the browser, not rendered on the server: the catalogue holds every user's public models, which may
+    // change between the server's render and hydration (a deployment elsewhere), and a different row count there
+    // broke hydration of everything after it.
+    let catalogue = LocalResource::new(move || {
+        changed_version.track();
+        load_ai_catalogue()
+    });
     let usage = Resource::new(move || settled.get(), |_| load_ai_overview());
     // Your models follow what the workers hold (loads take seconds): looked at again every few seconds, and at
     // once after an upload, a deployment or a deletion.
@@ -73,16 +79,11 @@ pub fn AiPage() -> impl IntoView {
                 "Call hosted models through an OpenAI-compatible API, served by the network's workers and checked by its checkers."
             </p>
         </section>
-        <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
-            {move || {
-                catalogue
-                    .get()
-                    .map(|result| match result {
-                        Err(error) => view! { <p class="form-error">{error.to_string()}</p> }.into_any(),
-                        Ok(models) => view! { <Catalogue models /> }.into_any(),
-                    })
-            }}
-        </Suspense>
+        {move || match catalogue.get() {
+            None => view! { <p class="muted">"Loading…"</p> }.into_any(),
+            Some(Err(error)) => view! { <p class="form-error">{error.to_string()}</p> }.into_any(),
+            Some(Ok(models)) => view! { <Catalogue models /> }.into_any(),
+        }}
         <UploadForm changed />
         <Transition fallback=|| ()>
             {move || {
