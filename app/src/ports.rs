@@ -78,6 +78,8 @@ pub type SharedCheckers = Arc<dyn CheckerService>;
 pub trait LedgerService: Send + Sync {
     /// `kind` filters the ledger (`None`: everything).
     async fn credit(&self, viewer: &Viewer, kind: Option<String>) -> Result<CreditView, AppError>;
+    /// Only the viewer's balances (the Overview's, refreshed on every live event: no ledger history).
+    async fn balances(&self, viewer: &Viewer) -> Result<pictor_core::ledger::LedgerOverview, AppError>;
     async fn rewards(&self, viewer: &Viewer) -> Result<RewardsOverview, AppError>;
     async fn request_payout(&self, viewer: &Viewer, amount: &str, address: &str) -> Result<(), AppError>;
     async fn mark_notifications_read(&self, viewer: &Viewer) -> Result<(), AppError>;

@@ -15,7 +15,7 @@ use crate::error::AppError;
 pub async fn my_overview() -> Result<Option<PersonalOverview>, AppError> {
     let Some(viewer) = crate::auth::viewer() else { return Ok(None) };
     let jobs = crate::auth::jobs()?.jobs(&viewer).await?;
-    let money = crate::auth::ledger()?.credit(&viewer, None).await?.overview;
+    let money = crate::auth::ledger()?.balances(&viewer).await?;
     let workers = crate::auth::workers()?.overview(&viewer).await?;
     let checkers = crate::auth::checkers()?.overview(&viewer).await?;
     let ai = crate::auth::ai()?.overview(&viewer).await?;

@@ -119,14 +119,17 @@ pub async fn job_owner(tx: &mut Tx<'_>, job: JobId) -> Result<Option<UserId>, Db
 /// whose account received it (none for the pool) and its job.
 pub type PaidPart = (String, String, i64, Option<UserId>, Option<JobId>);
 
-/// The transfers whose idempotency keys begin with `prefix` (an attempt's payments; rare: only when taken back).
-/// The prefix is made of digits, letters and colons: nothing `LIKE` reads as a pattern.
-pub async fn transfers_by_key_prefix(tx: &mut Tx<'_>, prefix: &str) -> Result<Vec<PaidPart>, DbError> {
+/// The payments of `task`'s job whose idempotency keys begin with `prefix` (an attempt's; read only to take them
+/// back). The job narrows the search to its payments by index; the prefix is made of digits, letters and colons:
+/// nothing `LIKE` reads as a pattern.
+pub async fn payments_by_key_prefix(tx: &mut Tx<'_>, task: TaskId, prefix: &str) -> Result<Vec<PaidPart>, DbError> {
     Ok(sqlx::query_as(
         "SELECT t.idempotency_key, t.kind, t.amount_micro, a.user_id, t.job_id FROM ledger_transfers t
            JOIN ledger_accounts a ON a.id = t.to_account
-         WHERE t.idempotency_key LIKE $1",
+         WHERE t.job_id = (SELECT job_id FROM tasks WHERE id = $1) AND t.kind IN ('pay_worker', 'pay_pool')
+           AND t.idempotency_key LIKE $2",
     )
+    .bind(task)
     .bind(format!("{prefix}%"))
     .fetch_all(&mut **tx)
     .await?)

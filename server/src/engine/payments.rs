@@ -110,10 +110,10 @@ async fn pay_segments(
 
 /// Who one payment of a task goes to, under which idempotency key (`{key}:worker`, `{key}:pool`).
 struct Payment {
-    pub task: TaskId,
-    pub key: String,
-    pub worker_owner: UserId,
-    pub node: crate::db::nodes::NodeId,
+    task: TaskId,
+    key: String,
+    worker_owner: UserId,
+    node: crate::db::nodes::NodeId,
 }
 
 /// Moves `worker + pool` out of the bill's job escrow (the job's row locked by the caller): nothing when the worker
@@ -178,7 +178,7 @@ async fn pay(
 /// Takes back what a result that turned out bad was paid (as much as its owner's earnings still hold), into the
 /// job's escrow to pay the render that replaces it.
 pub async fn claw_back(tx: &mut Tx<'_>, task: TaskId, attempt: i64, now_ms: i64) -> Result<(), DbError> {
-    let paid = sql::transfers_by_key_prefix(tx, &format!("{}:", attempt_key(task, attempt))).await?;
+    let paid = sql::payments_by_key_prefix(tx, task, &format!("{}:", attempt_key(task, attempt))).await?;
     for (key, kind, amount, owner, job) in paid {
         let Some(job) = job else { continue };
         let from = match (kind.as_str(), owner) {

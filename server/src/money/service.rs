@@ -76,6 +76,10 @@ impl DbLedger {
 
 #[async_trait::async_trait]
 impl LedgerService for DbLedger {
+    async fn balances(&self, viewer: &Viewer) -> Result<pictor_core::ledger::LedgerOverview, AppError> {
+        self.db.ledger_overview(viewer.user_id).await.map_err(db_error)
+    }
+
     async fn credit(&self, viewer: &Viewer, kind: Option<String>) -> Result<CreditView, AppError> {
         let user = viewer.user_id;
         let kind = kind.filter(|kind| !kind.is_empty());
